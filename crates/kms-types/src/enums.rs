@@ -1,0 +1,139 @@
+//! The closed enumerations of spec §6.1, with their exact wire spelling.
+//!
+//! Capability questions ("can this spec encrypt?") are methods here, so handlers ask the
+//! type rather than comparing strings.
+
+use std::fmt;
+
+/// A wire value that is not one of an enumeration's members.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown value")]
+pub struct UnknownValue;
+
+/// Declares a C-like enum whose variants map one-to-one onto wire strings.
+macro_rules! wire_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $wire:literal,)+ }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($(#[$vm])* $variant,)+ }
+
+        impl $name {
+            /// Every member, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The exact spelling on the wire.
+            pub const fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $wire,)+ }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = UnknownValue;
+            /// Case-sensitive, as the API is.
+            fn from_str(s: &str) -> Result<Self, UnknownValue> {
+                match s { $($wire => Ok($name::$variant),)+ _ => Err(UnknownValue) }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+        }
+    };
+}
+
+wire_enum!(
+    /// `KeySpec` of a customer master key (spec §6.1).
+    KeySpec {
+        Aes256 = "Aliyun_AES_256",
+        Aes192 = "Aliyun_AES_192",
+        Aes128 = "Aliyun_AES_128",
+        Sm4 = "Aliyun_SM4",
+        Des3 = "Aliyun_DES3_192",
+        Rsa2048 = "RSA_2048",
+        Rsa3072 = "RSA_3072",
+        EcP256 = "EC_P256",
+        EcP256K = "EC_P256K",
+        EcSm2 = "EC_SM2",
+    }
+);
+
+impl KeySpec {
+    /// Symmetric specs encrypt with an authenticated cipher and rotate.
+    pub const fn is_symmetric(self) -> bool {
+        matches!(
+            self,
+            Self::Aes256 | Self::Aes192 | Self::Aes128 | Self::Sm4 | Self::Des3
+        )
+    }
+
+    /// Usages the spec may be created with (spec §6.1).
+    pub fn allows_usage(self, usage: KeyUsage) -> bool {
+        match self {
+            Self::EcP256 | Self::EcP256K => usage == KeyUsage::SignVerify,
+            Self::Rsa2048 | Self::Rsa3072 | Self::EcSm2 => true,
+            _ => usage == KeyUsage::EncryptDecrypt,
+        }
+    }
+}
+
+wire_enum!(
+    /// What a key may be used for.
+    KeyUsage {
+        EncryptDecrypt = "ENCRYPT/DECRYPT",
+        SignVerify = "SIGN/VERIFY",
+    }
+);
+
+wire_enum!(
+    /// Lifecycle state of a key (spec §5.4).
+    KeyState {
+        Enabled = "Enabled",
+        Disabled = "Disabled",
+        PendingDeletion = "PendingDeletion",
+        PendingImport = "PendingImport",
+    }
+);
+
+wire_enum!(
+    /// Where a key's material came from.
+    Origin {
+        AliyunKms = "Aliyun_KMS",
+        External = "EXTERNAL",
+    }
+);
+
+wire_enum!(
+    /// Which protection backend holds the material.
+    ProtectionLevel {
+        Software = "SOFTWARE",
+        Hsm = "HSM",
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_member_round_trips_through_its_wire_spelling() {
+        for s in KeySpec::ALL {
+            assert_eq!(s.as_str().parse::<KeySpec>(), Ok(*s));
+        }
+        for s in KeyState::ALL {
+            assert_eq!(s.as_str().parse::<KeyState>(), Ok(*s));
+        }
+        for s in KeyUsage::ALL {
+            assert_eq!(s.as_str().parse::<KeyUsage>(), Ok(*s));
+        }
+        assert_eq!("aliyun_aes_256".parse::<KeySpec>(), Err(UnknownValue));
+    }
+
+    #[test]
+    fn usage_rules_follow_spec_6_1() {
+        assert!(KeySpec::Aes256.allows_usage(KeyUsage::EncryptDecrypt));
+        assert!(!KeySpec::Aes256.allows_usage(KeyUsage::SignVerify));
+        assert!(!KeySpec::EcP256.allows_usage(KeyUsage::EncryptDecrypt));
+        assert!(KeySpec::Rsa2048.allows_usage(KeyUsage::SignVerify));
+        assert!(KeySpec::Aes256.is_symmetric() && !KeySpec::EcSm2.is_symmetric());
+    }
+}

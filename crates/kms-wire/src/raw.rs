@@ -1,0 +1,174 @@
+//! HTTP parts → [`RawRequest`]: the decoded query and form pairs, the headers and the body,
+//! kept apart because the signature schemes cover them differently (V1 signs query and form
+//! pairs, ACS3/ACS4 sign the query, some headers and a hash of the body).
+//!
+//! Decoding uses form semantics for both the query and the body (`+` is a space): Tea Python
+//! writes spaces as `+` in the query, the old SDK as `%20` (spec §1.1).
+
+use crate::error::{ApiError, Code};
+
+/// A request as the wire delivered it, before anything is trusted.
+#[derive(Debug, Clone)]
+pub struct RawRequest {
+    pub method: Method,
+    /// Query pairs, decoded, in the order sent.
+    pub query: Vec<(String, String)>,
+    /// Pairs of an `application/x-www-form-urlencoded` body, decoded, in the order sent.
+    pub form: Vec<(String, String)>,
+    /// Header names in lower case, values as sent (repeated headers stay separate).
+    pub headers: Vec<(String, String)>,
+    /// The exact body bytes (ACS3/ACS4 hash them).
+    pub body: Vec<u8>,
+}
+
+/// The two methods the API accepts for every action (spec §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+impl Method {
+    pub fn parse(m: &str) -> Result<Self, ApiError> {
+        match m {
+            "GET" => Ok(Self::Get),
+            "POST" => Ok(Self::Post),
+            _ => Err(Code::UnsupportedHttpMethod.into()),
+        }
+    }
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+        }
+    }
+}
+
+/// The rendering the caller asked for (spec §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Xml,
+}
+
+fn decode_pairs(s: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(s)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+impl RawRequest {
+    /// Builds a request from what the HTTP layer parsed. `headers` yields names in any case.
+    pub fn from_parts<'a>(
+        method: &str,
+        raw_query: Option<&str>,
+        headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+        body: Vec<u8>,
+    ) -> Result<Self, ApiError> {
+        let method = Method::parse(method)?;
+        let mut hs = Vec::new();
+        for (name, value) in headers {
+            // A header value that is not UTF-8 cannot be part of any signature we verify.
+            let value = std::str::from_utf8(value)
+                .map_err(|_| ApiError::new(Code::ParseRequestParameterException))?;
+            hs.push((name.to_ascii_lowercase(), value.to_owned()));
+        }
+        let query = raw_query
+            .map(|q| decode_pairs(q.as_bytes()))
+            .unwrap_or_default();
+        let is_form = hs.iter().any(|(n, v)| {
+            n == "content-type"
+                && v.trim()
+                    .to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
+        });
+        let form = if is_form {
+            decode_pairs(&body)
+        } else {
+            Vec::new()
+        };
+        Ok(Self {
+            method,
+            query,
+            form,
+            headers: hs,
+            body,
+        })
+    }
+
+    /// A header's value; repeated headers are joined with `,` as HTTP allows.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let mut values = self
+            .headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str());
+        let first = values.next()?;
+        Some(values.fold(first.to_owned(), |mut acc, v| {
+            acc.push(',');
+            acc.push_str(v);
+            acc
+        }))
+    }
+
+    /// The first value of a parameter, from the query or the form body.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .chain(&self.form)
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `Format=XML` (any case) asks for XML; everything else, including the literal
+    /// `Format=None` of the old Python SDK's deprecated path, gets JSON.
+    pub fn format(&self) -> Format {
+        match self.param("Format") {
+            Some(f) if f.eq_ignore_ascii_case("xml") => Format::Xml,
+            _ => Format::Json,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_and_form_decode_with_form_semantics() {
+        let r = RawRequest::from_parts(
+            "POST",
+            Some("a=v+w&b=v%20w&c=%2B"),
+            [(
+                "Content-Type",
+                b"application/x-www-form-urlencoded; charset=utf-8".as_slice(),
+            )],
+            b"d=x+y%7E".to_vec(),
+        )
+        .unwrap();
+        assert_eq!(r.param("a"), Some("v w"));
+        assert_eq!(r.param("b"), Some("v w"));
+        assert_eq!(r.param("c"), Some("+"));
+        assert_eq!(r.param("d"), Some("x y~"));
+    }
+
+    #[test]
+    fn body_is_not_parameters_without_form_content_type() {
+        let r = RawRequest::from_parts("POST", None, [], b"d=1".to_vec()).unwrap();
+        assert!(r.form.is_empty());
+    }
+
+    #[test]
+    fn only_get_and_post_are_accepted() {
+        let e = RawRequest::from_parts("PUT", None, [], vec![]).unwrap_err();
+        assert_eq!(e.code, Code::UnsupportedHttpMethod);
+    }
+
+    #[test]
+    fn format_is_case_insensitive_and_defaults_to_json() {
+        let x = RawRequest::from_parts("GET", Some("Format=xml"), [], vec![]).unwrap();
+        assert_eq!(x.format(), Format::Xml);
+        let n = RawRequest::from_parts("GET", Some("Format=None"), [], vec![]).unwrap();
+        assert_eq!(n.format(), Format::Json);
+    }
+}

@@ -1,0 +1,172 @@
+"""Starts the real kmsd binary once per session and hands out SDK clients pointed at it.
+
+KMSD_BIN (default <repo>/target/debug/kmsd) must already be built; nothing here builds it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+import re
+import signal
+import subprocess
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from helpers import ACCESS_KEY_ID, ACCESS_KEY_SECRET
+from kms_clients import MODES, Endpoint, KmsCaller, make_caller
+
+REPO = Path(__file__).resolve().parents[3]
+KMSD_BIN = os.environ.get("KMSD_BIN") or str(REPO / "target" / "debug" / "kmsd")
+
+STARTUP_TIMEOUT_S = 30
+SHUTDOWN_TIMEOUT_S = 15
+READY_LINE = re.compile(r"^kmsd listening on (https?://\S+)$")
+
+
+@dataclass
+class KmsServer:
+    endpoint: Endpoint
+    process: subprocess.Popen
+    stderr_path: Path
+    ca: Optional[str] = None  # PEM file the client must trust (https only)
+
+    def stderr_tail(self, n: int = 60) -> str:
+        try:
+            return "\n".join(self.stderr_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def client(self, mode: str, ak: str = ACCESS_KEY_ID, secret: str = ACCESS_KEY_SECRET) -> KmsCaller:
+        return make_caller(mode, self.endpoint, ak, secret, self.ca)
+
+
+def _start_kmsd(workdir: Path, extra_args: list[str] = ()) -> KmsServer:
+    if not os.access(KMSD_BIN, os.X_OK):
+        pytest.fail(f"kmsd binary not found or not executable: {KMSD_BIN} (build it, or set KMSD_BIN)",
+                    pytrace=False)
+    data_dir = workdir / "data"
+    data_dir.mkdir()
+    stderr_path = workdir / "kmsd.stderr.log"
+    env = dict(os.environ,
+               KMSD_BOOTSTRAP_ACCESS_KEY_ID=ACCESS_KEY_ID,
+               KMSD_BOOTSTRAP_ACCESS_KEY_SECRET=ACCESS_KEY_SECRET)
+    cmd = [KMSD_BIN, "--listen", "127.0.0.1:0", "--data-dir", str(data_dir), *extra_args]
+    with open(stderr_path, "wb") as stderr:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=stderr, env=env)
+
+    # Read the single ready line on a thread so a silent server cannot hang the session.
+    first_line: list[bytes] = []
+    got_line = threading.Event()
+
+    def pump() -> None:
+        line = proc.stdout.readline()
+        first_line.append(line)
+        got_line.set()
+        for _ in iter(proc.stdout.readline, b""):  # keep draining; the contract says one line only
+            pass
+
+    threading.Thread(target=pump, name="kmsd-stdout", daemon=True).start()
+    got_line.wait(STARTUP_TIMEOUT_S)
+    line = first_line[0].decode(errors="replace").strip() if first_line else ""
+    server_stub = KmsServer(Endpoint("http://unset"), proc, stderr_path)
+    if not READY_LINE.match(line):
+        proc.kill()
+        proc.wait()
+        pytest.fail(f"kmsd did not print 'kmsd listening on <url>' within {STARTUP_TIMEOUT_S}s "
+                    f"(stdout line: {line!r}, exit code: {proc.returncode})\ncommand: {cmd}\n"
+                    f"--- stderr ---\n{server_stub.stderr_tail()}", pytrace=False)
+    url = re.search(r"(https?://\S+)", line).group(1)
+    return KmsServer(Endpoint(url), proc, stderr_path)
+
+
+def _stop_kmsd(server: KmsServer) -> None:
+    proc = server.process
+    if proc.poll() is not None:
+        pytest.fail(f"kmsd died during the session (exit code {proc.returncode})\n"
+                    f"--- stderr ---\n{server.stderr_tail()}", pytrace=False)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        rc = proc.wait(SHUTDOWN_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        pytest.fail(f"kmsd did not exit within {SHUTDOWN_TIMEOUT_S}s of SIGTERM\n"
+                    f"--- stderr ---\n{server.stderr_tail()}", pytrace=False)
+    assert rc == 0, f"kmsd exited with {rc} after SIGTERM\n--- stderr ---\n{server.stderr_tail()}"
+
+
+@pytest.fixture(scope="session")
+def kmsd(tmp_path_factory) -> KmsServer:
+    """The kmsd process under test, plain HTTP on 127.0.0.1:<random port>."""
+    server = _start_kmsd(tmp_path_factory.mktemp("kmsd"))
+    assert server.endpoint.scheme == "http", server.endpoint.url
+    yield server
+    _stop_kmsd(server)
+
+
+def _self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kmsd sdk test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+@pytest.fixture(scope="session")
+def kmsd_tls(tmp_path_factory) -> KmsServer:
+    """A second kmsd serving HTTPS with a fresh self-signed certificate (clients trust it as CA)."""
+    pytest.importorskip("cryptography")
+    workdir = tmp_path_factory.mktemp("kmsd-tls")
+    cert_path, key_path = _self_signed_cert(workdir)
+    server = _start_kmsd(workdir, ["--tls-cert", str(cert_path), "--tls-key", str(key_path)])
+    assert server.endpoint.scheme == "https", server.endpoint.url
+    server.ca = str(cert_path)
+    yield server
+    _stop_kmsd(server)
+
+
+@pytest.fixture(params=MODES)
+def mode(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def kms(kmsd, mode) -> KmsCaller:
+    """A client of the mode under test, with the valid bootstrap credentials."""
+    return kmsd.client(mode)
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short random token for names that must not collide within the session."""
+    return uuid.uuid4().hex[:12]
