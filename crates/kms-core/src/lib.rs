@@ -1,1 +1,23 @@
+//! The key service: everything a KMS decides, and nothing of how requests arrive.
+//!
+//! [`Kms`] is the only entry point for handlers. It resolves key references (id, alias,
+//! ARN), applies the key-state × operation matrix ([`state`]), picks versions, and calls the
+//! crypto provider and the store through their traits. It never sees HTTP, signatures or
+//! wire error codes; it answers with [`CoreError`], which the server translates once.
 #![forbid(unsafe_code)]
+
+mod access_keys;
+mod aliases;
+pub mod clock;
+mod crypto;
+mod error;
+mod keys;
+mod service;
+pub mod state;
+
+pub use access_keys::StoredAccessKey;
+pub use clock::{Clock, SystemClock};
+pub use crypto::{DataKey, Decrypted, Encrypted};
+pub use error::CoreError;
+pub use keys::NewKey;
+pub use service::{Kms, format_time};

@@ -1,1 +1,88 @@
+//! The storage seam: plain records, the narrow domain-level [`Store`] trait every engine
+//! implements, and the engines themselves (SQLite now; PostgreSQL joins behind the same trait).
+//!
+//! Records hold key material only as opaque wrapped bytes, so no engine can leak plaintext.
+//! Every write method returns only after the write is durable (fsync'd): the server
+//! acknowledges a request once its store call returns.
+//!
+//! [`conformance`] is the one suite every engine must pass.
 #![forbid(unsafe_code)]
+
+pub mod conformance;
+mod records;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+pub use records::{AccessKeyRecord, AliasRecord, KeyRecord, VersionRecord};
+
+use async_trait::async_trait;
+use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId};
+
+/// What can go wrong in a store. Carries no record content.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The record to change does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A unique name (alias, access key id, key id) is taken.
+    #[error("already exists")]
+    Conflict,
+    /// The engine could not be reached or failed; the write may not have happened.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data does not decode into a record.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One page of a listing plus the total number of matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+}
+
+/// Which rows of a listing to return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub offset: u64,
+    pub limit: u32,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// A deployment-wide setting, such as the account id or the root-key check value.
+    async fn get_meta(&self, name: &str) -> StoreResult<Option<String>>;
+    /// Sets `name` unless it is set; returns the value now stored (first writer wins).
+    async fn init_meta(&self, name: &str, value: &str) -> StoreResult<String>;
+
+    /// Inserts a key together with its first version, atomically.
+    async fn insert_key(&self, key: &KeyRecord, first_version: &VersionRecord) -> StoreResult<()>;
+    async fn get_key(&self, id: &KeyId) -> StoreResult<Option<KeyRecord>>;
+    async fn get_version(&self, id: &KeyVersionId) -> StoreResult<Option<VersionRecord>>;
+    /// Keys matching `filter`, oldest first.
+    async fn list_keys(
+        &self,
+        filter: &KeyFilter,
+        window: Window,
+    ) -> StoreResult<Listing<KeyRecord>>;
+
+    /// Fails with [`StoreError::Conflict`] when the name is taken.
+    async fn insert_alias(&self, alias: &AliasRecord) -> StoreResult<()>;
+    async fn get_alias(&self, name: &AliasName) -> StoreResult<Option<AliasRecord>>;
+    /// Re-points an existing alias; [`StoreError::NotFound`] when there is none.
+    async fn update_alias(&self, name: &AliasName, key: &KeyId) -> StoreResult<()>;
+    async fn delete_alias(&self, name: &AliasName) -> StoreResult<()>;
+    /// Aliases in name order, all of them or those of one key.
+    async fn list_aliases(
+        &self,
+        key: Option<&KeyId>,
+        window: Window,
+    ) -> StoreResult<Listing<AliasRecord>>;
+
+    /// Inserts an access key; [`StoreError::Conflict`] when the id exists.
+    async fn insert_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()>;
+    async fn list_access_keys(&self) -> StoreResult<Vec<AccessKeyRecord>>;
+}

@@ -66,6 +66,15 @@ impl KeySpec {
         )
     }
 
+    /// The usage CreateKey assumes when none is given: signing for the specs that can only
+    /// sign, encryption otherwise (spec §12's reading of the conflicting docs).
+    pub const fn default_usage(self) -> KeyUsage {
+        match self {
+            Self::EcP256 | Self::EcP256K => KeyUsage::SignVerify,
+            _ => KeyUsage::EncryptDecrypt,
+        }
+    }
+
     /// Usages the spec may be created with (spec §6.1).
     pub fn allows_usage(self, usage: KeyUsage) -> bool {
         match self {

@@ -1,0 +1,56 @@
+//! The key service's own error vocabulary. It knows nothing of the wire; the server maps each
+//! variant to an Aliyun code in one place.
+
+use kms_crypto::CryptoError;
+use kms_store::StoreError;
+use kms_types::KeyState;
+
+use crate::state::Operation;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("key not found")]
+    KeyNotFound,
+    #[error("alias not found")]
+    AliasNotFound,
+    #[error("alias already exists")]
+    AliasExists,
+    /// The key's state forbids the operation (spec §5.4).
+    #[error("key state {state:?} forbids {op:?}")]
+    InvalidState { state: KeyState, op: Operation },
+    /// The matrix answers "state modification failed" for this transition (spec §5.4).
+    #[error("key state {state:?} cannot change by {op:?}")]
+    StateModificationFailed { state: KeyState, op: Operation },
+    /// A parameter value the service refuses, named.
+    #[error("invalid parameter {0}")]
+    InvalidParameter(&'static str),
+    /// The ciphertext is malformed, altered, or its context differs.
+    #[error("invalid ciphertext")]
+    InvalidCiphertext,
+    /// The request asks for something this deployment does not offer (yet).
+    #[error("unsupported: {0}")]
+    Unsupported(&'static str),
+    /// The key cannot do this (wrong usage or spec for the operation).
+    #[error("operation not supported by this key")]
+    KeyUnsupportedOperation,
+    #[error("dedicated KMS instance not found")]
+    InstanceNotFound,
+    /// The configured root key does not open this store's data.
+    #[error("the root key does not match this data: it was created with another root key")]
+    RootKeyMismatch,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("crypto provider: {0}")]
+    Crypto(CryptoError),
+}
+
+impl From<CryptoError> for CoreError {
+    fn from(e: CryptoError) -> Self {
+        match e {
+            CryptoError::AuthenticationFailed => CoreError::InvalidCiphertext,
+            other => CoreError::Crypto(other),
+        }
+    }
+}
+
+pub type CoreResult<T> = Result<T, CoreError>;

@@ -1,0 +1,103 @@
+//! The traits a crypto backend implements.
+
+use std::fmt;
+use std::sync::Arc;
+
+use kms_types::{KeyId, KeySpec, KeyVersionId};
+use zeroize::Zeroizing;
+
+/// What can go wrong in a backend. None of these carries data: a message could leak it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CryptoError {
+    /// The authentication tag did not verify: wrong key, wrong AAD or altered bytes.
+    #[error("authentication failed")]
+    AuthenticationFailed,
+    /// The backend does not implement this key spec or operation.
+    #[error("unsupported by this provider")]
+    Unsupported,
+    /// The backend itself failed (randomness, HSM session, …).
+    #[error("crypto backend failure")]
+    Backend,
+}
+
+/// Material as the store keeps it: produced by a backend, meaningful only to it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WrappedMaterial(pub Vec<u8>);
+
+impl fmt::Debug for WrappedMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WrappedMaterial({} bytes)", self.0.len())
+    }
+}
+
+/// Binds wrapped material to the key version it belongs to: used as AAD when wrapping, so
+/// material copied onto another version's row fails to unwrap.
+#[derive(Debug, Clone, Copy)]
+pub struct MaterialLabel<'a> {
+    pub key_id: &'a KeyId,
+    pub version_id: &'a KeyVersionId,
+}
+
+impl MaterialLabel<'_> {
+    pub fn aad(&self) -> Vec<u8> {
+        format!("kmsd/key-material/v1\0{}\0{}", self.key_id, self.version_id).into_bytes()
+    }
+}
+
+/// An AEAD output: the IV the backend chose and the ciphertext with its tag appended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    pub iv: [u8; 12],
+    pub ciphertext_and_tag: Vec<u8>,
+}
+
+/// The root of the key hierarchy: wraps everything the store keeps secret.
+pub trait RootKey: Send + Sync {
+    fn wrap(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError>;
+    fn unwrap(&self, aad: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError>;
+}
+
+/// Symmetric customer master keys.
+pub trait SymmetricKeys: Send + Sync {
+    fn supports(&self, spec: KeySpec) -> bool;
+    /// New material for a version, returned wrapped.
+    fn generate(
+        &self,
+        spec: KeySpec,
+        label: MaterialLabel<'_>,
+    ) -> Result<WrappedMaterial, CryptoError>;
+    /// AEAD-encrypts under the version's material with a fresh random IV.
+    fn seal(
+        &self,
+        material: &WrappedMaterial,
+        label: MaterialLabel<'_>,
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Sealed, CryptoError>;
+    fn open(
+        &self,
+        material: &WrappedMaterial,
+        label: MaterialLabel<'_>,
+        iv: &[u8; 12],
+        aad: &[u8],
+        ciphertext_and_tag: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError>;
+}
+
+/// One configured backend: the parts the key service uses.
+#[derive(Clone)]
+pub struct CryptoProvider {
+    pub root: Arc<dyn RootKey>,
+    pub symmetric: Arc<dyn SymmetricKeys>,
+    /// Random bytes for data keys and secrets.
+    pub random: fn(&mut [u8]) -> Result<(), CryptoError>,
+}
+
+impl CryptoProvider {
+    /// `n` random bytes in a zeroizing buffer.
+    pub fn random_bytes(&self, n: usize) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let mut buf = Zeroizing::new(vec![0u8; n]);
+        (self.random)(&mut buf)?;
+        Ok(buf)
+    }
+}

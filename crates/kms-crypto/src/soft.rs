@@ -1,0 +1,345 @@
+//! The software backend: AES-256-GCM from aws-lc-rs, with the root key read from a file.
+//!
+//! The root key file holds 32 random bytes as one line of base64, mode 0600. It is the one
+//! secret that protects everything in the store: lose it and every key is gone, leak it and
+//! the store is readable (see the README's backup notes).
+
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use aws_lc_rs::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use aws_lc_rs::rand;
+use base64::Engine as _;
+use kms_types::KeySpec;
+use zeroize::Zeroizing;
+
+use crate::blob::{IV_LEN, TAG_LEN};
+use crate::provider::{
+    CryptoError, CryptoProvider, MaterialLabel, RootKey, Sealed, SymmetricKeys, WrappedMaterial,
+};
+
+/// Fills `buf` from the system's CSPRNG.
+pub fn random_fill(buf: &mut [u8]) -> Result<(), CryptoError> {
+    rand::fill(buf).map_err(|_| CryptoError::Backend)
+}
+
+fn aead_seal(key: &LessSafeKey, aad: &[u8], plaintext: &[u8]) -> Result<Sealed, CryptoError> {
+    let mut iv = [0u8; IV_LEN];
+    random_fill(&mut iv)?;
+    let mut buf = Vec::with_capacity(plaintext.len() + TAG_LEN);
+    buf.extend_from_slice(plaintext);
+    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(iv), Aad::from(aad), &mut buf)
+        .map_err(|_| CryptoError::Backend)?;
+    Ok(Sealed {
+        iv,
+        ciphertext_and_tag: buf,
+    })
+}
+
+fn aead_open(
+    key: &LessSafeKey,
+    iv: &[u8; IV_LEN],
+    aad: &[u8],
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let mut buf = Zeroizing::new(sealed.to_vec());
+    let len = key
+        .open_in_place(Nonce::assume_unique_for_key(*iv), Aad::from(aad), &mut buf)
+        .map_err(|_| CryptoError::AuthenticationFailed)?
+        .len();
+    buf.truncate(len);
+    Ok(buf)
+}
+
+/// Why a root key file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileError {
+    #[error("cannot read root key file {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("root key file {path} does not hold 32 bytes of base64")]
+    Malformed { path: String },
+}
+
+/// A 256-bit AES-GCM root key held in memory by aws-lc (which wipes it when dropped).
+pub struct SoftRootKey(LessSafeKey);
+
+impl SoftRootKey {
+    pub fn from_bytes(bytes: &[u8; 32]) -> Self {
+        // A 32-byte slice is always a valid AES-256 key.
+        let key = UnboundKey::new(&AES_256_GCM, bytes).expect("32-byte AES-256 key");
+        Self(LessSafeKey::new(key))
+    }
+
+    /// Reads a root key file.
+    pub fn load(path: &Path) -> Result<Self, KeyFileError> {
+        let display = path.display().to_string();
+        let text = Zeroizing::new(fs::read_to_string(path).map_err(|source| KeyFileError::Io {
+            path: display.clone(),
+            source,
+        })?);
+        let bytes = Zeroizing::new(
+            base64::engine::general_purpose::STANDARD
+                .decode(text.trim())
+                .map_err(|_| KeyFileError::Malformed {
+                    path: display.clone(),
+                })?,
+        );
+        let arr: &[u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| KeyFileError::Malformed { path: display })?;
+        Ok(Self::from_bytes(arr))
+    }
+
+    /// Creates a new root key file (mode 0600; fails if the file exists) and syncs it and its
+    /// directory to disk before returning, so a key that wrapped anything survives a crash.
+    pub fn generate(path: &Path) -> Result<Self, KeyFileError> {
+        let io = |source| KeyFileError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        random_fill(bytes.as_mut()).map_err(|_| io(std::io::Error::other("no randomness")))?;
+        let mut text =
+            Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(bytes.as_ref()));
+        text.push('\n');
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(io)?;
+        f.write_all(text.as_bytes()).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        if let Some(dir) = path.parent() {
+            fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+        }
+        Ok(Self::from_bytes(&bytes))
+    }
+}
+
+impl RootKey for SoftRootKey {
+    fn wrap(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let s = aead_seal(&self.0, aad, plaintext)?;
+        let mut out = Vec::with_capacity(IV_LEN + s.ciphertext_and_tag.len());
+        out.extend_from_slice(&s.iv);
+        out.extend_from_slice(&s.ciphertext_and_tag);
+        Ok(out)
+    }
+
+    fn unwrap(&self, aad: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        if wrapped.len() < IV_LEN + TAG_LEN {
+            return Err(CryptoError::AuthenticationFailed);
+        }
+        let (iv, sealed) = wrapped.split_at(IV_LEN);
+        let iv: &[u8; IV_LEN] = iv
+            .try_into()
+            .map_err(|_| CryptoError::AuthenticationFailed)?;
+        aead_open(&self.0, iv, aad, sealed)
+    }
+}
+
+/// Symmetric keys whose material is wrapped by a [`RootKey`].
+pub struct SoftSymmetric {
+    root: Arc<dyn RootKey>,
+}
+
+impl SoftSymmetric {
+    pub fn new(root: Arc<dyn RootKey>) -> Self {
+        Self { root }
+    }
+
+    fn material_len(spec: KeySpec) -> Option<usize> {
+        match spec {
+            KeySpec::Aes256 => Some(32),
+            KeySpec::Aes128 => Some(16),
+            _ => None,
+        }
+    }
+
+    /// Unwraps the material for one call; the plain bytes are wiped when this returns.
+    fn key(
+        &self,
+        material: &WrappedMaterial,
+        label: MaterialLabel<'_>,
+    ) -> Result<LessSafeKey, CryptoError> {
+        let plain = self.root.unwrap(&label.aad(), &material.0)?;
+        let alg = match plain.len() {
+            32 => &AES_256_GCM,
+            16 => &AES_128_GCM,
+            _ => return Err(CryptoError::Backend),
+        };
+        Ok(LessSafeKey::new(
+            UnboundKey::new(alg, &plain).map_err(|_| CryptoError::Backend)?,
+        ))
+    }
+}
+
+impl SymmetricKeys for SoftSymmetric {
+    fn supports(&self, spec: KeySpec) -> bool {
+        Self::material_len(spec).is_some()
+    }
+
+    fn generate(
+        &self,
+        spec: KeySpec,
+        label: MaterialLabel<'_>,
+    ) -> Result<WrappedMaterial, CryptoError> {
+        let len = Self::material_len(spec).ok_or(CryptoError::Unsupported)?;
+        let mut plain = Zeroizing::new(vec![0u8; len]);
+        random_fill(&mut plain)?;
+        Ok(WrappedMaterial(self.root.wrap(&label.aad(), &plain)?))
+    }
+
+    fn seal(
+        &self,
+        material: &WrappedMaterial,
+        label: MaterialLabel<'_>,
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Sealed, CryptoError> {
+        aead_seal(&self.key(material, label)?, aad, plaintext)
+    }
+
+    fn open(
+        &self,
+        material: &WrappedMaterial,
+        label: MaterialLabel<'_>,
+        iv: &[u8; 12],
+        aad: &[u8],
+        ciphertext_and_tag: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        aead_open(&self.key(material, label)?, iv, aad, ciphertext_and_tag)
+    }
+}
+
+/// The complete software provider over one root key.
+pub fn provider(root: SoftRootKey) -> CryptoProvider {
+    let root: Arc<dyn RootKey> = Arc::new(root);
+    CryptoProvider {
+        symmetric: Arc::new(SoftSymmetric::new(root.clone())),
+        root,
+        random: random_fill,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blob::CiphertextBlob;
+    use kms_types::{KeyId, KeyVersionId};
+    use proptest::prelude::*;
+
+    fn fixture() -> (CryptoProvider, KeyId, KeyVersionId, WrappedMaterial) {
+        let p = provider(SoftRootKey::from_bytes(&[7u8; 32]));
+        let (k, v) = (KeyId::generate(), KeyVersionId::generate());
+        let m = p
+            .symmetric
+            .generate(
+                KeySpec::Aes256,
+                MaterialLabel {
+                    key_id: &k,
+                    version_id: &v,
+                },
+            )
+            .unwrap();
+        (p, k, v, m)
+    }
+
+    #[test]
+    fn material_is_bound_to_its_version() {
+        let (p, k, v, m) = fixture();
+        let label = MaterialLabel {
+            key_id: &k,
+            version_id: &v,
+        };
+        let s = p.symmetric.seal(&m, label, b"aad", b"hello").unwrap();
+        assert_eq!(
+            &*p.symmetric
+                .open(&m, label, &s.iv, b"aad", &s.ciphertext_and_tag)
+                .unwrap(),
+            b"hello"
+        );
+        let other = KeyVersionId::generate();
+        let moved = MaterialLabel {
+            key_id: &k,
+            version_id: &other,
+        };
+        assert_eq!(
+            p.symmetric
+                .open(&m, moved, &s.iv, b"aad", &s.ciphertext_and_tag),
+            Err(CryptoError::AuthenticationFailed)
+        );
+        assert_eq!(
+            p.symmetric
+                .open(&m, label, &s.iv, b"aae", &s.ciphertext_and_tag),
+            Err(CryptoError::AuthenticationFailed)
+        );
+    }
+
+    #[test]
+    fn a_different_root_key_cannot_unwrap() {
+        let (_, k, v, m) = fixture();
+        let other = provider(SoftRootKey::from_bytes(&[8u8; 32]));
+        let label = MaterialLabel {
+            key_id: &k,
+            version_id: &v,
+        };
+        assert!(other.symmetric.seal(&m, label, b"", b"x").is_err());
+    }
+
+    #[test]
+    fn wrapped_material_does_not_contain_the_plain_key() {
+        let root = SoftRootKey::from_bytes(&[1u8; 32]);
+        let secret = [0x5Au8; 32];
+        let w = root.wrap(b"l", &secret).unwrap();
+        assert!(!w.windows(32).any(|win| win == secret));
+        assert_eq!(&*root.unwrap(b"l", &w).unwrap(), &secret);
+    }
+
+    #[test]
+    fn key_file_round_trip_mode_and_no_overwrite() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("root.key");
+        let a = SoftRootKey::generate(&path).unwrap();
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let w = a.wrap(b"x", b"payload").unwrap();
+        let b = SoftRootKey::load(&path).unwrap();
+        assert_eq!(&*b.unwrap(b"x", &w).unwrap(), b"payload");
+        assert!(SoftRootKey::generate(&path).is_err());
+        fs::write(&path, "short\n").unwrap();
+        assert!(matches!(
+            SoftRootKey::load(&path),
+            Err(KeyFileError::Malformed { .. })
+        ));
+    }
+
+    proptest! {
+        /// Any single-byte change of a blob makes it fail to parse or to decrypt.
+        #[test]
+        fn any_single_byte_change_fails(pt in proptest::collection::vec(any::<u8>(), 0..64), pos in any::<prop::sample::Index>(), flip in 1u8..=255) {
+            let (p, k, v, m) = fixture();
+            let label = MaterialLabel { key_id: &k, version_id: &v };
+            let s = p.symmetric.seal(&m, label, b"ctx", &pt).unwrap();
+            let blob = CiphertextBlob { version_id: v.clone(), iv: s.iv, ciphertext_and_tag: &s.ciphertext_and_tag }.encode();
+            let mut bad = blob.clone();
+            let i = pos.index(bad.len());
+            bad[i] ^= flip;
+            let outcome = CiphertextBlob::parse(&bad).map_err(|_| ()).and_then(|b| {
+                if b.version_id != v { return Err(()); } // names another version: not this key's
+                p.symmetric.open(&m, label, &b.iv, b"ctx", b.ciphertext_and_tag).map_err(|_| ())
+            });
+            prop_assert!(outcome.is_err());
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! Plain records, one per table. Times are Unix seconds (UTC).
+
+use std::fmt;
+
+use kms_types::{
+    AliasName, KeyId, KeySpec, KeyState, KeyUsage, KeyVersionId, Origin, ProtectionLevel,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub id: KeyId,
+    pub spec: KeySpec,
+    pub usage: KeyUsage,
+    pub origin: Origin,
+    pub protection_level: ProtectionLevel,
+    pub state: KeyState,
+    pub description: String,
+    pub creator: String,
+    pub created_at: i64,
+    pub primary_version: KeyVersionId,
+    pub deletion_protection: bool,
+    /// Set while the key is `PendingDeletion`.
+    pub delete_at: Option<i64>,
+}
+
+/// One version of a key. `material` is what the crypto provider wrapped; never plaintext.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VersionRecord {
+    pub id: KeyVersionId,
+    pub key_id: KeyId,
+    pub created_at: i64,
+    pub material: Vec<u8>,
+}
+
+impl fmt::Debug for VersionRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VersionRecord")
+            .field("id", &self.id)
+            .field("key_id", &self.key_id)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasRecord {
+    pub name: AliasName,
+    pub key_id: KeyId,
+    pub created_at: i64,
+}
+
+/// An access key. `wrapped_secret` is the secret wrapped by the root key: signatures need the
+/// secret itself, so it cannot be a one-way hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessKeyRecord {
+    pub id: String,
+    pub wrapped_secret: Vec<u8>,
+    pub enabled: bool,
+    pub created_at: i64,
+}
+
+impl fmt::Debug for AccessKeyRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessKeyRecord")
+            .field("id", &self.id)
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,527 @@
+//! The embedded engine: one SQLite file in WAL mode with `synchronous=FULL`, so every commit
+//! is fsync'd before the call returns.
+//!
+//! One connection behind a mutex, used from `spawn_blocking` so async workers never block on
+//! disk. Schema changes are numbered migrations tracked in `PRAGMA user_version`.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+
+use crate::{
+    AccessKeyRecord, AliasRecord, KeyRecord, Listing, Store, StoreError, StoreResult,
+    VersionRecord, Window,
+};
+
+/// Numbered schema migrations; entry `i` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE meta (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE keys (
+    key_id              TEXT PRIMARY KEY,
+    spec                TEXT NOT NULL,
+    usage               TEXT NOT NULL,
+    origin              TEXT NOT NULL,
+    protection_level    TEXT NOT NULL,
+    state               TEXT NOT NULL,
+    description         TEXT NOT NULL,
+    creator             TEXT NOT NULL,
+    created_at          INTEGER NOT NULL,
+    primary_version     TEXT NOT NULL,
+    deletion_protection INTEGER NOT NULL DEFAULT 0,
+    delete_at           INTEGER
+);
+CREATE TABLE key_versions (
+    version_id TEXT PRIMARY KEY,
+    key_id     TEXT NOT NULL REFERENCES keys(key_id),
+    created_at INTEGER NOT NULL,
+    material   BLOB NOT NULL
+);
+CREATE INDEX key_versions_by_key ON key_versions(key_id, created_at);
+CREATE TABLE aliases (
+    alias_name TEXT PRIMARY KEY,
+    key_id     TEXT NOT NULL REFERENCES keys(key_id),
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX aliases_by_key ON aliases(key_id, alias_name);
+CREATE TABLE access_keys (
+    access_key_id  TEXT PRIMARY KEY,
+    wrapped_secret BLOB NOT NULL,
+    enabled        INTEGER NOT NULL,
+    created_at     INTEGER NOT NULL
+);
+"#];
+
+fn unavailable(e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+/// SQLite engine handle; cheap to clone.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let mut conn = Connection::open(path).map_err(unavailable)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(unavailable)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(unavailable)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(unavailable)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(unavailable)?;
+        migrate(&mut conn)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` on the connection off the async workers.
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| StoreError::Unavailable("connection lock poisoned".into()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let current: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(unavailable)?;
+    let current = usize::try_from(current).map_err(|_| corrupt("schema version"))?;
+    if current > MIGRATIONS.len() {
+        return Err(StoreError::Corrupt(format!(
+            "database schema version {current} is newer than this kmsd understands ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction().map_err(unavailable)?;
+        tx.execute_batch(sql).map_err(unavailable)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(unavailable)?;
+        tx.commit().map_err(unavailable)?;
+    }
+    Ok(())
+}
+
+fn parse<T: std::str::FromStr>(s: String, what: &str) -> StoreResult<T> {
+    s.parse().map_err(|_| corrupt(what))
+}
+
+const KEY_COLUMNS: &str = "key_id, spec, usage, origin, protection_level, state, description, creator, created_at, primary_version, deletion_protection, delete_at";
+
+/// A `keys` row as SQLite returns it, before the text columns are checked.
+struct KeyRow {
+    id: String,
+    spec: String,
+    usage: String,
+    origin: String,
+    level: String,
+    state: String,
+    description: String,
+    creator: String,
+    created_at: i64,
+    primary: String,
+    protection: bool,
+    delete_at: Option<i64>,
+}
+
+fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRow> {
+    Ok(KeyRow {
+        id: r.get(0)?,
+        spec: r.get(1)?,
+        usage: r.get(2)?,
+        origin: r.get(3)?,
+        level: r.get(4)?,
+        state: r.get(5)?,
+        description: r.get(6)?,
+        creator: r.get(7)?,
+        created_at: r.get(8)?,
+        primary: r.get(9)?,
+        protection: r.get(10)?,
+        delete_at: r.get(11)?,
+    })
+}
+
+fn key_record(row: KeyRow) -> StoreResult<KeyRecord> {
+    Ok(KeyRecord {
+        id: KeyId::parse(&row.id).map_err(|_| corrupt("key id"))?,
+        spec: parse(row.spec, "spec")?,
+        usage: parse(row.usage, "usage")?,
+        origin: parse(row.origin, "origin")?,
+        protection_level: parse(row.level, "protection level")?,
+        state: parse(row.state, "state")?,
+        description: row.description,
+        creator: row.creator,
+        created_at: row.created_at,
+        primary_version: KeyVersionId::parse(&row.primary)
+            .map_err(|_| corrupt("primary version"))?,
+        deletion_protection: row.protection,
+        delete_at: row.delete_at,
+    })
+}
+
+fn alias_record(r: &Row<'_>) -> rusqlite::Result<(String, String, i64)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+}
+
+fn to_alias((name, key, created_at): (String, String, i64)) -> StoreResult<AliasRecord> {
+    Ok(AliasRecord {
+        name: AliasName::parse(&name).map_err(|_| corrupt("alias name"))?,
+        key_id: KeyId::parse(&key).map_err(|_| corrupt("alias key id"))?,
+        created_at,
+    })
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
+}
+
+/// `(clause, values)` for a filter field: `AND col IN (?, ?)`.
+fn in_clause<T: std::fmt::Display>(
+    col: &str,
+    allowed: &Option<Vec<T>>,
+    sql: &mut String,
+    args: &mut Vec<String>,
+) {
+    if let Some(values) = allowed {
+        if values.is_empty() {
+            sql.push_str(" AND 0");
+            return;
+        }
+        sql.push_str(&format!(
+            " AND {col} IN ({})",
+            vec!["?"; values.len()].join(",")
+        ));
+        args.extend(values.iter().map(|v| v.to_string()));
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn get_meta(&self, name: &str) -> StoreResult<Option<String>> {
+        let name = name.to_owned();
+        self.with(move |c| {
+            c.query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn init_meta(&self, name: &str, value: &str) -> StoreResult<String> {
+        let (name, value) = (name.to_owned(), value.to_owned());
+        self.with(move |c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO meta (name, value) VALUES (?1, ?2)",
+                params![name, value],
+            )
+            .map_err(unavailable)?;
+            let stored: String = tx
+                .query_row("SELECT value FROM meta WHERE name = ?1", [&name], |r| {
+                    r.get(0)
+                })
+                .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(stored)
+        })
+        .await
+    }
+
+    async fn insert_key(&self, key: &KeyRecord, first_version: &VersionRecord) -> StoreResult<()> {
+        let (k, v) = (key.clone(), first_version.clone());
+        self.with(move |c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            tx.execute(
+                &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+                params![
+                    k.id.as_str(),
+                    k.spec.as_str(),
+                    k.usage.as_str(),
+                    k.origin.as_str(),
+                    k.protection_level.as_str(),
+                    k.state.as_str(),
+                    k.description,
+                    k.creator,
+                    k.created_at,
+                    k.primary_version.as_str(),
+                    k.deletion_protection,
+                    k.delete_at
+                ],
+            )
+            .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict } else { unavailable(e) })?;
+            tx.execute(
+                "INSERT INTO key_versions (version_id, key_id, created_at, material) VALUES (?1, ?2, ?3, ?4)",
+                params![v.id.as_str(), v.key_id.as_str(), v.created_at, v.material],
+            )
+            .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict } else { unavailable(e) })?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn get_key(&self, id: &KeyId) -> StoreResult<Option<KeyRecord>> {
+        let id = id.clone();
+        self.with(move |c| {
+            let row = c
+                .query_row(
+                    &format!("SELECT {KEY_COLUMNS} FROM keys WHERE key_id = ?1"),
+                    [id.as_str()],
+                    key_from_row,
+                )
+                .optional()
+                .map_err(unavailable)?;
+            row.map(key_record).transpose()
+        })
+        .await
+    }
+
+    async fn get_version(&self, id: &KeyVersionId) -> StoreResult<Option<VersionRecord>> {
+        let id = id.clone();
+        self.with(move |c| {
+            let row = c
+                .query_row(
+                    "SELECT key_id, created_at, material FROM key_versions WHERE version_id = ?1",
+                    [id.as_str()],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, Vec<u8>>(2)?,
+                        ))
+                    },
+                )
+                .optional()
+                .map_err(unavailable)?;
+            row.map(|(key_id, created_at, material)| {
+                Ok(VersionRecord {
+                    id: id.clone(),
+                    key_id: KeyId::parse(&key_id).map_err(|_| corrupt("version key id"))?,
+                    created_at,
+                    material,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn list_keys(
+        &self,
+        filter: &KeyFilter,
+        window: Window,
+    ) -> StoreResult<Listing<KeyRecord>> {
+        let filter = filter.clone();
+        self.with(move |c| {
+            let mut clause = String::from("WHERE 1");
+            let mut args = Vec::new();
+            in_clause("state", &filter.states, &mut clause, &mut args);
+            in_clause("spec", &filter.specs, &mut clause, &mut args);
+            in_clause("usage", &filter.usages, &mut clause, &mut args);
+            in_clause("protection_level", &filter.protection_levels, &mut clause, &mut args);
+            let total: i64 = c
+                .query_row(&format!("SELECT COUNT(*) FROM keys {clause}"), params_from_iter(&args), |r| r.get(0))
+                .map_err(unavailable)?;
+            let total = total as u64;
+            let sql = format!(
+                "SELECT {KEY_COLUMNS} FROM keys {clause} ORDER BY created_at, key_id LIMIT {} OFFSET {}",
+                window.limit, window.offset
+            );
+            let mut stmt = c.prepare(&sql).map_err(unavailable)?;
+            let rows = stmt.query_map(params_from_iter(&args), key_from_row).map_err(unavailable)?;
+            let items = rows
+                .map(|r| r.map_err(unavailable).and_then(key_record))
+                .collect::<StoreResult<Vec<_>>>()?;
+            Ok(Listing { items, total })
+        })
+        .await
+    }
+
+    async fn insert_alias(&self, alias: &AliasRecord) -> StoreResult<()> {
+        let a = alias.clone();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO aliases (alias_name, key_id, created_at) VALUES (?1, ?2, ?3)",
+                params![a.name.as_str(), a.key_id.as_str(), a.created_at],
+            )
+            .map(|_| ())
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict
+                } else {
+                    unavailable(e)
+                }
+            })
+        })
+        .await
+    }
+
+    async fn get_alias(&self, name: &AliasName) -> StoreResult<Option<AliasRecord>> {
+        let name = name.clone();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT alias_name, key_id, created_at FROM aliases WHERE alias_name = ?1",
+                [name.as_str()],
+                alias_record,
+            )
+            .optional()
+            .map_err(unavailable)?
+            .map(to_alias)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn update_alias(&self, name: &AliasName, key: &KeyId) -> StoreResult<()> {
+        let (name, key) = (name.clone(), key.clone());
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE aliases SET key_id = ?2 WHERE alias_name = ?1",
+                    params![name.as_str(), key.as_str()],
+                )
+                .map_err(unavailable)?;
+            if n == 0 {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            }
+        })
+        .await
+    }
+
+    async fn delete_alias(&self, name: &AliasName) -> StoreResult<()> {
+        let name = name.clone();
+        self.with(move |c| {
+            let n = c
+                .execute("DELETE FROM aliases WHERE alias_name = ?1", [name.as_str()])
+                .map_err(unavailable)?;
+            if n == 0 {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            }
+        })
+        .await
+    }
+
+    async fn list_aliases(
+        &self,
+        key: Option<&KeyId>,
+        window: Window,
+    ) -> StoreResult<Listing<AliasRecord>> {
+        let key = key.map(|k| k.as_str().to_owned());
+        self.with(move |c| {
+            let (clause, args): (&str, Vec<String>) = match key {
+                Some(k) => ("WHERE key_id = ?1", vec![k]),
+                None => ("", vec![]),
+            };
+            let total: i64 = c
+                .query_row(&format!("SELECT COUNT(*) FROM aliases {clause}"), params_from_iter(&args), |r| r.get(0))
+                .map_err(unavailable)?;
+            let total = total as u64;
+            let sql = format!(
+                "SELECT alias_name, key_id, created_at FROM aliases {clause} ORDER BY alias_name LIMIT {} OFFSET {}",
+                window.limit, window.offset
+            );
+            let mut stmt = c.prepare(&sql).map_err(unavailable)?;
+            let items = stmt
+                .query_map(params_from_iter(&args), alias_record)
+                .map_err(unavailable)?
+                .map(|r| r.map_err(unavailable).and_then(to_alias))
+                .collect::<StoreResult<Vec<_>>>()?;
+            Ok(Listing { items, total })
+        })
+        .await
+    }
+
+    async fn insert_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()> {
+        let k = key.clone();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO access_keys (access_key_id, wrapped_secret, enabled, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![k.id, k.wrapped_secret, k.enabled, k.created_at],
+            )
+            .map(|_| ())
+            .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict } else { unavailable(e) })
+        })
+        .await
+    }
+
+    async fn list_access_keys(&self) -> StoreResult<Vec<AccessKeyRecord>> {
+        self.with(|c| {
+            let mut stmt = c
+                .prepare("SELECT access_key_id, wrapped_secret, enabled, created_at FROM access_keys ORDER BY access_key_id")
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(AccessKeyRecord { id: r.get(0)?, wrapped_secret: r.get(1)?, enabled: r.get(2)?, created_at: r.get(3)? })
+                })
+                .map_err(unavailable)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(unavailable)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_passes_the_conformance_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("kms.db")).unwrap();
+        crate::conformance::run(&store).await;
+    }
+
+    #[tokio::test]
+    async fn data_survives_reopening_and_pragmas_are_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kms.db");
+        {
+            let s = SqliteStore::open(&path).unwrap();
+            s.init_meta("account_id", "1234567890123456").await.unwrap();
+            let c = s.conn.lock().unwrap();
+            let mode: String = c
+                .pragma_query_value(None, "journal_mode", |r| r.get(0))
+                .unwrap();
+            let sync: i64 = c
+                .pragma_query_value(None, "synchronous", |r| r.get(0))
+                .unwrap();
+            assert_eq!(mode, "wal");
+            assert_eq!(sync, 2, "synchronous=FULL");
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(
+            s.get_meta("account_id").await.unwrap().as_deref(),
+            Some("1234567890123456")
+        );
+    }
+}
