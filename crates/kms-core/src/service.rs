@@ -106,6 +106,11 @@ impl Kms {
         )
     }
 
+    /// Random bytes from the provider's CSPRNG (access-key generation at start-up).
+    pub fn random_bytes(&self, n: usize) -> CoreResult<zeroize::Zeroizing<Vec<u8>>> {
+        Ok(self.crypto.random_bytes(n)?)
+    }
+
     pub(crate) fn now(&self) -> i64 {
         self.clock.now().unix_timestamp()
     }

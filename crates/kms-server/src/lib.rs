@@ -1,1 +1,69 @@
+//! kmsd: the server binary's library.
+//!
+//! # Layout
+//! A request flows one way through these modules:
+//! - [`http`]: accept, cap the body, RequestId, status and headers out.
+//! - `dispatch`: verify the signature (`kms_wire::signature`), pick the action from the
+//!   table, parse the typed request, call its handler, render the answer.
+//! - `handlers`: one `impl Handle` per action, calling [`kms_core::Kms`].
+//! - `error_map`: the one translation of key-service errors into wire codes.
+//!
+//! Start-up ([`start`]) prepares the data dir, the root key, the store and the access keys;
+//! [`run`] serves until a shutdown future fires and drains (mini-redis's shape).
 #![forbid(unsafe_code)]
+
+pub mod config;
+mod credentials;
+mod dispatch;
+mod error_map;
+mod handlers;
+pub mod http;
+mod startup;
+mod tls;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use kms_core::{Clock, Kms};
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+
+pub use config::Config;
+pub use startup::{StartError, start};
+
+/// Everything a request may need, shared by all connections.
+pub struct State {
+    kms: Kms,
+    access_keys: credentials::AccessKeys,
+    nonces: credentials::Nonces,
+    clock: Arc<dyn Clock>,
+}
+
+impl State {
+    fn clock_now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+}
+
+/// A started server: bound, with its state ready.
+pub struct Server {
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    state: Arc<State>,
+}
+
+impl Server {
+    /// The URL clients should use, as printed on the ready line.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        match self.listener.local_addr() {
+            Ok(addr) => format!("{scheme}://{addr}"),
+            Err(_) => format!("{scheme}://?"),
+        }
+    }
+}
+
+/// Serves until `shutdown` resolves, then drains in-flight requests.
+pub async fn run(server: Server, shutdown: impl Future<Output = ()>) {
+    http::serve(server.listener, server.tls, server.state, shutdown).await;
+}

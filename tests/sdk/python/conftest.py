@@ -5,6 +5,7 @@ KMSD_BIN (default <repo>/target/debug/kmsd) must already be built; nothing here 
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import ipaddress
 import os
@@ -61,6 +62,8 @@ def _start_kmsd(workdir: Path, extra_args: list[str] = ()) -> KmsServer:
     with open(stderr_path, "wb") as stderr:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=stderr, env=env)
+    # safety net: never leave a server behind if the session ends without the fixture teardown
+    atexit.register(lambda: proc.poll() is None and proc.kill())
 
     # Read the single ready line on a thread so a silent server cannot hang the session.
     first_line: list[bytes] = []
@@ -80,8 +83,8 @@ def _start_kmsd(workdir: Path, extra_args: list[str] = ()) -> KmsServer:
     if not READY_LINE.match(line):
         proc.kill()
         proc.wait()
-        pytest.fail(f"kmsd did not print 'kmsd listening on <url>' within {STARTUP_TIMEOUT_S}s "
-                    f"(stdout line: {line!r}, exit code: {proc.returncode})\ncommand: {cmd}\n"
+        pytest.fail(f"kmsd did not print 'kmsd listening on <url>' (waited up to {STARTUP_TIMEOUT_S}s; "
+                    f"stdout line: {line!r}, exit code: {proc.returncode})\ncommand: {cmd}\n"
                     f"--- stderr ---\n{server_stub.stderr_tail()}", pytrace=False)
     url = re.search(r"(https?://\S+)", line).group(1)
     return KmsServer(Endpoint(url), proc, stderr_path)

@@ -1,0 +1,45 @@
+//! The one place where the key service's errors become wire codes, exhaustively, by type.
+//! Internal failures answer `InternalFailure` with no detail; the detail goes to the log
+//! under the request id.
+
+use kms_core::CoreError;
+use kms_store::StoreError;
+use kms_types::KeyState;
+use kms_wire::{ApiError, Code};
+
+pub fn to_api(e: CoreError, request_id: &str) -> ApiError {
+    match e {
+        CoreError::KeyNotFound => Code::KeyNotFound.into(),
+        CoreError::AliasNotFound => Code::AliasNotFound.into(),
+        CoreError::AliasExists => Code::AliasAlreadyExists.into(),
+        CoreError::InvalidState { state, .. } => match state {
+            KeyState::Enabled => Code::RejectedEnabled.into(),
+            KeyState::Disabled => Code::RejectedDisabled.into(),
+            KeyState::PendingDeletion => Code::RejectedPendingDeletion.into(),
+            KeyState::PendingImport => Code::RejectedPendingImport.into(),
+        },
+        CoreError::StateModificationFailed { .. } => Code::RejectedStateModifiedFailed.into(),
+        CoreError::InvalidParameter(name) => ApiError::invalid_parameter(name),
+        // Spec §12: a malformed or altered blob, or the wrong context, is InvalidParameter.
+        CoreError::InvalidCiphertext => ApiError::invalid_parameter("CiphertextBlob"),
+        CoreError::Unsupported(what) => ApiError::with_message(
+            Code::UnsupportedOperation,
+            format!(
+                "This action is not supported. The specified {what} is not supported by this kmsd."
+            ),
+        ),
+        CoreError::KeyUnsupportedOperation => ApiError::with_message(
+            Code::UnsupportedOperation,
+            "This action is not supported. The key's spec or usage does not allow this operation.",
+        ),
+        CoreError::InstanceNotFound => Code::DkmsInstanceNotFound.into(),
+        CoreError::Store(StoreError::Unavailable(detail)) => {
+            tracing::error!(request_id, %detail, "store unavailable");
+            Code::ServiceUnavailableTemporary.into()
+        }
+        e @ (CoreError::RootKeyMismatch | CoreError::Crypto(_) | CoreError::Store(_)) => {
+            tracing::error!(request_id, error = %e, "internal failure");
+            ApiError::internal()
+        }
+    }
+}

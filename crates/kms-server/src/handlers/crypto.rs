@@ -1,0 +1,91 @@
+//! Encrypt, Decrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext (spec §7.4).
+
+use kms_wire::ApiError;
+use kms_wire::model::*;
+use kms_wire::params::encode_base64;
+use zeroize::Zeroizing;
+
+use super::{Ctx, Handle, dry_run_outcome};
+
+/// Spec: §7.4 Encrypt. Uses the key's primary version.
+impl Handle for EncryptRequest {
+    type Response = EncryptResponse;
+    async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
+        let enc = ctx
+            .kms
+            .encrypt(&self.key, &self.context, &self.plaintext)
+            .await
+            .map_err(|e| ctx.fail(e))?;
+        dry_run_outcome(
+            self.dry_run,
+            EncryptResponse {
+                ciphertext_blob: encode_base64(&enc.blob),
+                key_id: enc.key_id.to_string(),
+                key_version_id: enc.version_id.to_string(),
+            },
+        )
+    }
+}
+
+/// Spec: §7.4 Decrypt. The key and version come from the blob.
+impl Handle for DecryptRequest {
+    type Response = DecryptResponse;
+    async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
+        let dec = ctx
+            .kms
+            .decrypt(&self.ciphertext_blob, &self.context)
+            .await
+            .map_err(|e| ctx.fail(e))?;
+        dry_run_outcome(
+            self.dry_run,
+            DecryptResponse {
+                key_id: dec.key_id.to_string(),
+                key_version_id: dec.version_id.to_string(),
+                plaintext: Zeroizing::new(encode_base64(&dec.plaintext)),
+            },
+        )
+    }
+}
+
+/// Spec: §7.4 GenerateDataKey.
+impl Handle for GenerateDataKeyRequest {
+    type Response = GenerateDataKeyResponse;
+    async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
+        let p = self.0;
+        let dk = ctx
+            .kms
+            .generate_data_key(&p.key, &p.context, p.number_of_bytes as usize)
+            .await
+            .map_err(|e| ctx.fail(e))?;
+        dry_run_outcome(
+            p.dry_run,
+            GenerateDataKeyResponse {
+                ciphertext_blob: encode_base64(&dk.wrapped.blob),
+                key_id: dk.wrapped.key_id.to_string(),
+                key_version_id: dk.wrapped.version_id.to_string(),
+                plaintext: Zeroizing::new(encode_base64(&dk.plaintext)),
+            },
+        )
+    }
+}
+
+/// Spec: §7.4 GenerateDataKeyWithoutPlaintext.
+impl Handle for GenerateDataKeyWithoutPlaintextRequest {
+    type Response = GenerateDataKeyWithoutPlaintextResponse;
+    async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
+        let p = self.0;
+        let dk = ctx
+            .kms
+            .generate_data_key(&p.key, &p.context, p.number_of_bytes as usize)
+            .await
+            .map_err(|e| ctx.fail(e))?;
+        dry_run_outcome(
+            p.dry_run,
+            GenerateDataKeyWithoutPlaintextResponse {
+                ciphertext_blob: encode_base64(&dk.wrapped.blob),
+                key_id: dk.wrapped.key_id.to_string(),
+                key_version_id: dk.wrapped.version_id.to_string(),
+            },
+        )
+    }
+}

@@ -1,0 +1,217 @@
+//! Start-up that needs nothing else: the data dir, the root key (generated on first start),
+//! the SQLite store, the account, and the first access key.
+//!
+//! Refuses, and changes nothing, when existing data cannot be opened with the root key it
+//! was written with: a missing root key file next to an existing database is an error, never
+//! a reason to generate a new key.
+
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use std::path::Path;
+use std::sync::Arc;
+
+use kms_core::{CoreError, Kms, SystemClock};
+use kms_crypto::soft::{self, SoftRootKey};
+use kms_store::StoreError;
+use kms_store::sqlite::SqliteStore;
+use kms_types::RegionId;
+use tokio::net::TcpListener;
+use zeroize::Zeroizing;
+
+use crate::credentials::{AccessKeys, Nonces};
+use crate::{Config, Server, State};
+
+/// Why kmsd could not start. Every message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot prepare data dir {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    RootKey(#[from] soft::KeyFileError),
+    #[error(
+        "the data dir {data_dir} holds a database but the root key file {key} is missing; restore the root key file (or pass --root-key-file) — starting with a new root key would make every stored key unreadable"
+    )]
+    RootKeyMissing { data_dir: String, key: String },
+    #[error(
+        "the root key file {key} does not match the data in {data_dir}: it was written with another root key"
+    )]
+    RootKeyMismatch { data_dir: String, key: String },
+    #[error("store: {0}")]
+    Store(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+const BOOTSTRAP_ID_ENV: &str = "KMSD_BOOTSTRAP_ACCESS_KEY_ID";
+const BOOTSTRAP_SECRET_ENV: &str = "KMSD_BOOTSTRAP_ACCESS_KEY_SECRET";
+
+/// Prepares everything and binds the listener; the server is ready to [`crate::run`].
+pub async fn start(config: &Config) -> Result<Server, StartError> {
+    let region = RegionId::parse(&config.region)
+        .map_err(|_| StartError::Config(format!("invalid region {:?}", config.region)))?;
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(tokio_rustls::TlsAcceptor::from(
+            crate::tls::server_config(cert, key).map_err(StartError::Config)?,
+        )),
+        _ => None,
+    };
+    let data_dir = &config.data_dir;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data_dir)
+        .map_err(|source| StartError::DataDir {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
+
+    let key_path = config.root_key_path();
+    let db_path = config.database_path();
+    let root = if key_path.exists() {
+        SoftRootKey::load(&key_path)?
+    } else if config.root_key_file.is_some() {
+        return Err(StartError::Config(format!(
+            "root key file {} does not exist",
+            key_path.display()
+        )));
+    } else if db_path.exists() {
+        return Err(StartError::RootKeyMissing {
+            data_dir: data_dir.display().to_string(),
+            key: key_path.display().to_string(),
+        });
+    } else {
+        let root = SoftRootKey::generate(&key_path)?;
+        tracing::info!(path = %key_path.display(), "generated a new root key; back it up with the data dir");
+        root
+    };
+
+    let store = SqliteStore::open(&db_path).map_err(|e| StartError::Store(e.to_string()))?;
+    let kms = Kms::open(
+        Arc::new(store),
+        soft::provider(root),
+        Arc::new(SystemClock),
+        region,
+    )
+    .await
+    .map_err(|e| match e {
+        CoreError::RootKeyMismatch => StartError::RootKeyMismatch {
+            data_dir: data_dir.display().to_string(),
+            key: key_path.display().to_string(),
+        },
+        other => StartError::Store(other.to_string()),
+    })?;
+
+    bootstrap_access_key(&kms, config).await?;
+    let access_keys = AccessKeys::new(
+        kms.access_keys()
+            .await
+            .map_err(|e| StartError::Store(e.to_string()))?,
+    );
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: config.listen.to_string(),
+            source,
+        })?;
+    let state = State {
+        kms,
+        access_keys,
+        nonces: Nonces::default(),
+        clock: Arc::new(SystemClock),
+    };
+    Ok(Server {
+        listener,
+        tls,
+        state: Arc::new(state),
+    })
+}
+
+/// The first access key: from the environment when given (scripts and CI know it), else
+/// generated once and written to `bootstrap-credentials` (0600). Only its id is logged.
+async fn bootstrap_access_key(kms: &Kms, config: &Config) -> Result<(), StartError> {
+    let store_err = |e: CoreError| StartError::Store(e.to_string());
+    let existing = kms.access_keys().await.map_err(store_err)?;
+    match (
+        std::env::var(BOOTSTRAP_ID_ENV)
+            .ok()
+            .filter(|v| !v.is_empty()),
+        std::env::var(BOOTSTRAP_SECRET_ENV)
+            .ok()
+            .filter(|v| !v.is_empty()),
+    ) {
+        (Some(id), Some(secret)) => {
+            let secret = Zeroizing::new(secret);
+            match existing.iter().find(|k| k.id == id) {
+                Some(k) if *k.secret == *secret => Ok(()),
+                Some(_) => Err(StartError::Config(format!(
+                    "access key {id} already exists with a different secret than {BOOTSTRAP_SECRET_ENV}"
+                ))),
+                None => {
+                    kms.add_access_key(&id, &secret).await.map_err(store_err)?;
+                    tracing::info!(access_key_id = %id, "created the bootstrap access key from the environment");
+                    Ok(())
+                }
+            }
+        }
+        (Some(_), None) | (None, Some(_)) => Err(StartError::Config(format!(
+            "set both {BOOTSTRAP_ID_ENV} and {BOOTSTRAP_SECRET_ENV}, or neither"
+        ))),
+        (None, None) if existing.is_empty() => {
+            let id = format!("LTAI{}", random_token(kms, 20).map_err(store_err)?.as_str());
+            let secret = random_token(kms, 30).map_err(store_err)?;
+            let path = config.credentials_path();
+            write_credentials(&path, &id, &secret).map_err(|source| StartError::DataDir {
+                path: path.display().to_string(),
+                source,
+            })?;
+            kms.add_access_key(&id, &secret).await.map_err(store_err)?;
+            eprintln!(
+                "kmsd: created access key {id}; its secret is in {} (mode 0600)",
+                path.display()
+            );
+            Ok(())
+        }
+        (None, None) => Ok(()),
+    }
+}
+
+/// `n` characters from `[A-Za-z0-9]`, unbiased (bytes ≥ 248 are redrawn).
+fn random_token(kms: &Kms, n: usize) -> Result<Zeroizing<String>, CoreError> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut out = Zeroizing::new(String::with_capacity(n));
+    while out.len() < n {
+        for b in kms.random_bytes(n)?.iter() {
+            if *b < 248 && out.len() < n {
+                out.push(ALPHABET[(*b % 62) as usize] as char);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn write_credentials(path: &Path, id: &str, secret: &str) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    let body = Zeroizing::new(format!("AccessKeyId={id}\nAccessKeySecret={secret}\n"));
+    f.write_all(body.as_bytes())?;
+    f.sync_all()
+}
+
+impl From<StoreError> for StartError {
+    fn from(e: StoreError) -> Self {
+        StartError::Store(e.to_string())
+    }
+}
