@@ -1,5 +1,5 @@
 //! Shared helpers of the black-box wire tests: each test starts the real kmsd binary.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::PathBuf;
 
