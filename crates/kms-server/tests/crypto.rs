@@ -153,7 +153,8 @@ async fn encrypt_parameter_errors() {
         &[("KeyId", &key), ("Plaintext", &b64(&[1; 6144]))],
     )
     .await;
-    let cases: Vec<(Vec<(&str, String)>, u16, &str)> = vec![
+    type Case<'a> = (Vec<(&'a str, String)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             vec![("KeyId", key.clone()), ("Plaintext", b64(&[1; 6145]))],
             400,
