@@ -57,7 +57,8 @@ async fn create_key_answers_full_metadata_and_describe_agrees() {
 async fn create_key_refuses_what_it_does_not_offer() {
     let k = start();
     let c = k.client();
-    let cases: &[(&[(&str, &str)], u16, &str)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], u16, &'a str);
+    let cases: &[Case] = &[
         (&[("KeySpec", "RSA_2048")], 400, "UnsupportedOperation"),
         (&[("KeySpec", "Aliyun_SM4")], 400, "UnsupportedOperation"),
         (&[("KeySpec", "Bogus")], 400, "InvalidParameter"),
