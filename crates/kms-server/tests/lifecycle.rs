@@ -345,3 +345,40 @@ async fn nothing_secret_reaches_logs_or_disk() {
         }
     }
 }
+
+/// SIGTERM lets a request that is already arriving finish, then exits 0.
+#[tokio::test]
+async fn shutdown_drains_in_flight_requests() {
+    use tokio::io::AsyncWriteExt as _;
+    let k = start();
+    let c = k.client();
+    let (method, target, headers, body) =
+        c.build(Call::new("DescribeRegions", &[]).placed(Placement::Form));
+    let mut head = format!("{method} {target} HTTP/1.1\r\n");
+    for (name, value) in &headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
+    let mut stream = tokio::net::TcpStream::connect(&k.addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..10]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let pid = k.pid();
+    std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // New connections are no longer accepted...
+    assert!(
+        tokio::net::TcpStream::connect(&k.addr).await.is_err(),
+        "the listener is closed"
+    );
+    // ...but the request in flight completes.
+    stream.write_all(&body[10..]).await.unwrap();
+    let resp = kms_testkit::read_response(&mut stream).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.headers["connection"], "close");
+    assert_eq!(k.terminate_wait(), Some(0));
+}

@@ -128,6 +128,11 @@ impl Kmsd {
         child.wait().ok().and_then(|s| s.code())
     }
 
+    /// Waits for the process to exit by itself (after a signal sent elsewhere).
+    pub fn terminate_wait(mut self) -> Option<i32> {
+        self.child.take()?.wait().ok().and_then(|s| s.code())
+    }
+
     /// The OS process id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map(|c| c.id()).unwrap_or_default()
@@ -257,6 +262,13 @@ pub struct Client {
 impl Client {
     /// Sends `call` and returns the response.
     pub async fn send(&self, call: Call) -> Resp {
+        let chunked = call.placement == Placement::ChunkedForm;
+        let (method, target, headers, body) = self.build(call);
+        self.raw(method, &target, &headers, body, chunked).await
+    }
+
+    /// The method, request target, headers and body of a signed `call`.
+    pub fn build(&self, call: Call) -> (&'static str, String, Pairs, Vec<u8>) {
         let secret = call.secret.clone().unwrap_or_else(|| self.secret.clone());
         let mut headers: Vec<(String, String)> = vec![("host".into(), self.addr.clone())];
         let (mut query, body): (Pairs, Pairs) = match call.signing {
@@ -343,14 +355,7 @@ impl Client {
         } else {
             encode(&body)
         };
-        self.raw(
-            call.method,
-            &target,
-            &headers,
-            body.into_bytes(),
-            call.placement == Placement::ChunkedForm,
-        )
-        .await
+        (call.method, target, headers, body.into_bytes())
     }
 
     /// Sends exactly this request line, headers and body over a new connection, and reads
