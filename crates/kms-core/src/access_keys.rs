@@ -22,12 +22,7 @@ impl Kms {
     /// Stores a new access key. [`CoreError::Store`] with `Conflict` when the id exists.
     pub async fn add_access_key(&self, id: &str, secret: &str) -> CoreResult<()> {
         let wrapped_secret = self.crypto.root.wrap(&aad(id), secret.as_bytes())?;
-        let record = AccessKeyRecord {
-            id: id.to_owned(),
-            wrapped_secret,
-            enabled: true,
-            created_at: self.now(),
-        };
+        let record = AccessKeyRecord { id: id.to_owned(), wrapped_secret, enabled: true, created_at: self.now() };
         self.store.insert_access_key(&record).await?;
         Ok(())
     }
@@ -36,18 +31,11 @@ impl Kms {
     pub async fn access_keys(&self) -> CoreResult<Vec<StoredAccessKey>> {
         let mut out = Vec::new();
         for r in self.store.list_access_keys().await? {
-            let plain = self
-                .crypto
-                .root
-                .unwrap(&aad(&r.id), &r.wrapped_secret)
-                .map_err(|_| CoreError::RootKeyMismatch)?;
+            let plain =
+                self.crypto.root.unwrap(&aad(&r.id), &r.wrapped_secret).map_err(|_| CoreError::RootKeyMismatch)?;
             let secret = String::from_utf8(plain.to_vec())
                 .map_err(|_| CoreError::Store(StoreError::Corrupt("access key secret".into())))?;
-            out.push(StoredAccessKey {
-                id: r.id,
-                secret: Zeroizing::new(secret),
-                enabled: r.enabled,
-            });
+            out.push(StoredAccessKey { id: r.id, secret: Zeroizing::new(secret), enabled: r.enabled });
         }
         Ok(out)
     }

@@ -12,11 +12,7 @@ impl Kms {
     pub async fn create_alias(&self, name: &AliasName, target: &KeyRef) -> CoreResult<()> {
         let key = self.resolve(target).await?;
         check(key.state, Operation::CreateAlias)?;
-        let record = AliasRecord {
-            name: name.clone(),
-            key_id: key.id,
-            created_at: self.now(),
-        };
+        let record = AliasRecord { name: name.clone(), key_id: key.id, created_at: self.now() };
         self.store.insert_alias(&record).await.map_err(|e| match e {
             StoreError::Conflict => CoreError::AliasExists,
             other => other.into(),
@@ -25,19 +21,13 @@ impl Kms {
 
     /// UpdateAlias: re-points an existing alias; only the new target's state matters.
     pub async fn update_alias(&self, name: &AliasName, target: &KeyRef) -> CoreResult<()> {
-        self.store
-            .get_alias(name)
-            .await?
-            .ok_or(CoreError::AliasNotFound)?;
+        self.store.get_alias(name).await?.ok_or(CoreError::AliasNotFound)?;
         let key = self.resolve(target).await?;
         check(key.state, Operation::UpdateAliasTarget)?;
-        self.store
-            .update_alias(name, &key.id)
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => CoreError::AliasNotFound,
-                other => other.into(),
-            })
+        self.store.update_alias(name, &key.id).await.map_err(|e| match e {
+            StoreError::NotFound => CoreError::AliasNotFound,
+            other => other.into(),
+        })
     }
 
     /// DeleteAlias: the key is unaffected.
@@ -49,11 +39,7 @@ impl Kms {
     }
 
     /// ListAliases, or ListAliasesByKeyId when `key` is given.
-    pub async fn list_aliases(
-        &self,
-        key: Option<&KeyRef>,
-        window: Window,
-    ) -> CoreResult<Listing<AliasRecord>> {
+    pub async fn list_aliases(&self, key: Option<&KeyRef>, window: Window) -> CoreResult<Listing<AliasRecord>> {
         let key = match key {
             Some(r) => Some(self.resolve(r).await?.id),
             None => None,

@@ -47,11 +47,7 @@ impl Kms {
         if !key.spec.is_symmetric() || key.usage != KeyUsage::EncryptDecrypt {
             return Err(CoreError::KeyUnsupportedOperation);
         }
-        let version = self
-            .store
-            .get_version(&key.primary_version)
-            .await?
-            .ok_or(CoreError::KeyNotFound)?;
+        let version = self.store.get_version(&key.primary_version).await?.ok_or(CoreError::KeyNotFound)?;
         Ok((key, version))
     }
 
@@ -62,34 +58,19 @@ impl Kms {
         context: &EncryptionContext,
         plaintext: &[u8],
     ) -> CoreResult<Encrypted> {
-        let label = MaterialLabel {
-            key_id: &key.id,
-            version_id: &version.id,
-        };
+        let label = MaterialLabel { key_id: &key.id, version_id: &version.id };
         let material = kms_crypto::WrappedMaterial(version.material.clone());
-        let sealed =
-            self.crypto
-                .symmetric
-                .seal(&material, label, &context.canonical_bytes(), plaintext)?;
+        let sealed = self.crypto.symmetric.seal(&material, label, &context.canonical_bytes(), plaintext)?;
         let blob = CiphertextBlob {
             version_id: version.id.clone(),
             iv: sealed.iv,
             ciphertext_and_tag: &sealed.ciphertext_and_tag,
         };
-        Ok(Encrypted {
-            key_id: key.id.clone(),
-            version_id: version.id.clone(),
-            blob: blob.encode(),
-        })
+        Ok(Encrypted { key_id: key.id.clone(), version_id: version.id.clone(), blob: blob.encode() })
     }
 
     /// Encrypt.
-    pub async fn encrypt(
-        &self,
-        r: &KeyRef,
-        context: &EncryptionContext,
-        plaintext: &[u8],
-    ) -> CoreResult<Encrypted> {
+    pub async fn encrypt(&self, r: &KeyRef, context: &EncryptionContext, plaintext: &[u8]) -> CoreResult<Encrypted> {
         let (key, version) = self.usable_primary(r).await?;
         self.seal(&key, &version, context, plaintext)
     }
@@ -97,21 +78,10 @@ impl Kms {
     /// Decrypt.
     pub async fn decrypt(&self, blob: &[u8], context: &EncryptionContext) -> CoreResult<Decrypted> {
         let blob = CiphertextBlob::parse(blob).map_err(|_| CoreError::InvalidCiphertext)?;
-        let version = self
-            .store
-            .get_version(&blob.version_id)
-            .await?
-            .ok_or(CoreError::KeyNotFound)?;
-        let key = self
-            .store
-            .get_key(&version.key_id)
-            .await?
-            .ok_or(CoreError::KeyNotFound)?;
+        let version = self.store.get_version(&blob.version_id).await?.ok_or(CoreError::KeyNotFound)?;
+        let key = self.store.get_key(&version.key_id).await?.ok_or(CoreError::KeyNotFound)?;
         check(key.state, Operation::UseKey)?;
-        let label = MaterialLabel {
-            key_id: &key.id,
-            version_id: &version.id,
-        };
+        let label = MaterialLabel { key_id: &key.id, version_id: &version.id };
         let material = kms_crypto::WrappedMaterial(version.material);
         let plaintext = self.crypto.symmetric.open(
             &material,
@@ -120,21 +90,12 @@ impl Kms {
             &context.canonical_bytes(),
             blob.ciphertext_and_tag,
         )?;
-        Ok(Decrypted {
-            key_id: key.id,
-            version_id: version.id,
-            plaintext,
-        })
+        Ok(Decrypted { key_id: key.id, version_id: version.id, plaintext })
     }
 
     /// GenerateDataKey / GenerateDataKeyWithoutPlaintext: `len` random bytes, wrapped under
     /// the key's primary version exactly as Encrypt would wrap them.
-    pub async fn generate_data_key(
-        &self,
-        r: &KeyRef,
-        context: &EncryptionContext,
-        len: usize,
-    ) -> CoreResult<DataKey> {
+    pub async fn generate_data_key(&self, r: &KeyRef, context: &EncryptionContext, len: usize) -> CoreResult<DataKey> {
         let (key, version) = self.usable_primary(r).await?;
         let plaintext = self.crypto.random_bytes(len)?;
         let wrapped = self.seal(&key, &version, context, &plaintext)?;

@@ -21,6 +21,9 @@ pub enum CoreError {
     /// The matrix answers "state modification failed" for this transition (spec §5.4).
     #[error("key state {state:?} cannot change by {op:?}")]
     StateModificationFailed { state: KeyState, op: Operation },
+    /// A parameter the operation needs in this combination is absent, named.
+    #[error("missing parameter {0}")]
+    MissingParameter(&'static str),
     /// A parameter value the service refuses, named.
     #[error("invalid parameter {0}")]
     InvalidParameter(&'static str),
@@ -33,6 +36,14 @@ pub enum CoreError {
     /// The key cannot do this (wrong usage or spec for the operation).
     #[error("operation not supported by this key")]
     KeyUnsupportedOperation,
+    /// Only symmetric keys with service-generated material get new versions.
+    #[error("this key cannot rotate")]
+    RotationUnsupported,
+    /// ScheduleKeyDeletion on a key with deletion protection.
+    #[error("the key has deletion protection")]
+    DeletionProtected,
+    #[error("key version not found")]
+    KeyVersionNotFound,
     #[error("dedicated KMS instance not found")]
     InstanceNotFound,
     /// The configured root key does not open this store's data.

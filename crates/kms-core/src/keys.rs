@@ -2,9 +2,7 @@
 
 use kms_crypto::MaterialLabel;
 use kms_store::{KeyRecord, Listing, VersionRecord, Window};
-use kms_types::{
-    KeyFilter, KeyId, KeyRef, KeySpec, KeyState, KeyUsage, KeyVersionId, Origin, ProtectionLevel,
-};
+use kms_types::{KeyFilter, KeyId, KeyRef, KeySpec, KeyState, KeyUsage, KeyVersionId, Origin, ProtectionLevel};
 
 use crate::error::{CoreError, CoreResult};
 use crate::service::Kms;
@@ -19,9 +17,19 @@ pub struct NewKey {
     pub origin: Origin,
     pub protection_level: ProtectionLevel,
     pub automatic_rotation: bool,
+    pub rotation_interval: Option<String>,
     pub dkms_instance_id: Option<String>,
     pub has_tags: bool,
     pub has_policy: bool,
+}
+
+/// A `RotationInterval` within 7–730 days (spec §6.8).
+pub(crate) fn rotation_interval(raw: Option<&str>) -> CoreResult<i64> {
+    let raw = raw.ok_or(CoreError::MissingParameter("RotationInterval"))?;
+    match kms_types::limits::parse_interval(raw) {
+        Some(secs) if kms_types::limits::ROTATION_INTERVAL_SECS.contains(&secs) => Ok(secs),
+        _ => Err(CoreError::InvalidParameter("RotationInterval")),
+    }
 }
 
 impl Kms {
@@ -43,9 +51,8 @@ impl Kms {
         if new.protection_level != ProtectionLevel::Software {
             return Err(CoreError::Unsupported("ProtectionLevel"));
         }
-        if new.automatic_rotation {
-            return Err(CoreError::Unsupported("EnableAutomaticRotation"));
-        }
+        let rotation_interval =
+            if new.automatic_rotation { Some(rotation_interval(new.rotation_interval.as_deref())?) } else { None };
         if new.has_tags {
             return Err(CoreError::Unsupported("Tags"));
         }
@@ -54,13 +61,8 @@ impl Kms {
         }
         let id = KeyId::generate();
         let version_id = KeyVersionId::generate();
-        let material = self.crypto.symmetric.generate(
-            new.spec,
-            MaterialLabel {
-                key_id: &id,
-                version_id: &version_id,
-            },
-        )?;
+        let material =
+            self.crypto.symmetric.generate(new.spec, MaterialLabel { key_id: &id, version_id: &version_id })?;
         let now = self.now();
         let key = KeyRecord {
             id: id.clone(),
@@ -74,14 +76,14 @@ impl Kms {
             created_at: now,
             primary_version: version_id.clone(),
             deletion_protection: false,
+            deletion_protection_description: String::new(),
             delete_at: None,
+            rotation_interval,
+            last_rotation_at: now,
+            next_rotation_at: rotation_interval.map(|i| now + i),
+            revision: 0,
         };
-        let version = VersionRecord {
-            id: version_id,
-            key_id: id,
-            created_at: now,
-            material: material.0,
-        };
+        let version = VersionRecord { id: version_id, key_id: id, created_at: now, material: material.0 };
         self.store.insert_key(&key, &version).await?;
         Ok(key)
     }
@@ -94,11 +96,7 @@ impl Kms {
     }
 
     /// ListKeys.
-    pub async fn list_keys(
-        &self,
-        filter: &KeyFilter,
-        window: Window,
-    ) -> CoreResult<Listing<KeyRecord>> {
+    pub async fn list_keys(&self, filter: &KeyFilter, window: Window) -> CoreResult<Listing<KeyRecord>> {
         Ok(self.store.list_keys(filter, window).await?)
     }
 }

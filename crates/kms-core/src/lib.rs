@@ -11,13 +11,17 @@ mod aliases;
 pub mod clock;
 mod crypto;
 mod error;
+mod jobs;
 mod keys;
+mod lifecycle;
 mod service;
 pub mod state;
+mod versions;
 
 pub use access_keys::StoredAccessKey;
-pub use clock::{Clock, SystemClock};
+pub use clock::{Clock, DevClock, SystemClock};
 pub use crypto::{DataKey, Decrypted, Encrypted};
 pub use error::CoreError;
+pub use jobs::JobReport;
 pub use keys::NewKey;
 pub use service::{Kms, format_time};

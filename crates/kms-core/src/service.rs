@@ -27,10 +27,7 @@ pub struct Kms {
 /// `YYYY-MM-DDThh:mm:ssZ`, the API's only time format.
 pub fn format_time(unix: i64) -> String {
     let t = OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    t.replace_nanosecond(0)
-        .unwrap_or(t)
-        .format(&Rfc3339)
-        .unwrap_or_default()
+    t.replace_nanosecond(0).unwrap_or(t).format(&Rfc3339).unwrap_or_default()
 }
 
 impl Kms {
@@ -45,44 +42,26 @@ impl Kms {
         match store.get_meta(META_ROOT_CHECK).await? {
             Some(check) => {
                 let bytes = hex::decode(&check).map_err(|_| CoreError::RootKeyMismatch)?;
-                crypto
-                    .root
-                    .unwrap(ROOT_CHECK_AAD, &bytes)
-                    .map_err(|_| CoreError::RootKeyMismatch)?;
+                crypto.root.unwrap(ROOT_CHECK_AAD, &bytes).map_err(|_| CoreError::RootKeyMismatch)?;
             }
             None => {
                 let token = crypto.random_bytes(32)?;
                 let wrapped = crypto.root.wrap(ROOT_CHECK_AAD, &token)?;
-                let stored = store
-                    .init_meta(META_ROOT_CHECK, &hex::encode(&wrapped))
-                    .await?;
+                let stored = store.init_meta(META_ROOT_CHECK, &hex::encode(&wrapped)).await?;
                 // Another node may have initialised the store first with its own root key.
                 let bytes = hex::decode(&stored).map_err(|_| CoreError::RootKeyMismatch)?;
-                crypto
-                    .root
-                    .unwrap(ROOT_CHECK_AAD, &bytes)
-                    .map_err(|_| CoreError::RootKeyMismatch)?;
+                crypto.root.unwrap(ROOT_CHECK_AAD, &bytes).map_err(|_| CoreError::RootKeyMismatch)?;
             }
         }
         let candidate = {
             let r = crypto.random_bytes(8)?;
-            let n = u64::from_le_bytes(
-                r[..8]
-                    .try_into()
-                    .map_err(|_| CoreError::Unsupported("random"))?,
-            );
+            let n = u64::from_le_bytes(r[..8].try_into().map_err(|_| CoreError::Unsupported("random"))?);
             (1_000_000_000_000_000 + n % 9_000_000_000_000_000).to_string()
         };
         let account = store.init_meta(META_ACCOUNT_ID, &candidate).await?;
         let account = AccountId::parse(&account)
             .map_err(|_| CoreError::Store(kms_store::StoreError::Corrupt("account id".into())))?;
-        Ok(Self {
-            store,
-            crypto,
-            clock,
-            region,
-            account,
-        })
+        Ok(Self { store, crypto, clock, region, account })
     }
 
     pub fn region(&self) -> &RegionId {
@@ -98,12 +77,7 @@ impl Kms {
     }
 
     pub fn alias_arn(&self, name: &AliasName) -> String {
-        format!(
-            "acs:kms:{}:{}:alias/{}",
-            self.region,
-            self.account,
-            name.suffix()
-        )
+        format!("acs:kms:{}:{}:alias/{}", self.region, self.account, name.suffix())
     }
 
     /// Random bytes from the provider's CSPRNG (access-key generation at start-up).
@@ -117,9 +91,7 @@ impl Kms {
 
     /// An ARN scope names this deployment, or the resource is someone else's.
     fn in_scope(&self, scope: &Option<(String, String)>) -> bool {
-        scope
-            .as_ref()
-            .is_none_or(|(r, a)| r == self.region.as_str() && a == self.account.as_str())
+        scope.as_ref().is_none_or(|(r, a)| r == self.region.as_str() && a == self.account.as_str())
     }
 
     /// The key a reference names (spec §2 rule 7).
@@ -135,11 +107,7 @@ impl Kms {
                 if !self.in_scope(scope) {
                     return Err(CoreError::AliasNotFound);
                 }
-                self.store
-                    .get_alias(name)
-                    .await?
-                    .ok_or(CoreError::AliasNotFound)?
-                    .key_id
+                self.store.get_alias(name).await?.ok_or(CoreError::AliasNotFound)?.key_id
             }
         };
         self.store.get_key(&id).await?.ok_or(CoreError::KeyNotFound)

@@ -59,10 +59,7 @@ fn column(state: KeyState) -> usize {
 
 /// Whether a key in `state` may undergo `op`.
 pub fn check(state: KeyState, op: Operation) -> Result<(), CoreError> {
-    let row = MATRIX
-        .iter()
-        .find(|(o, _)| *o == op)
-        .map(|(_, cells)| cells);
+    let row = MATRIX.iter().find(|(o, _)| *o == op).map(|(_, cells)| cells);
     match row.map(|cells| cells[column(state)]) {
         Some(Cell::Ok) => Ok(()),
         Some(Cell::RejectedByState) => Err(CoreError::InvalidState { state, op }),
@@ -91,35 +88,17 @@ mod tests {
     fn matrix_matches_spec_5_4() {
         let rows = [
             (Operation::Read, ["ok", "ok", "ok", "ok"]),
-            (
-                Operation::UseKey,
-                ["ok", "rejected", "rejected", "rejected"],
-            ),
+            (Operation::UseKey, ["ok", "rejected", "rejected", "rejected"]),
             (Operation::UpdateMetadata, ["ok", "ok", "rejected", "ok"]),
-            (
-                Operation::EnableDisable,
-                ["ok", "ok", "modify-failed", "modify-failed"],
-            ),
-            (
-                Operation::ScheduleDeletion,
-                ["ok", "ok", "modify-failed", "ok"],
-            ),
-            (
-                Operation::CancelDeletion,
-                ["modify-failed", "modify-failed", "ok", "modify-failed"],
-            ),
+            (Operation::EnableDisable, ["ok", "ok", "modify-failed", "modify-failed"]),
+            (Operation::ScheduleDeletion, ["ok", "ok", "modify-failed", "ok"]),
+            (Operation::CancelDeletion, ["modify-failed", "modify-failed", "ok", "modify-failed"]),
             (Operation::CreateAlias, ["ok", "ok", "modify-failed", "ok"]),
-            (
-                Operation::ImportKeyMaterial,
-                ["ok", "ok", "modify-failed", "ok"],
-            ),
+            (Operation::ImportKeyMaterial, ["ok", "ok", "modify-failed", "ok"]),
             (Operation::UpdateAliasTarget, ["ok", "ok", "rejected", "ok"]),
         ];
         for (op, expected) in rows {
-            for (state, want) in [Enabled, Disabled, PendingDeletion, PendingImport]
-                .into_iter()
-                .zip(expected)
-            {
+            for (state, want) in [Enabled, Disabled, PendingDeletion, PendingImport].into_iter().zip(expected) {
                 assert_eq!(outcome(state, op), want, "{op:?} on {state:?}");
             }
         }

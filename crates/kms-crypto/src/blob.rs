@@ -35,16 +35,11 @@ impl<'a> CiphertextBlob<'a> {
             return Err(MalformedBlob);
         }
         let (iv, ciphertext_and_tag) = rest.split_at(IV_LEN);
-        Ok(Self {
-            version_id,
-            iv: iv.try_into().map_err(|_| MalformedBlob)?,
-            ciphertext_and_tag,
-        })
+        Ok(Self { version_id, iv: iv.try_into().map_err(|_| MalformedBlob)?, ciphertext_and_tag })
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let mut out =
-            Vec::with_capacity(KeyVersionId::LEN + IV_LEN + self.ciphertext_and_tag.len());
+        let mut out = Vec::with_capacity(KeyVersionId::LEN + IV_LEN + self.ciphertext_and_tag.len());
         out.extend_from_slice(self.version_id.as_str().as_bytes());
         out.extend_from_slice(&self.iv);
         out.extend_from_slice(self.ciphertext_and_tag);
@@ -75,22 +70,12 @@ mod tests {
 
     fn uuid_str(n: u128) -> String {
         let h = format!("{n:032x}");
-        format!(
-            "{}-{}-{}-{}-{}",
-            &h[..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..]
-        )
+        format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
     }
 
     #[test]
     fn short_or_foreign_blobs_are_malformed() {
-        assert_eq!(
-            CiphertextBlob::parse(&[0u8; MIN_LEN - 1]),
-            Err(MalformedBlob)
-        );
+        assert_eq!(CiphertextBlob::parse(&[0u8; MIN_LEN - 1]), Err(MalformedBlob));
         assert_eq!(CiphertextBlob::parse(&[b'x'; MIN_LEN]), Err(MalformedBlob));
         let upper = format!("{}{}", uuid_str(0xABCDEF).to_uppercase(), "\0".repeat(28));
         assert_eq!(CiphertextBlob::parse(upper.as_bytes()), Err(MalformedBlob));

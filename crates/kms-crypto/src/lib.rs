@@ -13,6 +13,4 @@ pub mod blob;
 mod provider;
 pub mod soft;
 
-pub use provider::{
-    CryptoError, CryptoProvider, MaterialLabel, RootKey, Sealed, SymmetricKeys, WrappedMaterial,
-};
+pub use provider::{CryptoError, CryptoProvider, MaterialLabel, RootKey, Sealed, SymmetricKeys, WrappedMaterial};

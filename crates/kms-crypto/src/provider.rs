@@ -61,11 +61,7 @@ pub trait RootKey: Send + Sync {
 pub trait SymmetricKeys: Send + Sync {
     fn supports(&self, spec: KeySpec) -> bool;
     /// New material for a version, returned wrapped.
-    fn generate(
-        &self,
-        spec: KeySpec,
-        label: MaterialLabel<'_>,
-    ) -> Result<WrappedMaterial, CryptoError>;
+    fn generate(&self, spec: KeySpec, label: MaterialLabel<'_>) -> Result<WrappedMaterial, CryptoError>;
     /// AEAD-encrypts under the version's material with a fresh random IV.
     fn seal(
         &self,

@@ -17,9 +17,7 @@ use kms_types::KeySpec;
 use zeroize::Zeroizing;
 
 use crate::blob::{IV_LEN, TAG_LEN};
-use crate::provider::{
-    CryptoError, CryptoProvider, MaterialLabel, RootKey, Sealed, SymmetricKeys, WrappedMaterial,
-};
+use crate::provider::{CryptoError, CryptoProvider, MaterialLabel, RootKey, Sealed, SymmetricKeys, WrappedMaterial};
 
 /// Fills `buf` from the system's CSPRNG.
 pub fn random_fill(buf: &mut [u8]) -> Result<(), CryptoError> {
@@ -33,10 +31,7 @@ fn aead_seal(key: &LessSafeKey, aad: &[u8], plaintext: &[u8]) -> Result<Sealed, 
     buf.extend_from_slice(plaintext);
     key.seal_in_place_append_tag(Nonce::assume_unique_for_key(iv), Aad::from(aad), &mut buf)
         .map_err(|_| CryptoError::Backend)?;
-    Ok(Sealed {
-        iv,
-        ciphertext_and_tag: buf,
-    })
+    Ok(Sealed { iv, ciphertext_and_tag: buf })
 }
 
 fn aead_open(
@@ -58,10 +53,7 @@ fn aead_open(
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {
     #[error("cannot read root key file {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("root key file {path} does not hold 32 bytes of base64")]
     Malformed { path: String },
 }
@@ -79,42 +71,27 @@ impl SoftRootKey {
     /// Reads a root key file.
     pub fn load(path: &Path) -> Result<Self, KeyFileError> {
         let display = path.display().to_string();
-        let text = Zeroizing::new(fs::read_to_string(path).map_err(|source| KeyFileError::Io {
-            path: display.clone(),
-            source,
-        })?);
+        let text = Zeroizing::new(
+            fs::read_to_string(path).map_err(|source| KeyFileError::Io { path: display.clone(), source })?,
+        );
         let bytes = Zeroizing::new(
             base64::engine::general_purpose::STANDARD
                 .decode(text.trim())
-                .map_err(|_| KeyFileError::Malformed {
-                    path: display.clone(),
-                })?,
+                .map_err(|_| KeyFileError::Malformed { path: display.clone() })?,
         );
-        let arr: &[u8; 32] = bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| KeyFileError::Malformed { path: display })?;
+        let arr: &[u8; 32] = bytes.as_slice().try_into().map_err(|_| KeyFileError::Malformed { path: display })?;
         Ok(Self::from_bytes(arr))
     }
 
     /// Creates a new root key file (mode 0600; fails if the file exists) and syncs it and its
     /// directory to disk before returning, so a key that wrapped anything survives a crash.
     pub fn generate(path: &Path) -> Result<Self, KeyFileError> {
-        let io = |source| KeyFileError::Io {
-            path: path.display().to_string(),
-            source,
-        };
+        let io = |source| KeyFileError::Io { path: path.display().to_string(), source };
         let mut bytes = Zeroizing::new([0u8; 32]);
         random_fill(bytes.as_mut()).map_err(|_| io(std::io::Error::other("no randomness")))?;
-        let mut text =
-            Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(bytes.as_ref()));
+        let mut text = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(bytes.as_ref()));
         text.push('\n');
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(io)?;
+        let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io)?;
         f.write_all(text.as_bytes()).map_err(io)?;
         f.sync_all().map_err(io)?;
         if let Some(dir) = path.parent() {
@@ -138,9 +115,7 @@ impl RootKey for SoftRootKey {
             return Err(CryptoError::AuthenticationFailed);
         }
         let (iv, sealed) = wrapped.split_at(IV_LEN);
-        let iv: &[u8; IV_LEN] = iv
-            .try_into()
-            .map_err(|_| CryptoError::AuthenticationFailed)?;
+        let iv: &[u8; IV_LEN] = iv.try_into().map_err(|_| CryptoError::AuthenticationFailed)?;
         aead_open(&self.0, iv, aad, sealed)
     }
 }
@@ -164,20 +139,14 @@ impl SoftSymmetric {
     }
 
     /// Unwraps the material for one call; the plain bytes are wiped when this returns.
-    fn key(
-        &self,
-        material: &WrappedMaterial,
-        label: MaterialLabel<'_>,
-    ) -> Result<LessSafeKey, CryptoError> {
+    fn key(&self, material: &WrappedMaterial, label: MaterialLabel<'_>) -> Result<LessSafeKey, CryptoError> {
         let plain = self.root.unwrap(&label.aad(), &material.0)?;
         let alg = match plain.len() {
             32 => &AES_256_GCM,
             16 => &AES_128_GCM,
             _ => return Err(CryptoError::Backend),
         };
-        Ok(LessSafeKey::new(
-            UnboundKey::new(alg, &plain).map_err(|_| CryptoError::Backend)?,
-        ))
+        Ok(LessSafeKey::new(UnboundKey::new(alg, &plain).map_err(|_| CryptoError::Backend)?))
     }
 }
 
@@ -186,11 +155,7 @@ impl SymmetricKeys for SoftSymmetric {
         Self::material_len(spec).is_some()
     }
 
-    fn generate(
-        &self,
-        spec: KeySpec,
-        label: MaterialLabel<'_>,
-    ) -> Result<WrappedMaterial, CryptoError> {
+    fn generate(&self, spec: KeySpec, label: MaterialLabel<'_>) -> Result<WrappedMaterial, CryptoError> {
         let len = Self::material_len(spec).ok_or(CryptoError::Unsupported)?;
         let mut plain = Zeroizing::new(vec![0u8; len]);
         random_fill(&mut plain)?;
@@ -222,11 +187,7 @@ impl SymmetricKeys for SoftSymmetric {
 /// The complete software provider over one root key.
 pub fn provider(root: SoftRootKey) -> CryptoProvider {
     let root: Arc<dyn RootKey> = Arc::new(root);
-    CryptoProvider {
-        symmetric: Arc::new(SoftSymmetric::new(root.clone())),
-        root,
-        random: random_fill,
-    }
+    CryptoProvider { symmetric: Arc::new(SoftSymmetric::new(root.clone())), root, random: random_fill }
 }
 
 #[cfg(test)]
@@ -239,46 +200,24 @@ mod tests {
     fn fixture() -> (CryptoProvider, KeyId, KeyVersionId, WrappedMaterial) {
         let p = provider(SoftRootKey::from_bytes(&[7u8; 32]));
         let (k, v) = (KeyId::generate(), KeyVersionId::generate());
-        let m = p
-            .symmetric
-            .generate(
-                KeySpec::Aes256,
-                MaterialLabel {
-                    key_id: &k,
-                    version_id: &v,
-                },
-            )
-            .unwrap();
+        let m = p.symmetric.generate(KeySpec::Aes256, MaterialLabel { key_id: &k, version_id: &v }).unwrap();
         (p, k, v, m)
     }
 
     #[test]
     fn material_is_bound_to_its_version() {
         let (p, k, v, m) = fixture();
-        let label = MaterialLabel {
-            key_id: &k,
-            version_id: &v,
-        };
+        let label = MaterialLabel { key_id: &k, version_id: &v };
         let s = p.symmetric.seal(&m, label, b"aad", b"hello").unwrap();
-        assert_eq!(
-            &*p.symmetric
-                .open(&m, label, &s.iv, b"aad", &s.ciphertext_and_tag)
-                .unwrap(),
-            b"hello"
-        );
+        assert_eq!(&*p.symmetric.open(&m, label, &s.iv, b"aad", &s.ciphertext_and_tag).unwrap(), b"hello");
         let other = KeyVersionId::generate();
-        let moved = MaterialLabel {
-            key_id: &k,
-            version_id: &other,
-        };
+        let moved = MaterialLabel { key_id: &k, version_id: &other };
         assert_eq!(
-            p.symmetric
-                .open(&m, moved, &s.iv, b"aad", &s.ciphertext_and_tag),
+            p.symmetric.open(&m, moved, &s.iv, b"aad", &s.ciphertext_and_tag),
             Err(CryptoError::AuthenticationFailed)
         );
         assert_eq!(
-            p.symmetric
-                .open(&m, label, &s.iv, b"aae", &s.ciphertext_and_tag),
+            p.symmetric.open(&m, label, &s.iv, b"aae", &s.ciphertext_and_tag),
             Err(CryptoError::AuthenticationFailed)
         );
     }
@@ -287,10 +226,7 @@ mod tests {
     fn a_different_root_key_cannot_unwrap() {
         let (_, k, v, m) = fixture();
         let other = provider(SoftRootKey::from_bytes(&[8u8; 32]));
-        let label = MaterialLabel {
-            key_id: &k,
-            version_id: &v,
-        };
+        let label = MaterialLabel { key_id: &k, version_id: &v };
         assert!(other.symmetric.seal(&m, label, b"", b"x").is_err());
     }
 
@@ -309,19 +245,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("root.key");
         let a = SoftRootKey::generate(&path).unwrap();
-        assert_eq!(
-            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         let w = a.wrap(b"x", b"payload").unwrap();
         let b = SoftRootKey::load(&path).unwrap();
         assert_eq!(&*b.unwrap(b"x", &w).unwrap(), b"payload");
         assert!(SoftRootKey::generate(&path).is_err());
         fs::write(&path, "short\n").unwrap();
-        assert!(matches!(
-            SoftRootKey::load(&path),
-            Err(KeyFileError::Malformed { .. })
-        ));
+        assert!(matches!(SoftRootKey::load(&path), Err(KeyFileError::Malformed { .. })));
     }
 
     proptest! {

@@ -36,6 +36,13 @@ pub struct Config {
     #[arg(long, env = "KMSD_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
+    /// Testing only: serve `POST /-/clock/advance?seconds=N`, which moves the clock that drives
+    /// deletion windows and rotation schedules forward (signatures keep using real time), so a
+    /// test can watch a key rotate or be destroyed in seconds. Never enable in production: the
+    /// endpoint is unauthenticated.
+    #[arg(long, env = "KMSD_DEV_CLOCK")]
+    pub dev_clock: bool,
+
     /// Log filter (tracing's EnvFilter syntax, e.g. `info` or `kms_server=debug`). Logs go to
     /// stderr and never contain parameter values, plaintext, keys or secrets.
     #[arg(long, env = "KMSD_LOG", default_value = "info")]
@@ -44,9 +51,7 @@ pub struct Config {
 
 impl Config {
     pub fn root_key_path(&self) -> PathBuf {
-        self.root_key_file
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("root.key"))
+        self.root_key_file.clone().unwrap_or_else(|| self.data_dir.join("root.key"))
     }
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("kms.db")

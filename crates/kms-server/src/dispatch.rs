@@ -18,16 +18,11 @@ use crate::handlers::{Ctx, Handle};
 pub const API_VERSION: &str = "2016-01-20";
 
 /// Serves one decoded request; returns the action name (for logs) and the answer.
-pub async fn serve(
-    raw: &RawRequest,
-    state: &State,
-    request_id: &str,
-) -> (Option<Action>, Result<Rendered, ApiError>) {
-    let verified =
-        match signature::verify(raw, &state.access_keys, &state.nonces, state.clock_now()) {
-            Ok(v) => v,
-            Err(e) => return (None, Err(e)),
-        };
+pub async fn serve(raw: &RawRequest, state: &State, request_id: &str) -> (Option<Action>, Result<Rendered, ApiError>) {
+    let verified = match signature::verify(raw, &state.access_keys, &state.nonces, state.clock_now()) {
+        Ok(v) => v,
+        Err(e) => return (None, Err(e)),
+    };
     let action = match verified.action() {
         Some(a) if !a.is_empty() => Action::from_str(a),
         _ => Err(ApiError::missing_parameter("Action")),
@@ -41,10 +36,7 @@ pub async fn serve(
         Some(v) if v != API_VERSION => Err(kms_wire::Code::InvalidVersion.into()),
         Some(_) => match Params::from_pairs(raw.query.iter().chain(&raw.form)) {
             Ok(params) => {
-                let ctx = Ctx {
-                    kms: &state.kms,
-                    request_id,
-                };
+                let ctx = Ctx { kms: &state.kms, request_id };
                 dispatch(action, params, &ctx, raw.format()).await
             }
             Err(e) => Err(e),

@@ -19,14 +19,22 @@ pub fn to_api(e: CoreError, request_id: &str) -> ApiError {
             KeyState::PendingImport => Code::RejectedPendingImport.into(),
         },
         CoreError::StateModificationFailed { .. } => Code::RejectedStateModifiedFailed.into(),
+        CoreError::MissingParameter(name) => ApiError::missing_parameter(name),
         CoreError::InvalidParameter(name) => ApiError::invalid_parameter(name),
+        CoreError::RotationUnsupported => ApiError::with_message(
+            Code::RejectedUnsupportedOperation,
+            "Unsupported operation. Only symmetric keys with KMS-generated material have versions.",
+        ),
+        CoreError::DeletionProtected => ApiError::with_message(
+            Code::RejectedUnsupportedOperation,
+            "Unsupported operation. The key has deletion protection enabled; disable it first.",
+        ),
+        CoreError::KeyVersionNotFound => Code::KeyVersionNotFound.into(),
         // Spec §12: a malformed or altered blob, or the wrong context, is InvalidParameter.
         CoreError::InvalidCiphertext => ApiError::invalid_parameter("CiphertextBlob"),
         CoreError::Unsupported(what) => ApiError::with_message(
             Code::UnsupportedOperation,
-            format!(
-                "This action is not supported. The specified {what} is not supported by this kmsd."
-            ),
+            format!("This action is not supported. The specified {what} is not supported by this kmsd."),
         ),
         CoreError::KeyUnsupportedOperation => ApiError::with_message(
             Code::UnsupportedOperation,

@@ -65,21 +65,17 @@ pub async fn serve(
         connections.spawn(async move {
             match tls {
                 None => connection(stream, peer, &state, stop).await,
-                Some(acceptor) => {
-                    match tokio::time::timeout(REQUEST_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(s)) => connection(s, peer, &state, stop).await,
-                        _ => tracing::debug!(%peer, "TLS handshake failed"),
-                    }
-                }
+                Some(acceptor) => match tokio::time::timeout(REQUEST_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(s)) => connection(s, peer, &state, stop).await,
+                    _ => tracing::debug!(%peer, "TLS handshake failed"),
+                },
             }
         });
     }
     drop(listener);
     let _ = stop_tx.send(true);
-    let drained = tokio::time::timeout(DRAIN_DEADLINE, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
+    let drained =
+        tokio::time::timeout(DRAIN_DEADLINE, async { while connections.join_next().await.is_some() {} }).await;
     match drained {
         Ok(()) => tracing::info!("all connections drained"),
         Err(_) => tracing::warn!("drain deadline passed; closing remaining connections"),
@@ -134,27 +130,14 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
                 return;
             }
         };
-        if head.expect_continue
-            && io
-                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-                .await
-                .is_err()
-        {
+        if head.expect_continue && io.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err() {
             return;
         }
-        let body = match tokio::time::timeout(REQUEST_TIMEOUT, read_body(&mut io, &mut buf, &head))
-            .await
-        {
+        let body = match tokio::time::timeout(REQUEST_TIMEOUT, read_body(&mut io, &mut buf, &head)).await {
             Ok(Ok(b)) => b,
             Ok(Err(Framing::Bad(e))) => {
                 let rid = new_request_id();
-                let _ = write_response(
-                    &mut io,
-                    render::error(&e, &rid, "kmsd", Format::Json),
-                    &rid,
-                    false,
-                )
-                .await;
+                let _ = write_response(&mut io, render::error(&e, &rid, "kmsd", Format::Json), &rid, false).await;
                 return;
             }
             _ => return,
@@ -162,11 +145,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
         let keep_alive = head.keep_alive && !*stop.borrow();
         let request_id = new_request_id();
         let rendered = handle(head, body, state, peer, &request_id).await;
-        if write_response(&mut io, rendered, &request_id, keep_alive)
-            .await
-            .is_err()
-            || !keep_alive
-        {
+        if write_response(&mut io, rendered, &request_id, keep_alive).await.is_err() || !keep_alive {
             return;
         }
     }
@@ -199,11 +178,7 @@ async fn read_head<S: AsyncRead + Unpin>(io: &mut S, buf: &mut Vec<u8>) -> Resul
                 Err(_) => return Err(Framing::Bad(Code::ParseRequestParameterException.into())),
             }
         }
-        let timeout = if buf.is_empty() {
-            IDLE_TIMEOUT
-        } else {
-            REQUEST_TIMEOUT
-        };
+        let timeout = if buf.is_empty() { IDLE_TIMEOUT } else { REQUEST_TIMEOUT };
         let until = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + timeout);
         let mut chunk = [0u8; 16 * 1024];
         let n = match tokio::time::timeout_at(until, io.read(&mut chunk)).await {
@@ -251,9 +226,7 @@ fn owned_head(req: &httparse::Request<'_, '_>) -> Result<Head, Framing> {
                 return Err(bad());
             }
             head.content_length = Some(n);
-        } else if h.name.eq_ignore_ascii_case("expect")
-            && value.eq_ignore_ascii_case("100-continue")
-        {
+        } else if h.name.eq_ignore_ascii_case("expect") && value.eq_ignore_ascii_case("100-continue") {
             head.expect_continue = true;
         }
         head.headers.push((h.name.to_owned(), h.value.to_vec()));
@@ -266,18 +239,11 @@ fn owned_head(req: &httparse::Request<'_, '_>) -> Result<Head, Framing> {
 }
 
 fn too_large() -> Framing {
-    Framing::Bad(ApiError::with_message(
-        Code::ParseRequestParameterException,
-        "The request body exceeds 1 MiB.",
-    ))
+    Framing::Bad(ApiError::with_message(Code::ParseRequestParameterException, "The request body exceeds 1 MiB."))
 }
 
 /// Makes sure `buf` holds at least `n` bytes.
-async fn fill<S: AsyncRead + Unpin>(
-    io: &mut S,
-    buf: &mut Vec<u8>,
-    n: usize,
-) -> Result<(), Framing> {
+async fn fill<S: AsyncRead + Unpin>(io: &mut S, buf: &mut Vec<u8>, n: usize) -> Result<(), Framing> {
     let mut chunk = [0u8; 16 * 1024];
     while buf.len() < n {
         match io.read(&mut chunk).await {
@@ -288,11 +254,7 @@ async fn fill<S: AsyncRead + Unpin>(
     Ok(())
 }
 
-async fn read_body<S: AsyncRead + Unpin>(
-    io: &mut S,
-    buf: &mut Vec<u8>,
-    head: &Head,
-) -> Result<Vec<u8>, Framing> {
+async fn read_body<S: AsyncRead + Unpin>(io: &mut S, buf: &mut Vec<u8>, head: &Head) -> Result<Vec<u8>, Framing> {
     if !head.chunked {
         let n = head.content_length.unwrap_or(0);
         if n > MAX_BODY {
@@ -376,24 +338,17 @@ async fn write_response<S: AsyncWrite + Unpin>(
     io.flush().await
 }
 
-async fn handle(
-    head: Head,
-    body: Vec<u8>,
-    state: &State,
-    peer: SocketAddr,
-    request_id: &str,
-) -> Rendered {
+async fn handle(head: Head, body: Vec<u8>, state: &State, peer: SocketAddr, request_id: &str) -> Rendered {
     let started = Instant::now();
     let (path, query) = match head.target.split_once('?') {
         Some((p, q)) => (p.to_owned(), Some(q.to_owned())),
         None => (head.target.clone(), None),
     };
     if path == "/healthz" {
-        return Rendered {
-            status: 200,
-            content_type: "text/plain;charset=utf-8",
-            body: b"ok\n".to_vec(),
-        };
+        return Rendered { status: 200, content_type: "text/plain;charset=utf-8", body: b"ok\n".to_vec() };
+    }
+    if path == DEV_CLOCK_PATH && state.dev_clock.is_some() {
+        return advance_dev_clock(&head.method, query.as_deref(), state, request_id).await;
     }
     let host_id = head
         .headers
@@ -403,14 +358,10 @@ async fn handle(
         .filter(|h| h.len() <= 255)
         .unwrap_or("kmsd")
         .to_owned();
-    let (action, format, result) =
-        decode_and_serve(&head, &path, query.as_deref(), body, state, request_id).await;
+    let (action, format, result) = decode_and_serve(&head, &path, query.as_deref(), body, state, request_id).await;
     let (code, rendered) = match result {
         Ok(r) => ("OK", r),
-        Err(e) => (
-            e.code.as_str(),
-            render::error(&e, request_id, &host_id, format),
-        ),
+        Err(e) => (e.code.as_str(), render::error(&e, request_id, &host_id, format)),
     };
     tracing::info!(
         request_id,
@@ -422,6 +373,37 @@ async fn handle(
         "request"
     );
     rendered
+}
+
+/// The `--dev-clock` endpoint.
+const DEV_CLOCK_PATH: &str = "/-/clock/advance";
+
+/// Moves the service clock forward by `seconds`, runs the jobs that became due, and answers
+/// the new time and what the jobs did.
+async fn advance_dev_clock(method: &str, query: Option<&str>, state: &State, request_id: &str) -> Rendered {
+    let fail = |e: ApiError| render::error(&e, request_id, "kmsd", Format::Json);
+    if method != "POST" {
+        return fail(Code::UnsupportedHttpMethod.into());
+    }
+    let seconds = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "seconds")
+        .and_then(|(_, v)| v.parse::<i64>().ok())
+        .filter(|s| *s >= 0);
+    let (Some(seconds), Some(clock)) = (seconds, &state.dev_clock) else {
+        return fail(ApiError::invalid_parameter("seconds"));
+    };
+    clock.advance(seconds);
+    let Some(report) = crate::run_jobs_once(state).await else {
+        return fail(ApiError::internal());
+    };
+    let now = kms_core::Clock::now(clock.as_ref()).unix_timestamp();
+    let body = serde_json::json!({
+        "RequestId": request_id,
+        "Now": kms_core::format_time(now),
+        "Destroyed": report.destroyed,
+        "Rotated": report.rotated,
+    });
+    Rendered { status: 200, content_type: render::JSON_CONTENT_TYPE, body: body.to_string().into_bytes() }
 }
 
 async fn decode_and_serve(

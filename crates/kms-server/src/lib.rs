@@ -24,7 +24,7 @@ mod tls;
 use std::future::Future;
 use std::sync::Arc;
 
-use kms_core::{Clock, Kms};
+use kms_core::{Clock, DevClock, Kms};
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
@@ -36,8 +36,14 @@ pub struct State {
     kms: Kms,
     access_keys: credentials::AccessKeys,
     nonces: credentials::Nonces,
+    /// Real time, for signature freshness.
     clock: Arc<dyn Clock>,
+    /// The movable service clock, when `--dev-clock` is on.
+    dev_clock: Option<Arc<DevClock>>,
 }
+
+/// How often scheduled jobs (deletion, rotation) look for due work.
+const JOB_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl State {
     fn clock_now(&self) -> OffsetDateTime {
@@ -65,5 +71,31 @@ impl Server {
 
 /// Serves until `shutdown` resolves, then drains in-flight requests.
 pub async fn run(server: Server, shutdown: impl Future<Output = ()>) {
+    let jobs = tokio::spawn(run_jobs(server.state.clone()));
     http::serve(server.listener, server.tls, server.state, shutdown).await;
+    jobs.abort();
+}
+
+/// Destroys keys whose deletion window ended and rotates keys that are due, forever.
+async fn run_jobs(state: Arc<State>) {
+    let mut tick = tokio::time::interval(JOB_INTERVAL);
+    loop {
+        tick.tick().await;
+        run_jobs_once(&state).await;
+    }
+}
+
+async fn run_jobs_once(state: &State) -> Option<kms_core::JobReport> {
+    match state.kms.run_due_jobs().await {
+        Ok(report) => {
+            if report != kms_core::JobReport::default() {
+                tracing::info!(destroyed = report.destroyed, rotated = report.rotated, "scheduled jobs ran");
+            }
+            Some(report)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "scheduled jobs failed");
+            None
+        }
+    }
 }

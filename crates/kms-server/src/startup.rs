@@ -10,7 +10,7 @@ use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::Path;
 use std::sync::Arc;
 
-use kms_core::{CoreError, Kms, SystemClock};
+use kms_core::{Clock, CoreError, DevClock, Kms, SystemClock};
 use kms_crypto::soft::{self, SoftRootKey};
 use kms_store::StoreError;
 use kms_store::sqlite::SqliteStore;
@@ -27,27 +27,19 @@ pub enum StartError {
     #[error("{0}")]
     Config(String),
     #[error("cannot prepare data dir {path}: {source}")]
-    DataDir {
-        path: String,
-        source: std::io::Error,
-    },
+    DataDir { path: String, source: std::io::Error },
     #[error(transparent)]
     RootKey(#[from] soft::KeyFileError),
     #[error(
         "the data dir {data_dir} holds a database but the root key file {key} is missing; restore the root key file (or pass --root-key-file) — starting with a new root key would make every stored key unreadable"
     )]
     RootKeyMissing { data_dir: String, key: String },
-    #[error(
-        "the root key file {key} does not match the data in {data_dir}: it was written with another root key"
-    )]
+    #[error("the root key file {key} does not match the data in {data_dir}: it was written with another root key")]
     RootKeyMismatch { data_dir: String, key: String },
     #[error("store: {0}")]
     Store(String),
     #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: String,
-        source: std::io::Error,
-    },
+    Listen { addr: String, source: std::io::Error },
 }
 
 const BOOTSTRAP_ID_ENV: &str = "KMSD_BOOTSTRAP_ACCESS_KEY_ID";
@@ -58,9 +50,9 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
     let region = RegionId::parse(&config.region)
         .map_err(|_| StartError::Config(format!("invalid region {:?}", config.region)))?;
     let tls = match (&config.tls_cert, &config.tls_key) {
-        (Some(cert), Some(key)) => Some(tokio_rustls::TlsAcceptor::from(
-            crate::tls::server_config(cert, key).map_err(StartError::Config)?,
-        )),
+        (Some(cert), Some(key)) => {
+            Some(tokio_rustls::TlsAcceptor::from(crate::tls::server_config(cert, key).map_err(StartError::Config)?))
+        }
         _ => None,
     };
     let data_dir = &config.data_dir;
@@ -68,20 +60,14 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         .recursive(true)
         .mode(0o700)
         .create(data_dir)
-        .map_err(|source| StartError::DataDir {
-            path: data_dir.display().to_string(),
-            source,
-        })?;
+        .map_err(|source| StartError::DataDir { path: data_dir.display().to_string(), source })?;
 
     let key_path = config.root_key_path();
     let db_path = config.database_path();
     let root = if key_path.exists() {
         SoftRootKey::load(&key_path)?
     } else if config.root_key_file.is_some() {
-        return Err(StartError::Config(format!(
-            "root key file {} does not exist",
-            key_path.display()
-        )));
+        return Err(StartError::Config(format!("root key file {} does not exist", key_path.display())));
     } else if db_path.exists() {
         return Err(StartError::RootKeyMissing {
             data_dir: data_dir.display().to_string(),
@@ -94,14 +80,17 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
     };
 
     let store = SqliteStore::open(&db_path).map_err(|e| StartError::Store(e.to_string()))?;
-    let kms = Kms::open(
-        Arc::new(store),
-        soft::provider(root),
-        Arc::new(SystemClock),
-        region,
-    )
-    .await
-    .map_err(|e| match e {
+    let dev_clock = config.dev_clock.then(|| Arc::new(DevClock::default()));
+    let service_clock: Arc<dyn Clock> = match &dev_clock {
+        Some(c) => {
+            tracing::warn!(
+                "--dev-clock is on: POST /-/clock/advance moves the service clock; never use this in production"
+            );
+            c.clone()
+        }
+        None => Arc::new(SystemClock),
+    };
+    let kms = Kms::open(Arc::new(store), soft::provider(root), service_clock, region).await.map_err(|e| match e {
         CoreError::RootKeyMismatch => StartError::RootKeyMismatch {
             data_dir: data_dir.display().to_string(),
             key: key_path.display().to_string(),
@@ -110,29 +99,13 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
     })?;
 
     bootstrap_access_key(&kms, config).await?;
-    let access_keys = AccessKeys::new(
-        kms.access_keys()
-            .await
-            .map_err(|e| StartError::Store(e.to_string()))?,
-    );
+    let access_keys = AccessKeys::new(kms.access_keys().await.map_err(|e| StartError::Store(e.to_string()))?);
 
     let listener = TcpListener::bind(config.listen)
         .await
-        .map_err(|source| StartError::Listen {
-            addr: config.listen.to_string(),
-            source,
-        })?;
-    let state = State {
-        kms,
-        access_keys,
-        nonces: Nonces::default(),
-        clock: Arc::new(SystemClock),
-    };
-    Ok(Server {
-        listener,
-        tls,
-        state: Arc::new(state),
-    })
+        .map_err(|source| StartError::Listen { addr: config.listen.to_string(), source })?;
+    let state = State { kms, access_keys, nonces: Nonces::default(), clock: Arc::new(SystemClock), dev_clock };
+    Ok(Server { listener, tls, state: Arc::new(state) })
 }
 
 /// The first access key: from the environment when given (scripts and CI know it), else
@@ -141,12 +114,8 @@ async fn bootstrap_access_key(kms: &Kms, config: &Config) -> Result<(), StartErr
     let store_err = |e: CoreError| StartError::Store(e.to_string());
     let existing = kms.access_keys().await.map_err(store_err)?;
     match (
-        std::env::var(BOOTSTRAP_ID_ENV)
-            .ok()
-            .filter(|v| !v.is_empty()),
-        std::env::var(BOOTSTRAP_SECRET_ENV)
-            .ok()
-            .filter(|v| !v.is_empty()),
+        std::env::var(BOOTSTRAP_ID_ENV).ok().filter(|v| !v.is_empty()),
+        std::env::var(BOOTSTRAP_SECRET_ENV).ok().filter(|v| !v.is_empty()),
     ) {
         (Some(id), Some(secret)) => {
             let secret = Zeroizing::new(secret);
@@ -162,22 +131,17 @@ async fn bootstrap_access_key(kms: &Kms, config: &Config) -> Result<(), StartErr
                 }
             }
         }
-        (Some(_), None) | (None, Some(_)) => Err(StartError::Config(format!(
-            "set both {BOOTSTRAP_ID_ENV} and {BOOTSTRAP_SECRET_ENV}, or neither"
-        ))),
+        (Some(_), None) | (None, Some(_)) => {
+            Err(StartError::Config(format!("set both {BOOTSTRAP_ID_ENV} and {BOOTSTRAP_SECRET_ENV}, or neither")))
+        }
         (None, None) if existing.is_empty() => {
             let id = format!("LTAI{}", random_token(kms, 20).map_err(store_err)?.as_str());
             let secret = random_token(kms, 30).map_err(store_err)?;
             let path = config.credentials_path();
-            write_credentials(&path, &id, &secret).map_err(|source| StartError::DataDir {
-                path: path.display().to_string(),
-                source,
-            })?;
+            write_credentials(&path, &id, &secret)
+                .map_err(|source| StartError::DataDir { path: path.display().to_string(), source })?;
             kms.add_access_key(&id, &secret).await.map_err(store_err)?;
-            eprintln!(
-                "kmsd: created access key {id}; its secret is in {} (mode 0600)",
-                path.display()
-            );
+            eprintln!("kmsd: created access key {id}; its secret is in {} (mode 0600)", path.display());
             Ok(())
         }
         (None, None) => Ok(()),
@@ -199,12 +163,7 @@ fn random_token(kms: &Kms, n: usize) -> Result<Zeroizing<String>, CoreError> {
 }
 
 fn write_credentials(path: &Path, id: &str, secret: &str) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
     let body = Zeroizing::new(format!("AccessKeyId={id}\nAccessKeySecret={secret}\n"));
     f.write_all(body.as_bytes())?;
     f.sync_all()

@@ -9,30 +9,21 @@ async fn encrypt_decrypt_round_trip_with_context_in_any_spelling() {
     let k = start();
     let c = k.client();
     let key = new_key(&c).await;
-    let primary =
-        ok(&c, "DescribeKey", &[("KeyId", &key)]).await["KeyMetadata"]["PrimaryKeyVersion"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+    let primary = ok(&c, "DescribeKey", &[("KeyId", &key)]).await["KeyMetadata"]["PrimaryKeyVersion"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let plaintext = "secret ü data".as_bytes();
     let enc = ok(
         &c,
         "Encrypt",
-        &[
-            ("KeyId", &key),
-            ("Plaintext", &b64(plaintext)),
-            ("EncryptionContext", r#"{"b":"2","a":"1 2"}"#),
-        ],
+        &[("KeyId", &key), ("Plaintext", &b64(plaintext)), ("EncryptionContext", r#"{"b":"2","a":"1 2"}"#)],
     )
     .await;
     assert_eq!(enc["KeyId"], key.as_str());
     assert_eq!(enc["KeyVersionId"], primary.as_str());
     let blob = unb64(enc["CiphertextBlob"].as_str().unwrap());
-    assert_eq!(
-        &blob[..36],
-        primary.as_bytes(),
-        "the blob starts with the version id"
-    );
+    assert_eq!(&blob[..36], primary.as_bytes(), "the blob starts with the version id");
     assert_eq!(blob.len(), 36 + 12 + plaintext.len() + 16);
     let blob_b64 = enc["CiphertextBlob"].as_str().unwrap();
     // Key order, whitespace and the npm flattened form are all the same context.
@@ -52,10 +43,7 @@ async fn encrypt_decrypt_round_trip_with_context_in_any_spelling() {
     let dec = ok(
         &c,
         "Decrypt",
-        &[
-            ("CiphertextBlob", plain["CiphertextBlob"].as_str().unwrap()),
-            ("EncryptionContext", "{}"),
-        ],
+        &[("CiphertextBlob", plain["CiphertextBlob"].as_str().unwrap()), ("EncryptionContext", "{}")],
     )
     .await;
     assert_eq!(dec["Plaintext"], "aGk=");
@@ -69,26 +57,15 @@ async fn decrypt_refuses_wrong_context_tampering_and_foreign_blobs() {
     let k = start();
     let c = k.client();
     let key = new_key(&c).await;
-    let enc = ok(
-        &c,
-        "Encrypt",
-        &[
-            ("KeyId", &key),
-            ("Plaintext", "c2VjcmV0"),
-            ("EncryptionContext", r#"{"k":"v"}"#),
-        ],
-    )
-    .await;
+    let enc =
+        ok(&c, "Encrypt", &[("KeyId", &key), ("Plaintext", "c2VjcmV0"), ("EncryptionContext", r#"{"k":"v"}"#)]).await;
     let blob = unb64(enc["CiphertextBlob"].as_str().unwrap());
     let ctx = r#"{"k":"v"}"#;
     for wrong in [r#"{"k":"w"}"#, r#"{"k":"v","x":"y"}"#, "{}"] {
         let r = call(
             &c,
             "Decrypt",
-            &[
-                ("CiphertextBlob", enc["CiphertextBlob"].as_str().unwrap()),
-                ("EncryptionContext", wrong),
-            ],
+            &[("CiphertextBlob", enc["CiphertextBlob"].as_str().unwrap()), ("EncryptionContext", wrong)],
         )
         .await;
         assert_error(&r, 400, "InvalidParameter");
@@ -97,45 +74,20 @@ async fn decrypt_refuses_wrong_context_tampering_and_foreign_blobs() {
     for i in 36..blob.len() {
         let mut bad = blob.clone();
         bad[i] ^= 0x01;
-        let r = call(
-            &c,
-            "Decrypt",
-            &[("CiphertextBlob", &b64(&bad)), ("EncryptionContext", ctx)],
-        )
-        .await;
+        let r = call(&c, "Decrypt", &[("CiphertextBlob", &b64(&bad)), ("EncryptionContext", ctx)]).await;
         assert_error(&r, 400, "InvalidParameter");
     }
     // A version id that is not a version id, a truncated blob, not base64.
     let mut garbled = blob.clone();
     garbled[0] = b'Z';
-    assert_error(
-        &call(&c, "Decrypt", &[("CiphertextBlob", &b64(&garbled))]).await,
-        400,
-        "InvalidParameter",
-    );
-    assert_error(
-        &call(&c, "Decrypt", &[("CiphertextBlob", &b64(&blob[..60]))]).await,
-        400,
-        "InvalidParameter",
-    );
-    assert_error(
-        &call(&c, "Decrypt", &[("CiphertextBlob", "***")]).await,
-        400,
-        "InvalidParameter",
-    );
+    assert_error(&call(&c, "Decrypt", &[("CiphertextBlob", &b64(&garbled))]).await, 400, "InvalidParameter");
+    assert_error(&call(&c, "Decrypt", &[("CiphertextBlob", &b64(&blob[..60]))]).await, 400, "InvalidParameter");
+    assert_error(&call(&c, "Decrypt", &[("CiphertextBlob", "***")]).await, 400, "InvalidParameter");
     // A well-formed version id this deployment does not have: not found.
     let mut foreign = blob.clone();
     foreign[..36].copy_from_slice(b"11111111-2222-3333-4444-555555555555");
     assert_error(
-        &call(
-            &c,
-            "Decrypt",
-            &[
-                ("CiphertextBlob", &b64(&foreign)),
-                ("EncryptionContext", ctx),
-            ],
-        )
-        .await,
+        &call(&c, "Decrypt", &[("CiphertextBlob", &b64(&foreign)), ("EncryptionContext", ctx)]).await,
         404,
         "Forbidden.KeyNotFound",
     );
@@ -147,45 +99,26 @@ async fn encrypt_parameter_errors() {
     let k = start();
     let c = k.client();
     let key = new_key(&c).await;
-    ok(
-        &c,
-        "Encrypt",
-        &[("KeyId", &key), ("Plaintext", &b64(&[1; 6144]))],
-    )
-    .await;
+    ok(&c, "Encrypt", &[("KeyId", &key), ("Plaintext", &b64(&[1; 6144]))]).await;
     type Case<'a> = (Vec<(&'a str, String)>, u16, &'a str);
     let cases: Vec<Case> = vec![
-        (
-            vec![("KeyId", key.clone()), ("Plaintext", b64(&[1; 6145]))],
-            400,
-            "InvalidParameter",
-        ),
-        (
-            vec![("KeyId", key.clone()), ("Plaintext", "not base64!".into())],
-            400,
-            "InvalidParameter",
-        ),
+        (vec![("KeyId", key.clone()), ("Plaintext", b64(&[1; 6145]))], 400, "InvalidParameter"),
+        (vec![("KeyId", key.clone()), ("Plaintext", "not base64!".into())], 400, "InvalidParameter"),
         (vec![("KeyId", key.clone())], 400, "MissingParameter"),
         (vec![("Plaintext", "aGk=".into())], 400, "MissingParameter"),
+        (vec![("KeyId", "alias/none".into()), ("Plaintext", "aGk=".into())], 404, "Forbidden.AliasNotFound"),
         (
-            vec![("KeyId", "alias/none".into()), ("Plaintext", "aGk=".into())],
-            404,
-            "Forbidden.AliasNotFound",
-        ),
-        (
-            vec![
-                ("KeyId", "11111111-2222-3333-4444-555555555555".into()),
-                ("Plaintext", "aGk=".into()),
-            ],
+            vec![("KeyId", "11111111-2222-3333-4444-555555555555".into()), ("Plaintext", "aGk=".into())],
             404,
             "Forbidden.KeyNotFound",
         ),
         (
-            vec![
-                ("KeyId", key.clone()),
-                ("Plaintext", "aGk=".into()),
-                ("EncryptionContext", "[1]".into()),
-            ],
+            vec![("KeyId", key.clone()), ("Plaintext", "aGk=".into()), ("EncryptionContext", "[1]".into())],
+            400,
+            "InvalidParameter",
+        ),
+        (
+            vec![("KeyId", key.clone()), ("Plaintext", "aGk=".into()), ("EncryptionContext", r#"{"a":1}"#.into())],
             400,
             "InvalidParameter",
         ),
@@ -193,29 +126,13 @@ async fn encrypt_parameter_errors() {
             vec![
                 ("KeyId", key.clone()),
                 ("Plaintext", "aGk=".into()),
-                ("EncryptionContext", r#"{"a":1}"#.into()),
+                ("EncryptionContext", format!(r#"{{"a":"{}"}}"#, "x".repeat(8192))),
             ],
             400,
             "InvalidParameter",
         ),
         (
-            vec![
-                ("KeyId", key.clone()),
-                ("Plaintext", "aGk=".into()),
-                (
-                    "EncryptionContext",
-                    format!(r#"{{"a":"{}"}}"#, "x".repeat(8192)),
-                ),
-            ],
-            400,
-            "InvalidParameter",
-        ),
-        (
-            vec![
-                ("KeyId", key.clone()),
-                ("Plaintext", "aGk=".into()),
-                ("DryRun", "perhaps".into()),
-            ],
+            vec![("KeyId", key.clone()), ("Plaintext", "aGk=".into()), ("DryRun", "perhaps".into())],
             400,
             "InvalidParameter",
         ),
@@ -224,16 +141,8 @@ async fn encrypt_parameter_errors() {
         let p: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
         assert_error(&call(&c, "Encrypt", &p).await, status, code);
     }
-    let r = call(
-        &c,
-        "Encrypt",
-        &[("KeyId", &key), ("Plaintext", &b64(&[1; 6145]))],
-    )
-    .await;
-    assert_eq!(
-        r.json()["Message"],
-        "The specified parameter \"Plaintext\" is not valid."
-    );
+    let r = call(&c, "Encrypt", &[("KeyId", &key), ("Plaintext", &b64(&[1; 6145]))]).await;
+    assert_eq!(r.json()["Message"], "The specified parameter \"Plaintext\" is not valid.");
 }
 
 #[tokio::test]
@@ -247,10 +156,7 @@ async fn data_keys() {
         (vec![("KeySpec", "AES_128")], 16),
         (vec![("KeySpec", "AES_256")], 32),
         (vec![("NumberOfBytes", "1")], 1),
-        (
-            vec![("NumberOfBytes", "1024"), ("KeySpec", "AES_128")],
-            1024,
-        ),
+        (vec![("NumberOfBytes", "1024"), ("KeySpec", "AES_128")], 1024),
     ] {
         let mut p = vec![("KeyId", key.as_str()), ("EncryptionContext", ctx)];
         p.extend(params);
@@ -261,10 +167,7 @@ async fn data_keys() {
         let dec = ok(
             &c,
             "Decrypt",
-            &[
-                ("CiphertextBlob", dk["CiphertextBlob"].as_str().unwrap()),
-                ("EncryptionContext", ctx),
-            ],
+            &[("CiphertextBlob", dk["CiphertextBlob"].as_str().unwrap()), ("EncryptionContext", ctx)],
         )
         .await;
         assert_eq!(unb64(dec["Plaintext"].as_str().unwrap()), plain);
@@ -275,42 +178,19 @@ async fn data_keys() {
         let dec = ok(
             &c,
             "Decrypt",
-            &[
-                (
-                    "CiphertextBlob",
-                    without["CiphertextBlob"].as_str().unwrap(),
-                ),
-                ("EncryptionContext", ctx),
-            ],
+            &[("CiphertextBlob", without["CiphertextBlob"].as_str().unwrap()), ("EncryptionContext", ctx)],
         )
         .await;
         assert_eq!(unb64(dec["Plaintext"].as_str().unwrap()).len(), len);
     }
     for action in ["GenerateDataKey", "GenerateDataKeyWithoutPlaintext"] {
-        for (name, value) in [
-            ("NumberOfBytes", "0"),
-            ("NumberOfBytes", "1025"),
-            ("KeySpec", "AES_512"),
-        ] {
-            assert_error(
-                &call(&c, action, &[("KeyId", &key), (name, value)]).await,
-                400,
-                "InvalidParameter",
-            );
+        for (name, value) in [("NumberOfBytes", "0"), ("NumberOfBytes", "1025"), ("KeySpec", "AES_512")] {
+            assert_error(&call(&c, action, &[("KeyId", &key), (name, value)]).await, 400, "InvalidParameter");
         }
-        assert_error(
-            &call(&c, action, &[("KeyId", "alias/none")]).await,
-            404,
-            "Forbidden.AliasNotFound",
-        );
+        assert_error(&call(&c, action, &[("KeyId", "alias/none")]).await, 404, "Forbidden.AliasNotFound");
     }
     assert_error(
-        &call(
-            &c,
-            "GenerateDataKey",
-            &[("KeyId", &key), ("Recipient", "attestation")],
-        )
-        .await,
+        &call(&c, "GenerateDataKey", &[("KeyId", &key), ("Recipient", "attestation")]).await,
         400,
         "InvalidParameter",
     );
@@ -324,16 +204,10 @@ async fn dry_run_validates_and_answers_dry_run_operation_error() {
     let enc = ok(&c, "Encrypt", &[("KeyId", &key), ("Plaintext", "aGk=")]).await;
     let blob = enc["CiphertextBlob"].as_str().unwrap();
     for (action, params) in [
-        (
-            "Encrypt",
-            vec![("KeyId", key.as_str()), ("Plaintext", "aGk=")],
-        ),
+        ("Encrypt", vec![("KeyId", key.as_str()), ("Plaintext", "aGk=")]),
         ("Decrypt", vec![("CiphertextBlob", blob)]),
         ("GenerateDataKey", vec![("KeyId", key.as_str())]),
-        (
-            "GenerateDataKeyWithoutPlaintext",
-            vec![("KeyId", key.as_str())],
-        ),
+        ("GenerateDataKeyWithoutPlaintext", vec![("KeyId", key.as_str())]),
     ] {
         let mut p = params.clone();
         p.push(("DryRun", "true"));
@@ -343,16 +217,7 @@ async fn dry_run_validates_and_answers_dry_run_operation_error() {
     }
     // A dry run of a call that would fail answers that failure.
     assert_error(
-        &call(
-            &c,
-            "Encrypt",
-            &[
-                ("KeyId", "alias/none"),
-                ("Plaintext", "aGk="),
-                ("DryRun", "true"),
-            ],
-        )
-        .await,
+        &call(&c, "Encrypt", &[("KeyId", "alias/none"), ("Plaintext", "aGk="), ("DryRun", "true")]).await,
         404,
         "Forbidden.AliasNotFound",
     );

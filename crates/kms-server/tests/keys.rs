@@ -14,10 +14,7 @@ async fn create_key_answers_full_metadata_and_describe_agrees() {
     let id = m["KeyId"].as_str().unwrap();
     assert_eq!(id.len(), 36);
     let account = m["Creator"].as_str().unwrap();
-    assert!(
-        account.len() == 16 && account.bytes().all(|b| b.is_ascii_digit()),
-        "{account}"
-    );
+    assert!(account.len() == 16 && account.bytes().all(|b| b.is_ascii_digit()), "{account}");
     assert_eq!(m["Arn"], format!("acs:kms:cn-hangzhou:{account}:key/{id}"));
     assert_eq!(m["KeySpec"], "Aliyun_AES_256");
     assert_eq!(m["KeyUsage"], "ENCRYPT/DECRYPT");
@@ -29,23 +26,12 @@ async fn create_key_answers_full_metadata_and_describe_agrees() {
     assert_eq!(m["Description"], "app key ü");
     assert_eq!(m["PrimaryKeyVersion"].as_str().unwrap().len(), 36);
     let created_at = m["CreationDate"].as_str().unwrap();
-    assert!(
-        time::OffsetDateTime::parse(created_at, &time::format_description::well_known::Rfc3339)
-            .is_ok()
-    );
-    assert!(
-        created_at.ends_with('Z') && created_at.len() == 20,
-        "{created_at}"
-    );
+    assert!(time::OffsetDateTime::parse(created_at, &time::format_description::well_known::Rfc3339).is_ok());
+    assert!(created_at.ends_with('Z') && created_at.len() == 20, "{created_at}");
     assert!(m.get("DeleteDate").is_none() && m.get("RotationInterval").is_none());
 
     // DescribeKey by id, by ARN and by alias gives the same metadata.
-    ok(
-        &c,
-        "CreateAlias",
-        &[("AliasName", "alias/described"), ("KeyId", id)],
-    )
-    .await;
+    ok(&c, "CreateAlias", &[("AliasName", "alias/described"), ("KeyId", id)]).await;
     let arn = m["Arn"].as_str().unwrap().to_owned();
     for r in [id, arn.as_str(), "alias/described"] {
         let d = ok(&c, "DescribeKey", &[("KeyId", r)]).await;
@@ -67,46 +53,22 @@ async fn create_key_refuses_what_it_does_not_offer() {
         (&[("Origin", "EXTERNAL")], 400, "UnsupportedOperation"),
         (&[("Origin", "external")], 400, "InvalidParameter"),
         (&[("ProtectionLevel", "HSM")], 400, "UnsupportedOperation"),
-        (
-            &[
-                ("EnableAutomaticRotation", "True"),
-                ("RotationInterval", "30d"),
-            ],
-            400,
-            "UnsupportedOperation",
-        ),
-        (
-            &[("EnableAutomaticRotation", "maybe")],
-            400,
-            "InvalidParameter",
-        ),
-        (
-            &[("DKMSInstanceId", "kst-nope")],
-            403,
-            "Forbidden.DKMSInstanceNotFound",
-        ),
+        (&[("EnableAutomaticRotation", "True")], 400, "MissingParameter"),
+        (&[("EnableAutomaticRotation", "True"), ("RotationInterval", "6d")], 400, "InvalidParameter"),
+        (&[("EnableAutomaticRotation", "True"), ("RotationInterval", "731d")], 400, "InvalidParameter"),
+        (&[("EnableAutomaticRotation", "True"), ("RotationInterval", "30x")], 400, "InvalidParameter"),
+        (&[("EnableAutomaticRotation", "maybe")], 400, "InvalidParameter"),
+        (&[("DKMSInstanceId", "kst-nope")], 403, "Forbidden.DKMSInstanceNotFound"),
     ];
     for (params, status, code) in cases {
         assert_error(&call(&c, "CreateKey", params).await, *status, code);
     }
     let long = "d".repeat(8193);
-    assert_error(
-        &call(&c, "CreateKey", &[("Description", &long)]).await,
-        400,
-        "InvalidParameter",
-    );
+    assert_error(&call(&c, "CreateKey", &[("Description", &long)]).await, 400, "InvalidParameter");
     // Nothing was created by any refused call.
     assert_eq!(ok(&c, "ListKeys", &[]).await["TotalCount"], 0);
     // Booleans ignore case; false is the default.
-    ok(
-        &c,
-        "CreateKey",
-        &[
-            ("EnableAutomaticRotation", "FALSE"),
-            ("Description", &"d".repeat(8192)),
-        ],
-    )
-    .await;
+    ok(&c, "CreateKey", &[("EnableAutomaticRotation", "FALSE"), ("Description", &"d".repeat(8192))]).await;
 }
 
 #[tokio::test]
@@ -114,34 +76,15 @@ async fn describe_key_not_found_codes() {
     let k = start();
     let c = k.client();
     let missing = "11111111-2222-3333-4444-555555555555";
-    assert_error(
-        &call(&c, "DescribeKey", &[("KeyId", missing)]).await,
-        404,
-        "Forbidden.KeyNotFound",
-    );
-    assert_error(
-        &call(&c, "DescribeKey", &[("KeyId", "not-a-key")]).await,
-        404,
-        "Forbidden.KeyNotFound",
-    );
-    assert_error(
-        &call(&c, "DescribeKey", &[("KeyId", "alias/nope")]).await,
-        404,
-        "Forbidden.AliasNotFound",
-    );
+    assert_error(&call(&c, "DescribeKey", &[("KeyId", missing)]).await, 404, "Forbidden.KeyNotFound");
+    assert_error(&call(&c, "DescribeKey", &[("KeyId", "not-a-key")]).await, 404, "Forbidden.KeyNotFound");
+    assert_error(&call(&c, "DescribeKey", &[("KeyId", "alias/nope")]).await, 404, "Forbidden.AliasNotFound");
     assert_error(&call(&c, "DescribeKey", &[]).await, 400, "MissingParameter");
     // A well-formed ARN of another region or account names nothing here.
     let key = new_key(&c).await;
-    let arn = ok(&c, "DescribeKey", &[("KeyId", &key)]).await["KeyMetadata"]["Arn"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let arn = ok(&c, "DescribeKey", &[("KeyId", &key)]).await["KeyMetadata"]["Arn"].as_str().unwrap().to_owned();
     let elsewhere = arn.replace("cn-hangzhou", "cn-shanghai");
-    assert_error(
-        &call(&c, "DescribeKey", &[("KeyId", &elsewhere)]).await,
-        404,
-        "Forbidden.KeyNotFound",
-    );
+    assert_error(&call(&c, "DescribeKey", &[("KeyId", &elsewhere)]).await, 404, "Forbidden.KeyNotFound");
 }
 
 #[tokio::test]
@@ -154,75 +97,31 @@ async fn list_keys_pages_and_filters() {
     }
     let first = ok(&c, "ListKeys", &[]).await;
     assert_eq!(
-        (
-            first["PageNumber"].clone(),
-            first["PageSize"].clone(),
-            first["TotalCount"].clone()
-        ),
+        (first["PageNumber"].clone(), first["PageSize"].clone(), first["TotalCount"].clone()),
         (json!(1), json!(10), json!(12))
     );
-    let page: Vec<&str> = first["Keys"]["Key"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["KeyId"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        page,
-        ids[..10].iter().map(String::as_str).collect::<Vec<_>>(),
-        "oldest first"
-    );
+    let page: Vec<&str> =
+        first["Keys"]["Key"].as_array().unwrap().iter().map(|k| k["KeyId"].as_str().unwrap()).collect();
+    assert_eq!(page, ids[..10].iter().map(String::as_str).collect::<Vec<_>>(), "oldest first");
     let second = ok(&c, "ListKeys", &[("PageNumber", "2"), ("PageSize", "10")]).await;
-    let rest: Vec<&str> = second["Keys"]["Key"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["KeyId"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        rest,
-        ids[10..].iter().map(String::as_str).collect::<Vec<_>>()
-    );
+    let rest: Vec<&str> =
+        second["Keys"]["Key"].as_array().unwrap().iter().map(|k| k["KeyId"].as_str().unwrap()).collect();
+    assert_eq!(rest, ids[10..].iter().map(String::as_str).collect::<Vec<_>>());
     let entry = &second["Keys"]["Key"][0];
-    assert!(
-        entry["KeyArn"]
-            .as_str()
-            .unwrap()
-            .ends_with(&format!(":key/{}", ids[10]))
-    );
+    assert!(entry["KeyArn"].as_str().unwrap().ends_with(&format!(":key/{}", ids[10])));
     let beyond = ok(&c, "ListKeys", &[("PageNumber", "9")]).await;
     assert_eq!(beyond["Keys"], json!({"Key": []}));
 
-    let enabled = ok(
-        &c,
-        "ListKeys",
-        &[
-            ("Filters", r#"[{"Key":"KeyState","Values":["Enabled"]}]"#),
-            ("PageSize", "100"),
-        ],
-    )
-    .await;
+    let enabled =
+        ok(&c, "ListKeys", &[("Filters", r#"[{"Key":"KeyState","Values":["Enabled"]}]"#), ("PageSize", "100")]).await;
     assert_eq!(enabled["TotalCount"], 12);
-    let disabled = ok(
-        &c,
-        "ListKeys",
-        &[("Filters", r#"[{"Key":"KeyState","Values":["Disabled"]}]"#)],
-    )
-    .await;
-    assert_eq!(
-        (disabled["TotalCount"].clone(), disabled["Keys"].clone()),
-        (json!(0), json!({"Key": []}))
-    );
-    let spec_and_usage = r#"[{"Key":"KeySpec","Values":["Aliyun_AES_256","RSA_2048"]},{"Key":"KeyUsage","Values":["ENCRYPT/DECRYPT"]}]"#;
-    assert_eq!(
-        ok(&c, "ListKeys", &[("Filters", spec_and_usage)]).await["TotalCount"],
-        12
-    );
+    let disabled = ok(&c, "ListKeys", &[("Filters", r#"[{"Key":"KeyState","Values":["Disabled"]}]"#)]).await;
+    assert_eq!((disabled["TotalCount"].clone(), disabled["Keys"].clone()), (json!(0), json!({"Key": []})));
+    let spec_and_usage =
+        r#"[{"Key":"KeySpec","Values":["Aliyun_AES_256","RSA_2048"]},{"Key":"KeyUsage","Values":["ENCRYPT/DECRYPT"]}]"#;
+    assert_eq!(ok(&c, "ListKeys", &[("Filters", spec_and_usage)]).await["TotalCount"], 12);
     let sign = r#"[{"Key":"KeyUsage","Values":["SIGN/VERIFY"]}]"#;
-    assert_eq!(
-        ok(&c, "ListKeys", &[("Filters", sign)]).await["TotalCount"],
-        0
-    );
+    assert_eq!(ok(&c, "ListKeys", &[("Filters", sign)]).await["TotalCount"], 0);
 
     for (name, value) in [
         ("PageSize", "0"),
@@ -230,17 +129,11 @@ async fn list_keys_pages_and_filters() {
         ("PageNumber", "0"),
         ("PageNumber", "x"),
         ("Filters", "[{\"Key\":\"Colour\",\"Values\":[\"red\"]}]"),
-        (
-            "Filters",
-            "[{\"Key\":\"KeyState\",\"Values\":[\"Asleep\"]}]",
-        ),
+        ("Filters", "[{\"Key\":\"KeyState\",\"Values\":[\"Asleep\"]}]"),
         ("Filters", "not json"),
     ] {
         let r = call(&c, "ListKeys", &[(name, value)]).await;
         assert_error(&r, 400, "InvalidParameter");
-        assert_eq!(
-            r.json()["Message"],
-            format!("The specified parameter \"{name}\" is not valid.")
-        );
+        assert_eq!(r.json()["Message"], format!("The specified parameter \"{name}\" is not valid."));
     }
 }

@@ -14,10 +14,7 @@ fn mode(p: &Path) -> u32 {
 }
 
 fn in_dir(dir: &Path) -> Options {
-    Options {
-        data_dir: Some(dir.to_path_buf()),
-        ..Default::default()
-    }
+    Options { data_dir: Some(dir.to_path_buf()), ..Default::default() }
 }
 
 #[tokio::test]
@@ -29,34 +26,16 @@ async fn first_start_creates_a_protected_root_key_and_restart_keeps_everything()
     assert_eq!(mode(&dir.join("root.key")), 0o600);
     assert_eq!(mode(&dir), 0o700);
     let key = new_key(&c).await;
-    ok(
-        &c,
-        "CreateAlias",
-        &[("AliasName", "alias/kept"), ("KeyId", &key)],
-    )
-    .await;
-    let enc = ok(
-        &c,
-        "Encrypt",
-        &[("KeyId", "alias/kept"), ("Plaintext", "a2VwdA==")],
-    )
-    .await;
+    ok(&c, "CreateAlias", &[("AliasName", "alias/kept"), ("KeyId", &key)]).await;
+    let enc = ok(&c, "Encrypt", &[("KeyId", "alias/kept"), ("Plaintext", "a2VwdA==")]).await;
     let account = ok(&c, "DescribeKey", &[("KeyId", &key)]).await["KeyMetadata"]["Creator"].clone();
     assert_eq!(k.terminate(), Some(0), "SIGTERM exits 0");
 
     let k = Kmsd::start_with(&bin(), in_dir(&dir)).unwrap();
     let c = k.client();
     let d = ok(&c, "DescribeKey", &[("KeyId", "alias/kept")]).await;
-    assert_eq!(
-        d["KeyMetadata"]["Creator"], account,
-        "the account id is generated once"
-    );
-    let dec = ok(
-        &c,
-        "Decrypt",
-        &[("CiphertextBlob", enc["CiphertextBlob"].as_str().unwrap())],
-    )
-    .await;
+    assert_eq!(d["KeyMetadata"]["Creator"], account, "the account id is generated once");
+    let dec = ok(&c, "Decrypt", &[("CiphertextBlob", enc["CiphertextBlob"].as_str().unwrap())]).await;
     assert_eq!(dec["Plaintext"], "a2VwdA==");
 }
 
@@ -72,48 +51,30 @@ async fn a_missing_or_wrong_root_key_refuses_to_start_and_changes_nothing() {
     let db_before = std::fs::read(dir.join("kms.db")).unwrap();
 
     std::fs::remove_file(&key_file).unwrap();
-    let (status, stderr) = Kmsd::start_with(&bin(), in_dir(&dir))
-        .err()
-        .expect("refuses to start");
+    let (status, stderr) = Kmsd::start_with(&bin(), in_dir(&dir)).err().expect("refuses to start");
     assert_ne!(status, Some(0));
-    assert!(
-        stderr.contains("root key file") && stderr.contains("is missing"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("root key file") && stderr.contains("is missing"), "{stderr}");
     assert!(!key_file.exists(), "no new root key was generated");
     assert_eq!(std::fs::read(dir.join("kms.db")).unwrap(), db_before);
 
     // Another valid root key: refused with a clear message.
     let other = tmp.path().join("other.key");
     std::fs::write(&other, "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=\n").unwrap();
-    let opts = Options {
-        extra_args: vec!["--root-key-file".into(), other.display().to_string()],
-        ..in_dir(&dir)
-    };
-    let (_, stderr) = Kmsd::start_with(&bin(), opts)
-        .err()
-        .expect("refuses a wrong root key");
+    let opts = Options { extra_args: vec!["--root-key-file".into(), other.display().to_string()], ..in_dir(&dir) };
+    let (_, stderr) = Kmsd::start_with(&bin(), opts).err().expect("refuses a wrong root key");
     assert!(stderr.contains("does not match"), "{stderr}");
 
     // A named root key file that does not exist is an error, not a reason to make one.
     let absent = tmp.path().join("absent.key");
-    let opts = Options {
-        extra_args: vec!["--root-key-file".into(), absent.display().to_string()],
-        ..in_dir(&dir)
-    };
-    let (_, stderr) = Kmsd::start_with(&bin(), opts)
-        .err()
-        .expect("refuses an absent key file");
+    let opts = Options { extra_args: vec!["--root-key-file".into(), absent.display().to_string()], ..in_dir(&dir) };
+    let (_, stderr) = Kmsd::start_with(&bin(), opts).err().expect("refuses an absent key file");
     assert!(stderr.contains("does not exist"), "{stderr}");
     assert!(!absent.exists());
 
     // The right key, given by flag from elsewhere, opens the data again.
     let moved = tmp.path().join("moved.key");
     std::fs::write(&moved, &original).unwrap();
-    let opts = Options {
-        extra_args: vec!["--root-key-file".into(), moved.display().to_string()],
-        ..in_dir(&dir)
-    };
+    let opts = Options { extra_args: vec!["--root-key-file".into(), moved.display().to_string()], ..in_dir(&dir) };
     let k = Kmsd::start_with(&bin(), opts).unwrap();
     assert_eq!(ok(&k.client(), "ListKeys", &[]).await["TotalCount"], 1);
 }
@@ -122,35 +83,19 @@ async fn a_missing_or_wrong_root_key_refuses_to_start_and_changes_nothing() {
 async fn without_bootstrap_env_an_access_key_is_generated_once() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
-    let opts = Options {
-        no_bootstrap_env: true,
-        ..in_dir(&dir)
-    };
+    let opts = Options { no_bootstrap_env: true, ..in_dir(&dir) };
     let k = Kmsd::start_with(&bin(), opts.clone()).unwrap();
     let file = dir.join("bootstrap-credentials");
     assert_eq!(mode(&file), 0o600);
     let text = std::fs::read_to_string(&file).unwrap();
-    let get = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}=")))
-            .unwrap()
-            .to_owned()
-    };
+    let get = |name: &str| text.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).unwrap().to_owned();
     let (id, secret) = (get("AccessKeyId"), get("AccessKeySecret"));
     assert!(id.starts_with("LTAI") && id.len() == 24, "{id}");
     assert_eq!(secret.len(), 30);
-    let c = Client {
-        addr: k.addr.clone(),
-        access_key_id: id.clone(),
-        secret: secret.clone(),
-    };
+    let c = Client { addr: k.addr.clone(), access_key_id: id.clone(), secret: secret.clone() };
     ok(&c, "DescribeRegions", &[]).await;
     // The testkit's key was not created.
-    assert_error(
-        &k.client().send(Call::new("DescribeRegions", &[])).await,
-        404,
-        "InvalidAccessKeyId.NotFound",
-    );
+    assert_error(&k.client().send(Call::new("DescribeRegions", &[])).await, 404, "InvalidAccessKeyId.NotFound");
     let stderr = k.stderr();
     assert!(stderr.contains(&id), "the id is announced");
     assert!(!stderr.contains(&secret), "the secret is not");
@@ -159,11 +104,7 @@ async fn without_bootstrap_env_an_access_key_is_generated_once() {
     // A restart keeps the key and writes nothing new.
     let k = Kmsd::start_with(&bin(), opts).unwrap();
     assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
-    let c = Client {
-        addr: k.addr.clone(),
-        access_key_id: id,
-        secret,
-    };
+    let c = Client { addr: k.addr.clone(), access_key_id: id, secret };
     ok(&c, "DescribeRegions", &[]).await;
     assert!(!k.stderr().contains("created access key"));
 }
@@ -171,94 +112,42 @@ async fn without_bootstrap_env_an_access_key_is_generated_once() {
 /// The migration case of the README: a data key made in one region, re-encrypted for another.
 #[tokio::test]
 async fn two_regions_side_by_side() {
-    let old = Kmsd::start_with(
-        &bin(),
-        Options {
-            region: Some("cn-hangzhou".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let new = Kmsd::start_with(
-        &bin(),
-        Options {
-            region: Some("cn-shanghai".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let old = Kmsd::start_with(&bin(), Options { region: Some("cn-hangzhou".into()), ..Default::default() }).unwrap();
+    let new = Kmsd::start_with(&bin(), Options { region: Some("cn-shanghai".into()), ..Default::default() }).unwrap();
     let (oc, nc) = (old.client(), new.client());
-    assert_eq!(
-        ok(&nc, "DescribeRegions", &[]).await["Regions"]["Region"][0]["RegionId"],
-        "cn-shanghai"
-    );
+    assert_eq!(ok(&nc, "DescribeRegions", &[]).await["Regions"]["Region"][0]["RegionId"], "cn-shanghai");
     let old_key = new_key(&oc).await;
     let new_key_id = new_key(&nc).await;
-    let arn = ok(&nc, "DescribeKey", &[("KeyId", &new_key_id)]).await["KeyMetadata"]["Arn"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let arn =
+        ok(&nc, "DescribeKey", &[("KeyId", &new_key_id)]).await["KeyMetadata"]["Arn"].as_str().unwrap().to_owned();
     assert!(arn.starts_with("acs:kms:cn-shanghai:"), "{arn}");
     let ctx = r#"{"app":"orders"}"#;
-    let dk = ok(
-        &oc,
-        "GenerateDataKey",
-        &[("KeyId", &old_key), ("EncryptionContext", ctx)],
-    )
-    .await;
+    let dk = ok(&oc, "GenerateDataKey", &[("KeyId", &old_key), ("EncryptionContext", ctx)]).await;
     let old_blob = dk["CiphertextBlob"].as_str().unwrap();
     // The new region cannot open the old region's ciphertext: not found, never a 5xx.
     assert_error(
-        &call(
-            &nc,
-            "Decrypt",
-            &[("CiphertextBlob", old_blob), ("EncryptionContext", ctx)],
-        )
-        .await,
+        &call(&nc, "Decrypt", &[("CiphertextBlob", old_blob), ("EncryptionContext", ctx)]).await,
         404,
         "Forbidden.KeyNotFound",
     );
     // Migrate: decrypt in the old region, encrypt under the new region's key, decrypt there.
-    let plain = ok(
-        &oc,
-        "Decrypt",
-        &[("CiphertextBlob", old_blob), ("EncryptionContext", ctx)],
-    )
-    .await["Plaintext"]
+    let plain = ok(&oc, "Decrypt", &[("CiphertextBlob", old_blob), ("EncryptionContext", ctx)]).await["Plaintext"]
         .as_str()
         .unwrap()
         .to_owned();
     assert_eq!(plain, dk["Plaintext"].as_str().unwrap());
-    let moved = ok(
-        &nc,
-        "Encrypt",
-        &[
-            ("KeyId", &new_key_id),
-            ("Plaintext", &plain),
-            ("EncryptionContext", ctx),
-        ],
-    )
-    .await;
+    let moved = ok(&nc, "Encrypt", &[("KeyId", &new_key_id), ("Plaintext", &plain), ("EncryptionContext", ctx)]).await;
     let back = ok(
         &nc,
         "Decrypt",
-        &[
-            ("CiphertextBlob", moved["CiphertextBlob"].as_str().unwrap()),
-            ("EncryptionContext", ctx),
-        ],
+        &[("CiphertextBlob", moved["CiphertextBlob"].as_str().unwrap()), ("EncryptionContext", ctx)],
     )
     .await;
     assert_eq!(back["Plaintext"], dk["Plaintext"]);
     // An ARN of the old region names nothing in the new one.
-    let old_arn = ok(&oc, "DescribeKey", &[("KeyId", &old_key)]).await["KeyMetadata"]["Arn"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_error(
-        &call(&nc, "DescribeKey", &[("KeyId", &old_arn)]).await,
-        404,
-        "Forbidden.KeyNotFound",
-    );
+    let old_arn =
+        ok(&oc, "DescribeKey", &[("KeyId", &old_key)]).await["KeyMetadata"]["Arn"].as_str().unwrap().to_owned();
+    assert_error(&call(&nc, "DescribeKey", &[("KeyId", &old_arn)]).await, 404, "Forbidden.KeyNotFound");
 }
 
 /// Plaintext, data keys, contexts' values and the access-key secret appear in no log line
@@ -273,39 +162,14 @@ async fn nothing_secret_reaches_logs_or_disk() {
     let plaintext = b"PLAINTEXT-CANARY-7f3a9c";
     let ctx_value = "CONTEXT-VALUE-CANARY-91b2";
     let ctx = format!(r#"{{"user":"{ctx_value}"}}"#);
-    let enc = ok(
-        &c,
-        "Encrypt",
-        &[
-            ("KeyId", &key),
-            ("Plaintext", &b64(plaintext)),
-            ("EncryptionContext", &ctx),
-        ],
-    )
-    .await;
+    let enc = ok(&c, "Encrypt", &[("KeyId", &key), ("Plaintext", &b64(plaintext)), ("EncryptionContext", &ctx)]).await;
     let blob = enc["CiphertextBlob"].as_str().unwrap().to_owned();
-    ok(
-        &c,
-        "Decrypt",
-        &[("CiphertextBlob", &blob), ("EncryptionContext", &ctx)],
-    )
-    .await;
+    ok(&c, "Decrypt", &[("CiphertextBlob", &blob), ("EncryptionContext", &ctx)]).await;
     let dk = ok(&c, "GenerateDataKey", &[("KeyId", &key)]).await;
     let data_key = dk["Plaintext"].as_str().unwrap().to_owned();
     // Failures too: a wrong context and a bad signature.
-    call(
-        &c,
-        "Decrypt",
-        &[
-            ("CiphertextBlob", &blob),
-            ("EncryptionContext", r#"{"user":"other"}"#),
-        ],
-    )
-    .await;
-    let mut forged = Call::new(
-        "Encrypt",
-        &[("KeyId", &key), ("Plaintext", &b64(plaintext))],
-    );
+    call(&c, "Decrypt", &[("CiphertextBlob", &blob), ("EncryptionContext", r#"{"user":"other"}"#)]).await;
+    let mut forged = Call::new("Encrypt", &[("KeyId", &key), ("Plaintext", &b64(plaintext))]);
     forged.secret = Some("wrong".into());
     c.send(forged).await;
     assert_eq!(k.terminate(), Some(0));
@@ -318,13 +182,7 @@ async fn nothing_secret_reaches_logs_or_disk() {
         unb64(&data_key),
         kms_testkit::ACCESS_KEY_SECRET.as_bytes().to_vec(),
     ];
-    canaries.push(
-        std::fs::read_to_string(dir.join("root.key"))
-            .unwrap()
-            .trim()
-            .as_bytes()
-            .to_vec(),
-    );
+    canaries.push(std::fs::read_to_string(dir.join("root.key")).unwrap().trim().as_bytes().to_vec());
     let stderr_log = dir.with_extension("stderr.log");
     let mut files = vec![stderr_log];
     for entry in std::fs::read_dir(&dir).unwrap() {
@@ -337,11 +195,7 @@ async fn nothing_secret_reaches_logs_or_disk() {
     for f in &files {
         let bytes = std::fs::read(f).unwrap();
         for canary in &canaries {
-            assert!(
-                !bytes.windows(canary.len()).any(|w| w == canary.as_slice()),
-                "{} contains a secret",
-                f.display()
-            );
+            assert!(!bytes.windows(canary.len()).any(|w| w == canary.as_slice()), "{} contains a secret", f.display());
         }
     }
 }
@@ -352,8 +206,7 @@ async fn shutdown_drains_in_flight_requests() {
     use tokio::io::AsyncWriteExt as _;
     let k = start();
     let c = k.client();
-    let (method, target, headers, body) =
-        c.build(Call::new("DescribeRegions", &[]).placed(Placement::Form));
+    let (method, target, headers, body) = c.build(Call::new("DescribeRegions", &[]).placed(Placement::Form));
     let mut head = format!("{method} {target} HTTP/1.1\r\n");
     for (name, value) in &headers {
         head.push_str(&format!("{name}: {value}\r\n"));
@@ -364,17 +217,10 @@ async fn shutdown_drains_in_flight_requests() {
     stream.write_all(&body[..10]).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let pid = k.pid();
-    std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status()
-        .unwrap();
+    std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     // New connections are no longer accepted...
-    assert!(
-        tokio::net::TcpStream::connect(&k.addr).await.is_err(),
-        "the listener is closed"
-    );
+    assert!(tokio::net::TcpStream::connect(&k.addr).await.is_err(), "the listener is closed");
     // ...but the request in flight completes.
     stream.write_all(&body[10..]).await.unwrap();
     let resp = kms_testkit::read_response(&mut stream).await;

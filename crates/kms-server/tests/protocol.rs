@@ -19,29 +19,17 @@ async fn health_and_every_placement_and_scheme_work() {
         Call::new("DescribeRegions", &[]).placed(Placement::ChunkedForm),
         Call::new("DescribeRegions", &[]).acs3(),
         Call::new("DescribeRegions", &[]).acs3().get(),
-        Call::new("DescribeRegions", &[])
-            .acs3()
-            .placed(Placement::ChunkedForm),
+        Call::new("DescribeRegions", &[]).acs3().placed(Placement::ChunkedForm),
     ];
     for case in cases {
         let desc = format!("{:?} {} {:?}", case.signing, case.method, case.placement);
         let r = c.send(case).await;
         assert_eq!(r.status, 200, "{desc}: {}", r.text());
         let body = r.json();
-        assert_eq!(
-            body["Regions"],
-            serde_json::json!({"Region": [{"RegionId": "cn-hangzhou"}]}),
-            "{desc}"
-        );
-        assert_eq!(
-            r.headers["x-acs-request-id"].to_str().unwrap(),
-            body["RequestId"].as_str().unwrap()
-        );
+        assert_eq!(body["Regions"], serde_json::json!({"Region": [{"RegionId": "cn-hangzhou"}]}), "{desc}");
+        assert_eq!(r.headers["x-acs-request-id"].to_str().unwrap(), body["RequestId"].as_str().unwrap());
         assert_eq!(r.headers["content-type"], "application/json;charset=utf-8");
-        assert!(
-            body.get("Code").is_none(),
-            "a success body has no Code (pop-core treats it as an error)"
-        );
+        assert!(body.get("Code").is_none(), "a success body has no Code (pop-core treats it as an error)");
     }
 }
 
@@ -51,8 +39,7 @@ async fn form_body_parameters_are_merged_with_the_query() {
     let c = k.client();
     let key = new_key(&c).await;
     for signing in [Signing::V1, Signing::Acs3] {
-        let mut call = Call::new("Encrypt", &[("KeyId", &key), ("Plaintext", "aGVsbG8=")])
-            .placed(Placement::Form);
+        let mut call = Call::new("Encrypt", &[("KeyId", &key), ("Plaintext", "aGVsbG8=")]).placed(Placement::Form);
         call.signing = signing;
         let r = c.send(call).await;
         assert_eq!(r.status, 200, "{signing:?}: {}", r.text());
@@ -65,18 +52,11 @@ async fn authentication_failures_answer_their_codes() {
     let k = start();
     let c = k.client();
     // Unknown access key.
-    let stranger = Client {
-        access_key_id: "LTAI-nobody".into(),
-        ..c.clone()
-    };
+    let stranger = Client { access_key_id: "LTAI-nobody".into(), ..c.clone() };
     for signing in [Signing::V1, Signing::Acs3] {
         let mut call = Call::new("DescribeRegions", &[]);
         call.signing = signing;
-        assert_error(
-            &stranger.send(call).await,
-            404,
-            "InvalidAccessKeyId.NotFound",
-        );
+        assert_error(&stranger.send(call).await, 404, "InvalidAccessKeyId.NotFound");
     }
     // Wrong secret: the message carries the server's string-to-sign after the first colon.
     let mut wrong = Call::new("DescribeRegions", &[]);
@@ -90,12 +70,7 @@ async fn authentication_failures_answer_their_codes() {
     wrong3.secret = Some("not-the-secret".into());
     let r = c.send(wrong3).await;
     assert_error(&r, 400, "SignatureDoesNotMatch");
-    assert!(
-        r.json()["Message"]
-            .as_str()
-            .unwrap()
-            .contains(":ACS3-HMAC-SHA256\n")
-    );
+    assert!(r.json()["Message"].as_str().unwrap().contains(":ACS3-HMAC-SHA256\n"));
     // A value changed after signing.
     let mut tampered = Call::new("Encrypt", &[("KeyId", "alias/a"), ("Plaintext", "aGk=")]);
     tampered.tamper = Some(|q| {
@@ -107,20 +82,9 @@ async fn authentication_failures_answer_their_codes() {
     });
     assert_error(&c.send(tampered).await, 400, "SignatureDoesNotMatch");
     // No signature at all.
-    let r = c
-        .raw(
-            "GET",
-            "/?Action=DescribeRegions&Version=2016-01-20",
-            &[],
-            vec![],
-            false,
-        )
-        .await;
+    let r = c.raw("GET", "/?Action=DescribeRegions&Version=2016-01-20", &[], vec![], false).await;
     assert_error(&r, 400, "MissingParameter");
-    assert_eq!(
-        r.json()["Message"],
-        "The parameter \"AccessKeyId\" is needed but not provided."
-    );
+    assert_eq!(r.json()["Message"], "The parameter \"AccessKeyId\" is needed but not provided.");
 }
 
 #[tokio::test]
@@ -154,16 +118,8 @@ async fn stale_timestamps_and_replayed_nonces_are_refused() {
 async fn action_version_and_method_errors() {
     let k = start();
     let c = k.client();
-    assert_error(
-        &call(&c, "NoSuchAction", &[]).await,
-        400,
-        "InvalidAction.NotFound",
-    );
-    assert_error(
-        &c.send(Call::new("encrypt", &[]).acs3()).await,
-        400,
-        "InvalidAction.NotFound",
-    );
+    assert_error(&call(&c, "NoSuchAction", &[]).await, 400, "InvalidAction.NotFound");
+    assert_error(&c.send(Call::new("encrypt", &[]).acs3()).await, 400, "InvalidAction.NotFound");
     let mut old = Call::new("DescribeRegions", &[]);
     old.version = "2014-01-01".into();
     assert_error(&c.send(old).await, 400, "InvalidVersion");
@@ -205,11 +161,11 @@ async fn xml_renders_successes_and_errors() {
         )),
         "{text}"
     );
-    assert!(text.contains("<Code>Forbidden.AliasNotFound</Code><Message>The specified Alias is not found.</Message>"), "{text}");
     assert!(
-        text.ends_with("<HttpStatus>404</HttpStatus></Error>"),
+        text.contains("<Code>Forbidden.AliasNotFound</Code><Message>The specified Alias is not found.</Message>"),
         "{text}"
     );
+    assert!(text.ends_with("<HttpStatus>404</HttpStatus></Error>"), "{text}");
 }
 
 #[tokio::test]
@@ -220,19 +176,8 @@ async fn request_lines_of_128_kib_are_served() {
     let plaintext = b64(&[0xA5; 6144]);
     // The old SDKs put everything in the URL; pad it well past 128 KiB.
     let padding = "x".repeat(128 * 1024);
-    let r = c
-        .send(
-            Call::new(
-                "Encrypt",
-                &[
-                    ("KeyId", &key),
-                    ("Plaintext", &plaintext),
-                    ("Padding", &padding),
-                ],
-            )
-            .get(),
-        )
-        .await;
+    let r =
+        c.send(Call::new("Encrypt", &[("KeyId", &key), ("Plaintext", &plaintext), ("Padding", &padding)]).get()).await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
 
@@ -242,8 +187,5 @@ async fn duplicate_parameters_are_invalid() {
     let c = k.client();
     let r = call(&c, "DescribeKey", &[("KeyId", "a"), ("KeyId", "b")]).await;
     assert_error(&r, 400, "InvalidParameter");
-    assert_eq!(
-        r.json()["Message"],
-        "The specified parameter \"KeyId\" is not valid."
-    );
+    assert_eq!(r.json()["Message"], "The specified parameter \"KeyId\" is not valid.");
 }

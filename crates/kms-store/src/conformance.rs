@@ -1,9 +1,7 @@
 //! The storage conformance suite: one set of assertions every engine must pass (Garage's
 //! `db/test.rs` idea). Each engine's tests call [`run`] on a fresh, empty store.
 
-use kms_types::{
-    AliasName, KeyFilter, KeyId, KeySpec, KeyState, KeyUsage, KeyVersionId, Origin, ProtectionLevel,
-};
+use kms_types::{AliasName, KeyFilter, KeyId, KeySpec, KeyState, KeyUsage, KeyVersionId, Origin, ProtectionLevel};
 
 use crate::{AccessKeyRecord, AliasRecord, KeyRecord, Store, StoreError, VersionRecord, Window};
 
@@ -22,26 +20,25 @@ fn key(created_at: i64, state: KeyState) -> (KeyRecord, VersionRecord) {
         created_at,
         primary_version: version.clone(),
         deletion_protection: false,
+        deletion_protection_description: String::new(),
         delete_at: None,
+        rotation_interval: None,
+        last_rotation_at: created_at,
+        next_rotation_at: None,
+        revision: 0,
     };
-    let v = VersionRecord {
-        id: version,
-        key_id: id,
-        created_at,
-        material: vec![1, 2, 3, created_at as u8],
-    };
+    let v = VersionRecord { id: version, key_id: id, created_at, material: vec![1, 2, 3, created_at as u8] };
     (k, v)
 }
 
-const ALL: Window = Window {
-    offset: 0,
-    limit: 100,
-};
+const ALL: Window = Window { offset: 0, limit: 100 };
 
 /// Runs every check against an empty store.
 pub async fn run(store: &dyn Store) {
     meta(store).await;
     keys(store).await;
+    state_changes(store).await;
+    versions_and_schedules(store).await;
     aliases(store).await;
     access_keys(store).await;
 }
@@ -51,10 +48,7 @@ async fn meta(store: &dyn Store) {
     assert_eq!(store.init_meta("account_id", "1").await.unwrap(), "1");
     // The first writer wins; later initialisations see its value.
     assert_eq!(store.init_meta("account_id", "2").await.unwrap(), "1");
-    assert_eq!(
-        store.get_meta("account_id").await.unwrap().as_deref(),
-        Some("1")
-    );
+    assert_eq!(store.get_meta("account_id").await.unwrap().as_deref(), Some("1"));
 }
 
 async fn keys(store: &dyn Store) {
@@ -67,48 +61,20 @@ async fn keys(store: &dyn Store) {
     assert_eq!(store.get_key(&k2.id).await.unwrap().as_ref(), Some(&k2));
     assert_eq!(store.get_version(&v3.id).await.unwrap().as_ref(), Some(&v3));
     assert_eq!(store.get_key(&KeyId::generate()).await.unwrap(), None);
-    assert_eq!(
-        store.get_version(&KeyVersionId::generate()).await.unwrap(),
-        None
-    );
-    assert!(matches!(
-        store.insert_key(&k1, &v1).await,
-        Err(StoreError::Conflict)
-    ));
+    assert_eq!(store.get_version(&KeyVersionId::generate()).await.unwrap(), None);
+    assert!(matches!(store.insert_key(&k1, &v1).await, Err(StoreError::Conflict)));
 
     let all = store.list_keys(&KeyFilter::default(), ALL).await.unwrap();
     assert_eq!(all.total, 3);
-    assert_eq!(
-        all.items,
-        vec![k1.clone(), k2.clone(), k3.clone()],
-        "oldest first"
-    );
-    let page2 = store
-        .list_keys(
-            &KeyFilter::default(),
-            Window {
-                offset: 1,
-                limit: 1,
-            },
-        )
-        .await
-        .unwrap();
+    assert_eq!(all.items, vec![k1.clone(), k2.clone(), k3.clone()], "oldest first");
+    let page2 = store.list_keys(&KeyFilter::default(), Window { offset: 1, limit: 1 }).await.unwrap();
     assert_eq!((page2.total, page2.items), (3, vec![k2.clone()]));
-    let enabled = KeyFilter {
-        states: Some(vec![KeyState::Enabled]),
-        ..Default::default()
-    };
+    let enabled = KeyFilter { states: Some(vec![KeyState::Enabled]), ..Default::default() };
     let got = store.list_keys(&enabled, ALL).await.unwrap();
     assert_eq!((got.total, got.items), (2, vec![k1.clone(), k3.clone()]));
-    let either = KeyFilter {
-        states: Some(vec![KeyState::Enabled, KeyState::Disabled]),
-        ..Default::default()
-    };
+    let either = KeyFilter { states: Some(vec![KeyState::Enabled, KeyState::Disabled]), ..Default::default() };
     assert_eq!(store.list_keys(&either, ALL).await.unwrap().total, 3);
-    let none = KeyFilter {
-        usages: Some(vec![KeyUsage::SignVerify]),
-        ..Default::default()
-    };
+    let none = KeyFilter { usages: Some(vec![KeyUsage::SignVerify]), ..Default::default() };
     assert_eq!(store.list_keys(&none, ALL).await.unwrap().total, 0);
 }
 
@@ -118,96 +84,85 @@ async fn aliases(store: &dyn Store) {
     store.insert_key(&k1, &v1).await.unwrap();
     store.insert_key(&k2, &v2).await.unwrap();
     let name = |s: &str| AliasName::parse(s).unwrap();
-    let a = AliasRecord {
-        name: name("alias/b"),
-        key_id: k1.id.clone(),
-        created_at: 1,
-    };
+    let a = AliasRecord { name: name("alias/b"), key_id: k1.id.clone(), created_at: 1 };
     store.insert_alias(&a).await.unwrap();
-    let clash = AliasRecord {
-        key_id: k2.id.clone(),
-        ..a.clone()
-    };
-    assert!(matches!(
-        store.insert_alias(&clash).await,
-        Err(StoreError::Conflict)
-    ));
-    store
-        .insert_alias(&AliasRecord {
-            name: name("alias/a"),
-            key_id: k1.id.clone(),
-            created_at: 2,
-        })
-        .await
-        .unwrap();
-    store
-        .insert_alias(&AliasRecord {
-            name: name("alias/c"),
-            key_id: k2.id.clone(),
-            created_at: 3,
-        })
-        .await
-        .unwrap();
+    let clash = AliasRecord { key_id: k2.id.clone(), ..a.clone() };
+    assert!(matches!(store.insert_alias(&clash).await, Err(StoreError::Conflict)));
+    store.insert_alias(&AliasRecord { name: name("alias/a"), key_id: k1.id.clone(), created_at: 2 }).await.unwrap();
+    store.insert_alias(&AliasRecord { name: name("alias/c"), key_id: k2.id.clone(), created_at: 3 }).await.unwrap();
 
     let listed = store.list_aliases(None, ALL).await.unwrap();
     let names: Vec<&str> = listed.items.iter().map(|a| a.name.as_str()).collect();
-    assert_eq!(
-        (listed.total, names),
-        (3, vec!["alias/a", "alias/b", "alias/c"])
-    );
-    let of_k1 = store
-        .list_aliases(
-            Some(&k1.id),
-            Window {
-                offset: 1,
-                limit: 10,
-            },
-        )
-        .await
-        .unwrap();
+    assert_eq!((listed.total, names), (3, vec!["alias/a", "alias/b", "alias/c"]));
+    let of_k1 = store.list_aliases(Some(&k1.id), Window { offset: 1, limit: 10 }).await.unwrap();
     assert_eq!(of_k1.total, 2);
-    assert_eq!(
-        of_k1
-            .items
-            .iter()
-            .map(|a| a.name.as_str())
-            .collect::<Vec<_>>(),
-        vec!["alias/b"]
-    );
+    assert_eq!(of_k1.items.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), vec!["alias/b"]);
 
     store.update_alias(&name("alias/b"), &k2.id).await.unwrap();
-    assert_eq!(
-        store
-            .get_alias(&name("alias/b"))
-            .await
-            .unwrap()
-            .unwrap()
-            .key_id,
-        k2.id
-    );
-    assert!(matches!(
-        store.update_alias(&name("alias/zz"), &k2.id).await,
-        Err(StoreError::NotFound)
-    ));
+    assert_eq!(store.get_alias(&name("alias/b")).await.unwrap().unwrap().key_id, k2.id);
+    assert!(matches!(store.update_alias(&name("alias/zz"), &k2.id).await, Err(StoreError::NotFound)));
     store.delete_alias(&name("alias/b")).await.unwrap();
     assert_eq!(store.get_alias(&name("alias/b")).await.unwrap(), None);
-    assert!(matches!(
-        store.delete_alias(&name("alias/b")).await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(store.delete_alias(&name("alias/b")).await, Err(StoreError::NotFound)));
 }
 
 async fn access_keys(store: &dyn Store) {
-    let ak = AccessKeyRecord {
-        id: "LTAI-test".into(),
-        wrapped_secret: vec![9; 40],
-        enabled: true,
-        created_at: 5,
-    };
+    let ak = AccessKeyRecord { id: "LTAI-test".into(), wrapped_secret: vec![9; 40], enabled: true, created_at: 5 };
     store.insert_access_key(&ak).await.unwrap();
-    assert!(matches!(
-        store.insert_access_key(&ak).await,
-        Err(StoreError::Conflict)
-    ));
+    assert!(matches!(store.insert_access_key(&ak).await, Err(StoreError::Conflict)));
     assert_eq!(store.list_access_keys().await.unwrap(), vec![ak]);
+}
+
+async fn state_changes(store: &dyn Store) {
+    let (k, v) = key(600, KeyState::Enabled);
+    store.insert_key(&k, &v).await.unwrap();
+    let disabled = KeyRecord { state: KeyState::Disabled, ..k.clone() };
+    let stored = store.update_key(&disabled).await.unwrap();
+    assert_eq!(stored.revision, k.revision + 1);
+    assert_eq!(store.get_key(&k.id).await.unwrap().unwrap(), stored);
+    // A change computed from the old revision loses: no lost update.
+    let stale = KeyRecord { description: "stale".into(), ..k.clone() };
+    assert!(matches!(store.update_key(&stale).await, Err(StoreError::Conflict)));
+    assert_eq!(store.get_key(&k.id).await.unwrap().unwrap().state, KeyState::Disabled);
+    let (ghost, _) = key(601, KeyState::Enabled);
+    assert!(matches!(store.update_key(&ghost).await, Err(StoreError::NotFound)));
+}
+
+async fn versions_and_schedules(store: &dyn Store) {
+    let (mut k, v1) = key(700, KeyState::Enabled);
+    k.rotation_interval = Some(100);
+    k.next_rotation_at = Some(800);
+    store.insert_key(&k, &v1).await.unwrap();
+    assert!(store.keys_due_for_rotation(799, 10).await.unwrap().iter().all(|d| d.id != k.id));
+    assert!(store.keys_due_for_rotation(800, 10).await.unwrap().iter().any(|d| d.id == k.id));
+
+    let v2 =
+        VersionRecord { id: KeyVersionId::generate(), key_id: k.id.clone(), created_at: 800, material: vec![8; 40] };
+    let rotated =
+        KeyRecord { primary_version: v2.id.clone(), last_rotation_at: 800, next_rotation_at: Some(900), ..k.clone() };
+    let stored = store.add_version(&rotated, &v2).await.unwrap();
+    // The same rotation attempted again from the old revision fails and adds nothing.
+    let v3 =
+        VersionRecord { id: KeyVersionId::generate(), key_id: k.id.clone(), created_at: 800, material: vec![9; 40] };
+    let twin = KeyRecord { primary_version: v3.id.clone(), ..rotated.clone() };
+    assert!(matches!(store.add_version(&twin, &v3).await, Err(StoreError::Conflict)));
+    assert_eq!(store.get_version(&v3.id).await.unwrap(), None);
+    let versions = store.list_versions(&k.id, ALL).await.unwrap();
+    assert_eq!(versions.total, 2);
+    assert_eq!(versions.items, vec![v2.clone(), v1.clone()], "newest first");
+
+    let pending = KeyRecord { state: KeyState::PendingDeletion, delete_at: Some(1000), ..stored.clone() };
+    let pending = store.update_key(&pending).await.unwrap();
+    let alias = AliasRecord { name: AliasName::parse("alias/doomed").unwrap(), key_id: k.id.clone(), created_at: 1 };
+    store.insert_alias(&alias).await.unwrap();
+    assert!(store.keys_due_for_deletion(999, 10).await.unwrap().iter().all(|d| d.id != k.id));
+    let due = store.keys_due_for_deletion(1000, 10).await.unwrap();
+    assert_eq!(due.iter().filter(|d| d.id == k.id).count(), 1);
+    assert!(matches!(store.destroy_key(&stored).await, Err(StoreError::Conflict)), "stale revision");
+    store.destroy_key(&pending).await.unwrap();
+    assert_eq!(store.get_key(&k.id).await.unwrap(), None);
+    assert_eq!(store.get_version(&v1.id).await.unwrap(), None);
+    assert_eq!(store.get_version(&v2.id).await.unwrap(), None);
+    assert_eq!(store.get_alias(&alias.name).await.unwrap(), None);
+    assert!(matches!(store.destroy_key(&pending).await, Err(StoreError::NotFound)));
 }

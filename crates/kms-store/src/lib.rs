@@ -62,12 +62,25 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_key(&self, key: &KeyRecord, first_version: &VersionRecord) -> StoreResult<()>;
     async fn get_key(&self, id: &KeyId) -> StoreResult<Option<KeyRecord>>;
     async fn get_version(&self, id: &KeyVersionId) -> StoreResult<Option<VersionRecord>>;
+    /// Compare-and-set: stores `key` if the stored revision is still `key.revision`, and
+    /// returns it as stored (revision + 1). [`StoreError::Conflict`] when another change won,
+    /// [`StoreError::NotFound`] when the key is gone.
+    async fn update_key(&self, key: &KeyRecord) -> StoreResult<KeyRecord>;
+    /// [`Store::update_key`] and a new version, atomically (rotation: the key names the new
+    /// version as primary).
+    async fn add_version(&self, key: &KeyRecord, version: &VersionRecord) -> StoreResult<KeyRecord>;
+    /// A key's versions, newest first.
+    async fn list_versions(&self, key: &KeyId, window: Window) -> StoreResult<Listing<VersionRecord>>;
+    /// `PendingDeletion` keys whose window ended at or before `now`.
+    async fn keys_due_for_deletion(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>>;
+    /// `Enabled` keys whose next automatic rotation is at or before `now` (rotation pauses
+    /// while a key is disabled or pending deletion).
+    async fn keys_due_for_rotation(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>>;
+    /// Compare-and-set removal of a key with its versions and aliases. The engine must not
+    /// leave the destroyed material readable in its files.
+    async fn destroy_key(&self, key: &KeyRecord) -> StoreResult<()>;
     /// Keys matching `filter`, oldest first.
-    async fn list_keys(
-        &self,
-        filter: &KeyFilter,
-        window: Window,
-    ) -> StoreResult<Listing<KeyRecord>>;
+    async fn list_keys(&self, filter: &KeyFilter, window: Window) -> StoreResult<Listing<KeyRecord>>;
 
     /// Fails with [`StoreError::Conflict`] when the name is taken.
     async fn insert_alias(&self, alias: &AliasRecord) -> StoreResult<()>;
@@ -76,11 +89,7 @@ pub trait Store: Send + Sync + 'static {
     async fn update_alias(&self, name: &AliasName, key: &KeyId) -> StoreResult<()>;
     async fn delete_alias(&self, name: &AliasName) -> StoreResult<()>;
     /// Aliases in name order, all of them or those of one key.
-    async fn list_aliases(
-        &self,
-        key: Option<&KeyId>,
-        window: Window,
-    ) -> StoreResult<Listing<AliasRecord>>;
+    async fn list_aliases(&self, key: Option<&KeyId>, window: Window) -> StoreResult<Listing<AliasRecord>>;
 
     /// Inserts an access key; [`StoreError::Conflict`] when the id exists.
     async fn insert_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()>;

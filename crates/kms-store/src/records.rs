@@ -2,9 +2,7 @@
 
 use std::fmt;
 
-use kms_types::{
-    AliasName, KeyId, KeySpec, KeyState, KeyUsage, KeyVersionId, Origin, ProtectionLevel,
-};
+use kms_types::{AliasName, KeyId, KeySpec, KeyState, KeyUsage, KeyVersionId, Origin, ProtectionLevel};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRecord {
@@ -19,8 +17,17 @@ pub struct KeyRecord {
     pub created_at: i64,
     pub primary_version: KeyVersionId,
     pub deletion_protection: bool,
+    pub deletion_protection_description: String,
     /// Set while the key is `PendingDeletion`.
     pub delete_at: Option<i64>,
+    /// Automatic rotation interval in seconds; `None` when rotation is off.
+    pub rotation_interval: Option<i64>,
+    /// When the primary version last changed (creation counts).
+    pub last_rotation_at: i64,
+    /// When the scheduler next rotates; set exactly when rotation is on.
+    pub next_rotation_at: Option<i64>,
+    /// Bumped by every stored change; updates are compare-and-set on it.
+    pub revision: i64,
 }
 
 /// One version of a key. `material` is what the crypto provider wrapped; never plaintext.
@@ -61,9 +68,6 @@ pub struct AccessKeyRecord {
 
 impl fmt::Debug for AccessKeyRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AccessKeyRecord")
-            .field("id", &self.id)
-            .field("enabled", &self.enabled)
-            .finish_non_exhaustive()
+        f.debug_struct("AccessKeyRecord").field("id", &self.id).field("enabled", &self.enabled).finish_non_exhaustive()
     }
 }

@@ -11,10 +11,7 @@ use async_trait::async_trait;
 use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
-use crate::{
-    AccessKeyRecord, AliasRecord, KeyRecord, Listing, Store, StoreError, StoreResult,
-    VersionRecord, Window,
-};
+use crate::{AccessKeyRecord, AliasRecord, KeyRecord, Listing, Store, StoreError, StoreResult, VersionRecord, Window};
 
 /// Numbered schema migrations; entry `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[r#"
@@ -33,9 +30,16 @@ CREATE TABLE keys (
     creator             TEXT NOT NULL,
     created_at          INTEGER NOT NULL,
     primary_version     TEXT NOT NULL,
-    deletion_protection INTEGER NOT NULL DEFAULT 0,
-    delete_at           INTEGER
+    deletion_protection INTEGER NOT NULL,
+    deletion_protection_description TEXT NOT NULL,
+    delete_at           INTEGER,
+    rotation_interval   INTEGER,
+    last_rotation_at    INTEGER NOT NULL,
+    next_rotation_at    INTEGER,
+    revision            INTEGER NOT NULL
 );
+CREATE INDEX keys_by_delete_at ON keys(delete_at) WHERE delete_at IS NOT NULL;
+CREATE INDEX keys_by_next_rotation ON keys(next_rotation_at) WHERE next_rotation_at IS NOT NULL;
 CREATE TABLE key_versions (
     version_id TEXT PRIMARY KEY,
     key_id     TEXT NOT NULL REFERENCES keys(key_id),
@@ -75,18 +79,12 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub fn open(path: &Path) -> StoreResult<Self> {
         let mut conn = Connection::open(path).map_err(unavailable)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(unavailable)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(unavailable)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(unavailable)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(unavailable)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(unavailable)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(unavailable)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(unavailable)?;
         migrate(&mut conn)?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
     }
 
     /// Runs `f` on the connection off the async workers.
@@ -96,9 +94,7 @@ impl SqliteStore {
     ) -> StoreResult<T> {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn
-                .lock()
-                .map_err(|_| StoreError::Unavailable("connection lock poisoned".into()))?;
+            let mut guard = conn.lock().map_err(|_| StoreError::Unavailable("connection lock poisoned".into()))?;
             f(&mut guard)
         })
         .await
@@ -107,9 +103,7 @@ impl SqliteStore {
 }
 
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
-    let current: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(unavailable)?;
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(unavailable)?;
     let current = usize::try_from(current).map_err(|_| corrupt("schema version"))?;
     if current > MIGRATIONS.len() {
         return Err(StoreError::Corrupt(format!(
@@ -120,8 +114,7 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
         let tx = conn.transaction().map_err(unavailable)?;
         tx.execute_batch(sql).map_err(unavailable)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)
-            .map_err(unavailable)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(unavailable)?;
         tx.commit().map_err(unavailable)?;
     }
     Ok(())
@@ -131,7 +124,36 @@ fn parse<T: std::str::FromStr>(s: String, what: &str) -> StoreResult<T> {
     s.parse().map_err(|_| corrupt(what))
 }
 
-const KEY_COLUMNS: &str = "key_id, spec, usage, origin, protection_level, state, description, creator, created_at, primary_version, deletion_protection, delete_at";
+const KEY_COLUMNS: &str = "key_id, spec, usage, origin, protection_level, state, description, creator, created_at, primary_version, deletion_protection, deletion_protection_description, delete_at, rotation_interval, last_rotation_at, next_rotation_at, revision";
+
+/// The bound values of [`KEY_COLUMNS`] for one record, in order.
+fn key_values(k: &KeyRecord) -> [rusqlite::types::Value; 17] {
+    use rusqlite::types::Value::{Integer, Null, Text};
+    let opt = |v: Option<i64>| v.map_or(Null, Integer);
+    [
+        Text(k.id.to_string()),
+        Text(k.spec.as_str().into()),
+        Text(k.usage.as_str().into()),
+        Text(k.origin.as_str().into()),
+        Text(k.protection_level.as_str().into()),
+        Text(k.state.as_str().into()),
+        Text(k.description.clone()),
+        Text(k.creator.clone()),
+        Integer(k.created_at),
+        Text(k.primary_version.to_string()),
+        Integer(k.deletion_protection.into()),
+        Text(k.deletion_protection_description.clone()),
+        opt(k.delete_at),
+        opt(k.rotation_interval),
+        Integer(k.last_rotation_at),
+        opt(k.next_rotation_at),
+        Integer(k.revision),
+    ]
+}
+
+fn placeholders(n: usize) -> String {
+    (1..=n).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
+}
 
 /// A `keys` row as SQLite returns it, before the text columns are checked.
 struct KeyRow {
@@ -146,7 +168,12 @@ struct KeyRow {
     created_at: i64,
     primary: String,
     protection: bool,
+    protection_description: String,
     delete_at: Option<i64>,
+    rotation_interval: Option<i64>,
+    last_rotation_at: i64,
+    next_rotation_at: Option<i64>,
+    revision: i64,
 }
 
 fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRow> {
@@ -162,7 +189,12 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRow> {
         created_at: r.get(8)?,
         primary: r.get(9)?,
         protection: r.get(10)?,
-        delete_at: r.get(11)?,
+        protection_description: r.get(11)?,
+        delete_at: r.get(12)?,
+        rotation_interval: r.get(13)?,
+        last_rotation_at: r.get(14)?,
+        next_rotation_at: r.get(15)?,
+        revision: r.get(16)?,
     })
 }
 
@@ -177,11 +209,59 @@ fn key_record(row: KeyRow) -> StoreResult<KeyRecord> {
         description: row.description,
         creator: row.creator,
         created_at: row.created_at,
-        primary_version: KeyVersionId::parse(&row.primary)
-            .map_err(|_| corrupt("primary version"))?,
+        primary_version: KeyVersionId::parse(&row.primary).map_err(|_| corrupt("primary version"))?,
         deletion_protection: row.protection,
+        deletion_protection_description: row.protection_description,
         delete_at: row.delete_at,
+        rotation_interval: row.rotation_interval,
+        last_rotation_at: row.last_rotation_at,
+        next_rotation_at: row.next_rotation_at,
+        revision: row.revision,
     })
+}
+
+/// Compare-and-set update of one key row inside a transaction.
+fn update_key_in(tx: &rusqlite::Transaction<'_>, k: &KeyRecord) -> StoreResult<KeyRecord> {
+    let columns: Vec<&str> = KEY_COLUMNS.split(", ").collect();
+    let sets: Vec<String> = columns[1..16].iter().enumerate().map(|(i, c)| format!("{c} = ?{}", i + 2)).collect();
+    let sql = format!("UPDATE keys SET {}, revision = ?17 + 1 WHERE key_id = ?1 AND revision = ?17", sets.join(", "));
+    let n = tx.execute(&sql, params_from_iter(key_values(k))).map_err(unavailable)?;
+    if n == 0 {
+        let exists: bool = tx
+            .query_row("SELECT EXISTS(SELECT 1 FROM keys WHERE key_id = ?1)", [k.id.as_str()], |r| r.get(0))
+            .map_err(unavailable)?;
+        return Err(if exists { StoreError::Conflict } else { StoreError::NotFound });
+    }
+    Ok(KeyRecord { revision: k.revision + 1, ..k.clone() })
+}
+
+fn version_record(r: &Row<'_>) -> rusqlite::Result<(String, String, i64, Vec<u8>)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+}
+
+fn to_version((id, key_id, created_at, material): (String, String, i64, Vec<u8>)) -> StoreResult<VersionRecord> {
+    Ok(VersionRecord {
+        id: KeyVersionId::parse(&id).map_err(|_| corrupt("version id"))?,
+        key_id: KeyId::parse(&key_id).map_err(|_| corrupt("version key id"))?,
+        created_at,
+        material,
+    })
+}
+
+fn insert_version(tx: &rusqlite::Transaction<'_>, v: &VersionRecord) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO key_versions (version_id, key_id, created_at, material) VALUES (?1, ?2, ?3, ?4)",
+        params![v.id.as_str(), v.key_id.as_str(), v.created_at, v.material],
+    )
+    .map(|_| ())
+    .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict } else { unavailable(e) })
+}
+
+fn keys_where(c: &Connection, clause: &str, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {
+    let sql = format!("SELECT {KEY_COLUMNS} FROM keys WHERE {clause} ORDER BY key_id LIMIT {limit}");
+    let mut stmt = c.prepare(&sql).map_err(unavailable)?;
+    let rows = stmt.query_map([now], key_from_row).map_err(unavailable)?;
+    rows.map(|r| r.map_err(unavailable).and_then(key_record)).collect()
 }
 
 fn alias_record(r: &Row<'_>) -> rusqlite::Result<(String, String, i64)> {
@@ -201,21 +281,13 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 }
 
 /// `(clause, values)` for a filter field: `AND col IN (?, ?)`.
-fn in_clause<T: std::fmt::Display>(
-    col: &str,
-    allowed: &Option<Vec<T>>,
-    sql: &mut String,
-    args: &mut Vec<String>,
-) {
+fn in_clause<T: std::fmt::Display>(col: &str, allowed: &Option<Vec<T>>, sql: &mut String, args: &mut Vec<String>) {
     if let Some(values) = allowed {
         if values.is_empty() {
             sql.push_str(" AND 0");
             return;
         }
-        sql.push_str(&format!(
-            " AND {col} IN ({})",
-            vec!["?"; values.len()].join(",")
-        ));
+        sql.push_str(&format!(" AND {col} IN ({})", vec!["?"; values.len()].join(",")));
         args.extend(values.iter().map(|v| v.to_string()));
     }
 }
@@ -225,11 +297,7 @@ impl Store for SqliteStore {
     async fn get_meta(&self, name: &str) -> StoreResult<Option<String>> {
         let name = name.to_owned();
         self.with(move |c| {
-            c.query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(unavailable)
+            c.query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| r.get(0)).optional().map_err(unavailable)
         })
         .await
     }
@@ -238,16 +306,10 @@ impl Store for SqliteStore {
         let (name, value) = (name.to_owned(), value.to_owned());
         self.with(move |c| {
             let tx = c.transaction().map_err(unavailable)?;
-            tx.execute(
-                "INSERT OR IGNORE INTO meta (name, value) VALUES (?1, ?2)",
-                params![name, value],
-            )
-            .map_err(unavailable)?;
-            let stored: String = tx
-                .query_row("SELECT value FROM meta WHERE name = ?1", [&name], |r| {
-                    r.get(0)
-                })
+            tx.execute("INSERT OR IGNORE INTO meta (name, value) VALUES (?1, ?2)", params![name, value])
                 .map_err(unavailable)?;
+            let stored: String =
+                tx.query_row("SELECT value FROM meta WHERE name = ?1", [&name], |r| r.get(0)).map_err(unavailable)?;
             tx.commit().map_err(unavailable)?;
             Ok(stored)
         })
@@ -259,28 +321,11 @@ impl Store for SqliteStore {
         self.with(move |c| {
             let tx = c.transaction().map_err(unavailable)?;
             tx.execute(
-                &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
-                params![
-                    k.id.as_str(),
-                    k.spec.as_str(),
-                    k.usage.as_str(),
-                    k.origin.as_str(),
-                    k.protection_level.as_str(),
-                    k.state.as_str(),
-                    k.description,
-                    k.creator,
-                    k.created_at,
-                    k.primary_version.as_str(),
-                    k.deletion_protection,
-                    k.delete_at
-                ],
+                &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES ({})", placeholders(17)),
+                params_from_iter(key_values(&k)),
             )
             .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict } else { unavailable(e) })?;
-            tx.execute(
-                "INSERT INTO key_versions (version_id, key_id, created_at, material) VALUES (?1, ?2, ?3, ?4)",
-                params![v.id.as_str(), v.key_id.as_str(), v.created_at, v.material],
-            )
-            .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict } else { unavailable(e) })?;
+            insert_version(&tx, &v)?;
             tx.commit().map_err(unavailable)
         })
         .await
@@ -290,11 +335,7 @@ impl Store for SqliteStore {
         let id = id.clone();
         self.with(move |c| {
             let row = c
-                .query_row(
-                    &format!("SELECT {KEY_COLUMNS} FROM keys WHERE key_id = ?1"),
-                    [id.as_str()],
-                    key_from_row,
-                )
+                .query_row(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE key_id = ?1"), [id.as_str()], key_from_row)
                 .optional()
                 .map_err(unavailable)?;
             row.map(key_record).transpose()
@@ -309,13 +350,7 @@ impl Store for SqliteStore {
                 .query_row(
                     "SELECT key_id, created_at, material FROM key_versions WHERE version_id = ?1",
                     [id.as_str()],
-                    |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, i64>(1)?,
-                            r.get::<_, Vec<u8>>(2)?,
-                        ))
-                    },
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?)),
                 )
                 .optional()
                 .map_err(unavailable)?;
@@ -332,11 +367,88 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn list_keys(
-        &self,
-        filter: &KeyFilter,
-        window: Window,
-    ) -> StoreResult<Listing<KeyRecord>> {
+    async fn update_key(&self, key: &KeyRecord) -> StoreResult<KeyRecord> {
+        let k = key.clone();
+        self.with(move |c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            let stored = update_key_in(&tx, &k)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(stored)
+        })
+        .await
+    }
+
+    async fn add_version(&self, key: &KeyRecord, version: &VersionRecord) -> StoreResult<KeyRecord> {
+        let (k, v) = (key.clone(), version.clone());
+        self.with(move |c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            let stored = update_key_in(&tx, &k)?;
+            insert_version(&tx, &v)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(stored)
+        })
+        .await
+    }
+
+    async fn list_versions(&self, key: &KeyId, window: Window) -> StoreResult<Listing<VersionRecord>> {
+        let key = key.as_str().to_owned();
+        self.with(move |c| {
+            let total: i64 = c
+                .query_row("SELECT COUNT(*) FROM key_versions WHERE key_id = ?1", [&key], |r| r.get(0))
+                .map_err(unavailable)?;
+            let sql = format!(
+                "SELECT version_id, key_id, created_at, material FROM key_versions WHERE key_id = ?1 ORDER BY created_at DESC, version_id DESC LIMIT {} OFFSET {}",
+                window.limit, window.offset
+            );
+            let mut stmt = c.prepare(&sql).map_err(unavailable)?;
+            let items = stmt
+                .query_map([&key], version_record)
+                .map_err(unavailable)?
+                .map(|r| r.map_err(unavailable).and_then(to_version))
+                .collect::<StoreResult<Vec<_>>>()?;
+            Ok(Listing { items, total: total as u64 })
+        })
+        .await
+    }
+
+    async fn keys_due_for_deletion(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {
+        self.with(move |c| keys_where(c, "state = 'PendingDeletion' AND delete_at <= ?1", now, limit)).await
+    }
+
+    async fn keys_due_for_rotation(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {
+        self.with(move |c| keys_where(c, "state = 'Enabled' AND next_rotation_at <= ?1", now, limit)).await
+    }
+
+    async fn destroy_key(&self, key: &KeyRecord) -> StoreResult<()> {
+        let (id, revision) = (key.id.as_str().to_owned(), key.revision);
+        self.with(move |c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            let current: Option<i64> = tx
+                .query_row("SELECT revision FROM keys WHERE key_id = ?1", [&id], |r| r.get(0))
+                .optional()
+                .map_err(unavailable)?;
+            match current {
+                None => return Err(StoreError::NotFound),
+                Some(r) if r != revision => return Err(StoreError::Conflict),
+                Some(_) => {}
+            }
+            tx.execute("DELETE FROM aliases WHERE key_id = ?1", [&id]).map_err(unavailable)?;
+            // Overwrite the material in place before deleting: SQLite's secure_delete does not
+            // zero a page's last cell when the page empties, so deletion alone can leave it.
+            tx.execute("UPDATE key_versions SET material = zeroblob(length(material)) WHERE key_id = ?1", [&id])
+                .map_err(unavailable)?;
+            tx.execute("DELETE FROM key_versions WHERE key_id = ?1", [&id]).map_err(unavailable)?;
+            tx.execute("DELETE FROM keys WHERE key_id = ?1", [&id]).map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            // Move the zeroed pages into the database file and empty the WAL, whose older
+            // frames could still hold the material.
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_keys(&self, filter: &KeyFilter, window: Window) -> StoreResult<Listing<KeyRecord>> {
         let filter = filter.clone();
         self.with(move |c| {
             let mut clause = String::from("WHERE 1");
@@ -355,9 +467,7 @@ impl Store for SqliteStore {
             );
             let mut stmt = c.prepare(&sql).map_err(unavailable)?;
             let rows = stmt.query_map(params_from_iter(&args), key_from_row).map_err(unavailable)?;
-            let items = rows
-                .map(|r| r.map_err(unavailable).and_then(key_record))
-                .collect::<StoreResult<Vec<_>>>()?;
+            let items = rows.map(|r| r.map_err(unavailable).and_then(key_record)).collect::<StoreResult<Vec<_>>>()?;
             Ok(Listing { items, total })
         })
         .await
@@ -371,13 +481,7 @@ impl Store for SqliteStore {
                 params![a.name.as_str(), a.key_id.as_str(), a.created_at],
             )
             .map(|_| ())
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Conflict
-                } else {
-                    unavailable(e)
-                }
-            })
+            .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict } else { unavailable(e) })
         })
         .await
     }
@@ -402,16 +506,9 @@ impl Store for SqliteStore {
         let (name, key) = (name.clone(), key.clone());
         self.with(move |c| {
             let n = c
-                .execute(
-                    "UPDATE aliases SET key_id = ?2 WHERE alias_name = ?1",
-                    params![name.as_str(), key.as_str()],
-                )
+                .execute("UPDATE aliases SET key_id = ?2 WHERE alias_name = ?1", params![name.as_str(), key.as_str()])
                 .map_err(unavailable)?;
-            if n == 0 {
-                Err(StoreError::NotFound)
-            } else {
-                Ok(())
-            }
+            if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
         })
         .await
     }
@@ -419,23 +516,13 @@ impl Store for SqliteStore {
     async fn delete_alias(&self, name: &AliasName) -> StoreResult<()> {
         let name = name.clone();
         self.with(move |c| {
-            let n = c
-                .execute("DELETE FROM aliases WHERE alias_name = ?1", [name.as_str()])
-                .map_err(unavailable)?;
-            if n == 0 {
-                Err(StoreError::NotFound)
-            } else {
-                Ok(())
-            }
+            let n = c.execute("DELETE FROM aliases WHERE alias_name = ?1", [name.as_str()]).map_err(unavailable)?;
+            if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
         })
         .await
     }
 
-    async fn list_aliases(
-        &self,
-        key: Option<&KeyId>,
-        window: Window,
-    ) -> StoreResult<Listing<AliasRecord>> {
+    async fn list_aliases(&self, key: Option<&KeyId>, window: Window) -> StoreResult<Listing<AliasRecord>> {
         let key = key.map(|k| k.as_str().to_owned());
         self.with(move |c| {
             let (clause, args): (&str, Vec<String>) = match key {
@@ -477,11 +564,18 @@ impl Store for SqliteStore {
     async fn list_access_keys(&self) -> StoreResult<Vec<AccessKeyRecord>> {
         self.with(|c| {
             let mut stmt = c
-                .prepare("SELECT access_key_id, wrapped_secret, enabled, created_at FROM access_keys ORDER BY access_key_id")
+                .prepare(
+                    "SELECT access_key_id, wrapped_secret, enabled, created_at FROM access_keys ORDER BY access_key_id",
+                )
                 .map_err(unavailable)?;
             let rows = stmt
                 .query_map([], |r| {
-                    Ok(AccessKeyRecord { id: r.get(0)?, wrapped_secret: r.get(1)?, enabled: r.get(2)?, created_at: r.get(3)? })
+                    Ok(AccessKeyRecord {
+                        id: r.get(0)?,
+                        wrapped_secret: r.get(1)?,
+                        enabled: r.get(2)?,
+                        created_at: r.get(3)?,
+                    })
                 })
                 .map_err(unavailable)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(unavailable)
@@ -501,6 +595,47 @@ mod tests {
         crate::conformance::run(&store).await;
     }
 
+    /// Destroyed material is gone from the database and WAL files, not just unlinked.
+    #[tokio::test]
+    async fn destroyed_material_leaves_the_files() {
+        use kms_types::{KeySpec, KeyState, KeyUsage, Origin, ProtectionLevel};
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("kms.db")).unwrap();
+        let marker: Vec<u8> = b"MATERIAL-MARKER-".iter().copied().cycle().take(64).collect();
+        let id = KeyId::generate();
+        let version =
+            VersionRecord { id: KeyVersionId::generate(), key_id: id.clone(), created_at: 1, material: marker.clone() };
+        let key = KeyRecord {
+            id,
+            spec: KeySpec::Aes256,
+            usage: KeyUsage::EncryptDecrypt,
+            origin: Origin::AliyunKms,
+            protection_level: ProtectionLevel::Software,
+            state: KeyState::PendingDeletion,
+            description: String::new(),
+            creator: "1".into(),
+            created_at: 1,
+            primary_version: version.id.clone(),
+            deletion_protection: false,
+            deletion_protection_description: String::new(),
+            delete_at: Some(2),
+            rotation_interval: None,
+            last_rotation_at: 1,
+            next_rotation_at: None,
+            revision: 0,
+        };
+        store.insert_key(&key, &version).await.unwrap();
+        let contains_marker = || {
+            std::fs::read_dir(dir.path()).unwrap().any(|e| {
+                let bytes = std::fs::read(e.unwrap().path()).unwrap();
+                bytes.windows(marker.len()).any(|w| w == marker.as_slice())
+            })
+        };
+        assert!(contains_marker(), "the marker is on disk while the key exists");
+        store.destroy_key(&key).await.unwrap();
+        assert!(!contains_marker(), "destroyed material is still in a file");
+    }
+
     #[tokio::test]
     async fn data_survives_reopening_and_pragmas_are_durable() {
         let dir = tempfile::tempdir().unwrap();
@@ -509,19 +644,12 @@ mod tests {
             let s = SqliteStore::open(&path).unwrap();
             s.init_meta("account_id", "1234567890123456").await.unwrap();
             let c = s.conn.lock().unwrap();
-            let mode: String = c
-                .pragma_query_value(None, "journal_mode", |r| r.get(0))
-                .unwrap();
-            let sync: i64 = c
-                .pragma_query_value(None, "synchronous", |r| r.get(0))
-                .unwrap();
+            let mode: String = c.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+            let sync: i64 = c.pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap();
             assert_eq!(mode, "wal");
             assert_eq!(sync, 2, "synchronous=FULL");
         }
         let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(
-            s.get_meta("account_id").await.unwrap().as_deref(),
-            Some("1234567890123456")
-        );
+        assert_eq!(s.get_meta("account_id").await.unwrap().as_deref(), Some("1234567890123456"));
     }
 }

@@ -57,60 +57,30 @@ impl Kmsd {
         let stderr_path = data_dir.with_extension("stderr.log");
         let stderr = std::fs::File::create(&stderr_path).unwrap();
         let mut cmd = Command::new(bin);
-        cmd.arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .arg("--log")
-            .arg("debug");
+        cmd.arg("--listen").arg("127.0.0.1:0").arg("--data-dir").arg(&data_dir).arg("--log").arg("debug");
         if let Some(r) = &opts.region {
             cmd.arg("--region").arg(r);
         }
         cmd.args(&opts.extra_args);
-        cmd.env_remove("KMSD_BOOTSTRAP_ACCESS_KEY_ID")
-            .env_remove("KMSD_BOOTSTRAP_ACCESS_KEY_SECRET");
+        cmd.env_remove("KMSD_BOOTSTRAP_ACCESS_KEY_ID").env_remove("KMSD_BOOTSTRAP_ACCESS_KEY_SECRET");
         if !opts.no_bootstrap_env {
             cmd.env("KMSD_BOOTSTRAP_ACCESS_KEY_ID", ACCESS_KEY_ID)
                 .env("KMSD_BOOTSTRAP_ACCESS_KEY_SECRET", ACCESS_KEY_SECRET);
         }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn kmsd");
+        let mut child = cmd.stdout(Stdio::piped()).stderr(stderr).spawn().expect("spawn kmsd");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let Some(url) = line
-            .trim()
-            .strip_prefix("kmsd listening on ")
-            .map(str::to_owned)
-        else {
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let Some(url) = line.trim().strip_prefix("kmsd listening on ").map(str::to_owned) else {
             let status = child.wait().ok().and_then(|s| s.code());
-            return Err((
-                status,
-                std::fs::read_to_string(&stderr_path).unwrap_or_default(),
-            ));
+            return Err((status, std::fs::read_to_string(&stderr_path).unwrap_or_default()));
         };
         let addr = url.split("://").nth(1).unwrap().to_owned();
-        Ok(Kmsd {
-            child: Some(child),
-            url,
-            addr,
-            data_dir,
-            stderr_path,
-            _tmp: tmp,
-        })
+        Ok(Kmsd { child: Some(child), url, addr, data_dir, stderr_path, _tmp: tmp })
     }
 
     /// A client signing with the testkit's access key.
     pub fn client(&self) -> Client {
-        Client {
-            addr: self.addr.clone(),
-            access_key_id: ACCESS_KEY_ID.into(),
-            secret: ACCESS_KEY_SECRET.into(),
-        }
+        Client { addr: self.addr.clone(), access_key_id: ACCESS_KEY_ID.into(), secret: ACCESS_KEY_SECRET.into() }
     }
 
     /// Everything kmsd wrote to stderr so far.
@@ -121,10 +91,7 @@ impl Kmsd {
     /// Sends SIGTERM and waits; returns the exit code.
     pub fn terminate(mut self) -> Option<i32> {
         let mut child = self.child.take()?;
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
         child.wait().ok().and_then(|s| s.code())
     }
 
@@ -190,10 +157,7 @@ impl Call {
     pub fn new(action: &str, params: &[(&str, &str)]) -> Self {
         Call {
             action: action.into(),
-            params: params
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             signing: Signing::V1,
             method: "POST",
             placement: Placement::Query,
@@ -246,9 +210,7 @@ fn ts(t: OffsetDateTime) -> String {
 }
 
 fn encode(pairs: &[(String, String)]) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
+    form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
 }
 
 /// Signs and sends requests to one kmsd.
@@ -302,11 +264,7 @@ impl Client {
                     query.push(("Format".into(), f.clone()));
                 }
                 let body_bytes = encode(&body);
-                let hash = sign::sha256_hex(if body.is_empty() {
-                    b""
-                } else {
-                    body_bytes.as_bytes()
-                });
+                let hash = sign::sha256_hex(if body.is_empty() { b"" } else { body_bytes.as_bytes() });
                 let mut signed = vec![
                     ("host".to_string(), self.addr.clone()),
                     ("x-acs-action".into(), call.action.clone()),
@@ -316,45 +274,22 @@ impl Client {
                     ("x-acs-version".into(), call.version.clone()),
                 ];
                 if !body.is_empty() {
-                    signed.insert(
-                        0,
-                        (
-                            "content-type".into(),
-                            "application/x-www-form-urlencoded".into(),
-                        ),
-                    );
+                    signed.insert(0, ("content-type".into(), "application/x-www-form-urlencoded".into()));
                 }
-                let auth = sign::acs3_authorization(
-                    call.method,
-                    &query,
-                    &signed,
-                    &self.access_key_id,
-                    &secret,
-                );
+                let auth = sign::acs3_authorization(call.method, &query, &signed, &self.access_key_id, &secret);
                 headers = signed;
                 headers.push(("authorization".into(), auth));
                 (query, body)
             }
         };
         if call.signing == Signing::V1 && !body.is_empty() {
-            headers.push((
-                "content-type".into(),
-                "application/x-www-form-urlencoded".into(),
-            ));
+            headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
         }
         if let Some(t) = call.tamper {
             t(&mut query);
         }
-        let target = if query.is_empty() {
-            "/".to_string()
-        } else {
-            format!("/?{}", encode(&query))
-        };
-        let body = if body.is_empty() {
-            String::new()
-        } else {
-            encode(&body)
-        };
+        let target = if query.is_empty() { "/".to_string() } else { format!("/?{}", encode(&query)) };
+        let body = if body.is_empty() { String::new() } else { encode(&body) };
         (call.method, target, headers, body.into_bytes())
     }
 
@@ -369,9 +304,7 @@ impl Client {
         body: Vec<u8>,
         chunked: bool,
     ) -> Resp {
-        let mut stream = tokio::net::TcpStream::connect(&self.addr)
-            .await
-            .expect("connect");
+        let mut stream = tokio::net::TcpStream::connect(&self.addr).await.expect("connect");
         let mut req = format!("{method} {target} HTTP/1.1\r\n");
         if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
             req.push_str(&format!("host: {}\r\n", self.addr));
@@ -410,11 +343,7 @@ pub async fn read_response<S: AsyncRead + Unpin>(stream: &mut S) -> Resp {
     let mut chunk = [0u8; 16 * 1024];
     loop {
         let n = stream.read(&mut chunk).await.expect("read");
-        assert!(
-            n > 0,
-            "connection closed before a complete response: {:?}",
-            String::from_utf8_lossy(&buf)
-        );
+        assert!(n > 0, "connection closed before a complete response: {:?}", String::from_utf8_lossy(&buf));
         buf.extend_from_slice(&chunk[..n]);
         let mut hs = [httparse::EMPTY_HEADER; 32];
         let mut resp = httparse::Response::new(&mut hs);
@@ -433,11 +362,7 @@ pub async fn read_response<S: AsyncRead + Unpin>(stream: &mut S) -> Resp {
                 assert!(n > 0, "connection closed inside the body");
                 buf.extend_from_slice(&chunk[..n]);
             }
-            return Resp {
-                status,
-                headers,
-                body: Bytes::copy_from_slice(&buf[len..len + length]),
-            };
+            return Resp { status, headers, body: Bytes::copy_from_slice(&buf[len..len + length]) };
         }
     }
 }

@@ -29,9 +29,7 @@ impl EncryptionContext {
     }
 
     /// Rebuilds the map npm `@alicloud/kms20160120` flattens into `EncryptionContext.k=v`.
-    pub fn from_pairs(
-        pairs: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Self, InvalidContext> {
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Result<Self, InvalidContext> {
         let mut map = BTreeMap::new();
         for (k, v) in pairs {
             if map.insert(k, v).is_some() {
@@ -56,11 +54,7 @@ impl EncryptionContext {
     /// The AAD bound to a ciphertext: empty for an empty context, otherwise compact JSON with
     /// keys in byte order.
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        if self.0.is_empty() {
-            Vec::new()
-        } else {
-            self.canonical_json().into_bytes()
-        }
+        if self.0.is_empty() { Vec::new() } else { self.canonical_json().into_bytes() }
     }
 }
 
@@ -80,9 +74,7 @@ mod tests {
     fn equivalent_spellings_give_the_same_aad() {
         let a = EncryptionContext::from_json(r#"{"k": "v w", "a": "1"}"#).unwrap();
         let b = EncryptionContext::from_json(r#"{"a":"1","k":"v w"}"#).unwrap();
-        let c =
-            EncryptionContext::from_pairs([("k".into(), "v w".into()), ("a".into(), "1".into())])
-                .unwrap();
+        let c = EncryptionContext::from_pairs([("k".into(), "v w".into()), ("a".into(), "1".into())]).unwrap();
         assert_eq!(a.canonical_bytes(), br#"{"a":"1","k":"v w"}"#);
         assert_eq!(a.canonical_bytes(), b.canonical_bytes());
         assert_eq!(a.canonical_bytes(), c.canonical_bytes());
@@ -90,31 +82,14 @@ mod tests {
 
     #[test]
     fn empty_object_is_no_context() {
-        assert!(
-            EncryptionContext::from_json("{}")
-                .unwrap()
-                .canonical_bytes()
-                .is_empty()
-        );
+        assert!(EncryptionContext::from_json("{}").unwrap().canonical_bytes().is_empty());
         assert!(EncryptionContext::default().canonical_bytes().is_empty());
     }
 
     #[test]
     fn only_objects_of_strings_are_accepted() {
-        for bad in [
-            "[1]",
-            r#"{"a":1}"#,
-            r#"{"a":{"b":"c"}}"#,
-            r#"{"a":null}"#,
-            "\"s\"",
-            "{",
-            "",
-        ] {
-            assert_eq!(
-                EncryptionContext::from_json(bad),
-                Err(InvalidContext),
-                "{bad}"
-            );
+        for bad in ["[1]", r#"{"a":1}"#, r#"{"a":{"b":"c"}}"#, r#"{"a":null}"#, "\"s\"", "{", ""] {
+            assert_eq!(EncryptionContext::from_json(bad), Err(InvalidContext), "{bad}");
         }
     }
 

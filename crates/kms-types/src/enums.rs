@@ -60,10 +60,7 @@ wire_enum!(
 impl KeySpec {
     /// Symmetric specs encrypt with an authenticated cipher and rotate.
     pub const fn is_symmetric(self) -> bool {
-        matches!(
-            self,
-            Self::Aes256 | Self::Aes192 | Self::Aes128 | Self::Sm4 | Self::Des3
-        )
+        matches!(self, Self::Aes256 | Self::Aes192 | Self::Aes128 | Self::Sm4 | Self::Des3)
     }
 
     /// The usage CreateKey assumes when none is given: signing for the specs that can only

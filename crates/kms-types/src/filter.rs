@@ -13,13 +13,7 @@ pub struct KeyFilter {
 
 impl KeyFilter {
     /// Whether a key with these attributes passes the filter.
-    pub fn matches(
-        &self,
-        state: KeyState,
-        spec: KeySpec,
-        usage: KeyUsage,
-        level: ProtectionLevel,
-    ) -> bool {
+    pub fn matches(&self, state: KeyState, spec: KeySpec, usage: KeyUsage, level: ProtectionLevel) -> bool {
         fn ok<T: PartialEq>(allowed: &Option<Vec<T>>, v: T) -> bool {
             allowed.as_ref().is_none_or(|a| a.contains(&v))
         }

@@ -128,13 +128,8 @@ impl RegionId {
     pub fn parse(s: &str) -> Result<Self, InvalidId> {
         let ok = !s.is_empty()
             && s.len() <= 64
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(InvalidId)
-        }
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if ok { Ok(Self(s.to_owned())) } else { Err(InvalidId) }
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -153,14 +148,8 @@ impl fmt::Display for RegionId {
 /// key id copied from another deployment is "not found" rather than silently accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyRef {
-    Id {
-        id: KeyId,
-        scope: Option<(String, String)>,
-    },
-    Alias {
-        name: AliasName,
-        scope: Option<(String, String)>,
-    },
+    Id { id: KeyId, scope: Option<(String, String)> },
+    Alias { name: AliasName, scope: Option<(String, String)> },
 }
 
 /// A `KeyId` parameter that names no key of any shape. Which not-found code it earns depends
@@ -185,8 +174,7 @@ impl KeyRef {
                 return Ok(Self::Id { id, scope });
             }
             if let Some(name) = resource.strip_prefix("alias/") {
-                let name =
-                    AliasName::parse(&format!("alias/{name}")).map_err(|_| BadKeyRef::Alias)?;
+                let name = AliasName::parse(&format!("alias/{name}")).map_err(|_| BadKeyRef::Alias)?;
                 return Ok(Self::Alias { name, scope });
             }
             return Err(BadKeyRef::Key);
@@ -195,9 +183,7 @@ impl KeyRef {
             let name = AliasName::parse(s).map_err(|_| BadKeyRef::Alias)?;
             return Ok(Self::Alias { name, scope: None });
         }
-        KeyId::parse(s)
-            .map(|id| Self::Id { id, scope: None })
-            .map_err(|_| BadKeyRef::Key)
+        KeyId::parse(s).map(|id| Self::Id { id, scope: None }).map_err(|_| BadKeyRef::Key)
     }
 }
 
@@ -229,22 +215,13 @@ mod tests {
     #[test]
     fn key_refs_accept_ids_aliases_and_arns() {
         let id = "1234abcd-12ab-34cd-56ef-1234567890ab";
-        assert!(matches!(
-            KeyRef::parse(id),
-            Ok(KeyRef::Id { scope: None, .. })
-        ));
-        assert!(matches!(
-            KeyRef::parse("alias/x"),
-            Ok(KeyRef::Alias { scope: None, .. })
-        ));
+        assert!(matches!(KeyRef::parse(id), Ok(KeyRef::Id { scope: None, .. })));
+        assert!(matches!(KeyRef::parse("alias/x"), Ok(KeyRef::Alias { scope: None, .. })));
         let arn = format!("acs:kms:cn-hangzhou:1234567890123456:key/{id}");
         match KeyRef::parse(&arn).unwrap() {
             KeyRef::Id { id: k, scope } => {
                 assert_eq!(k.as_str(), id);
-                assert_eq!(
-                    scope,
-                    Some(("cn-hangzhou".into(), "1234567890123456".into()))
-                );
+                assert_eq!(scope, Some(("cn-hangzhou".into(), "1234567890123456".into())));
             }
             other => panic!("{other:?}"),
         }

@@ -77,33 +77,21 @@ pub struct ApiError {
 
 impl ApiError {
     pub const fn new(code: Code) -> Self {
-        Self {
-            code,
-            message: Cow::Borrowed(code.default_message()),
-        }
+        Self { code, message: Cow::Borrowed(code.default_message()) }
     }
 
     pub fn with_message(code: Code, message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
+        Self { code, message: message.into() }
     }
 
     /// `MissingParameter` naming the absent parameter.
     pub fn missing_parameter(name: &str) -> Self {
-        Self::with_message(
-            Code::MissingParameter,
-            format!("The parameter \"{name}\" is needed but not provided."),
-        )
+        Self::with_message(Code::MissingParameter, format!("The parameter \"{name}\" is needed but not provided."))
     }
 
     /// `InvalidParameter` naming the offending parameter (never its value).
     pub fn invalid_parameter(name: &str) -> Self {
-        Self::with_message(
-            Code::InvalidParameter,
-            format!("The specified parameter \"{name}\" is not valid."),
-        )
+        Self::with_message(Code::InvalidParameter, format!("The specified parameter \"{name}\" is not valid."))
     }
 
     /// The POP gateway's form: clients split on the first `:` to read the string-to-sign.
@@ -144,16 +132,8 @@ mod tests {
     fn code_table_is_consistent() {
         let mut seen = HashSet::new();
         for c in Code::ALL {
-            assert!(
-                seen.insert(c.as_str()),
-                "duplicate wire code {}",
-                c.as_str()
-            );
-            assert!(
-                (400..600).contains(&c.http_status()),
-                "{} is not an error status",
-                c.as_str()
-            );
+            assert!(seen.insert(c.as_str()), "duplicate wire code {}", c.as_str());
+            assert!((400..600).contains(&c.http_status()), "{} is not an error status", c.as_str());
             assert!(!c.default_message().is_empty());
             assert!(c.as_str().chars().next().unwrap().is_ascii_uppercase());
         }
@@ -161,11 +141,7 @@ mod tests {
 
     #[test]
     fn rejected_state_codes_are_409() {
-        for c in [
-            Code::RejectedDisabled,
-            Code::RejectedPendingDeletion,
-            Code::RejectedPendingImport,
-        ] {
+        for c in [Code::RejectedDisabled, Code::RejectedPendingDeletion, Code::RejectedPendingImport] {
             assert_eq!(c.http_status(), 409);
         }
     }

@@ -36,15 +36,11 @@ pub mod fuzzing {
         if let Ok(raw) = RawRequest::from_parts(
             "POST",
             Some(&q),
-            [(
-                "content-type",
-                b"application/x-www-form-urlencoded".as_slice(),
-            )],
+            [("content-type", b"application/x-www-form-urlencoded".as_slice())],
             body.to_vec(),
         ) {
             let _ = raw.format();
-            if let Ok(mut p) = crate::params::Params::from_pairs(raw.query.iter().chain(&raw.form))
-            {
+            if let Ok(mut p) = crate::params::Params::from_pairs(raw.query.iter().chain(&raw.form)) {
                 use crate::model::FromParams as _;
                 let _ = crate::model::ListKeysRequest::from_params(&mut p.clone());
                 let _ = crate::model::EncryptRequest::from_params(&mut p.clone());

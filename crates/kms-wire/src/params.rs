@@ -36,9 +36,7 @@ pub struct Params {
 
 impl Params {
     /// Merges query and form pairs, leaving out the common parameters.
-    pub fn from_pairs<'a>(
-        pairs: impl IntoIterator<Item = &'a (String, String)>,
-    ) -> Result<Self, ApiError> {
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = &'a (String, String)>) -> Result<Self, ApiError> {
         let mut map = BTreeMap::new();
         for (k, v) in pairs {
             if COMMON_PARAMETERS.contains(&k.as_str()) {
@@ -65,18 +63,15 @@ impl Params {
         self.map.remove(name).filter(|v| !v.is_empty())
     }
 
+    /// A parameter that may be present with an empty value (which then means "empty").
+    pub fn present(&mut self, name: &str) -> Option<String> {
+        self.map.remove(name)
+    }
+
     /// An optional parameter parsed with `FromStr`; a value that does not parse is
     /// `InvalidParameter`.
-    pub fn optional_parsed<T: std::str::FromStr>(
-        &mut self,
-        name: &str,
-    ) -> Result<Option<T>, ApiError> {
-        self.optional(name)
-            .map(|v| {
-                v.parse::<T>()
-                    .map_err(|_| ApiError::invalid_parameter(name))
-            })
-            .transpose()
+    pub fn optional_parsed<T: std::str::FromStr>(&mut self, name: &str) -> Result<Option<T>, ApiError> {
+        self.optional(name).map(|v| v.parse::<T>().map_err(|_| ApiError::invalid_parameter(name))).transpose()
     }
 
     /// An optional decimal integer within `range`.
@@ -117,12 +112,7 @@ impl Params {
     /// flattened form in which npm `@alicloud/kms20160120` sends a map.
     pub fn take_prefixed(&mut self, prefix: &str) -> Vec<(String, String)> {
         let dotted = format!("{prefix}.");
-        let keys: Vec<String> = self
-            .map
-            .keys()
-            .filter(|k| k.starts_with(&dotted))
-            .cloned()
-            .collect();
+        let keys: Vec<String> = self.map.keys().filter(|k| k.starts_with(&dotted)).cloned().collect();
         keys.into_iter()
             .map(|k| {
                 let v = self.map.remove(&k).unwrap_or_default();
@@ -135,10 +125,7 @@ impl Params {
 /// Standard base64 with or without padding.
 pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
-    STANDARD
-        .decode(s)
-        .ok()
-        .or_else(|| STANDARD_NO_PAD.decode(s).ok())
+    STANDARD.decode(s).ok().or_else(|| STANDARD_NO_PAD.decode(s).ok())
 }
 
 /// Standard base64 with padding, as every response carries binary values.
@@ -152,10 +139,7 @@ mod tests {
     use crate::error::Code;
 
     fn params(pairs: &[(&str, &str)]) -> Result<Params, ApiError> {
-        let owned: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let owned: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Params::from_pairs(&owned)
     }
 
@@ -178,14 +162,8 @@ mod tests {
         let mut p = params(&[("KeyId", "")]).unwrap();
         let e = p.required("KeyId").unwrap_err();
         assert_eq!(e.code, Code::MissingParameter);
-        assert_eq!(
-            e.message,
-            "The parameter \"KeyId\" is needed but not provided."
-        );
-        assert_eq!(
-            p.required("Plaintext").unwrap_err().code,
-            Code::MissingParameter
-        );
+        assert_eq!(e.message, "The parameter \"KeyId\" is needed but not provided.");
+        assert_eq!(p.required("Plaintext").unwrap_err().code, Code::MissingParameter);
     }
 
     #[test]
@@ -193,10 +171,7 @@ mod tests {
         let mut p = params(&[("A", "True"), ("B", "false"), ("C", "yes")]).unwrap();
         assert_eq!(p.optional_bool("A").unwrap(), Some(true));
         assert_eq!(p.optional_bool("B").unwrap(), Some(false));
-        assert_eq!(
-            p.optional_bool("C").unwrap_err().code,
-            Code::InvalidParameter
-        );
+        assert_eq!(p.optional_bool("C").unwrap_err().code, Code::InvalidParameter);
         assert_eq!(p.optional_bool("D").unwrap(), None);
     }
 
@@ -213,22 +188,15 @@ mod tests {
         let mut p = params(&[("A", "aGk="), ("B", "aGk"), ("C", "!!")]).unwrap();
         assert_eq!(p.required_base64("A").unwrap(), b"hi");
         assert_eq!(p.required_base64("B").unwrap(), b"hi");
-        assert_eq!(
-            p.required_base64("C").unwrap_err().code,
-            Code::InvalidParameter
-        );
+        assert_eq!(p.required_base64("C").unwrap_err().code, Code::InvalidParameter);
     }
 
     #[test]
     fn prefixed_pairs_are_taken() {
-        let mut p =
-            params(&[("EncryptionContext.a", "1"), ("EncryptionContext.b.c", "2")]).unwrap();
+        let mut p = params(&[("EncryptionContext.a", "1"), ("EncryptionContext.b.c", "2")]).unwrap();
         let mut got = p.take_prefixed("EncryptionContext");
         got.sort();
-        assert_eq!(
-            got,
-            vec![("a".into(), "1".into()), ("b.c".into(), "2".into())]
-        );
+        assert_eq!(got, vec![("a".into(), "1".into()), ("b.c".into(), "2".into())]);
         assert!(p.take_prefixed("EncryptionContext").is_empty());
     }
 }

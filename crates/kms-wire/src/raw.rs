@@ -52,9 +52,7 @@ pub enum Format {
 }
 
 fn decode_pairs(s: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(s)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
+    form_urlencoded::parse(s).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
 impl RawRequest {
@@ -69,40 +67,20 @@ impl RawRequest {
         let mut hs = Vec::new();
         for (name, value) in headers {
             // A header value that is not UTF-8 cannot be part of any signature we verify.
-            let value = std::str::from_utf8(value)
-                .map_err(|_| ApiError::new(Code::ParseRequestParameterException))?;
+            let value = std::str::from_utf8(value).map_err(|_| ApiError::new(Code::ParseRequestParameterException))?;
             hs.push((name.to_ascii_lowercase(), value.to_owned()));
         }
-        let query = raw_query
-            .map(|q| decode_pairs(q.as_bytes()))
-            .unwrap_or_default();
+        let query = raw_query.map(|q| decode_pairs(q.as_bytes())).unwrap_or_default();
         let is_form = hs.iter().any(|(n, v)| {
-            n == "content-type"
-                && v.trim()
-                    .to_ascii_lowercase()
-                    .starts_with("application/x-www-form-urlencoded")
+            n == "content-type" && v.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded")
         });
-        let form = if is_form {
-            decode_pairs(&body)
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            method,
-            query,
-            form,
-            headers: hs,
-            body,
-        })
+        let form = if is_form { decode_pairs(&body) } else { Vec::new() };
+        Ok(Self { method, query, form, headers: hs, body })
     }
 
     /// A header's value; repeated headers are joined with `,` as HTTP allows.
     pub fn header(&self, name: &str) -> Option<String> {
-        let mut values = self
-            .headers
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str());
+        let mut values = self.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str());
         let first = values.next()?;
         Some(values.fold(first.to_owned(), |mut acc, v| {
             acc.push(',');
@@ -113,11 +91,7 @@ impl RawRequest {
 
     /// The first value of a parameter, from the query or the form body.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .chain(&self.form)
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.query.iter().chain(&self.form).find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// `Format=XML` (any case) asks for XML; everything else, including the literal
@@ -139,10 +113,7 @@ mod tests {
         let r = RawRequest::from_parts(
             "POST",
             Some("a=v+w&b=v%20w&c=%2B"),
-            [(
-                "Content-Type",
-                b"application/x-www-form-urlencoded; charset=utf-8".as_slice(),
-            )],
+            [("Content-Type", b"application/x-www-form-urlencoded; charset=utf-8".as_slice())],
             b"d=x+y%7E".to_vec(),
         )
         .unwrap();

@@ -38,12 +38,7 @@ pub fn success<T: Serialize>(
         Value::Null => {}
         _ => return Err(ApiError::internal()),
     }
-    Ok(render(
-        &format!("{action}Response"),
-        Value::Object(map),
-        200,
-        format,
-    ))
+    Ok(render(&format!("{action}Response"), Value::Object(map), 200, format))
 }
 
 /// Renders an error body (spec §5.1).
@@ -56,8 +51,7 @@ pub fn error(e: &ApiError, request_id: &str, host_id: &str, format: Format) -> R
     map.insert("Message".into(), e.message.as_ref().into());
     map.insert(
         "Recommend".into(),
-        format!("https://api.aliyun.com/troubleshoot?q={code}&product=Kms&requestId={request_id}")
-            .into(),
+        format!("https://api.aliyun.com/troubleshoot?q={code}&product=Kms&requestId={request_id}").into(),
     );
     map.insert("HttpStatus".into(), e.code.http_status().into());
     render("Error", Value::Object(map), e.code.http_status(), format)
@@ -65,16 +59,10 @@ pub fn error(e: &ApiError, request_id: &str, host_id: &str, format: Format) -> R
 
 fn render(root: &str, value: Value, status: u16, format: Format) -> Rendered {
     match format {
-        Format::Json => Rendered {
-            status,
-            content_type: JSON_CONTENT_TYPE,
-            body: serde_json::to_vec(&value).unwrap_or_default(),
-        },
-        Format::Xml => Rendered {
-            status,
-            content_type: XML_CONTENT_TYPE,
-            body: to_xml(root, &value),
-        },
+        Format::Json => {
+            Rendered { status, content_type: JSON_CONTENT_TYPE, body: serde_json::to_vec(&value).unwrap_or_default() }
+        }
+        Format::Xml => Rendered { status, content_type: XML_CONTENT_TYPE, body: to_xml(root, &value) },
     }
 }
 
@@ -122,13 +110,7 @@ mod tests {
 
     #[test]
     fn json_success_adds_request_id() {
-        let r = success(
-            "DescribeAccountKmsStatus",
-            "rid",
-            Format::Json,
-            &json!({"AccountStatus": "Enabled"}),
-        )
-        .unwrap();
+        let r = success("DescribeAccountKmsStatus", "rid", Format::Json, &json!({"AccountStatus": "Enabled"})).unwrap();
         assert_eq!(r.status, 200);
         assert_eq!(r.content_type, JSON_CONTENT_TYPE);
         let v: Value = serde_json::from_slice(&r.body).unwrap();
@@ -156,12 +138,7 @@ mod tests {
         assert_eq!(v["RequestId"], "rid");
         assert_eq!(v["HostId"], "host");
         assert_eq!(v["HttpStatus"], 404);
-        assert!(
-            v["Recommend"]
-                .as_str()
-                .unwrap()
-                .contains("Forbidden.KeyNotFound")
-        );
+        assert!(v["Recommend"].as_str().unwrap().contains("Forbidden.KeyNotFound"));
         let x = String::from_utf8(error(&e, "rid", "host", Format::Xml).body).unwrap();
         assert!(x.contains("<Error><RequestId>rid</RequestId><HostId>host</HostId><Code>Forbidden.KeyNotFound</Code>"));
     }

@@ -33,33 +33,19 @@ fn load() -> Vec<Vector> {
     files.sort();
     let mut out = Vec::new();
     for f in files {
-        for line in std::fs::read_to_string(&f)
-            .unwrap()
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-        {
+        for line in std::fs::read_to_string(&f).unwrap().lines().filter(|l| !l.trim().is_empty()) {
             let v: Value = serde_json::from_str(line).unwrap();
             let body = match (&v["body_b64"], &v["body"]) {
-                (Value::String(b64), _) => base64::engine::general_purpose::STANDARD
-                    .decode(b64)
-                    .unwrap(),
+                (Value::String(b64), _) => base64::engine::general_purpose::STANDARD.decode(b64).unwrap(),
                 (_, Value::String(s)) => s.as_bytes().to_vec(),
                 _ => Vec::new(),
             };
-            let raw_query = v["raw_query"]
-                .as_str()
-                .filter(|q| !q.is_empty())
-                .map(str::to_owned);
+            let raw_query = v["raw_query"].as_str().filter(|q| !q.is_empty()).map(str::to_owned);
             let headers = v["headers"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|h| {
-                    (
-                        h[0].as_str().unwrap().to_owned(),
-                        h[1].as_str().unwrap().to_owned(),
-                    )
-                })
+                .map(|h| (h[0].as_str().unwrap().to_owned(), h[1].as_str().unwrap().to_owned()))
                 .collect();
             out.push(Vector {
                 label: v["label"].as_str().unwrap().to_owned(),
@@ -100,35 +86,21 @@ fn mutate(s: &str, i: usize) -> Option<String> {
 }
 
 fn assert_rejected(r: &RawRequest, what: &str) {
-    assert!(
-        verify_mac_only(r, SECRET).is_err(),
-        "accepted after changing {what}"
-    );
+    assert!(verify_mac_only(r, SECRET).is_err(), "accepted after changing {what}");
 }
 
 fn signed_headers(r: &RawRequest) -> Vec<String> {
     let auth = r.header("authorization").unwrap_or_default();
     auth.split("SignedHeaders=")
         .nth(1)
-        .map(|s| {
-            s.split(',')
-                .next()
-                .unwrap()
-                .split(';')
-                .map(str::to_owned)
-                .collect()
-        })
+        .map(|s| s.split(',').next().unwrap().split(';').map(str::to_owned).collect())
         .unwrap_or_default()
 }
 
 #[test]
 fn every_recorded_request_verifies() {
     let vectors = load();
-    assert!(
-        vectors.len() >= 180,
-        "expected the full vector set, found {}",
-        vectors.len()
-    );
+    assert!(vectors.len() >= 180, "expected the full vector set, found {}", vectors.len());
     let mut schemes = std::collections::HashMap::new();
     for v in &vectors {
         match verify_mac_only(&raw(v), SECRET) {
@@ -137,10 +109,7 @@ fn every_recorded_request_verifies() {
         }
     }
     for s in [Scheme::V1, Scheme::Acs3, Scheme::Acs4] {
-        assert!(
-            schemes.contains_key(&format!("{s:?}")),
-            "no vector for {s:?}"
-        );
+        assert!(schemes.contains_key(&format!("{s:?}")), "no vector for {s:?}");
     }
 }
 
@@ -151,11 +120,7 @@ fn one_byte_changes_are_rejected() {
         // Every byte of every signed parameter name and value. V1 signs query and form pairs;
         // ACS3/ACS4 sign the query, and the form only through the body hash (tested below).
         let is_v1 = base.header("authorization").is_none();
-        let lists: Vec<&Vec<(String, String)>> = if is_v1 {
-            vec![&base.query, &base.form]
-        } else {
-            vec![&base.query]
-        };
+        let lists: Vec<&Vec<(String, String)>> = if is_v1 { vec![&base.query, &base.form] } else { vec![&base.query] };
         for field in [0usize, 1] {
             for list in lists.iter().copied() {
                 for (idx, (k, val)) in list.iter().enumerate() {
@@ -163,11 +128,7 @@ fn one_byte_changes_are_rejected() {
                     for i in 0..target.len() {
                         let Some(m) = mutate(target, i) else { continue };
                         let mut r = base.clone();
-                        let l = if std::ptr::eq(list, &base.query) {
-                            &mut r.query
-                        } else {
-                            &mut r.form
-                        };
+                        let l = if std::ptr::eq(list, &base.query) { &mut r.query } else { &mut r.form };
                         if field == 0 {
                             l[idx].0 = m
                         } else {
@@ -207,20 +168,12 @@ fn one_byte_changes_are_rejected() {
         }
         // The method.
         let mut r = base.clone();
-        r.method = if r.method == Method::Get {
-            Method::Post
-        } else {
-            Method::Get
-        };
+        r.method = if r.method == Method::Get { Method::Post } else { Method::Get };
         assert_rejected(&r, &format!("{}: method", v.label));
         // The secret.
         for i in 0..SECRET.len() {
             let wrong = mutate(SECRET, i).unwrap();
-            assert!(
-                verify_mac_only(&base, &wrong).is_err(),
-                "{}: secret byte {i}",
-                v.label
-            );
+            assert!(verify_mac_only(&base, &wrong).is_err(), "{}: secret byte {i}", v.label);
         }
     }
 }

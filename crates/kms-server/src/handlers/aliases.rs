@@ -16,27 +16,18 @@ fn listing(ctx: &Ctx<'_>, page: Page, l: Listing<AliasRecord>) -> ListAliasesRes
             key_id: a.key_id.to_string(),
         })
         .collect();
-    ListAliasesResponse {
-        aliases: Aliases { alias },
-        page: PageEcho::new(page, l.total),
-    }
+    ListAliasesResponse { aliases: Aliases { alias }, page: PageEcho::new(page, l.total) }
 }
 
 fn window(page: Page) -> Window {
-    Window {
-        offset: page.offset(),
-        limit: page.size,
-    }
+    Window { offset: page.offset(), limit: page.size }
 }
 
 /// Spec: §7.3 CreateAlias. A taken name answers `AliasAlreadyExists` (spec §5.3's table).
 impl Handle for CreateAliasRequest {
     type Response = AliasChangedResponse;
     async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
-        ctx.kms
-            .create_alias(&self.alias_name, &self.key)
-            .await
-            .map_err(|e| ctx.fail(e))?;
+        ctx.kms.create_alias(&self.alias_name, &self.key).await.map_err(|e| ctx.fail(e))?;
         Ok(AliasChangedResponse {})
     }
 }
@@ -45,10 +36,7 @@ impl Handle for CreateAliasRequest {
 impl Handle for UpdateAliasRequest {
     type Response = AliasChangedResponse;
     async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
-        ctx.kms
-            .update_alias(&self.alias_name, &self.key)
-            .await
-            .map_err(|e| ctx.fail(e))?;
+        ctx.kms.update_alias(&self.alias_name, &self.key).await.map_err(|e| ctx.fail(e))?;
         Ok(AliasChangedResponse {})
     }
 }
@@ -57,10 +45,7 @@ impl Handle for UpdateAliasRequest {
 impl Handle for DeleteAliasRequest {
     type Response = AliasChangedResponse;
     async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
-        ctx.kms
-            .delete_alias(&self.alias_name)
-            .await
-            .map_err(|e| ctx.fail(e))?;
+        ctx.kms.delete_alias(&self.alias_name).await.map_err(|e| ctx.fail(e))?;
         Ok(AliasChangedResponse {})
     }
 }
@@ -69,11 +54,7 @@ impl Handle for DeleteAliasRequest {
 impl Handle for ListAliasesRequest {
     type Response = ListAliasesResponse;
     async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
-        let l = ctx
-            .kms
-            .list_aliases(None, window(self.page))
-            .await
-            .map_err(|e| ctx.fail(e))?;
+        let l = ctx.kms.list_aliases(None, window(self.page)).await.map_err(|e| ctx.fail(e))?;
         Ok(listing(ctx, self.page, l))
     }
 }
@@ -82,11 +63,7 @@ impl Handle for ListAliasesRequest {
 impl Handle for ListAliasesByKeyIdRequest {
     type Response = ListAliasesResponse;
     async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
-        let l = ctx
-            .kms
-            .list_aliases(Some(&self.key), window(self.page))
-            .await
-            .map_err(|e| ctx.fail(e))?;
+        let l = ctx.kms.list_aliases(Some(&self.key), window(self.page)).await.map_err(|e| ctx.fail(e))?;
         Ok(listing(ctx, self.page, l))
     }
 }

@@ -11,11 +11,7 @@ use super::{Ctx, Handle, dry_run_outcome};
 impl Handle for EncryptRequest {
     type Response = EncryptResponse;
     async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
-        let enc = ctx
-            .kms
-            .encrypt(&self.key, &self.context, &self.plaintext)
-            .await
-            .map_err(|e| ctx.fail(e))?;
+        let enc = ctx.kms.encrypt(&self.key, &self.context, &self.plaintext).await.map_err(|e| ctx.fail(e))?;
         dry_run_outcome(
             self.dry_run,
             EncryptResponse {
@@ -31,11 +27,7 @@ impl Handle for EncryptRequest {
 impl Handle for DecryptRequest {
     type Response = DecryptResponse;
     async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
-        let dec = ctx
-            .kms
-            .decrypt(&self.ciphertext_blob, &self.context)
-            .await
-            .map_err(|e| ctx.fail(e))?;
+        let dec = ctx.kms.decrypt(&self.ciphertext_blob, &self.context).await.map_err(|e| ctx.fail(e))?;
         dry_run_outcome(
             self.dry_run,
             DecryptResponse {
@@ -52,11 +44,8 @@ impl Handle for GenerateDataKeyRequest {
     type Response = GenerateDataKeyResponse;
     async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
         let p = self.0;
-        let dk = ctx
-            .kms
-            .generate_data_key(&p.key, &p.context, p.number_of_bytes as usize)
-            .await
-            .map_err(|e| ctx.fail(e))?;
+        let dk =
+            ctx.kms.generate_data_key(&p.key, &p.context, p.number_of_bytes as usize).await.map_err(|e| ctx.fail(e))?;
         dry_run_outcome(
             p.dry_run,
             GenerateDataKeyResponse {
@@ -74,11 +63,8 @@ impl Handle for GenerateDataKeyWithoutPlaintextRequest {
     type Response = GenerateDataKeyWithoutPlaintextResponse;
     async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
         let p = self.0;
-        let dk = ctx
-            .kms
-            .generate_data_key(&p.key, &p.context, p.number_of_bytes as usize)
-            .await
-            .map_err(|e| ctx.fail(e))?;
+        let dk =
+            ctx.kms.generate_data_key(&p.key, &p.context, p.number_of_bytes as usize).await.map_err(|e| ctx.fail(e))?;
         dry_run_outcome(
             p.dry_run,
             GenerateDataKeyWithoutPlaintextResponse {

@@ -8,35 +8,32 @@ use kms_wire::model::*;
 use super::{Ctx, Handle};
 
 /// `KeyMetadata` of a key record.
-fn metadata(kms: &Kms, k: KeyRecord) -> KeyMetadata {
+pub(super) fn metadata(kms: &Kms, k: KeyRecord) -> KeyMetadata {
     KeyMetadata {
         arn: kms.key_arn(&k.id),
-        automatic_rotation: "Disabled",
+        automatic_rotation: Kms::automatic_rotation(&k),
         creation_date: format_time(k.created_at),
         creator: k.creator,
         delete_date: k.delete_at.map(format_time),
-        deletion_protection: if k.deletion_protection {
-            "Enabled"
-        } else {
-            "Disabled"
-        },
+        deletion_protection: if k.deletion_protection { "Enabled" } else { "Disabled" },
+        deletion_protection_description: k.deletion_protection.then(|| k.deletion_protection_description.clone()),
         description: k.description,
         key_id: k.id.to_string(),
         key_spec: k.spec.as_str(),
         key_state: k.state.as_str(),
         key_usage: k.usage.as_str(),
-        last_rotation_date: None,
+        last_rotation_date: Some(format_time(k.last_rotation_at)),
         material_expire_time: String::new(),
-        next_rotation_date: None,
+        next_rotation_date: k.next_rotation_at.map(format_time),
         origin: k.origin.as_str(),
         primary_key_version: k.primary_version.to_string(),
         protection_level: k.protection_level.as_str(),
-        rotation_interval: None,
+        rotation_interval: k.rotation_interval.map(|i| format!("{i}s")),
     }
 }
 
-/// Spec: §7.2 CreateKey. Symmetric `Aliyun_AES_256` software keys; other specs, origins and
-/// protection levels answer `UnsupportedOperation` until their backends exist.
+/// Spec: §7.2 CreateKey. Symmetric software keys, optionally rotating; other specs, origins
+/// and protection levels answer `UnsupportedOperation` until their backends exist.
 impl Handle for CreateKeyRequest {
     type Response = CreateKeyResponse;
     async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
@@ -47,14 +44,22 @@ impl Handle for CreateKeyRequest {
             origin: self.origin,
             protection_level: self.protection_level,
             automatic_rotation: self.enable_automatic_rotation,
+            rotation_interval: self.rotation_interval,
             dkms_instance_id: self.dkms_instance_id,
             has_tags: self.tags.is_some(),
             has_policy: self.policy.is_some(),
         };
         let key = ctx.kms.create_key(new).await.map_err(|e| ctx.fail(e))?;
-        Ok(CreateKeyResponse {
-            key_metadata: metadata(ctx.kms, key),
-        })
+        Ok(CreateKeyResponse { key_metadata: metadata(ctx.kms, key) })
+    }
+}
+
+/// Spec: §7.2 UpdateKeyDescription.
+impl Handle for UpdateKeyDescriptionRequest {
+    type Response = EmptyResponse;
+    async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
+        ctx.kms.update_key_description(&self.key, &self.description).await.map_err(|e| ctx.fail(e))?;
+        Ok(EmptyResponse {})
     }
 }
 
@@ -62,14 +67,8 @@ impl Handle for CreateKeyRequest {
 impl Handle for DescribeKeyRequest {
     type Response = DescribeKeyResponse;
     async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
-        let key = ctx
-            .kms
-            .describe_key(&self.key)
-            .await
-            .map_err(|e| ctx.fail(e))?;
-        Ok(DescribeKeyResponse {
-            key_metadata: metadata(ctx.kms, key),
-        })
+        let key = ctx.kms.describe_key(&self.key).await.map_err(|e| ctx.fail(e))?;
+        Ok(DescribeKeyResponse { key_metadata: metadata(ctx.kms, key) })
     }
 }
 
@@ -77,26 +76,13 @@ impl Handle for DescribeKeyRequest {
 impl Handle for ListKeysRequest {
     type Response = ListKeysResponse;
     async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
-        let window = Window {
-            offset: self.page.offset(),
-            limit: self.page.size,
-        };
-        let listing = ctx
-            .kms
-            .list_keys(&self.filter, window)
-            .await
-            .map_err(|e| ctx.fail(e))?;
+        let window = Window { offset: self.page.offset(), limit: self.page.size };
+        let listing = ctx.kms.list_keys(&self.filter, window).await.map_err(|e| ctx.fail(e))?;
         let key = listing
             .items
             .iter()
-            .map(|k| KeyEntry {
-                key_arn: ctx.kms.key_arn(&k.id),
-                key_id: k.id.to_string(),
-            })
+            .map(|k| KeyEntry { key_arn: ctx.kms.key_arn(&k.id), key_id: k.id.to_string() })
             .collect();
-        Ok(ListKeysResponse {
-            keys: Keys { key },
-            page: PageEcho::new(self.page, listing.total),
-        })
+        Ok(ListKeysResponse { keys: Keys { key }, page: PageEcho::new(self.page, listing.total) })
     }
 }

@@ -5,7 +5,9 @@
 mod aliases;
 mod crypto;
 mod keys;
+mod lifecycle;
 mod service;
+mod versions;
 
 use std::future::Future;
 
@@ -30,17 +32,12 @@ impl Ctx<'_> {
 /// An action's behaviour.
 pub trait Handle: FromParams {
     type Response: Serialize;
-    fn handle(self, ctx: &Ctx<'_>)
-    -> impl Future<Output = Result<Self::Response, ApiError>> + Send;
+    fn handle(self, ctx: &Ctx<'_>) -> impl Future<Output = Result<Self::Response, ApiError>> + Send;
 }
 
 /// `DryRun=true` validates everything, changes nothing and answers with an error whose code
 /// says whether the real call would have succeeded (spec §7.4). The crypto actions it applies
 /// to change no state, so running them and dropping the result is exactly "validate".
 fn dry_run_outcome<T>(dry_run: bool, result: T) -> Result<T, ApiError> {
-    if dry_run {
-        Err(kms_wire::Code::DryRunOperationError.into())
-    } else {
-        Ok(result)
-    }
+    if dry_run { Err(kms_wire::Code::DryRunOperationError.into()) } else { Ok(result) }
 }

@@ -9,14 +9,8 @@ use super::{Ctx, Handle};
 impl Handle for DescribeRegionsRequest {
     type Response = DescribeRegionsResponse;
     async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
-        let region = Region {
-            region_id: ctx.kms.region().to_string(),
-        };
-        Ok(DescribeRegionsResponse {
-            regions: Regions {
-                region: vec![region],
-            },
-        })
+        let region = Region { region_id: ctx.kms.region().to_string() };
+        Ok(DescribeRegionsResponse { regions: Regions { region: vec![region] } })
     }
 }
 
@@ -24,9 +18,7 @@ impl Handle for DescribeRegionsRequest {
 impl Handle for DescribeAccountKmsStatusRequest {
     type Response = DescribeAccountKmsStatusResponse;
     async fn handle(self, _: &Ctx<'_>) -> Result<Self::Response, ApiError> {
-        Ok(DescribeAccountKmsStatusResponse {
-            account_status: "Enabled",
-        })
+        Ok(DescribeAccountKmsStatusResponse { account_status: "Enabled" })
     }
 }
 

@@ -38,36 +38,17 @@ pub async fn ok(c: &Client, action: &str, params: &[(&str, &str)]) -> Value {
 
 /// Asserts an error's status, code, envelope and request-id header.
 pub fn assert_error(r: &Resp, status: u16, code: &str) {
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (status, code),
-        "{}",
-        r.text()
-    );
+    assert_eq!((r.status, r.code().as_str()), (status, code), "{}", r.text());
     let body = r.json();
     for field in ["RequestId", "HostId", "Code", "Message", "Recommend"] {
-        assert!(
-            body[field].as_str().is_some_and(|s| !s.is_empty()),
-            "{field} missing in {body}"
-        );
+        assert!(body[field].as_str().is_some_and(|s| !s.is_empty()), "{field} missing in {body}");
     }
     assert_eq!(body["HttpStatus"], status);
-    assert_eq!(
-        r.headers["x-acs-request-id"].to_str().unwrap(),
-        body["RequestId"].as_str().unwrap()
-    );
-    assert!(
-        r.headers["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/json")
-    );
+    assert_eq!(r.headers["x-acs-request-id"].to_str().unwrap(), body["RequestId"].as_str().unwrap());
+    assert!(r.headers["content-type"].to_str().unwrap().starts_with("application/json"));
 }
 
 /// Creates a key and returns its id.
 pub async fn new_key(c: &Client) -> String {
-    ok(c, "CreateKey", &[]).await["KeyMetadata"]["KeyId"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    ok(c, "CreateKey", &[]).await["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned()
 }

@@ -3,6 +3,7 @@
 use kms_types::{AliasName, KeyRef};
 use serde::Serialize;
 
+pub use super::EmptyResponse as AliasChangedResponse;
 use super::{FromParams, Page, PageEcho, key_ref};
 use crate::error::ApiError;
 use crate::params::Params;
@@ -24,10 +25,7 @@ pub struct CreateAliasRequest {
 
 impl FromParams for CreateAliasRequest {
     fn from_params(p: &mut Params) -> Result<Self, ApiError> {
-        Ok(Self {
-            alias_name: alias_name(p, false)?,
-            key: key_ref(p, "KeyId")?,
-        })
+        Ok(Self { alias_name: alias_name(p, false)?, key: key_ref(p, "KeyId")? })
     }
 }
 
@@ -39,10 +37,7 @@ pub struct UpdateAliasRequest {
 
 impl FromParams for UpdateAliasRequest {
     fn from_params(p: &mut Params) -> Result<Self, ApiError> {
-        Ok(Self {
-            alias_name: alias_name(p, false)?,
-            key: key_ref(p, "KeyId")?,
-        })
+        Ok(Self { alias_name: alias_name(p, false)?, key: key_ref(p, "KeyId")? })
     }
 }
 
@@ -53,9 +48,7 @@ pub struct DeleteAliasRequest {
 
 impl FromParams for DeleteAliasRequest {
     fn from_params(p: &mut Params) -> Result<Self, ApiError> {
-        Ok(Self {
-            alias_name: alias_name(p, true)?,
-        })
+        Ok(Self { alias_name: alias_name(p, true)? })
     }
 }
 
@@ -66,9 +59,7 @@ pub struct ListAliasesRequest {
 
 impl FromParams for ListAliasesRequest {
     fn from_params(p: &mut Params) -> Result<Self, ApiError> {
-        Ok(Self {
-            page: Page::from_params(p)?,
-        })
+        Ok(Self { page: Page::from_params(p)? })
     }
 }
 
@@ -80,16 +71,9 @@ pub struct ListAliasesByKeyIdRequest {
 
 impl FromParams for ListAliasesByKeyIdRequest {
     fn from_params(p: &mut Params) -> Result<Self, ApiError> {
-        Ok(Self {
-            key: key_ref(p, "KeyId")?,
-            page: Page::from_params(p)?,
-        })
+        Ok(Self { key: key_ref(p, "KeyId")?, page: Page::from_params(p)? })
     }
 }
-
-/// Empty success body (RequestId only) of the alias mutations.
-#[derive(Debug, Clone, Serialize)]
-pub struct AliasChangedResponse {}
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]

@@ -25,12 +25,7 @@ impl FromParams for EncryptRequest {
         if plaintext.len() > MAX_PLAINTEXT_BYTES {
             return Err(ApiError::invalid_parameter("Plaintext"));
         }
-        Ok(Self {
-            key,
-            plaintext,
-            context: encryption_context(p, "EncryptionContext")?,
-            dry_run: dry_run(p)?,
-        })
+        Ok(Self { key, plaintext, context: encryption_context(p, "EncryptionContext")?, dry_run: dry_run(p)? })
     }
 }
 
@@ -139,10 +134,7 @@ mod tests {
     use crate::error::Code;
 
     fn parse<T: FromParams>(pairs: &[(&str, &str)]) -> Result<T, ApiError> {
-        let owned: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let owned: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         T::from_params(&mut Params::from_pairs(&owned).unwrap())
     }
 
@@ -162,8 +154,7 @@ mod tests {
     fn malformed_key_ids_are_not_found() {
         let e = parse::<EncryptRequest>(&[("KeyId", "nope"), ("Plaintext", "aGk=")]).unwrap_err();
         assert_eq!(e.code, Code::KeyNotFound);
-        let e = parse::<EncryptRequest>(&[("KeyId", "alias/no pe"), ("Plaintext", "aGk=")])
-            .unwrap_err();
+        let e = parse::<EncryptRequest>(&[("KeyId", "alias/no pe"), ("Plaintext", "aGk=")]).unwrap_err();
         assert_eq!(e.code, Code::AliasNotFound);
     }
 
@@ -195,41 +186,13 @@ mod tests {
 
     #[test]
     fn data_key_length_rules() {
-        let n = |pairs: &[(&str, &str)]| {
-            parse::<GenerateDataKeyRequest>(pairs).map(|r| r.0.number_of_bytes)
-        };
+        let n = |pairs: &[(&str, &str)]| parse::<GenerateDataKeyRequest>(pairs).map(|r| r.0.number_of_bytes);
         assert_eq!(n(&[("KeyId", KEY)]).unwrap(), 32);
         assert_eq!(n(&[("KeyId", KEY), ("KeySpec", "AES_128")]).unwrap(), 16);
-        assert_eq!(
-            n(&[
-                ("KeyId", KEY),
-                ("KeySpec", "AES_128"),
-                ("NumberOfBytes", "7")
-            ])
-            .unwrap(),
-            7
-        );
-        assert_eq!(
-            n(&[("KeyId", KEY), ("NumberOfBytes", "1025")])
-                .unwrap_err()
-                .code,
-            Code::InvalidParameter
-        );
-        assert_eq!(
-            n(&[("KeyId", KEY), ("NumberOfBytes", "0")])
-                .unwrap_err()
-                .code,
-            Code::InvalidParameter
-        );
-        assert_eq!(
-            n(&[("KeyId", KEY), ("KeySpec", "AES_512")])
-                .unwrap_err()
-                .code,
-            Code::InvalidParameter
-        );
-        assert_eq!(
-            n(&[("KeyId", KEY), ("Recipient", "x")]).unwrap_err().code,
-            Code::InvalidParameter
-        );
+        assert_eq!(n(&[("KeyId", KEY), ("KeySpec", "AES_128"), ("NumberOfBytes", "7")]).unwrap(), 7);
+        assert_eq!(n(&[("KeyId", KEY), ("NumberOfBytes", "1025")]).unwrap_err().code, Code::InvalidParameter);
+        assert_eq!(n(&[("KeyId", KEY), ("NumberOfBytes", "0")]).unwrap_err().code, Code::InvalidParameter);
+        assert_eq!(n(&[("KeyId", KEY), ("KeySpec", "AES_512")]).unwrap_err().code, Code::InvalidParameter);
+        assert_eq!(n(&[("KeyId", KEY), ("Recipient", "x")]).unwrap_err().code, Code::InvalidParameter);
     }
 }

@@ -34,9 +34,7 @@ impl FromParams for CreateKeyRequest {
             key_spec: p.optional_parsed("KeySpec")?.unwrap_or(KeySpec::Aes256),
             key_usage: p.optional_parsed("KeyUsage")?,
             origin: p.optional_parsed("Origin")?.unwrap_or(Origin::AliyunKms),
-            protection_level: p
-                .optional_parsed("ProtectionLevel")?
-                .unwrap_or(ProtectionLevel::Software),
+            protection_level: p.optional_parsed("ProtectionLevel")?.unwrap_or(ProtectionLevel::Software),
             enable_automatic_rotation: p.optional_bool("EnableAutomaticRotation")?.unwrap_or(false),
             rotation_interval: p.optional("RotationInterval"),
             dkms_instance_id: p.optional("DKMSInstanceId"),
@@ -57,6 +55,8 @@ pub struct KeyMetadata {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delete_date: Option<String>,
     pub deletion_protection: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletion_protection_description: Option<String>,
     pub description: String,
     pub key_id: String,
     pub key_spec: &'static str,
@@ -87,9 +87,7 @@ pub struct DescribeKeyRequest {
 
 impl FromParams for DescribeKeyRequest {
     fn from_params(p: &mut Params) -> Result<Self, ApiError> {
-        Ok(Self {
-            key: key_ref(p, "KeyId")?,
-        })
+        Ok(Self { key: key_ref(p, "KeyId")? })
     }
 }
 
@@ -115,16 +113,10 @@ struct WireFilter {
 }
 
 /// Adds `values` (parsed as `T`) to the allowed set of one filter field.
-fn allow<T: std::str::FromStr>(
-    slot: &mut Option<Vec<T>>,
-    values: &[String],
-) -> Result<(), ApiError> {
+fn allow<T: std::str::FromStr>(slot: &mut Option<Vec<T>>, values: &[String]) -> Result<(), ApiError> {
     let parsed = values
         .iter()
-        .map(|v| {
-            v.parse::<T>()
-                .map_err(|_| ApiError::invalid_parameter("Filters"))
-        })
+        .map(|v| v.parse::<T>().map_err(|_| ApiError::invalid_parameter("Filters")))
         .collect::<Result<Vec<T>, _>>()?;
     slot.get_or_insert_with(Vec::new).extend(parsed);
     Ok(())
@@ -159,10 +151,25 @@ impl FromParams for ListKeysRequest {
             Some(json) => parse_filters(&json)?,
             None => KeyFilter::default(),
         };
-        Ok(Self {
-            filter,
-            page: Page::from_params(p)?,
-        })
+        Ok(Self { filter, page: Page::from_params(p)? })
+    }
+}
+
+/// Spec §7.2 UpdateKeyDescription: `Description` is required but may be empty (it clears).
+#[derive(Debug, Clone)]
+pub struct UpdateKeyDescriptionRequest {
+    pub key: KeyRef,
+    pub description: String,
+}
+
+impl FromParams for UpdateKeyDescriptionRequest {
+    fn from_params(p: &mut Params) -> Result<Self, ApiError> {
+        let key = key_ref(p, "KeyId")?;
+        let description = p.present("Description").ok_or_else(|| ApiError::missing_parameter("Description"))?;
+        if description.chars().count() > MAX_DESCRIPTION_CHARS {
+            return Err(ApiError::invalid_parameter("Description"));
+        }
+        Ok(Self { key, description })
     }
 }
 
@@ -211,11 +218,7 @@ mod tests {
             r#"{"Key":"KeyState"}"#,
             "not json",
         ] {
-            assert_eq!(
-                parse_filters(bad).unwrap_err().code,
-                crate::error::Code::InvalidParameter,
-                "{bad}"
-            );
+            assert_eq!(parse_filters(bad).unwrap_err().code, crate::error::Code::InvalidParameter, "{bad}");
         }
     }
 }

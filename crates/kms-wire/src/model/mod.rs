@@ -6,12 +6,16 @@
 mod aliases;
 mod crypto;
 mod keys;
+mod lifecycle;
 mod service;
+mod versions;
 
 pub use aliases::*;
 pub use crypto::*;
 pub use keys::*;
+pub use lifecycle::*;
 pub use service::*;
+pub use versions::*;
 
 use kms_types::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use kms_types::{BadKeyRef, EncryptionContext, KeyRef};
@@ -37,10 +41,7 @@ pub(crate) fn key_ref(p: &mut Params, name: &str) -> Result<KeyRef, ApiError> {
 
 /// `EncryptionContext` as a JSON string, or flattened as `EncryptionContext.k=v` by npm
 /// `@alicloud/kms20160120`; both at once is ambiguous and refused.
-pub(crate) fn encryption_context(
-    p: &mut Params,
-    name: &str,
-) -> Result<EncryptionContext, ApiError> {
+pub(crate) fn encryption_context(p: &mut Params, name: &str) -> Result<EncryptionContext, ApiError> {
     let flat = p.take_prefixed(name);
     let json = p.optional(name);
     let ctx = match (json, flat.is_empty()) {
@@ -76,9 +77,7 @@ pub struct Page {
 impl Page {
     pub(crate) fn from_params(p: &mut Params) -> Result<Self, ApiError> {
         let number = p.optional_u32_in("PageNumber", 1..=u32::MAX)?.unwrap_or(1);
-        let size = p
-            .optional_u32_in("PageSize", 1..=MAX_PAGE_SIZE)?
-            .unwrap_or(DEFAULT_PAGE_SIZE);
+        let size = p.optional_u32_in("PageSize", 1..=MAX_PAGE_SIZE)?.unwrap_or(DEFAULT_PAGE_SIZE);
         Ok(Self { number, size })
     }
 
@@ -87,6 +86,10 @@ impl Page {
         u64::from(self.number - 1) * u64::from(self.size)
     }
 }
+
+/// Empty success body (RequestId only) of actions that answer nothing else.
+#[derive(Debug, Clone, Serialize)]
+pub struct EmptyResponse {}
 
 /// The paging echo every list response carries.
 #[derive(Debug, Clone, Serialize)]
@@ -99,10 +102,6 @@ pub struct PageEcho {
 
 impl PageEcho {
     pub fn new(page: Page, total_count: u64) -> Self {
-        Self {
-            page_number: page.number,
-            page_size: page.size,
-            total_count,
-        }
+        Self { page_number: page.number, page_size: page.size, total_count }
     }
 }

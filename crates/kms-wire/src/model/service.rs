@@ -16,11 +16,7 @@ macro_rules! no_params {
     )+};
 }
 
-no_params!(
-    DescribeRegionsRequest,
-    DescribeAccountKmsStatusRequest,
-    OpenKmsServiceRequest
-);
+no_params!(DescribeRegionsRequest, DescribeAccountKmsStatusRequest, OpenKmsServiceRequest);
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]

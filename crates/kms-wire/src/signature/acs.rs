@@ -13,14 +13,8 @@ use crate::error::{ApiError, Code};
 use crate::raw::RawRequest;
 
 /// Headers that every ACS3/ACS4 signature must cover.
-const REQUIRED_SIGNED: &[&str] = &[
-    "host",
-    "x-acs-action",
-    "x-acs-version",
-    "x-acs-date",
-    "x-acs-signature-nonce",
-    "x-acs-content-sha256",
-];
+const REQUIRED_SIGNED: &[&str] =
+    &["host", "x-acs-action", "x-acs-version", "x-acs-date", "x-acs-signature-nonce", "x-acs-content-sha256"];
 
 pub(crate) struct AcsAuthorization {
     algorithm: &'static str,
@@ -38,9 +32,7 @@ fn incomplete(detail: &str) -> ApiError {
 }
 
 pub(super) fn claim(raw: &RawRequest, auth: &str) -> Result<Claim, ApiError> {
-    let (algorithm, rest) = auth
-        .split_once(' ')
-        .ok_or_else(|| incomplete("Malformed Authorization."))?;
+    let (algorithm, rest) = auth.split_once(' ').ok_or_else(|| incomplete("Malformed Authorization."))?;
     let (algorithm, scheme) = match algorithm {
         "ACS3-HMAC-SHA256" => ("ACS3-HMAC-SHA256", Scheme::Acs3),
         "ACS4-HMAC-SHA256" => ("ACS4-HMAC-SHA256", Scheme::Acs4),
@@ -48,10 +40,7 @@ pub(super) fn claim(raw: &RawRequest, auth: &str) -> Result<Claim, ApiError> {
     };
     let (mut credential, mut signed, mut signature) = (None, None, None);
     for part in rest.split(',') {
-        let (k, v) = part
-            .trim()
-            .split_once('=')
-            .ok_or_else(|| incomplete("Malformed Authorization."))?;
+        let (k, v) = part.trim().split_once('=').ok_or_else(|| incomplete("Malformed Authorization."))?;
         match k.trim() {
             "Credential" => credential = Some(v.trim()),
             "SignedHeaders" => signed = Some(v.trim()),
@@ -67,27 +56,21 @@ pub(super) fn claim(raw: &RawRequest, auth: &str) -> Result<Claim, ApiError> {
         Scheme::Acs4 => {
             let parts: Vec<&str> = credential.split('/').collect();
             match parts.as_slice() {
-                [ak, date, region, product, "aliyun_v4_request"] if !ak.is_empty() => (
-                    ak.to_string(),
-                    Some((date.to_string(), region.to_string(), product.to_string())),
-                ),
+                [ak, date, region, product, "aliyun_v4_request"] if !ak.is_empty() => {
+                    (ak.to_string(), Some((date.to_string(), region.to_string(), product.to_string())))
+                }
                 _ => return Err(incomplete("Malformed Credential.")),
             }
         }
         _ => (credential.to_owned(), None),
     };
-    let signed_headers: Vec<String> = signed
-        .split(';')
-        .map(|h| h.trim().to_ascii_lowercase())
-        .collect();
+    let signed_headers: Vec<String> = signed.split(';').map(|h| h.trim().to_ascii_lowercase()).collect();
     for required in REQUIRED_SIGNED {
         if !signed_headers.iter().any(|h| h == required) {
             return Err(incomplete(&format!("Header {required} must be signed.")));
         }
     }
-    let timestamp = raw
-        .header("x-acs-date")
-        .ok_or_else(|| incomplete("x-acs-date is missing."))?;
+    let timestamp = raw.header("x-acs-date").ok_or_else(|| incomplete("x-acs-date is missing."))?;
     let nonce = raw
         .header("x-acs-signature-nonce")
         .filter(|n| !n.is_empty())
@@ -95,9 +78,7 @@ pub(super) fn claim(raw: &RawRequest, auth: &str) -> Result<Claim, ApiError> {
     if let Some((date, _, _)) = &scope {
         // The scope's day must be the day of x-acs-date, or the derived key is for another day.
         if timestamp.get(..10).map(|d| d.replace('-', "")) != Some(date.clone()) {
-            return Err(incomplete(
-                "Credential scope date does not match x-acs-date.",
-            ));
+            return Err(incomplete("Credential scope date does not match x-acs-date."));
         }
     }
     Ok(Claim {
@@ -105,12 +86,7 @@ pub(super) fn claim(raw: &RawRequest, auth: &str) -> Result<Claim, ApiError> {
         access_key_id,
         timestamp,
         nonce,
-        proof: Proof::Acs(AcsAuthorization {
-            algorithm,
-            scope,
-            signed_headers,
-            signature: signature.to_owned(),
-        }),
+        proof: Proof::Acs(AcsAuthorization { algorithm, scope, signed_headers, signature: signature.to_owned() }),
     })
 }
 
@@ -122,9 +98,7 @@ pub fn sha256_hex(data: &[u8]) -> String {
 fn string_to_sign(raw: &RawRequest, auth: &AcsAuthorization) -> Result<String, ApiError> {
     let mut headers = Vec::with_capacity(auth.signed_headers.len());
     for name in &auth.signed_headers {
-        let value = raw
-            .header(name)
-            .ok_or_else(|| incomplete(&format!("Signed header {name} is missing.")))?;
+        let value = raw.header(name).ok_or_else(|| incomplete(&format!("Signed header {name} is missing.")))?;
         headers.push((name.as_str(), value));
     }
     let claimed_hash = raw.header("x-acs-content-sha256").unwrap_or_default();
@@ -134,11 +108,7 @@ fn string_to_sign(raw: &RawRequest, auth: &AcsAuthorization) -> Result<String, A
         &headers,
         claimed_hash.trim(),
     );
-    Ok(format!(
-        "{}\n{}",
-        auth.algorithm,
-        sha256_hex(canonical.as_bytes())
-    ))
+    Ok(format!("{}\n{}", auth.algorithm, sha256_hex(canonical.as_bytes())))
 }
 
 fn signing_key(auth: &AcsAuthorization, secret: &str) -> hmac::Key {
@@ -157,15 +127,10 @@ fn signing_key(auth: &AcsAuthorization, secret: &str) -> hmac::Key {
     }
 }
 
-pub(super) fn check(
-    raw: &RawRequest,
-    auth: &AcsAuthorization,
-    secret: &str,
-) -> Result<(), ApiError> {
+pub(super) fn check(raw: &RawRequest, auth: &AcsAuthorization, secret: &str) -> Result<(), ApiError> {
     let sts = string_to_sign(raw, auth)?;
     let tag = hex::decode(&auth.signature).unwrap_or_default();
-    hmac::verify(&signing_key(auth, secret), sts.as_bytes(), &tag)
-        .map_err(|_| ApiError::signature_mismatch(&sts))?;
+    hmac::verify(&signing_key(auth, secret), sts.as_bytes(), &tag).map_err(|_| ApiError::signature_mismatch(&sts))?;
     // The MAC covers the claimed hash; the body must be the one that hash names.
     let claimed = raw.header("x-acs-content-sha256").unwrap_or_default();
     if claimed.trim() != sha256_hex(&raw.body) {
@@ -183,27 +148,13 @@ pub fn acs3_authorization(
     access_key_id: &str,
     secret: &str,
 ) -> String {
-    let headers: Vec<(&str, String)> = signed_headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    let hash = signed_headers
-        .iter()
-        .find(|(k, _)| k == "x-acs-content-sha256")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_default();
-    let canonical = acs_canonical_request(
-        method,
-        query.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        &headers,
-        hash,
-    );
+    let headers: Vec<(&str, String)> = signed_headers.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let hash =
+        signed_headers.iter().find(|(k, _)| k == "x-acs-content-sha256").map(|(_, v)| v.as_str()).unwrap_or_default();
+    let canonical = acs_canonical_request(method, query.iter().map(|(k, v)| (k.as_str(), v.as_str())), &headers, hash);
     let sts = format!("ACS3-HMAC-SHA256\n{}", sha256_hex(canonical.as_bytes()));
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
     let sig = hex::encode(hmac::sign(&key, sts.as_bytes()));
     let names: Vec<&str> = signed_headers.iter().map(|(k, _)| k.as_str()).collect();
-    format!(
-        "ACS3-HMAC-SHA256 Credential={access_key_id},SignedHeaders={},Signature={sig}",
-        names.join(";")
-    )
+    format!("ACS3-HMAC-SHA256 Credential={access_key_id},SignedHeaders={},Signature={sig}", names.join(";"))
 }

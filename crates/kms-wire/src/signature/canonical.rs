@@ -7,11 +7,7 @@
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// Everything except the RFC 3986 unreserved characters `A-Z a-z 0-9 - _ . ~`.
-const ALIYUN_ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
+const ALIYUN_ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 /// Percent-encodes UTF-8 with upper-case hex: space is `%20`, `*` is `%2A`, `~` stays.
 pub fn percent_encode(s: &str) -> String {
@@ -20,10 +16,8 @@ pub fn percent_encode(s: &str) -> String {
 
 /// `k=v` pairs, each side percent-encoded, sorted by name (then value), joined with `&`.
 pub fn canonical_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    let mut encoded: Vec<(String, String)> = pairs
-        .into_iter()
-        .map(|(k, v)| (percent_encode(k), percent_encode(v)))
-        .collect();
+    let mut encoded: Vec<(String, String)> =
+        pairs.into_iter().map(|(k, v)| (percent_encode(k), percent_encode(v))).collect();
     encoded.sort();
     let mut out = String::new();
     for (i, (k, v)) in encoded.iter().enumerate() {
@@ -38,10 +32,7 @@ pub fn canonical_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) 
 }
 
 /// V1: `METHOD&%2F&percent_encode(canonical query of every parameter but Signature)`.
-pub fn v1_string_to_sign<'a>(
-    method: &str,
-    params: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> String {
+pub fn v1_string_to_sign<'a>(method: &str, params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let canonical = canonical_query(params.into_iter().filter(|(k, _)| *k != "Signature"));
     format!("{method}&%2F&{}", percent_encode(&canonical))
 }

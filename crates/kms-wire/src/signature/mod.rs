@@ -90,9 +90,7 @@ pub(crate) enum Proof {
 
 fn claim(raw: &RawRequest) -> Result<Claim, ApiError> {
     match raw.header("authorization") {
-        Some(auth) if auth.starts_with("ACS3-") || auth.starts_with("ACS4-") => {
-            acs::claim(raw, &auth)
-        }
+        Some(auth) if auth.starts_with("ACS3-") || auth.starts_with("ACS4-") => acs::claim(raw, &auth),
         _ => v1::claim(raw),
     }
 }
@@ -118,12 +116,10 @@ pub fn verify(
 ) -> Result<Verified, ApiError> {
     let claim = claim(raw)?;
     let timestamp = parse_timestamp(&claim.timestamp)?;
-    let secret = credentials
-        .secret(&claim.access_key_id)
-        .map_err(|e| match e {
-            LookupError::NotFound => ApiError::new(Code::InvalidAccessKeyIdNotFound),
-            LookupError::Inactive => ApiError::new(Code::InvalidAccessKeyIdInactive),
-        })?;
+    let secret = credentials.secret(&claim.access_key_id).map_err(|e| match e {
+        LookupError::NotFound => ApiError::new(Code::InvalidAccessKeyIdNotFound),
+        LookupError::Inactive => ApiError::new(Code::InvalidAccessKeyIdInactive),
+    })?;
     check_mac(raw, &claim, &secret)?;
     if (timestamp - now).abs() > TIMESTAMP_WINDOW {
         return Err(Code::InvalidTimeStampExpired.into());
@@ -132,18 +128,10 @@ pub fn verify(
         return Err(Code::SignatureNonceUsed.into());
     }
     let (action, version) = match claim.scheme {
-        Scheme::V1 => (
-            raw.param("Action").map(str::to_owned),
-            raw.param("Version").map(str::to_owned),
-        ),
+        Scheme::V1 => (raw.param("Action").map(str::to_owned), raw.param("Version").map(str::to_owned)),
         Scheme::Acs3 | Scheme::Acs4 => (raw.header("x-acs-action"), raw.header("x-acs-version")),
     };
-    Ok(Verified {
-        access_key_id: claim.access_key_id,
-        scheme: claim.scheme,
-        action,
-        version,
-    })
+    Ok(Verified { access_key_id: claim.access_key_id, scheme: claim.scheme, action, version })
 }
 
 /// Checks only the MAC of a request with a known secret: no clock, no nonce, no key store.

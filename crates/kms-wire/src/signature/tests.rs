@@ -12,11 +12,7 @@ use crate::error::Code;
 struct OneKey(&'static str, &'static str);
 impl CredentialLookup for OneKey {
     fn secret(&self, id: &str) -> Result<Zeroizing<String>, LookupError> {
-        if id == self.0 {
-            Ok(Zeroizing::new(self.1.to_owned()))
-        } else {
-            Err(LookupError::NotFound)
-        }
+        if id == self.0 { Ok(Zeroizing::new(self.1.to_owned())) } else { Err(LookupError::NotFound) }
     }
 }
 
@@ -29,9 +25,7 @@ impl NonceCache for Seen {
 }
 
 fn v1_request(method: &str, pairs: &[(&str, &str)]) -> RawRequest {
-    let query: String = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish();
+    let query: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
     RawRequest::from_parts(method, Some(&query), [], vec![]).unwrap()
 }
 
@@ -57,15 +51,9 @@ fn example2() -> Vec<(&'static str, &'static str)> {
 fn v1_worked_example_2_verifies() {
     let raw = v1_request("POST", &example2());
     assert_eq!(verify_mac_only(&raw, "testsecret").unwrap(), Scheme::V1);
-    let owned: Vec<(String, String)> = example2()
-        .iter()
-        .filter(|(k, _)| *k != "Signature")
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    assert_eq!(
-        sign::v1_signature("POST", &owned, "testsecret"),
-        "Cc83oFmCEbOD5bmdmFTa7VUfdGA="
-    );
+    let owned: Vec<(String, String)> =
+        example2().iter().filter(|(k, _)| *k != "Signature").map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    assert_eq!(sign::v1_signature("POST", &owned, "testsecret"), "Cc83oFmCEbOD5bmdmFTa7VUfdGA=");
 }
 
 #[test]
@@ -79,14 +67,8 @@ fn v1_worked_example_1_has_the_corrected_signature() {
         ("SignatureMethod", "HMAC-SHA1"),
         ("Timestamp", "2016-03-28T03:13:08Z"),
     ];
-    let owned: Vec<(String, String)> = params
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    assert_eq!(
-        sign::v1_signature("GET", &owned, "testsecret"),
-        "41wk2SSX1GJh7fwnc5eqOfiJPFg="
-    );
+    let owned: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    assert_eq!(sign::v1_signature("GET", &owned, "testsecret"), "41wk2SSX1GJh7fwnc5eqOfiJPFg=");
 }
 
 #[test]
@@ -111,9 +93,7 @@ fn acs3_worked_example_verifies() {
     assert_eq!(verify_mac_only(&raw, "testsecret").unwrap(), Scheme::Acs3);
     let e = verify_mac_only(&raw, "testsecreT").unwrap_err();
     assert_eq!(e.code, Code::SignatureDoesNotMatch);
-    assert!(e.message.ends_with(
-        ":ACS3-HMAC-SHA256\n35ce93f78174ddc06c8aa9054f9a6bbfa4ff6dc410da27c5b9a2a3d77c32bb05"
-    ));
+    assert!(e.message.ends_with(":ACS3-HMAC-SHA256\n35ce93f78174ddc06c8aa9054f9a6bbfa4ff6dc410da27c5b9a2a3d77c32bb05"));
 }
 
 #[test]
@@ -127,33 +107,15 @@ fn full_verification_checks_key_clock_and_nonce() {
     assert_eq!(ok.action(), Some("Encrypt"));
     assert_eq!(ok.version(), Some("2016-01-20"));
     // The same request again is a replay.
-    assert_eq!(
-        verify(&raw, &keys, &nonces, now).unwrap_err().code,
-        Code::SignatureNonceUsed
-    );
+    assert_eq!(verify(&raw, &keys, &nonces, now).unwrap_err().code, Code::SignatureNonceUsed);
     // Fifteen minutes and one second later it is stale.
     let late = datetime!(2024-01-01 00:15:01 UTC);
-    assert_eq!(
-        verify(&raw, &keys, &Seen::default(), late)
-            .unwrap_err()
-            .code,
-        Code::InvalidTimeStampExpired
-    );
+    assert_eq!(verify(&raw, &keys, &Seen::default(), late).unwrap_err().code, Code::InvalidTimeStampExpired);
     let early = datetime!(2023-12-31 23:44:59 UTC);
-    assert_eq!(
-        verify(&raw, &keys, &Seen::default(), early)
-            .unwrap_err()
-            .code,
-        Code::InvalidTimeStampExpired
-    );
+    assert_eq!(verify(&raw, &keys, &Seen::default(), early).unwrap_err().code, Code::InvalidTimeStampExpired);
     // An unknown key is refused before the MAC is looked at.
     let other = OneKey("someone", "testsecret");
-    assert_eq!(
-        verify(&raw, &other, &Seen::default(), now)
-            .unwrap_err()
-            .code,
-        Code::InvalidAccessKeyIdNotFound
-    );
+    assert_eq!(verify(&raw, &other, &Seen::default(), now).unwrap_err().code, Code::InvalidAccessKeyIdNotFound);
 }
 
 #[test]
@@ -172,17 +134,8 @@ fn a_bad_mac_does_not_consume_the_nonce() {
 fn v1_shape_errors_name_the_missing_parameter() {
     let keys = OneKey("testid", "testsecret");
     let now = datetime!(2024-01-01 00:00:00 UTC);
-    for missing in [
-        "AccessKeyId",
-        "Signature",
-        "Timestamp",
-        "SignatureNonce",
-        "SignatureMethod",
-    ] {
-        let pairs: Vec<_> = example2()
-            .into_iter()
-            .filter(|(k, _)| *k != missing)
-            .collect();
+    for missing in ["AccessKeyId", "Signature", "Timestamp", "SignatureNonce", "SignatureMethod"] {
+        let pairs: Vec<_> = example2().into_iter().filter(|(k, _)| *k != missing).collect();
         let e = verify(&v1_request("POST", &pairs), &keys, &Seen::default(), now).unwrap_err();
         assert_eq!(e.code, Code::MissingParameter, "{missing}");
         assert!(e.message.contains(missing));
@@ -205,10 +158,7 @@ fn acs_headers_must_cover_the_required_set() {
         [
             ("x-acs-date", b"2024-01-01T00:00:00Z".as_slice()),
             ("x-acs-signature-nonce", b"n"),
-            (
-                "authorization",
-                b"ACS3-HMAC-SHA256 Credential=testid,SignedHeaders=host;x-acs-date,Signature=00",
-            ),
+            ("authorization", b"ACS3-HMAC-SHA256 Credential=testid,SignedHeaders=host;x-acs-date,Signature=00"),
         ],
         vec![],
     )
@@ -218,15 +168,9 @@ fn acs_headers_must_cover_the_required_set() {
     let sm3 = RawRequest::from_parts(
         "POST",
         None,
-        [(
-            "authorization",
-            b"ACS3-HMAC-SM3 Credential=a,SignedHeaders=host,Signature=00".as_slice(),
-        )],
+        [("authorization", b"ACS3-HMAC-SM3 Credential=a,SignedHeaders=host,Signature=00".as_slice())],
         vec![],
     )
     .unwrap();
-    assert_eq!(
-        verify_mac_only(&sm3, "s").unwrap_err().code,
-        Code::IncompleteSignature
-    );
+    assert_eq!(verify_mac_only(&sm3, "s").unwrap_err().code, Code::IncompleteSignature);
 }

@@ -31,21 +31,11 @@ pub(super) fn claim(raw: &RawRequest) -> Result<Claim, ApiError> {
     }
     let timestamp = required(raw, "Timestamp")?.to_owned();
     let nonce = required(raw, "SignatureNonce")?.to_owned();
-    Ok(Claim {
-        scheme: Scheme::V1,
-        access_key_id,
-        timestamp,
-        nonce,
-        proof: Proof::V1 { signature },
-    })
+    Ok(Claim { scheme: Scheme::V1, access_key_id, timestamp, nonce, proof: Proof::V1 { signature } })
 }
 
 fn string_to_sign(raw: &RawRequest) -> String {
-    let pairs = raw
-        .query
-        .iter()
-        .chain(&raw.form)
-        .map(|(k, v)| (k.as_str(), v.as_str()));
+    let pairs = raw.query.iter().chain(&raw.form).map(|(k, v)| (k.as_str(), v.as_str()));
     v1_string_to_sign(raw.method.as_str(), pairs)
 }
 
@@ -58,9 +48,7 @@ fn key(secret: &str) -> hmac::Key {
 
 pub(super) fn check(raw: &RawRequest, signature: &str, secret: &str) -> Result<(), ApiError> {
     let sts = string_to_sign(raw);
-    let tag = base64::engine::general_purpose::STANDARD
-        .decode(signature)
-        .unwrap_or_default();
+    let tag = base64::engine::general_purpose::STANDARD.decode(signature).unwrap_or_default();
     hmac::verify(&key(secret), sts.as_bytes(), &tag).map_err(|_| ApiError::signature_mismatch(&sts))
 }
 

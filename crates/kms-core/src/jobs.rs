@@ -1,0 +1,42 @@
+//! Scheduled work: destroying keys whose deletion window ended and rotating keys whose
+//! rotation is due. Driven by the service clock (which `--dev-clock` can move). Safe to run
+//! on several nodes at once: each action is a compare-and-set, so exactly one node wins.
+
+use kms_store::StoreError;
+
+use crate::error::{CoreError, CoreResult};
+use crate::service::Kms;
+
+/// How many due keys one pass handles of each kind.
+const BATCH: u32 = 256;
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobReport {
+    pub destroyed: usize,
+    pub rotated: usize,
+}
+
+impl Kms {
+    /// Runs every job that is due now.
+    pub async fn run_due_jobs(&self) -> CoreResult<JobReport> {
+        let now = self.now();
+        let mut report = JobReport::default();
+        for key in self.store.keys_due_for_deletion(now, BATCH).await? {
+            match self.store.destroy_key(&key).await {
+                Ok(()) => report.destroyed += 1,
+                // Cancelled, changed or destroyed by another node meanwhile.
+                Err(StoreError::Conflict | StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        for key in self.store.keys_due_for_rotation(now, BATCH).await? {
+            match self.rotate(&key).await {
+                Ok(_) => report.rotated += 1,
+                Err(CoreError::Store(StoreError::Conflict | StoreError::NotFound)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,74 @@
+//! Key states: EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion,
+//! SetDeletionProtection (spec §7.2).
+
+use kms_types::KeyRef;
+use kms_types::limits::PENDING_WINDOW_DAYS;
+
+use super::{FromParams, key_ref};
+use crate::error::{ApiError, Code};
+use crate::params::Params;
+
+macro_rules! key_only {
+    ($($req:ident),+) => {$(
+        #[derive(Debug, Clone)]
+        pub struct $req {
+            pub key: KeyRef,
+        }
+        impl FromParams for $req {
+            fn from_params(p: &mut Params) -> Result<Self, ApiError> {
+                Ok(Self { key: key_ref(p, "KeyId")? })
+            }
+        }
+    )+};
+}
+
+key_only!(EnableKeyRequest, DisableKeyRequest, CancelKeyDeletionRequest);
+
+#[derive(Debug, Clone)]
+pub struct ScheduleKeyDeletionRequest {
+    pub key: KeyRef,
+    pub pending_window_in_days: u32,
+}
+
+impl FromParams for ScheduleKeyDeletionRequest {
+    fn from_params(p: &mut Params) -> Result<Self, ApiError> {
+        let key = key_ref(p, "KeyId")?;
+        let days = p
+            .optional_u32_in("PendingWindowInDays", PENDING_WINDOW_DAYS)?
+            .ok_or_else(|| ApiError::missing_parameter("PendingWindowInDays"))?;
+        Ok(Self { key, pending_window_in_days: days })
+    }
+}
+
+/// The key is named by `ProtectedResourceArn` (the documented parameter) or, in newer SDKs,
+/// by `KeyId`.
+#[derive(Debug, Clone)]
+pub struct SetDeletionProtectionRequest {
+    pub key: KeyRef,
+    pub enable: bool,
+    pub description: String,
+}
+
+impl FromParams for SetDeletionProtectionRequest {
+    fn from_params(p: &mut Params) -> Result<Self, ApiError> {
+        let key = match (p.optional("ProtectedResourceArn"), p.optional("KeyId")) {
+            (Some(arn), _) => {
+                if !arn.starts_with("acs:kms:") {
+                    return Err(ApiError::invalid_parameter("ProtectedResourceArn"));
+                }
+                KeyRef::parse(&arn).map_err(|_| ApiError::new(Code::KeyNotFound))?
+            }
+            (None, Some(id)) => KeyRef::parse(&id).map_err(|_| ApiError::new(Code::KeyNotFound))?,
+            (None, None) => return Err(ApiError::missing_parameter("ProtectedResourceArn")),
+        };
+        let enable = p
+            .optional_bool("EnableDeletionProtection")?
+            .ok_or_else(|| ApiError::missing_parameter("EnableDeletionProtection"))?;
+        let description = p.optional("DeletionProtectionDescription").unwrap_or_default();
+        if description.chars().count() > kms_types::limits::MAX_DESCRIPTION_CHARS {
+            return Err(ApiError::invalid_parameter("DeletionProtectionDescription"));
+        }
+        let _ = p.optional("KmsInstanceId");
+        Ok(Self { key, enable, description })
+    }
+}
