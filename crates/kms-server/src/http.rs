@@ -392,6 +392,7 @@ async fn advance_dev_clock(method: &str, query: Option<&str>, state: &State, req
     let (Some(seconds), Some(clock)) = (seconds, &state.dev_clock) else {
         return fail(ApiError::invalid_parameter("seconds"));
     };
+    let _turn = state.jobs.lock().await;
     clock.advance(seconds);
     let Some(report) = crate::run_jobs_once(state).await else {
         return fail(ApiError::internal());

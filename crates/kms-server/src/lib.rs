@@ -40,6 +40,9 @@ pub struct State {
     clock: Arc<dyn Clock>,
     /// The movable service clock, when `--dev-clock` is on.
     dev_clock: Option<Arc<DevClock>>,
+    /// One job run at a time, so a dev-clock advance and the jobs it makes due are one step
+    /// that the periodic run cannot split.
+    jobs: tokio::sync::Mutex<()>,
 }
 
 /// How often scheduled jobs (deletion, rotation) look for due work.
@@ -81,10 +84,12 @@ async fn run_jobs(state: Arc<State>) {
     let mut tick = tokio::time::interval(JOB_INTERVAL);
     loop {
         tick.tick().await;
+        let _turn = state.jobs.lock().await;
         run_jobs_once(&state).await;
     }
 }
 
+/// One pass of the jobs; the caller holds `state.jobs`.
 async fn run_jobs_once(state: &State) -> Option<kms_core::JobReport> {
     match state.kms.run_due_jobs().await {
         Ok(report) => {

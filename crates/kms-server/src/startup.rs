@@ -104,7 +104,14 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Listen { addr: config.listen.to_string(), source })?;
-    let state = State { kms, access_keys, nonces: Nonces::default(), clock: Arc::new(SystemClock), dev_clock };
+    let state = State {
+        kms,
+        access_keys,
+        nonces: Nonces::default(),
+        clock: Arc::new(SystemClock),
+        dev_clock,
+        jobs: tokio::sync::Mutex::new(()),
+    };
     Ok(Server { listener, tls, state: Arc::new(state) })
 }
 

@@ -1,0 +1,213 @@
+//! Versions, manual and automatic rotation, and destruction — the schedules proved with
+//! `--dev-clock` instead of waiting days.
+
+mod common;
+
+use common::*;
+use kms_testkit::Options;
+
+fn dev_clock() -> Kmsd {
+    Kmsd::start_with(&bin(), Options { extra_args: vec!["--dev-clock".into()], ..Default::default() }).unwrap()
+}
+
+async fn advance(c: &Client, seconds: i64) -> serde_json::Value {
+    let r = c.raw("POST", &format!("/-/clock/advance?seconds={seconds}"), &[], vec![], false).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()
+}
+
+async fn primary(c: &Client, key: &str) -> String {
+    ok(c, "DescribeKey", &[("KeyId", key)]).await["KeyMetadata"]["PrimaryKeyVersion"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn manual_versions_keep_old_ciphertext_decrypting() {
+    let k = start();
+    let c = k.client();
+    let key = new_key(&c).await;
+    let mut blobs = Vec::new();
+    let mut versions = vec![primary(&c, &key).await];
+    for i in 0..3 {
+        let enc = ok(&c, "Encrypt", &[("KeyId", &key), ("Plaintext", &b64(format!("v{i}").as_bytes()))]).await;
+        assert_eq!(enc["KeyVersionId"], versions.last().unwrap().as_str());
+        blobs.push((
+            enc["CiphertextBlob"].as_str().unwrap().to_owned(),
+            versions.last().unwrap().clone(),
+            format!("v{i}"),
+        ));
+        let made = ok(&c, "CreateKeyVersion", &[("KeyId", &key)]).await;
+        let v = &made["KeyVersion"];
+        assert_eq!(v["KeyId"], key.as_str());
+        assert!(v["CreationDate"].as_str().unwrap().ends_with('Z'));
+        let id = v["KeyVersionId"].as_str().unwrap().to_owned();
+        assert_eq!(primary(&c, &key).await, id, "the new version is primary");
+        versions.push(id);
+    }
+    for (blob, version, plain) in &blobs {
+        let dec = ok(&c, "Decrypt", &[("CiphertextBlob", blob)]).await;
+        assert_eq!(&dec["KeyVersionId"], version.as_str());
+        assert_eq!(unb64(dec["Plaintext"].as_str().unwrap()), plain.as_bytes());
+    }
+    let listed = ok(&c, "ListKeyVersions", &[("KeyId", &key), ("PageSize", "3")]).await;
+    assert_eq!(listed["TotalCount"], 4);
+    let ids: Vec<&str> = listed["KeyVersions"]["KeyVersion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["KeyVersionId"].as_str().unwrap())
+        .collect();
+    let newest_first: Vec<&str> = versions.iter().rev().take(3).map(String::as_str).collect();
+    assert_eq!(ids, newest_first);
+    let page2 = ok(&c, "ListKeyVersions", &[("KeyId", &key), ("PageSize", "3"), ("PageNumber", "2")]).await;
+    assert_eq!(page2["KeyVersions"]["KeyVersion"][0]["KeyVersionId"], versions[0].as_str());
+
+    let d = call(&c, "DescribeKeyVersion", &[("KeyId", "alias/none-yet"), ("KeyVersionId", &versions[1])]).await;
+    assert_error(&d, 404, "Forbidden.AliasNotFound");
+    let d = ok(&c, "DescribeKeyVersion", &[("KeyId", &key), ("KeyVersionId", &versions[1])]).await;
+    assert_eq!(d["KeyVersion"]["KeyVersionId"], versions[1].as_str());
+    let other = new_key(&c).await;
+    let other_version = primary(&c, &other).await;
+    for bad in [other_version.as_str(), "11111111-2222-3333-4444-555555555555", "not-a-version"] {
+        assert_error(
+            &call(&c, "DescribeKeyVersion", &[("KeyId", &key), ("KeyVersionId", bad)]).await,
+            404,
+            "Forbidden.KeyVersionNotFound",
+        );
+    }
+    assert_error(&call(&c, "DescribeKeyVersion", &[("KeyId", &key)]).await, 400, "MissingParameter");
+}
+
+#[tokio::test]
+async fn automatic_rotation_happens_on_schedule_and_pauses_while_disabled() {
+    let k = dev_clock();
+    let c = k.client();
+    let created = ok(&c, "CreateKey", &[("EnableAutomaticRotation", "true"), ("RotationInterval", "7d")]).await;
+    let m = &created["KeyMetadata"];
+    let key = m["KeyId"].as_str().unwrap().to_owned();
+    assert_eq!((m["AutomaticRotation"].as_str(), m["RotationInterval"].as_str()), (Some("Enabled"), Some("604800s")));
+    assert_eq!(m["LastRotationDate"], m["CreationDate"]);
+    let first = m["PrimaryKeyVersion"].as_str().unwrap().to_owned();
+    let blob1 = ok(&c, "Encrypt", &[("KeyId", &key), ("Plaintext", "b25l")]).await["CiphertextBlob"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Not yet due: nothing happens.
+    assert_eq!(advance(&c, 6 * 86_400).await["Rotated"], 0);
+    assert_eq!(primary(&c, &key).await, first);
+    // Due: exactly one rotation, even if the jobs run again at the same time.
+    let report = advance(&c, 86_400 + 60).await;
+    assert_eq!(report["Rotated"], 1);
+    assert_eq!(advance(&c, 0).await["Rotated"], 0);
+    let second = primary(&c, &key).await;
+    assert_ne!(second, first);
+    let m = ok(&c, "DescribeKey", &[("KeyId", &key)]).await["KeyMetadata"].clone();
+    assert_eq!(m["LastRotationDate"], report["Now"]);
+    let next = time::OffsetDateTime::parse(
+        m["NextRotationDate"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let now =
+        time::OffsetDateTime::parse(report["Now"].as_str().unwrap(), &time::format_description::well_known::Rfc3339)
+            .unwrap();
+    assert_eq!(next - now, time::Duration::days(7));
+    let enc2 = ok(&c, "Encrypt", &[("KeyId", &key), ("Plaintext", "dHdv")]).await;
+    assert_eq!(enc2["KeyVersionId"], second.as_str());
+
+    // Disabled: rotation is suspended and does not happen while due.
+    ok(&c, "DisableKey", &[("KeyId", &key)]).await;
+    assert_eq!(ok(&c, "DescribeKey", &[("KeyId", &key)]).await["KeyMetadata"]["AutomaticRotation"], "Suspended");
+    assert_eq!(advance(&c, 8 * 86_400).await["Rotated"], 0);
+    assert_eq!(primary(&c, &key).await, second);
+    // Enabled again while overdue: it rotates at the next run.
+    ok(&c, "EnableKey", &[("KeyId", &key)]).await;
+    assert_eq!(advance(&c, 0).await["Rotated"], 1);
+    let third = primary(&c, &key).await;
+    assert!(third != second && third != first);
+
+    // Ciphertext of every version decrypts.
+    for (blob, version, plain) in
+        [(blob1, first, "b25l"), (enc2["CiphertextBlob"].as_str().unwrap().to_owned(), second, "dHdv")]
+    {
+        let dec = ok(&c, "Decrypt", &[("CiphertextBlob", &blob)]).await;
+        assert_eq!((dec["KeyVersionId"].as_str(), dec["Plaintext"].as_str()), (Some(version.as_str()), Some(plain)));
+    }
+    assert_eq!(ok(&c, "ListKeyVersions", &[("KeyId", &key)]).await["TotalCount"], 3);
+
+    // Turning rotation off stops it.
+    ok(&c, "UpdateRotationPolicy", &[("KeyId", &key), ("EnableAutomaticRotation", "false")]).await;
+    let m = ok(&c, "DescribeKey", &[("KeyId", &key)]).await["KeyMetadata"].clone();
+    assert_eq!(m["AutomaticRotation"], "Disabled");
+    assert!(m.get("RotationInterval").is_none() && m.get("NextRotationDate").is_none());
+    assert_eq!(advance(&c, 30 * 86_400).await["Rotated"], 0);
+    for (interval, code) in
+        [(None, "MissingParameter"), (Some("6d"), "InvalidParameter"), (Some("731d"), "InvalidParameter")]
+    {
+        let mut p = vec![("KeyId", key.as_str()), ("EnableAutomaticRotation", "true")];
+        if let Some(i) = interval {
+            p.push(("RotationInterval", i));
+        }
+        assert_error(&call(&c, "UpdateRotationPolicy", &p).await, 400, code);
+    }
+}
+
+/// When the window ends the key is destroyed: every operation answers not-found, and its
+/// wrapped material is gone from the database files themselves.
+#[tokio::test]
+async fn deletion_destroys_the_key_and_its_material_on_disk() {
+    let k = dev_clock();
+    let c = k.client();
+    let key = new_key(&c).await;
+    ok(&c, "CreateKeyVersion", &[("KeyId", &key)]).await;
+    ok(&c, "CreateAlias", &[("AliasName", "alias/doomed"), ("KeyId", &key)]).await;
+    let blob = ok(&c, "Encrypt", &[("KeyId", &key), ("Plaintext", "Ynll")]).await["CiphertextBlob"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let survivor = new_key(&c).await;
+
+    let db = k.data_dir.join("kms.db");
+    let materials: Vec<Vec<u8>> = {
+        let conn = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let mut stmt = conn.prepare("SELECT material FROM key_versions WHERE key_id = ?1").unwrap();
+        stmt.query_map([&key], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    };
+    assert_eq!(materials.len(), 2);
+    let on_disk = |m: &[u8]| {
+        std::fs::read_dir(&k.data_dir).unwrap().any(|e| {
+            let bytes = std::fs::read(e.unwrap().path()).unwrap();
+            bytes.windows(m.len()).any(|w| w == m)
+        })
+    };
+    assert!(materials.iter().all(|m| on_disk(m)), "the wrapped material is in the store before deletion");
+
+    ok(&c, "ScheduleKeyDeletion", &[("KeyId", &key), ("PendingWindowInDays", "7")]).await;
+    assert_eq!(advance(&c, 7 * 86_400 - 120).await["Destroyed"], 0);
+    assert_error(&call(&c, "Decrypt", &[("CiphertextBlob", &blob)]).await, 409, "Rejected.PendingDeletion");
+    assert_eq!(advance(&c, 180).await["Destroyed"], 1);
+
+    assert_error(&call(&c, "DescribeKey", &[("KeyId", &key)]).await, 404, "Forbidden.KeyNotFound");
+    assert_error(&call(&c, "Decrypt", &[("CiphertextBlob", &blob)]).await, 404, "Forbidden.KeyNotFound");
+    assert_error(
+        &call(&c, "Encrypt", &[("KeyId", "alias/doomed"), ("Plaintext", "Ynll")]).await,
+        404,
+        "Forbidden.AliasNotFound",
+    );
+    assert_error(&call(&c, "CancelKeyDeletion", &[("KeyId", &key)]).await, 404, "Forbidden.KeyNotFound");
+    assert!(materials.iter().all(|m| !on_disk(m)), "destroyed material is still in a store file");
+    // Other keys are untouched.
+    assert_eq!(ok(&c, "DescribeKey", &[("KeyId", &survivor)]).await["KeyMetadata"]["KeyState"], "Enabled");
+}
+
+#[tokio::test]
+async fn the_dev_clock_is_off_unless_asked_for() {
+    let k = start();
+    let c = k.client();
+    let r = c.raw("POST", "/-/clock/advance?seconds=10", &[], vec![], false).await;
+    assert_error(&r, 400, "InvalidAction.NotFound");
+    let k = dev_clock();
+    let c = k.client();
+    assert_error(&c.raw("GET", "/-/clock/advance?seconds=10", &[], vec![], false).await, 403, "UnsupportedHTTPMethod");
+    assert_error(&c.raw("POST", "/-/clock/advance?seconds=-5", &[], vec![], false).await, 400, "InvalidParameter");
+}
