@@ -102,3 +102,20 @@ impl Kms {
         Ok(DataKey { plaintext, wrapped })
     }
 }
+
+impl Kms {
+    /// ReEncrypt (symmetric source): opens the blob under its own key and source context, and
+    /// seals the plaintext under the destination key's primary version and context. The
+    /// plaintext never leaves the service.
+    pub async fn re_encrypt(
+        &self,
+        blob: &[u8],
+        source_context: &EncryptionContext,
+        destination: &KeyRef,
+        destination_context: &EncryptionContext,
+    ) -> CoreResult<Encrypted> {
+        let (key, version) = self.usable_primary(destination).await?;
+        let opened = self.decrypt(blob, source_context).await?;
+        self.seal(&key, &version, destination_context, &opened.plaintext)
+    }
+}

@@ -222,3 +222,74 @@ async fn dry_run_validates_and_answers_dry_run_operation_error() {
         "Forbidden.AliasNotFound",
     );
 }
+
+#[tokio::test]
+async fn re_encrypt_moves_ciphertext_to_another_key_and_context() {
+    let k = start();
+    let c = k.client();
+    let (src, dst) = (new_key(&c).await, new_key(&c).await);
+    ok(&c, "CreateAlias", &[("AliasName", "alias/dst"), ("KeyId", &dst)]).await;
+    let enc =
+        ok(&c, "Encrypt", &[("KeyId", &src), ("Plaintext", "bW92ZSBtZQ=="), ("EncryptionContext", r#"{"a":"1"}"#)])
+            .await;
+    let blob = enc["CiphertextBlob"].as_str().unwrap();
+    let re = ok(
+        &c,
+        "ReEncrypt",
+        &[
+            ("CiphertextBlob", blob),
+            ("SourceEncryptionContext", r#"{"a":"1"}"#),
+            ("DestinationKeyId", "alias/dst"),
+            ("DestinationEncryptionContext", r#"{"b":"2"}"#),
+        ],
+    )
+    .await;
+    let dst_primary = ok(&c, "DescribeKey", &[("KeyId", &dst)]).await["KeyMetadata"]["PrimaryKeyVersion"].clone();
+    assert_eq!(re["KeyId"], dst.as_str());
+    assert_eq!(re["KeyVersionId"], dst_primary);
+    let new_blob = re["CiphertextBlob"].as_str().unwrap();
+    let dec = ok(&c, "Decrypt", &[("CiphertextBlob", new_blob), ("EncryptionContext", r#"{"b":"2"}"#)]).await;
+    assert_eq!((dec["Plaintext"].as_str(), dec["KeyId"].as_str()), (Some("bW92ZSBtZQ=="), Some(dst.as_str())));
+    // Only the destination context opens it.
+    for wrong in [r#"{"a":"1"}"#, "{}"] {
+        assert_error(
+            &call(&c, "Decrypt", &[("CiphertextBlob", new_blob), ("EncryptionContext", wrong)]).await,
+            400,
+            "InvalidParameter",
+        );
+    }
+    // The source context must be right; the source key must be usable; the destination must exist.
+    assert_error(
+        &call(&c, "ReEncrypt", &[("CiphertextBlob", blob), ("DestinationKeyId", &dst)]).await,
+        400,
+        "InvalidParameter",
+    );
+    assert_error(
+        &call(
+            &c,
+            "ReEncrypt",
+            &[
+                ("CiphertextBlob", blob),
+                ("SourceEncryptionContext", r#"{"a":"1"}"#),
+                ("DestinationKeyId", "alias/none"),
+            ],
+        )
+        .await,
+        404,
+        "Forbidden.AliasNotFound",
+    );
+    ok(&c, "DisableKey", &[("KeyId", &src)]).await;
+    let p = [("CiphertextBlob", blob), ("SourceEncryptionContext", r#"{"a":"1"}"#), ("DestinationKeyId", dst.as_str())];
+    assert_error(&call(&c, "ReEncrypt", &p).await, 409, "Rejected.Disabled");
+    ok(&c, "EnableKey", &[("KeyId", &src)]).await;
+    ok(&c, "DisableKey", &[("KeyId", &dst)]).await;
+    assert_error(&call(&c, "ReEncrypt", &p).await, 409, "Rejected.Disabled");
+    ok(&c, "EnableKey", &[("KeyId", &dst)]).await;
+    let mut dry = p.to_vec();
+    dry.push(("DryRun", "true"));
+    assert_error(&call(&c, "ReEncrypt", &dry).await, 400, "DryRunOperationError");
+    let mut asym = p.to_vec();
+    asym.push(("SourceKeyId", src.as_str()));
+    assert_error(&call(&c, "ReEncrypt", &asym).await, 400, "UnsupportedOperation");
+    assert_error(&call(&c, "ReEncrypt", &[("CiphertextBlob", blob)]).await, 400, "MissingParameter");
+}

@@ -35,6 +35,7 @@ macro_rules! for_each_action {
             Decrypt: Crypto => DecryptRequest,
             GenerateDataKey: Crypto => GenerateDataKeyRequest,
             GenerateDataKeyWithoutPlaintext: Crypto => GenerateDataKeyWithoutPlaintextRequest,
+            ReEncrypt: Crypto => ReEncryptRequest,
         }
     };
 }

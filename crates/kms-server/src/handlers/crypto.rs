@@ -75,3 +75,23 @@ impl Handle for GenerateDataKeyWithoutPlaintextRequest {
         )
     }
 }
+
+/// Spec: §7.4 ReEncrypt. Answers the destination key and version (spec §12).
+impl Handle for ReEncryptRequest {
+    type Response = ReEncryptResponse;
+    async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
+        let enc = ctx
+            .kms
+            .re_encrypt(&self.ciphertext_blob, &self.source_context, &self.destination, &self.destination_context)
+            .await
+            .map_err(|e| ctx.fail(e))?;
+        dry_run_outcome(
+            self.dry_run,
+            EncryptResponse {
+                ciphertext_blob: encode_base64(&enc.blob),
+                key_id: enc.key_id.to_string(),
+                key_version_id: enc.version_id.to_string(),
+            },
+        )
+    }
+}

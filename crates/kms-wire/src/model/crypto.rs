@@ -128,6 +128,43 @@ pub struct GenerateDataKeyWithoutPlaintextResponse {
     pub key_version_id: String,
 }
 
+/// ReEncrypt with a symmetric source (the blob names its key). Public-key sources
+/// (`SourceKeyId`, `SourceKeyVersionId`, `SourceEncryptionAlgorithm`) arrive with asymmetric
+/// keys; until then they are refused rather than ignored.
+#[derive(Debug)]
+pub struct ReEncryptRequest {
+    pub ciphertext_blob: Vec<u8>,
+    pub source_context: EncryptionContext,
+    pub destination: KeyRef,
+    pub destination_context: EncryptionContext,
+    pub dry_run: bool,
+}
+
+impl FromParams for ReEncryptRequest {
+    fn from_params(p: &mut Params) -> Result<Self, ApiError> {
+        for name in ["SourceKeyId", "SourceKeyVersionId", "SourceEncryptionAlgorithm"] {
+            if p.optional(name).is_some() {
+                return Err(ApiError::with_message(
+                    crate::error::Code::UnsupportedOperation,
+                    format!(
+                        "This action is not supported. {name}: public-key source ciphertext is not supported by this kmsd."
+                    ),
+                ));
+            }
+        }
+        Ok(Self {
+            ciphertext_blob: p.required_base64("CiphertextBlob")?,
+            destination: key_ref(p, "DestinationKeyId")?,
+            source_context: encryption_context(p, "SourceEncryptionContext")?,
+            destination_context: encryption_context(p, "DestinationEncryptionContext")?,
+            dry_run: dry_run(p)?,
+        })
+    }
+}
+
+/// The new ciphertext and the destination key version that made it (spec §12).
+pub type ReEncryptResponse = EncryptResponse;
+
 #[cfg(test)]
 mod tests {
     use super::*;
