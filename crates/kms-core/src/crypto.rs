@@ -58,7 +58,7 @@ impl Kms {
         context: &EncryptionContext,
         plaintext: &[u8],
     ) -> CoreResult<Encrypted> {
-        let label = MaterialLabel { key_id: &key.id, version_id: &version.id };
+        let label = MaterialLabel { key_id: &key.id, version_id: &version.id, spec: key.spec };
         let material = kms_crypto::WrappedMaterial(version.material.clone());
         let sealed = self.crypto.symmetric.seal(&material, label, &context.canonical_bytes(), plaintext)?;
         let blob = CiphertextBlob {
@@ -81,7 +81,7 @@ impl Kms {
         let version = self.store.get_version(&blob.version_id).await?.ok_or(CoreError::KeyNotFound)?;
         let key = self.store.get_key(&version.key_id).await?.ok_or(CoreError::KeyNotFound)?;
         check(key.state, Operation::UseKey)?;
-        let label = MaterialLabel { key_id: &key.id, version_id: &version.id };
+        let label = MaterialLabel { key_id: &key.id, version_id: &version.id, spec: key.spec };
         let material = kms_crypto::WrappedMaterial(version.material);
         let plaintext = self.crypto.symmetric.open(
             &material,

@@ -42,7 +42,7 @@ impl Kms {
         if !new.spec.allows_usage(usage) {
             return Err(CoreError::InvalidParameter("KeyUsage"));
         }
-        if !self.crypto.symmetric.supports(new.spec) || new.spec != KeySpec::Aes256 {
+        if !self.crypto.symmetric.supports(new.spec) || !matches!(new.spec, KeySpec::Aes256 | KeySpec::Sm4) {
             return Err(CoreError::Unsupported("KeySpec"));
         }
         if new.origin != Origin::AliyunKms {
@@ -62,7 +62,7 @@ impl Kms {
         let id = KeyId::generate();
         let version_id = KeyVersionId::generate();
         let material =
-            self.crypto.symmetric.generate(new.spec, MaterialLabel { key_id: &id, version_id: &version_id })?;
+            self.crypto.symmetric.generate(MaterialLabel { key_id: &id, version_id: &version_id, spec: new.spec })?;
         let now = self.now();
         let key = KeyRecord {
             id: id.clone(),

@@ -20,8 +20,11 @@ impl Kms {
         }
         let now = self.now();
         let version_id = KeyVersionId::generate();
-        let material =
-            self.crypto.symmetric.generate(key.spec, MaterialLabel { key_id: &key.id, version_id: &version_id })?;
+        let material = self.crypto.symmetric.generate(MaterialLabel {
+            key_id: &key.id,
+            version_id: &version_id,
+            spec: key.spec,
+        })?;
         let version =
             VersionRecord { id: version_id.clone(), key_id: key.id.clone(), created_at: now, material: material.0 };
         let rotated = KeyRecord {

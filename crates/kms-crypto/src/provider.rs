@@ -30,17 +30,19 @@ impl fmt::Debug for WrappedMaterial {
     }
 }
 
-/// Binds wrapped material to the key version it belongs to: used as AAD when wrapping, so
-/// material copied onto another version's row fails to unwrap.
+/// Binds wrapped material to the key version it belongs to and the spec it is for: used as
+/// AAD when wrapping, so material copied onto another version's row, or read as another
+/// algorithm's key, fails to unwrap.
 #[derive(Debug, Clone, Copy)]
 pub struct MaterialLabel<'a> {
     pub key_id: &'a KeyId,
     pub version_id: &'a KeyVersionId,
+    pub spec: KeySpec,
 }
 
 impl MaterialLabel<'_> {
     pub fn aad(&self) -> Vec<u8> {
-        format!("kmsd/key-material/v1\0{}\0{}", self.key_id, self.version_id).into_bytes()
+        format!("kmsd/key-material/v1\0{}\0{}\0{}", self.key_id, self.version_id, self.spec).into_bytes()
     }
 }
 
@@ -60,8 +62,8 @@ pub trait RootKey: Send + Sync {
 /// Symmetric customer master keys.
 pub trait SymmetricKeys: Send + Sync {
     fn supports(&self, spec: KeySpec) -> bool;
-    /// New material for a version, returned wrapped.
-    fn generate(&self, spec: KeySpec, label: MaterialLabel<'_>) -> Result<WrappedMaterial, CryptoError>;
+    /// New material for a version (of `label.spec`), returned wrapped.
+    fn generate(&self, label: MaterialLabel<'_>) -> Result<WrappedMaterial, CryptoError>;
     /// AEAD-encrypts under the version's material with a fresh random IV.
     fn seal(
         &self,

@@ -10,6 +10,8 @@ use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 use std::sync::Arc;
 
+use aes_gcm::aead::consts::U12;
+use aes_gcm::{AeadInOut as _, AesGcm, KeyInit as _};
 use aws_lc_rs::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::rand;
 use base64::Engine as _;
@@ -120,6 +122,44 @@ impl RootKey for SoftRootKey {
     }
 }
 
+/// SM4-GCM (RFC 8998): GCM over the SM4 block cipher, from RustCrypto.
+type Sm4Gcm = AesGcm<sm4::Sm4, U12>;
+
+/// An unwrapped symmetric key, alive for one call.
+enum SymmetricKey {
+    /// AES-GCM from aws-lc (which wipes its key schedule on drop).
+    Aes(LessSafeKey),
+    /// SM4-GCM; the `zeroize` feature wipes the key schedule on drop.
+    Sm4(Box<Sm4Gcm>),
+}
+
+impl SymmetricKey {
+    fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Sealed, CryptoError> {
+        match self {
+            Self::Aes(k) => aead_seal(k, aad, plaintext),
+            Self::Sm4(k) => {
+                let mut iv = [0u8; IV_LEN];
+                random_fill(&mut iv)?;
+                let mut buf = Vec::with_capacity(plaintext.len() + TAG_LEN);
+                buf.extend_from_slice(plaintext);
+                k.encrypt_in_place(&iv.into(), aad, &mut buf).map_err(|_| CryptoError::Backend)?;
+                Ok(Sealed { iv, ciphertext_and_tag: buf })
+            }
+        }
+    }
+
+    fn open(&self, iv: &[u8; IV_LEN], aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        match self {
+            Self::Aes(k) => aead_open(k, iv, aad, sealed),
+            Self::Sm4(k) => {
+                let mut buf = Zeroizing::new(sealed.to_vec());
+                k.decrypt_in_place(&(*iv).into(), aad, &mut *buf).map_err(|_| CryptoError::AuthenticationFailed)?;
+                Ok(buf)
+            }
+        }
+    }
+}
+
 /// Symmetric keys whose material is wrapped by a [`RootKey`].
 pub struct SoftSymmetric {
     root: Arc<dyn RootKey>,
@@ -133,20 +173,30 @@ impl SoftSymmetric {
     fn material_len(spec: KeySpec) -> Option<usize> {
         match spec {
             KeySpec::Aes256 => Some(32),
-            KeySpec::Aes128 => Some(16),
+            KeySpec::Aes128 | KeySpec::Sm4 => Some(16),
             _ => None,
         }
     }
 
     /// Unwraps the material for one call; the plain bytes are wiped when this returns.
-    fn key(&self, material: &WrappedMaterial, label: MaterialLabel<'_>) -> Result<LessSafeKey, CryptoError> {
+    fn key(&self, material: &WrappedMaterial, label: MaterialLabel<'_>) -> Result<SymmetricKey, CryptoError> {
         let plain = self.root.unwrap(&label.aad(), &material.0)?;
-        let alg = match plain.len() {
-            32 => &AES_256_GCM,
-            16 => &AES_128_GCM,
-            _ => return Err(CryptoError::Backend),
+        if Self::material_len(label.spec) != Some(plain.len()) {
+            return Err(CryptoError::Backend);
+        }
+        let aes = |alg| {
+            UnboundKey::new(alg, &plain)
+                .map(|k| SymmetricKey::Aes(LessSafeKey::new(k)))
+                .map_err(|_| CryptoError::Backend)
         };
-        Ok(LessSafeKey::new(UnboundKey::new(alg, &plain).map_err(|_| CryptoError::Backend)?))
+        match label.spec {
+            KeySpec::Aes256 => aes(&AES_256_GCM),
+            KeySpec::Aes128 => aes(&AES_128_GCM),
+            KeySpec::Sm4 => {
+                Sm4Gcm::new_from_slice(&plain).map(|k| SymmetricKey::Sm4(Box::new(k))).map_err(|_| CryptoError::Backend)
+            }
+            _ => Err(CryptoError::Unsupported),
+        }
     }
 }
 
@@ -155,8 +205,8 @@ impl SymmetricKeys for SoftSymmetric {
         Self::material_len(spec).is_some()
     }
 
-    fn generate(&self, spec: KeySpec, label: MaterialLabel<'_>) -> Result<WrappedMaterial, CryptoError> {
-        let len = Self::material_len(spec).ok_or(CryptoError::Unsupported)?;
+    fn generate(&self, label: MaterialLabel<'_>) -> Result<WrappedMaterial, CryptoError> {
+        let len = Self::material_len(label.spec).ok_or(CryptoError::Unsupported)?;
         let mut plain = Zeroizing::new(vec![0u8; len]);
         random_fill(&mut plain)?;
         Ok(WrappedMaterial(self.root.wrap(&label.aad(), &plain)?))
@@ -169,7 +219,7 @@ impl SymmetricKeys for SoftSymmetric {
         aad: &[u8],
         plaintext: &[u8],
     ) -> Result<Sealed, CryptoError> {
-        aead_seal(&self.key(material, label)?, aad, plaintext)
+        self.key(material, label)?.seal(aad, plaintext)
     }
 
     fn open(
@@ -180,7 +230,7 @@ impl SymmetricKeys for SoftSymmetric {
         aad: &[u8],
         ciphertext_and_tag: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        aead_open(&self.key(material, label)?, iv, aad, ciphertext_and_tag)
+        self.key(material, label)?.open(iv, aad, ciphertext_and_tag)
     }
 }
 
@@ -200,18 +250,55 @@ mod tests {
     fn fixture() -> (CryptoProvider, KeyId, KeyVersionId, WrappedMaterial) {
         let p = provider(SoftRootKey::from_bytes(&[7u8; 32]));
         let (k, v) = (KeyId::generate(), KeyVersionId::generate());
-        let m = p.symmetric.generate(KeySpec::Aes256, MaterialLabel { key_id: &k, version_id: &v }).unwrap();
+        let m = p.symmetric.generate(MaterialLabel { key_id: &k, version_id: &v, spec: KeySpec::Aes256 }).unwrap();
         (p, k, v, m)
+    }
+
+    /// RFC 8998 Appendix A.1: the SM4-GCM known answer.
+    #[test]
+    fn sm4_gcm_known_answer() {
+        let key = hex::decode("0123456789ABCDEFFEDCBA9876543210").unwrap();
+        let iv: [u8; 12] = hex::decode("00001234567800000000ABCD").unwrap().try_into().unwrap();
+        let aad = hex::decode("FEEDFACEDEADBEEFFEEDFACEDEADBEEFABADDAD2").unwrap();
+        let pt = hex::decode("AAAAAAAAAAAAAAAABBBBBBBBBBBBBBBBCCCCCCCCCCCCCCCCDDDDDDDDDDDDDDDDEEEEEEEEEEEEEEEEFFFFFFFFFFFFFFFFEEEEEEEEEEEEEEEEAAAAAAAAAAAAAAAA").unwrap();
+        let expected = hex::decode("17F399F08C67D5EE19D0DC9969C4BB7D5FD46FD3756489069157B282BB200735D82710CA5C22F0CCFA7CBF93D496AC15A56834CBCF98C397B4024A2691233B8D83DE3541E4C2B58177E065A9BF7B62EC").unwrap();
+        let k = SymmetricKey::Sm4(Box::new(Sm4Gcm::new_from_slice(&key).unwrap()));
+        let mut buf = pt.clone();
+        if let SymmetricKey::Sm4(c) = &k {
+            c.encrypt_in_place(&iv.into(), &aad, &mut buf).unwrap();
+        }
+        assert_eq!(buf, expected);
+        assert_eq!(&*k.open(&iv, &aad, &expected).unwrap(), pt.as_slice());
+        let mut bad = expected.clone();
+        bad[0] ^= 1;
+        assert_eq!(k.open(&iv, &aad, &bad), Err(CryptoError::AuthenticationFailed));
+    }
+
+    #[test]
+    fn every_supported_spec_round_trips_and_material_is_bound_to_its_spec() {
+        let p = provider(SoftRootKey::from_bytes(&[7u8; 32]));
+        for spec in [KeySpec::Aes256, KeySpec::Aes128, KeySpec::Sm4] {
+            let (k, v) = (KeyId::generate(), KeyVersionId::generate());
+            let label = MaterialLabel { key_id: &k, version_id: &v, spec };
+            let m = p.symmetric.generate(label).unwrap();
+            let s = p.symmetric.seal(&m, label, b"ctx", b"data").unwrap();
+            assert_eq!(&*p.symmetric.open(&m, label, &s.iv, b"ctx", &s.ciphertext_and_tag).unwrap(), b"data");
+            for other in [KeySpec::Aes256, KeySpec::Aes128, KeySpec::Sm4].into_iter().filter(|o| *o != spec) {
+                let relabeled = MaterialLabel { spec: other, ..label };
+                assert!(p.symmetric.open(&m, relabeled, &s.iv, b"ctx", &s.ciphertext_and_tag).is_err());
+            }
+        }
+        assert!(!p.symmetric.supports(KeySpec::Rsa2048));
     }
 
     #[test]
     fn material_is_bound_to_its_version() {
         let (p, k, v, m) = fixture();
-        let label = MaterialLabel { key_id: &k, version_id: &v };
+        let label = MaterialLabel { key_id: &k, version_id: &v, spec: KeySpec::Aes256 };
         let s = p.symmetric.seal(&m, label, b"aad", b"hello").unwrap();
         assert_eq!(&*p.symmetric.open(&m, label, &s.iv, b"aad", &s.ciphertext_and_tag).unwrap(), b"hello");
         let other = KeyVersionId::generate();
-        let moved = MaterialLabel { key_id: &k, version_id: &other };
+        let moved = MaterialLabel { key_id: &k, version_id: &other, spec: KeySpec::Aes256 };
         assert_eq!(
             p.symmetric.open(&m, moved, &s.iv, b"aad", &s.ciphertext_and_tag),
             Err(CryptoError::AuthenticationFailed)
@@ -226,7 +313,7 @@ mod tests {
     fn a_different_root_key_cannot_unwrap() {
         let (_, k, v, m) = fixture();
         let other = provider(SoftRootKey::from_bytes(&[8u8; 32]));
-        let label = MaterialLabel { key_id: &k, version_id: &v };
+        let label = MaterialLabel { key_id: &k, version_id: &v, spec: KeySpec::Aes256 };
         assert!(other.symmetric.seal(&m, label, b"", b"x").is_err());
     }
 
@@ -259,7 +346,7 @@ mod tests {
         #[test]
         fn any_single_byte_change_fails(pt in proptest::collection::vec(any::<u8>(), 0..64), pos in any::<prop::sample::Index>(), flip in 1u8..=255) {
             let (p, k, v, m) = fixture();
-            let label = MaterialLabel { key_id: &k, version_id: &v };
+            let label = MaterialLabel { key_id: &k, version_id: &v, spec: KeySpec::Aes256 };
             let s = p.symmetric.seal(&m, label, b"ctx", &pt).unwrap();
             let blob = CiphertextBlob { version_id: v.clone(), iv: s.iv, ciphertext_and_tag: &s.ciphertext_and_tag }.encode();
             let mut bad = blob.clone();

@@ -293,3 +293,70 @@ async fn re_encrypt_moves_ciphertext_to_another_key_and_context() {
     assert_error(&call(&c, "ReEncrypt", &asym).await, 400, "UnsupportedOperation");
     assert_error(&call(&c, "ReEncrypt", &[("CiphertextBlob", blob)]).await, 400, "MissingParameter");
 }
+
+/// `Aliyun_SM4` keys serve every symmetric operation (SM4-GCM), and ciphertext moves between
+/// SM4 and AES keys with ReEncrypt.
+#[tokio::test]
+async fn sm4_keys_serve_every_symmetric_operation() {
+    let k = start();
+    let c = k.client();
+    let created = ok(&c, "CreateKey", &[("KeySpec", "Aliyun_SM4")]).await;
+    assert_eq!(created["KeyMetadata"]["KeySpec"], "Aliyun_SM4");
+    let sm4 = created["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    let ctx = r#"{"alg":"sm4"}"#;
+    let enc =
+        ok(&c, "Encrypt", &[("KeyId", &sm4), ("Plaintext", &b64(b"sm4 plaintext")), ("EncryptionContext", ctx)]).await;
+    let blob = unb64(enc["CiphertextBlob"].as_str().unwrap());
+    assert_eq!(blob.len(), 36 + 12 + 13 + 16);
+    let dec =
+        ok(&c, "Decrypt", &[("CiphertextBlob", enc["CiphertextBlob"].as_str().unwrap()), ("EncryptionContext", ctx)])
+            .await;
+    assert_eq!(unb64(dec["Plaintext"].as_str().unwrap()), b"sm4 plaintext");
+    let mut bad = blob.clone();
+    bad[50] ^= 1;
+    assert_error(
+        &call(&c, "Decrypt", &[("CiphertextBlob", &b64(&bad)), ("EncryptionContext", ctx)]).await,
+        400,
+        "InvalidParameter",
+    );
+    let dk = ok(&c, "GenerateDataKey", &[("KeyId", &sm4), ("NumberOfBytes", "16")]).await;
+    let back = ok(&c, "Decrypt", &[("CiphertextBlob", dk["CiphertextBlob"].as_str().unwrap())]).await;
+    assert_eq!(back["Plaintext"], dk["Plaintext"]);
+    let without = ok(&c, "GenerateDataKeyWithoutPlaintext", &[("KeyId", &sm4)]).await;
+    assert_eq!(
+        unb64(
+            ok(&c, "Decrypt", &[("CiphertextBlob", without["CiphertextBlob"].as_str().unwrap())]).await["Plaintext"]
+                .as_str()
+                .unwrap()
+        )
+        .len(),
+        32
+    );
+    // A new version, and the old ciphertext still opens.
+    ok(&c, "CreateKeyVersion", &[("KeyId", &sm4)]).await;
+    ok(&c, "Decrypt", &[("CiphertextBlob", enc["CiphertextBlob"].as_str().unwrap()), ("EncryptionContext", ctx)]).await;
+    // SM4 → AES → SM4.
+    let aes = new_key(&c).await;
+    let to_aes = ok(
+        &c,
+        "ReEncrypt",
+        &[
+            ("CiphertextBlob", enc["CiphertextBlob"].as_str().unwrap()),
+            ("SourceEncryptionContext", ctx),
+            ("DestinationKeyId", &aes),
+        ],
+    )
+    .await;
+    let to_sm4 = ok(
+        &c,
+        "ReEncrypt",
+        &[("CiphertextBlob", to_aes["CiphertextBlob"].as_str().unwrap()), ("DestinationKeyId", &sm4)],
+    )
+    .await;
+    assert_eq!(to_sm4["KeyId"], sm4.as_str());
+    let last = ok(&c, "Decrypt", &[("CiphertextBlob", to_sm4["CiphertextBlob"].as_str().unwrap())]).await;
+    assert_eq!(unb64(last["Plaintext"].as_str().unwrap()), b"sm4 plaintext");
+    // SM4 keys rotate like AES keys.
+    ok(&c, "UpdateRotationPolicy", &[("KeyId", &sm4), ("EnableAutomaticRotation", "true"), ("RotationInterval", "7d")])
+        .await;
+}
