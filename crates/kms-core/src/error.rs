@@ -42,6 +42,12 @@ pub enum CoreError {
     /// ScheduleKeyDeletion on a key with deletion protection.
     #[error("the key has deletion protection")]
     DeletionProtected,
+    /// A batch tag action names a resource that does not exist.
+    #[error("resource not found")]
+    ResourceNotFound,
+    /// The change would pass a documented limit (tags per resource).
+    #[error("limit exceeded")]
+    LimitExceeded,
     #[error("key version not found")]
     KeyVersionNotFound,
     #[error("dedicated KMS instance not found")]

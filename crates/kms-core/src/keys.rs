@@ -19,7 +19,8 @@ pub struct NewKey {
     pub automatic_rotation: bool,
     pub rotation_interval: Option<String>,
     pub dkms_instance_id: Option<String>,
-    pub has_tags: bool,
+    /// Validated tags (at most 20), stored with the key.
+    pub tags: Vec<kms_types::Tag>,
     pub has_policy: bool,
 }
 
@@ -53,9 +54,6 @@ impl Kms {
         }
         let rotation_interval =
             if new.automatic_rotation { Some(rotation_interval(new.rotation_interval.as_deref())?) } else { None };
-        if new.has_tags {
-            return Err(CoreError::Unsupported("Tags"));
-        }
         if new.has_policy {
             return Err(CoreError::Unsupported("Policy"));
         }
@@ -84,7 +82,7 @@ impl Kms {
             revision: 0,
         };
         let version = VersionRecord { id: version_id, key_id: id, created_at: now, material: material.0 };
-        self.store.insert_key(&key, &version).await?;
+        self.store.insert_key(&key, &version, &new.tags).await?;
         Ok(key)
     }
 

@@ -16,6 +16,7 @@ mod keys;
 mod lifecycle;
 mod service;
 pub mod state;
+mod tags;
 mod versions;
 
 pub use access_keys::StoredAccessKey;
@@ -25,3 +26,4 @@ pub use error::CoreError;
 pub use jobs::JobReport;
 pub use keys::NewKey;
 pub use service::{Kms, format_time};
+pub use tags::TagRow;

@@ -30,6 +30,8 @@ pub fn to_api(e: CoreError, request_id: &str) -> ApiError {
             "Unsupported operation. The key has deletion protection enabled; disable it first.",
         ),
         CoreError::KeyVersionNotFound => Code::KeyVersionNotFound.into(),
+        CoreError::ResourceNotFound => Code::InvalidResourceIdNotFound.into(),
+        CoreError::LimitExceeded => Code::LimitExceeded.into(),
         // Spec §12: a malformed or altered blob, or the wrong context, is InvalidParameter.
         CoreError::InvalidCiphertext => ApiError::invalid_parameter("CiphertextBlob"),
         CoreError::Unsupported(what) => ApiError::with_message(

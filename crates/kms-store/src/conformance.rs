@@ -1,7 +1,9 @@
 //! The storage conformance suite: one set of assertions every engine must pass (Garage's
 //! `db/test.rs` idea). Each engine's tests call [`run`] on a fresh, empty store.
 
-use kms_types::{AliasName, KeyFilter, KeyId, KeySpec, KeyState, KeyUsage, KeyVersionId, Origin, ProtectionLevel};
+use kms_types::{
+    AliasName, KeyFilter, KeyId, KeySpec, KeyState, KeyUsage, KeyVersionId, Origin, ProtectionLevel, ResourceType, Tag,
+};
 
 use crate::{AccessKeyRecord, AliasRecord, KeyRecord, Store, StoreError, VersionRecord, Window};
 
@@ -38,6 +40,7 @@ pub async fn run(store: &dyn Store) {
     meta(store).await;
     keys(store).await;
     state_changes(store).await;
+    tags(store).await;
     versions_and_schedules(store).await;
     aliases(store).await;
     access_keys(store).await;
@@ -56,13 +59,13 @@ async fn keys(store: &dyn Store) {
     let (k2, v2) = key(200, KeyState::Disabled);
     let (k3, v3) = key(300, KeyState::Enabled);
     for (k, v) in [(&k1, &v1), (&k2, &v2), (&k3, &v3)] {
-        store.insert_key(k, v).await.unwrap();
+        store.insert_key(k, v, &[]).await.unwrap();
     }
     assert_eq!(store.get_key(&k2.id).await.unwrap().as_ref(), Some(&k2));
     assert_eq!(store.get_version(&v3.id).await.unwrap().as_ref(), Some(&v3));
     assert_eq!(store.get_key(&KeyId::generate()).await.unwrap(), None);
     assert_eq!(store.get_version(&KeyVersionId::generate()).await.unwrap(), None);
-    assert!(matches!(store.insert_key(&k1, &v1).await, Err(StoreError::Conflict)));
+    assert!(matches!(store.insert_key(&k1, &v1, &[]).await, Err(StoreError::Conflict)));
 
     let all = store.list_keys(&KeyFilter::default(), ALL).await.unwrap();
     assert_eq!(all.total, 3);
@@ -81,8 +84,8 @@ async fn keys(store: &dyn Store) {
 async fn aliases(store: &dyn Store) {
     let (k1, v1) = key(400, KeyState::Enabled);
     let (k2, v2) = key(500, KeyState::Enabled);
-    store.insert_key(&k1, &v1).await.unwrap();
-    store.insert_key(&k2, &v2).await.unwrap();
+    store.insert_key(&k1, &v1, &[]).await.unwrap();
+    store.insert_key(&k2, &v2, &[]).await.unwrap();
     let name = |s: &str| AliasName::parse(s).unwrap();
     let a = AliasRecord { name: name("alias/b"), key_id: k1.id.clone(), created_at: 1 };
     store.insert_alias(&a).await.unwrap();
@@ -115,7 +118,7 @@ async fn access_keys(store: &dyn Store) {
 
 async fn state_changes(store: &dyn Store) {
     let (k, v) = key(600, KeyState::Enabled);
-    store.insert_key(&k, &v).await.unwrap();
+    store.insert_key(&k, &v, &[]).await.unwrap();
     let disabled = KeyRecord { state: KeyState::Disabled, ..k.clone() };
     let stored = store.update_key(&disabled).await.unwrap();
     assert_eq!(stored.revision, k.revision + 1);
@@ -132,7 +135,7 @@ async fn versions_and_schedules(store: &dyn Store) {
     let (mut k, v1) = key(700, KeyState::Enabled);
     k.rotation_interval = Some(100);
     k.next_rotation_at = Some(800);
-    store.insert_key(&k, &v1).await.unwrap();
+    store.insert_key(&k, &v1, &[]).await.unwrap();
     assert!(store.keys_due_for_rotation(799, 10).await.unwrap().iter().all(|d| d.id != k.id));
     assert!(store.keys_due_for_rotation(800, 10).await.unwrap().iter().any(|d| d.id == k.id));
 
@@ -165,4 +168,54 @@ async fn versions_and_schedules(store: &dyn Store) {
     assert_eq!(store.get_version(&v2.id).await.unwrap(), None);
     assert_eq!(store.get_alias(&alias.name).await.unwrap(), None);
     assert!(matches!(store.destroy_key(&pending).await, Err(StoreError::NotFound)));
+}
+
+async fn tags(store: &dyn Store) {
+    let t = |k: &str, v: &str| Tag::new(k, v).unwrap();
+    let (k1, v1) = key(900, KeyState::Enabled);
+    let (k2, v2) = key(901, KeyState::Enabled);
+    store.insert_key(&k1, &v1, &[t("team", "pay"), t("env", "prod")]).await.unwrap();
+    store.insert_key(&k2, &v2, &[]).await.unwrap();
+    let (id1, id2) = (k1.id.to_string(), k2.id.to_string());
+    assert_eq!(store.list_tags(ResourceType::Key, &id1).await.unwrap(), vec![t("env", "prod"), t("team", "pay")]);
+    // Overwrite one, add one.
+    store.put_tags(ResourceType::Key, &id1, &[t("team", "ops"), t("tier", "1")], 20).await.unwrap();
+    assert_eq!(
+        store.list_tags(ResourceType::Key, &id1).await.unwrap(),
+        vec![t("env", "prod"), t("team", "ops"), t("tier", "1")]
+    );
+    // The limit is checked atomically: nothing of a refused write stays.
+    assert!(matches!(
+        store.put_tags(ResourceType::Key, &id1, &[t("a", ""), t("b", "")], 4).await,
+        Err(StoreError::LimitExceeded)
+    ));
+    assert_eq!(store.list_tags(ResourceType::Key, &id1).await.unwrap().len(), 3);
+    // Secrets' tags are apart from keys' even for the same id.
+    assert!(store.list_tags(ResourceType::Secret, &id1).await.unwrap().is_empty());
+
+    store.put_tags(ResourceType::Key, &id2, &[t("team", "ops")], 20).await.unwrap();
+    let by_tag = KeyFilter { tag_keys: Some(vec!["tier".into()]), ..Default::default() };
+    let got = store.list_keys(&by_tag, ALL).await.unwrap();
+    assert_eq!(got.items.iter().map(|k| k.id.clone()).collect::<Vec<_>>(), vec![k1.id.clone()]);
+    let by_value = KeyFilter { tag_values: Some(vec!["ops".into()]), ..Default::default() };
+    assert_eq!(store.list_keys(&by_value, ALL).await.unwrap().total, 2);
+
+    let ids = vec![id1.clone(), id2.clone()];
+    let rows = store.list_tag_rows(ResourceType::Key, Some(&ids), &[], None, 100).await.unwrap();
+    assert_eq!(rows.len(), 4);
+    let mut sorted = rows.clone();
+    sorted.sort_by(|a, b| (&a.0, &a.1.key).cmp(&(&b.0, &b.1.key)));
+    assert_eq!(rows, sorted, "ordered by resource then tag key");
+    let first_two = store.list_tag_rows(ResourceType::Key, Some(&ids), &[], None, 2).await.unwrap();
+    let cursor = (first_two[1].0.clone(), first_two[1].1.key.clone());
+    let rest = store.list_tag_rows(ResourceType::Key, Some(&ids), &[], Some(&cursor), 100).await.unwrap();
+    assert_eq!([first_two, rest].concat(), rows, "the cursor continues where the page ended");
+    let ops =
+        store.list_tag_rows(ResourceType::Key, None, &[("team".into(), Some("ops".into()))], None, 100).await.unwrap();
+    assert_eq!(ops.len(), 2);
+
+    store.remove_tags(ResourceType::Key, &id1, Some(&["team".into(), "unknown".into()])).await.unwrap();
+    assert_eq!(store.list_tags(ResourceType::Key, &id1).await.unwrap(), vec![t("env", "prod"), t("tier", "1")]);
+    store.remove_tags(ResourceType::Key, &id1, None).await.unwrap();
+    assert!(store.list_tags(ResourceType::Key, &id1).await.unwrap().is_empty());
 }

@@ -16,7 +16,7 @@ pub mod sqlite;
 pub use records::{AccessKeyRecord, AliasRecord, KeyRecord, VersionRecord};
 
 use async_trait::async_trait;
-use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId};
+use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId, ResourceType, Tag};
 
 /// What can go wrong in a store. Carries no record content.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +27,9 @@ pub enum StoreError {
     /// A unique name (alias, access key id, key id) is taken.
     #[error("already exists")]
     Conflict,
+    /// The write would take a resource past a limit (tags per resource).
+    #[error("limit exceeded")]
+    LimitExceeded,
     /// The engine could not be reached or failed; the write may not have happened.
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -58,8 +61,8 @@ pub trait Store: Send + Sync + 'static {
     /// Sets `name` unless it is set; returns the value now stored (first writer wins).
     async fn init_meta(&self, name: &str, value: &str) -> StoreResult<String>;
 
-    /// Inserts a key together with its first version, atomically.
-    async fn insert_key(&self, key: &KeyRecord, first_version: &VersionRecord) -> StoreResult<()>;
+    /// Inserts a key together with its first version and tags, atomically.
+    async fn insert_key(&self, key: &KeyRecord, first_version: &VersionRecord, tags: &[Tag]) -> StoreResult<()>;
     async fn get_key(&self, id: &KeyId) -> StoreResult<Option<KeyRecord>>;
     async fn get_version(&self, id: &KeyVersionId) -> StoreResult<Option<VersionRecord>>;
     /// Compare-and-set: stores `key` if the stored revision is still `key.revision`, and
@@ -90,6 +93,25 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_alias(&self, name: &AliasName) -> StoreResult<()>;
     /// Aliases in name order, all of them or those of one key.
     async fn list_aliases(&self, key: Option<&KeyId>, window: Window) -> StoreResult<Listing<AliasRecord>>;
+
+    /// Adds or overwrites tags on a resource, atomically; [`StoreError::LimitExceeded`] (and
+    /// nothing written) when the resource would carry more than `max` tags.
+    async fn put_tags(&self, resource: ResourceType, id: &str, tags: &[Tag], max: usize) -> StoreResult<()>;
+    /// Removes the tags with these keys (unknown keys are ignored), or every tag for `None`.
+    async fn remove_tags(&self, resource: ResourceType, id: &str, keys: Option<&[String]>) -> StoreResult<()>;
+    /// A resource's tags in key order.
+    async fn list_tags(&self, resource: ResourceType, id: &str) -> StoreResult<Vec<Tag>>;
+    /// `(resource id, tag)` rows ordered by resource id then tag key, strictly after `after`:
+    /// of the given resources (all when `None`), and matching one of `filter` (a key, and the
+    /// value when given) when it is not empty.
+    async fn list_tag_rows(
+        &self,
+        resource: ResourceType,
+        ids: Option<&[String]>,
+        filter: &[(String, Option<String>)],
+        after: Option<&(String, String)>,
+        limit: u32,
+    ) -> StoreResult<Vec<(String, Tag)>>;
 
     /// Inserts an access key; [`StoreError::Conflict`] when the id exists.
     async fn insert_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()>;

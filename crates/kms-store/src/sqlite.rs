@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId};
+use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId, ResourceType, Tag};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::{AccessKeyRecord, AliasRecord, KeyRecord, Listing, Store, StoreError, StoreResult, VersionRecord, Window};
@@ -53,6 +53,14 @@ CREATE TABLE aliases (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX aliases_by_key ON aliases(key_id, alias_name);
+CREATE TABLE tags (
+    resource_type TEXT NOT NULL,
+    resource_id   TEXT NOT NULL,
+    tag_key       TEXT NOT NULL,
+    tag_value     TEXT NOT NULL,
+    PRIMARY KEY (resource_type, resource_id, tag_key)
+);
+CREATE INDEX tags_by_key ON tags(resource_type, tag_key, tag_value);
 CREATE TABLE access_keys (
     access_key_id  TEXT PRIMARY KEY,
     wrapped_secret BLOB NOT NULL,
@@ -235,6 +243,31 @@ fn update_key_in(tx: &rusqlite::Transaction<'_>, k: &KeyRecord) -> StoreResult<K
     Ok(KeyRecord { revision: k.revision + 1, ..k.clone() })
 }
 
+fn put_tags_in(
+    tx: &rusqlite::Transaction<'_>,
+    resource: ResourceType,
+    id: &str,
+    tags: &[Tag],
+    max: usize,
+) -> StoreResult<()> {
+    for t in tags {
+        tx.execute(
+            "INSERT INTO tags (resource_type, resource_id, tag_key, tag_value) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (resource_type, resource_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
+            params![resource.as_str(), id, t.key, t.value],
+        )
+        .map_err(unavailable)?;
+    }
+    let count: i64 = tx
+        .query_row(
+            "SELECT COUNT(*) FROM tags WHERE resource_type = ?1 AND resource_id = ?2",
+            params![resource.as_str(), id],
+            |r| r.get(0),
+        )
+        .map_err(unavailable)?;
+    if count as usize > max { Err(StoreError::LimitExceeded) } else { Ok(()) }
+}
+
 fn version_record(r: &Row<'_>) -> rusqlite::Result<(String, String, i64, Vec<u8>)> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
 }
@@ -316,8 +349,8 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn insert_key(&self, key: &KeyRecord, first_version: &VersionRecord) -> StoreResult<()> {
-        let (k, v) = (key.clone(), first_version.clone());
+    async fn insert_key(&self, key: &KeyRecord, first_version: &VersionRecord, tags: &[Tag]) -> StoreResult<()> {
+        let (k, v, tags) = (key.clone(), first_version.clone(), tags.to_vec());
         self.with(move |c| {
             let tx = c.transaction().map_err(unavailable)?;
             tx.execute(
@@ -326,6 +359,7 @@ impl Store for SqliteStore {
             )
             .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict } else { unavailable(e) })?;
             insert_version(&tx, &v)?;
+            put_tags_in(&tx, ResourceType::Key, k.id.as_str(), &tags, usize::MAX)?;
             tx.commit().map_err(unavailable)
         })
         .await
@@ -433,6 +467,8 @@ impl Store for SqliteStore {
                 Some(_) => {}
             }
             tx.execute("DELETE FROM aliases WHERE key_id = ?1", [&id]).map_err(unavailable)?;
+            tx.execute("DELETE FROM tags WHERE resource_type = 'key' AND resource_id = ?1", [&id])
+                .map_err(unavailable)?;
             // Overwrite the material in place before deleting: SQLite's secure_delete does not
             // zero a page's last cell when the page empties, so deletion alone can leave it.
             tx.execute("UPDATE key_versions SET material = zeroblob(length(material)) WHERE key_id = ?1", [&id])
@@ -457,6 +493,18 @@ impl Store for SqliteStore {
             in_clause("spec", &filter.specs, &mut clause, &mut args);
             in_clause("usage", &filter.usages, &mut clause, &mut args);
             in_clause("protection_level", &filter.protection_levels, &mut clause, &mut args);
+            for (column, allowed) in [("tag_key", &filter.tag_keys), ("tag_value", &filter.tag_values)] {
+                if let Some(values) = allowed {
+                    clause.push_str(&format!(
+                        " AND EXISTS (SELECT 1 FROM tags WHERE resource_type = 'key' AND resource_id = keys.key_id AND {column} IN ({}))",
+                        vec!["?"; values.len().max(1)].join(",")
+                    ));
+                    args.extend(values.iter().cloned());
+                    if values.is_empty() {
+                        args.push(String::new());
+                    }
+                }
+            }
             let total: i64 = c
                 .query_row(&format!("SELECT COUNT(*) FROM keys {clause}"), params_from_iter(&args), |r| r.get(0))
                 .map_err(unavailable)?;
@@ -548,6 +596,104 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn put_tags(&self, resource: ResourceType, id: &str, tags: &[Tag], max: usize) -> StoreResult<()> {
+        let (id, tags) = (id.to_owned(), tags.to_vec());
+        self.with(move |c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            put_tags_in(&tx, resource, &id, &tags, max)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn remove_tags(&self, resource: ResourceType, id: &str, keys: Option<&[String]>) -> StoreResult<()> {
+        let (id, keys) = (id.to_owned(), keys.map(<[String]>::to_vec));
+        self.with(move |c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            match keys {
+                None => {
+                    tx.execute(
+                        "DELETE FROM tags WHERE resource_type = ?1 AND resource_id = ?2",
+                        params![resource.as_str(), id],
+                    )
+                    .map_err(unavailable)?;
+                }
+                Some(keys) => {
+                    for k in keys {
+                        tx.execute(
+                            "DELETE FROM tags WHERE resource_type = ?1 AND resource_id = ?2 AND tag_key = ?3",
+                            params![resource.as_str(), id, k],
+                        )
+                        .map_err(unavailable)?;
+                    }
+                }
+            }
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn list_tags(&self, resource: ResourceType, id: &str) -> StoreResult<Vec<Tag>> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            let mut stmt = c
+                .prepare("SELECT tag_key, tag_value FROM tags WHERE resource_type = ?1 AND resource_id = ?2 ORDER BY tag_key")
+                .map_err(unavailable)?;
+            let rows = stmt.query_map(params![resource.as_str(), id], |r| Ok(Tag { key: r.get(0)?, value: r.get(1)? })).map_err(unavailable)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn list_tag_rows(
+        &self,
+        resource: ResourceType,
+        ids: Option<&[String]>,
+        filter: &[(String, Option<String>)],
+        after: Option<&(String, String)>,
+        limit: u32,
+    ) -> StoreResult<Vec<(String, Tag)>> {
+        let (ids, filter, after) = (ids.map(<[String]>::to_vec), filter.to_vec(), after.cloned());
+        self.with(move |c| {
+            let mut sql = String::from("SELECT resource_id, tag_key, tag_value FROM tags WHERE resource_type = ?");
+            let mut args: Vec<String> = vec![resource.as_str().to_owned()];
+            if let Some(ids) = &ids {
+                sql.push_str(&format!(" AND resource_id IN ({})", vec!["?"; ids.len().max(1)].join(",")));
+                args.extend(ids.iter().cloned());
+                if ids.is_empty() {
+                    args.push(String::new());
+                }
+            }
+            if !filter.is_empty() {
+                let mut ors = Vec::new();
+                for (k, v) in &filter {
+                    args.push(k.clone());
+                    match v {
+                        Some(v) => {
+                            args.push(v.clone());
+                            ors.push("(tag_key = ? AND tag_value = ?)");
+                        }
+                        None => ors.push("tag_key = ?"),
+                    }
+                }
+                sql.push_str(&format!(" AND ({})", ors.join(" OR ")));
+            }
+            if let Some((rid, key)) = &after {
+                sql.push_str(" AND (resource_id > ? OR (resource_id = ? AND tag_key > ?))");
+                args.extend([rid.clone(), rid.clone(), key.clone()]);
+            }
+            sql.push_str(&format!(" ORDER BY resource_id, tag_key LIMIT {limit}"));
+            let mut stmt = c.prepare(&sql).map_err(unavailable)?;
+            let rows = stmt
+                .query_map(params_from_iter(&args), |r| {
+                    Ok((r.get::<_, String>(0)?, Tag { key: r.get(1)?, value: r.get(2)? }))
+                })
+                .map_err(unavailable)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(unavailable)
+        })
+        .await
+    }
+
     async fn insert_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()> {
         let k = key.clone();
         self.with(move |c| {
@@ -624,7 +770,7 @@ mod tests {
             next_rotation_at: None,
             revision: 0,
         };
-        store.insert_key(&key, &version).await.unwrap();
+        store.insert_key(&key, &version, &[]).await.unwrap();
         let contains_marker = || {
             std::fs::read_dir(dir.path()).unwrap().any(|e| {
                 let bytes = std::fs::read(e.unwrap().path()).unwrap();

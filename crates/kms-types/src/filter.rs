@@ -9,17 +9,8 @@ pub struct KeyFilter {
     pub specs: Option<Vec<KeySpec>>,
     pub usages: Option<Vec<KeyUsage>>,
     pub protection_levels: Option<Vec<ProtectionLevel>>,
-}
-
-impl KeyFilter {
-    /// Whether a key with these attributes passes the filter.
-    pub fn matches(&self, state: KeyState, spec: KeySpec, usage: KeyUsage, level: ProtectionLevel) -> bool {
-        fn ok<T: PartialEq>(allowed: &Option<Vec<T>>, v: T) -> bool {
-            allowed.as_ref().is_none_or(|a| a.contains(&v))
-        }
-        ok(&self.states, state)
-            && ok(&self.specs, spec)
-            && ok(&self.usages, usage)
-            && ok(&self.protection_levels, level)
-    }
+    /// Keys carrying a tag with one of these keys.
+    pub tag_keys: Option<Vec<String>>,
+    /// Keys carrying a tag with one of these values.
+    pub tag_values: Option<Vec<String>>,
 }

@@ -11,8 +11,10 @@ mod enums;
 mod filter;
 mod ids;
 pub mod limits;
+pub mod tags;
 
 pub use context::{EncryptionContext, InvalidContext};
 pub use enums::{KeySpec, KeyState, KeyUsage, Origin, ProtectionLevel, UnknownValue};
 pub use filter::KeyFilter;
 pub use ids::{AccountId, AliasName, BadKeyRef, InvalidId, KeyId, KeyRef, KeyVersionId, RegionId};
+pub use tags::{ResourceType, Tag, TagError};

@@ -36,6 +36,12 @@ macro_rules! for_each_action {
             GenerateDataKey: Crypto => GenerateDataKeyRequest,
             GenerateDataKeyWithoutPlaintext: Crypto => GenerateDataKeyWithoutPlaintextRequest,
             ReEncrypt: Crypto => ReEncryptRequest,
+            TagResource: Tags => TagResourceRequest,
+            UntagResource: Tags => UntagResourceRequest,
+            ListResourceTags: Tags => ListResourceTagsRequest,
+            TagResources: Tags => TagResourcesRequest,
+            UntagResources: Tags => UntagResourcesRequest,
+            ListTagResources: Tags => ListTagResourcesRequest,
         }
     };
 }
@@ -51,6 +57,7 @@ pub enum Family {
     Versions,
     Aliases,
     Crypto,
+    Tags,
 }
 
 macro_rules! define_actions {

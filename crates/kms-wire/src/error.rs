@@ -57,6 +57,11 @@ codes! {
     AliasNotFound = "Forbidden.AliasNotFound", 404, "The specified Alias is not found.";
     DkmsInstanceNotFound = "Forbidden.DKMSInstanceNotFound", 403, "The specified DKMS Instance is not found.";
     AliasAlreadyExists = "AliasAlreadyExists", 400, "AliasName Already Exists.";
+    ResourceNotFound = "Forbidden.ResourceNotFound", 404, "The resource is not found.";
+    InvalidResourceIdNotFound = "InvalidResourceId.NotFound", 404, "The specified ResourceId is not found.";
+    DuplicateTagKey = "Duplicate.TagKey", 400, "The specified tagKey is duplicate.";
+    InvalidTagKey = "InvalidParameter.TagKey", 400, "The specified parameter is not valid.";
+    InvalidTagValue = "InvalidParameter.TagValue", 400, "The specified parameter is not valid.";
     LimitExceeded = "Rejected.LimitExceeded", 400, "The request was rejected because user create resource limit was exceeded.";
     UnsupportedOperation = "UnsupportedOperation", 400, "This action is not supported.";
     RejectedUnsupportedOperation = "Rejected.UnsupportedOperation", 400, "Unsupported operation.";

@@ -122,6 +122,21 @@ impl Params {
     }
 }
 
+impl Params {
+    /// A repeat list `Name.1`, `Name.2`, … in index order (Tea's flattening of lists, spec §2
+    /// rule 3). `Name.N.Field` entries are grouped per index as `(index, field, value)`.
+    pub fn take_indexed(&mut self, name: &str) -> Result<Vec<(u32, String, String)>, ApiError> {
+        let mut out = Vec::new();
+        for (suffix, value) in self.take_prefixed(name) {
+            let (index, field) = suffix.split_once('.').unwrap_or((suffix.as_str(), ""));
+            let index: u32 = index.parse().ok().filter(|i| *i >= 1).ok_or_else(|| ApiError::invalid_parameter(name))?;
+            out.push((index, field.to_owned(), value));
+        }
+        out.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        Ok(out)
+    }
+}
+
 /// Standard base64 with or without padding.
 pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};

@@ -46,7 +46,7 @@ impl Handle for CreateKeyRequest {
             automatic_rotation: self.enable_automatic_rotation,
             rotation_interval: self.rotation_interval,
             dkms_instance_id: self.dkms_instance_id,
-            has_tags: self.tags.is_some(),
+            tags: self.tags,
             has_policy: self.policy.is_some(),
         };
         let key = ctx.kms.create_key(new).await.map_err(|e| ctx.fail(e))?;

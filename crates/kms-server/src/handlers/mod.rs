@@ -7,6 +7,7 @@ mod crypto;
 mod keys;
 mod lifecycle;
 mod service;
+mod tags;
 mod versions;
 
 use std::future::Future;

@@ -19,7 +19,7 @@ pub struct CreateKeyRequest {
     pub enable_automatic_rotation: bool,
     pub rotation_interval: Option<String>,
     pub dkms_instance_id: Option<String>,
-    pub tags: Option<String>,
+    pub tags: Vec<kms_types::Tag>,
     pub policy: Option<String>,
 }
 
@@ -38,7 +38,10 @@ impl FromParams for CreateKeyRequest {
             enable_automatic_rotation: p.optional_bool("EnableAutomaticRotation")?.unwrap_or(false),
             rotation_interval: p.optional("RotationInterval"),
             dkms_instance_id: p.optional("DKMSInstanceId"),
-            tags: p.optional("Tags"),
+            tags: match p.optional("Tags") {
+                Some(json) => super::tags::parse_tags_json(&json)?,
+                None => Vec::new(),
+            },
             policy: p.optional("Policy"),
         })
     }
@@ -139,6 +142,8 @@ fn parse_filters(json: &str) -> Result<KeyFilter, ApiError> {
             "KeySpec" => allow(&mut f.specs, &e.values)?,
             "KeyUsage" => allow(&mut f.usages, &e.values)?,
             "ProtectionLevel" => allow(&mut f.protection_levels, &e.values)?,
+            "TagKey" => allow(&mut f.tag_keys, &e.values)?,
+            "TagValue" => allow(&mut f.tag_values, &e.values)?,
             _ => return Err(invalid()),
         }
     }

@@ -8,6 +8,7 @@ mod crypto;
 mod keys;
 mod lifecycle;
 mod service;
+mod tags;
 mod versions;
 
 pub use aliases::*;
@@ -15,6 +16,7 @@ pub use crypto::*;
 pub use keys::*;
 pub use lifecycle::*;
 pub use service::*;
+pub use tags::*;
 pub use versions::*;
 
 use kms_types::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
