@@ -17,7 +17,7 @@ fn new_key() -> NewKey {
         automatic_rotation: false,
         rotation_interval: None,
         dkms_instance_id: None,
-        has_tags: false,
+        tags: Vec::new(),
         has_policy: false,
     }
 }
