@@ -61,6 +61,7 @@ impl Kms {
         let label = MaterialLabel { key_id: &key.id, version_id: &version.id, spec: key.spec };
         let material = kms_crypto::WrappedMaterial(version.material.clone());
         let sealed = self.crypto.symmetric.seal(&material, label, &context.canonical_bytes(), plaintext)?;
+        self.usage.encrypted(&version.id, self.now());
         let blob = CiphertextBlob {
             version_id: version.id.clone(),
             iv: sealed.iv,
@@ -90,6 +91,7 @@ impl Kms {
             &context.canonical_bytes(),
             blob.ciphertext_and_tag,
         )?;
+        self.usage.decrypted(&version.id, self.now());
         Ok(Decrypted { key_id: key.id, version_id: version.id, plaintext })
     }
 

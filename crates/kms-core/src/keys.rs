@@ -81,7 +81,13 @@ impl Kms {
             next_rotation_at: rotation_interval.map(|i| now + i),
             revision: 0,
         };
-        let version = VersionRecord { id: version_id, key_id: id, created_at: now, material: material.0 };
+        let version = VersionRecord {
+            id: version_id,
+            key_id: id,
+            created_at: now,
+            material: material.0,
+            usage: Default::default(),
+        };
         self.store.insert_key(&key, &version, &new.tags).await?;
         Ok(key)
     }

@@ -17,6 +17,7 @@ mod lifecycle;
 mod service;
 pub mod state;
 mod tags;
+mod usage;
 mod versions;
 
 pub use access_keys::StoredAccessKey;

@@ -22,6 +22,7 @@ pub struct Kms {
     pub(crate) clock: Arc<dyn Clock>,
     region: RegionId,
     account: AccountId,
+    pub(crate) usage: crate::usage::UsageCounter,
 }
 
 /// `YYYY-MM-DDThh:mm:ssZ`, the API's only time format.
@@ -61,7 +62,7 @@ impl Kms {
         let account = store.init_meta(META_ACCOUNT_ID, &candidate).await?;
         let account = AccountId::parse(&account)
             .map_err(|_| CoreError::Store(kms_store::StoreError::Corrupt("account id".into())))?;
-        Ok(Self { store, crypto, clock, region, account })
+        Ok(Self { store, crypto, clock, region, account, usage: Default::default() })
     }
 
     pub fn region(&self) -> &RegionId {

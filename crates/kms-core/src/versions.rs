@@ -25,8 +25,13 @@ impl Kms {
             version_id: &version_id,
             spec: key.spec,
         })?;
-        let version =
-            VersionRecord { id: version_id.clone(), key_id: key.id.clone(), created_at: now, material: material.0 };
+        let version = VersionRecord {
+            id: version_id.clone(),
+            key_id: key.id.clone(),
+            created_at: now,
+            material: material.0,
+            usage: Default::default(),
+        };
         let rotated = KeyRecord {
             primary_version: version_id,
             last_rotation_at: now,
@@ -55,7 +60,10 @@ impl Kms {
         let key = self.resolve(r).await?;
         check(key.state, Operation::Read)?;
         match self.store.get_version(version).await? {
-            Some(v) if v.key_id == key.id => Ok(v),
+            Some(mut v) if v.key_id == key.id => {
+                v.usage.add(&self.usage.pending(&v.id));
+                Ok(v)
+            }
             _ => Err(CoreError::KeyVersionNotFound),
         }
     }
@@ -64,7 +72,11 @@ impl Kms {
     pub async fn list_key_versions(&self, r: &KeyRef, window: Window) -> CoreResult<Listing<VersionRecord>> {
         let key = self.resolve(r).await?;
         check(key.state, Operation::Read)?;
-        Ok(self.store.list_versions(&key.id, window).await?)
+        let mut listing = self.store.list_versions(&key.id, window).await?;
+        for v in &mut listing.items {
+            v.usage.add(&self.usage.pending(&v.id));
+        }
+        Ok(listing)
     }
 
     /// What `AutomaticRotation` reports: rotation pauses while the key is not Enabled.

@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt as _;
 use kms_wire::raw::{Format, RawRequest};
 use kms_wire::render::{self, Rendered};
 use kms_wire::{Action, ApiError, Code};
@@ -144,7 +145,16 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
         };
         let keep_alive = head.keep_alive && !*stop.borrow();
         let request_id = new_request_id();
-        let rendered = handle(head, body, state, peer, &request_id).await;
+        // A panic in a handler is a bug; the caller still gets an answer, never a dropped
+        // connection, and the detail goes to the log under the request id.
+        let rendered =
+            match std::panic::AssertUnwindSafe(handle(head, body, state, peer, &request_id)).catch_unwind().await {
+                Ok(r) => r,
+                Err(_) => {
+                    tracing::error!(request_id, "request handler panicked");
+                    render::error(&ApiError::internal(), &request_id, "kmsd", Format::Json)
+                }
+            };
         if write_response(&mut io, rendered, &request_id, keep_alive).await.is_err() || !keep_alive {
             return;
         }

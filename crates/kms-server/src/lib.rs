@@ -74,9 +74,18 @@ impl Server {
 
 /// Serves until `shutdown` resolves, then drains in-flight requests.
 pub async fn run(server: Server, shutdown: impl Future<Output = ()>) {
+    let state = server.state.clone();
     let jobs = tokio::spawn(run_jobs(server.state.clone()));
     http::serve(server.listener, server.tls, server.state, shutdown).await;
     jobs.abort();
+    flush_usage(&state).await;
+}
+
+/// Moves counted version usage to the store.
+async fn flush_usage(state: &State) {
+    if let Err(e) = state.kms.flush_usage().await {
+        tracing::warn!(error = %e, "could not store version usage counters; keeping them for the next flush");
+    }
 }
 
 /// Destroys keys whose deletion window ended and rotates keys that are due, forever.
@@ -84,6 +93,7 @@ async fn run_jobs(state: Arc<State>) {
     let mut tick = tokio::time::interval(JOB_INTERVAL);
     loop {
         tick.tick().await;
+        flush_usage(&state).await;
         let _turn = state.jobs.lock().await;
         run_jobs_once(&state).await;
     }

@@ -211,3 +211,45 @@ async fn the_dev_clock_is_off_unless_asked_for() {
     assert_error(&c.raw("GET", "/-/clock/advance?seconds=10", &[], vec![], false).await, 403, "UnsupportedHTTPMethod");
     assert_error(&c.raw("POST", "/-/clock/advance?seconds=-5", &[], vec![], false).await, 400, "InvalidParameter");
 }
+
+/// Per-version usage: Encrypt-side and Decrypt-side calls and the last use, per version.
+#[tokio::test]
+async fn versions_report_their_usage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let k = Kmsd::start_with(&bin(), Options { data_dir: Some(dir.clone()), ..Default::default() }).unwrap();
+    let c = k.client();
+    let key = new_key(&c).await;
+    let first = primary(&c, &key).await;
+    let mut blobs = Vec::new();
+    for _ in 0..3 {
+        blobs.push(
+            ok(&c, "Encrypt", &[("KeyId", &key), ("Plaintext", "aGk=")]).await["CiphertextBlob"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    ok(&c, "GenerateDataKey", &[("KeyId", &key)]).await;
+    ok(&c, "Decrypt", &[("CiphertextBlob", &blobs[0])]).await;
+    let second =
+        ok(&c, "CreateKeyVersion", &[("KeyId", &key)]).await["KeyVersion"]["KeyVersionId"].as_str().unwrap().to_owned();
+    ok(&c, "Decrypt", &[("CiphertextBlob", &blobs[1])]).await;
+    ok(&c, "Encrypt", &[("KeyId", &key), ("Plaintext", "aGk=")]).await;
+    // A failed decrypt is not a use.
+    call(&c, "Decrypt", &[("CiphertextBlob", &blobs[2]), ("EncryptionContext", r#"{"x":"y"}"#)]).await;
+
+    let v1 = ok(&c, "DescribeKeyVersion", &[("KeyId", &key), ("KeyVersionId", &first)]).await["KeyVersion"].clone();
+    assert_eq!((v1["EncryptCount"].as_u64(), v1["DecryptCount"].as_u64()), (Some(4), Some(2)));
+    assert!(v1["LastUsedDate"].as_str().unwrap().ends_with('Z'));
+    let v2 = ok(&c, "DescribeKeyVersion", &[("KeyId", &key), ("KeyVersionId", &second)]).await["KeyVersion"].clone();
+    assert_eq!((v2["EncryptCount"].as_u64(), v2["DecryptCount"].as_u64()), (Some(1), Some(0)));
+    // Counts are flushed to the store in batches and survive a restart.
+    assert_eq!(k.terminate(), Some(0));
+    let k = Kmsd::start_with(&bin(), Options { data_dir: Some(dir), ..Default::default() }).unwrap();
+    let c = k.client();
+    let v1 = ok(&c, "DescribeKeyVersion", &[("KeyId", &key), ("KeyVersionId", &first)]).await["KeyVersion"].clone();
+    assert_eq!((v1["EncryptCount"].as_u64(), v1["DecryptCount"].as_u64()), (Some(4), Some(2)));
+    let listed = ok(&c, "ListKeyVersions", &[("KeyId", &key)]).await;
+    assert_eq!(listed["KeyVersions"]["KeyVersion"][0]["EncryptCount"], 1);
+}

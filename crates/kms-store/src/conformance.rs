@@ -5,7 +5,7 @@ use kms_types::{
     AliasName, KeyFilter, KeyId, KeySpec, KeyState, KeyUsage, KeyVersionId, Origin, ProtectionLevel, ResourceType, Tag,
 };
 
-use crate::{AccessKeyRecord, AliasRecord, KeyRecord, Store, StoreError, VersionRecord, Window};
+use crate::{AccessKeyRecord, AliasRecord, KeyRecord, Store, StoreError, VersionRecord, VersionUsage, Window};
 
 fn key(created_at: i64, state: KeyState) -> (KeyRecord, VersionRecord) {
     let id = KeyId::generate();
@@ -29,7 +29,13 @@ fn key(created_at: i64, state: KeyState) -> (KeyRecord, VersionRecord) {
         next_rotation_at: None,
         revision: 0,
     };
-    let v = VersionRecord { id: version, key_id: id, created_at, material: vec![1, 2, 3, created_at as u8] };
+    let v = VersionRecord {
+        id: version,
+        key_id: id,
+        created_at,
+        material: vec![1, 2, 3, created_at as u8],
+        usage: VersionUsage::default(),
+    };
     (k, v)
 }
 
@@ -139,20 +145,40 @@ async fn versions_and_schedules(store: &dyn Store) {
     assert!(store.keys_due_for_rotation(799, 10).await.unwrap().iter().all(|d| d.id != k.id));
     assert!(store.keys_due_for_rotation(800, 10).await.unwrap().iter().any(|d| d.id == k.id));
 
-    let v2 =
-        VersionRecord { id: KeyVersionId::generate(), key_id: k.id.clone(), created_at: 800, material: vec![8; 40] };
+    let v2 = VersionRecord {
+        id: KeyVersionId::generate(),
+        key_id: k.id.clone(),
+        created_at: 800,
+        material: vec![8; 40],
+        usage: VersionUsage::default(),
+    };
     let rotated =
         KeyRecord { primary_version: v2.id.clone(), last_rotation_at: 800, next_rotation_at: Some(900), ..k.clone() };
     let stored = store.add_version(&rotated, &v2).await.unwrap();
     // The same rotation attempted again from the old revision fails and adds nothing.
-    let v3 =
-        VersionRecord { id: KeyVersionId::generate(), key_id: k.id.clone(), created_at: 800, material: vec![9; 40] };
+    let v3 = VersionRecord {
+        id: KeyVersionId::generate(),
+        key_id: k.id.clone(),
+        created_at: 800,
+        material: vec![9; 40],
+        usage: VersionUsage::default(),
+    };
     let twin = KeyRecord { primary_version: v3.id.clone(), ..rotated.clone() };
     assert!(matches!(store.add_version(&twin, &v3).await, Err(StoreError::Conflict)));
     assert_eq!(store.get_version(&v3.id).await.unwrap(), None);
     let versions = store.list_versions(&k.id, ALL).await.unwrap();
     assert_eq!(versions.total, 2);
     assert_eq!(versions.items, vec![v2.clone(), v1.clone()], "newest first");
+
+    // Usage adds up across flushes; the latest use wins; unknown versions are skipped.
+    let used = |e, d, at| VersionUsage { encrypts: e, decrypts: d, last_used_at: Some(at) };
+    store
+        .add_version_usage(&[(v1.id.clone(), used(3, 1, 850)), (KeyVersionId::generate(), used(1, 1, 1))])
+        .await
+        .unwrap();
+    store.add_version_usage(&[(v1.id.clone(), used(2, 5, 840))]).await.unwrap();
+    assert_eq!(store.get_version(&v1.id).await.unwrap().unwrap().usage, used(5, 6, 850));
+    assert_eq!(store.get_version(&v2.id).await.unwrap().unwrap().usage, VersionUsage::default());
 
     let pending = KeyRecord { state: KeyState::PendingDeletion, delete_at: Some(1000), ..stored.clone() };
     let pending = store.update_key(&pending).await.unwrap();

@@ -13,7 +13,7 @@ mod records;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
-pub use records::{AccessKeyRecord, AliasRecord, KeyRecord, VersionRecord};
+pub use records::{AccessKeyRecord, AliasRecord, KeyRecord, VersionRecord, VersionUsage};
 
 use async_trait::async_trait;
 use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId, ResourceType, Tag};
@@ -72,6 +72,9 @@ pub trait Store: Send + Sync + 'static {
     /// [`Store::update_key`] and a new version, atomically (rotation: the key names the new
     /// version as primary).
     async fn add_version(&self, key: &KeyRecord, version: &VersionRecord) -> StoreResult<KeyRecord>;
+    /// Adds counted uses to versions, in one durable write; versions that no longer exist
+    /// are skipped.
+    async fn add_version_usage(&self, usage: &[(KeyVersionId, VersionUsage)]) -> StoreResult<()>;
     /// A key's versions, newest first.
     async fn list_versions(&self, key: &KeyId, window: Window) -> StoreResult<Listing<VersionRecord>>;
     /// `PendingDeletion` keys whose window ended at or before `now`.

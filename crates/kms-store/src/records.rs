@@ -37,6 +37,25 @@ pub struct VersionRecord {
     pub key_id: KeyId,
     pub created_at: i64,
     pub material: Vec<u8>,
+    /// How much the version has been used, as last flushed.
+    pub usage: VersionUsage,
+}
+
+/// Cryptographic calls one version served, and when it last served one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VersionUsage {
+    pub encrypts: u64,
+    pub decrypts: u64,
+    pub last_used_at: Option<i64>,
+}
+
+impl VersionUsage {
+    /// Adds a batch of uses counted since the last flush.
+    pub fn add(&mut self, more: &VersionUsage) {
+        self.encrypts += more.encrypts;
+        self.decrypts += more.decrypts;
+        self.last_used_at = self.last_used_at.max(more.last_used_at);
+    }
 }
 
 impl fmt::Debug for VersionRecord {
@@ -45,6 +64,7 @@ impl fmt::Debug for VersionRecord {
             .field("id", &self.id)
             .field("key_id", &self.key_id)
             .field("created_at", &self.created_at)
+            .field("usage", &self.usage)
             .finish_non_exhaustive()
     }
 }

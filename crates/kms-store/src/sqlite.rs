@@ -11,7 +11,10 @@ use async_trait::async_trait;
 use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId, ResourceType, Tag};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
-use crate::{AccessKeyRecord, AliasRecord, KeyRecord, Listing, Store, StoreError, StoreResult, VersionRecord, Window};
+use crate::{
+    AccessKeyRecord, AliasRecord, KeyRecord, Listing, Store, StoreError, StoreResult, VersionRecord, VersionUsage,
+    Window,
+};
 
 /// Numbered schema migrations; entry `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[r#"
@@ -44,7 +47,10 @@ CREATE TABLE key_versions (
     version_id TEXT PRIMARY KEY,
     key_id     TEXT NOT NULL REFERENCES keys(key_id),
     created_at INTEGER NOT NULL,
-    material   BLOB NOT NULL
+    material   BLOB NOT NULL,
+    encrypt_count INTEGER NOT NULL DEFAULT 0,
+    decrypt_count INTEGER NOT NULL DEFAULT 0,
+    last_used_at  INTEGER
 );
 CREATE INDEX key_versions_by_key ON key_versions(key_id, created_at);
 CREATE TABLE aliases (
@@ -268,16 +274,24 @@ fn put_tags_in(
     if count as usize > max { Err(StoreError::LimitExceeded) } else { Ok(()) }
 }
 
-fn version_record(r: &Row<'_>) -> rusqlite::Result<(String, String, i64, Vec<u8>)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+const VERSION_COLUMNS: &str = "version_id, key_id, created_at, material, encrypt_count, decrypt_count, last_used_at";
+
+/// A `key_versions` row as SQLite returns it.
+type VersionRow = (String, String, i64, Vec<u8>, i64, i64, Option<i64>);
+
+fn version_record(r: &Row<'_>) -> rusqlite::Result<VersionRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
 }
 
-fn to_version((id, key_id, created_at, material): (String, String, i64, Vec<u8>)) -> StoreResult<VersionRecord> {
+fn to_version(
+    (id, key_id, created_at, material, encrypts, decrypts, last_used_at): VersionRow,
+) -> StoreResult<VersionRecord> {
     Ok(VersionRecord {
         id: KeyVersionId::parse(&id).map_err(|_| corrupt("version id"))?,
         key_id: KeyId::parse(&key_id).map_err(|_| corrupt("version key id"))?,
         created_at,
         material,
+        usage: VersionUsage { encrypts: encrypts as u64, decrypts: decrypts as u64, last_used_at },
     })
 }
 
@@ -380,23 +394,36 @@ impl Store for SqliteStore {
     async fn get_version(&self, id: &KeyVersionId) -> StoreResult<Option<VersionRecord>> {
         let id = id.clone();
         self.with(move |c| {
-            let row = c
-                .query_row(
-                    "SELECT key_id, created_at, material FROM key_versions WHERE version_id = ?1",
-                    [id.as_str()],
-                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?)),
-                )
-                .optional()
-                .map_err(unavailable)?;
-            row.map(|(key_id, created_at, material)| {
-                Ok(VersionRecord {
-                    id: id.clone(),
-                    key_id: KeyId::parse(&key_id).map_err(|_| corrupt("version key id"))?,
-                    created_at,
-                    material,
-                })
-            })
+            c.query_row(
+                &format!("SELECT {VERSION_COLUMNS} FROM key_versions WHERE version_id = ?1"),
+                [id.as_str()],
+                version_record,
+            )
+            .optional()
+            .map_err(unavailable)?
+            .map(to_version)
             .transpose()
+        })
+        .await
+    }
+
+    async fn add_version_usage(&self, usage: &[(KeyVersionId, VersionUsage)]) -> StoreResult<()> {
+        let usage = usage.to_vec();
+        self.with(move |c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            {
+                let mut stmt = tx
+                    .prepare(
+                        "UPDATE key_versions SET encrypt_count = encrypt_count + ?2, decrypt_count = decrypt_count + ?3,
+                         last_used_at = MAX(COALESCE(last_used_at, 0), COALESCE(?4, 0)) WHERE version_id = ?1",
+                    )
+                    .map_err(unavailable)?;
+                for (id, u) in &usage {
+                    stmt.execute(params![id.as_str(), u.encrypts as i64, u.decrypts as i64, u.last_used_at])
+                        .map_err(unavailable)?;
+                }
+            }
+            tx.commit().map_err(unavailable)
         })
         .await
     }
@@ -431,7 +458,7 @@ impl Store for SqliteStore {
                 .query_row("SELECT COUNT(*) FROM key_versions WHERE key_id = ?1", [&key], |r| r.get(0))
                 .map_err(unavailable)?;
             let sql = format!(
-                "SELECT version_id, key_id, created_at, material FROM key_versions WHERE key_id = ?1 ORDER BY created_at DESC, version_id DESC LIMIT {} OFFSET {}",
+                "SELECT {VERSION_COLUMNS} FROM key_versions WHERE key_id = ?1 ORDER BY created_at DESC, version_id DESC LIMIT {} OFFSET {}",
                 window.limit, window.offset
             );
             let mut stmt = c.prepare(&sql).map_err(unavailable)?;
@@ -749,8 +776,13 @@ mod tests {
         let store = SqliteStore::open(&dir.path().join("kms.db")).unwrap();
         let marker: Vec<u8> = b"MATERIAL-MARKER-".iter().copied().cycle().take(64).collect();
         let id = KeyId::generate();
-        let version =
-            VersionRecord { id: KeyVersionId::generate(), key_id: id.clone(), created_at: 1, material: marker.clone() };
+        let version = VersionRecord {
+            id: KeyVersionId::generate(),
+            key_id: id.clone(),
+            created_at: 1,
+            material: marker.clone(),
+            usage: VersionUsage::default(),
+        };
         let key = KeyRecord {
             id,
             spec: KeySpec::Aes256,

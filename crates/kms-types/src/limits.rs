@@ -21,7 +21,8 @@ pub const ROTATION_INTERVAL_SECS: std::ops::RangeInclusive<i64> = 7 * 86_400..=7
 
 /// Parses a rotation interval `<integer><d|h|m|s>` into seconds (spec §6.8).
 pub fn parse_interval(s: &str) -> Option<i64> {
-    let (digits, unit) = s.split_at(s.len().checked_sub(1)?);
+    // Not `split_at`: the last character may be several bytes long (found by fuzzing).
+    let (digits, unit) = s.split_at_checked(s.len().checked_sub(1)?)?;
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -46,7 +47,7 @@ mod tests {
         assert_eq!(parse_interval("604800s"), Some(604_800));
         assert_eq!(parse_interval("168h"), Some(604_800));
         assert_eq!(parse_interval("10080m"), Some(604_800));
-        for bad in ["", "d", "7", "7w", "-7d", "7.5d", " 7d", "99999999999999999999d"] {
+        for bad in ["", "d", "7", "7w", "-7d", "7.5d", " 7d", "99999999999999999999d", "7é", "é", "7\u{fffd}"] {
             assert_eq!(parse_interval(bad), None, "{bad}");
         }
     }

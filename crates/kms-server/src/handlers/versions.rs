@@ -12,6 +12,9 @@ fn version(v: VersionRecord) -> KeyVersion {
         creation_date: format_time(v.created_at),
         key_id: v.key_id.to_string(),
         key_version_id: v.id.to_string(),
+        encrypt_count: Some(v.usage.encrypts),
+        decrypt_count: Some(v.usage.decrypts),
+        last_used_date: v.usage.last_used_at.map(format_time),
     }
 }
 

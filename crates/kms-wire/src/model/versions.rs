@@ -63,13 +63,21 @@ impl FromParams for UpdateRotationPolicyRequest {
     }
 }
 
-/// One version as the version actions report it.
+/// One version as the version actions report it. The usage fields are kmsd's own addition
+/// (typed SDK models ignore unknown fields): Encrypt-side and Decrypt-side calls the version
+/// served, and when it last served one.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct KeyVersion {
     pub creation_date: String,
     pub key_id: String,
     pub key_version_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encrypt_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decrypt_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_used_date: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -1,0 +1,70 @@
+//! Per-version usage counters: how many Encrypt/Decrypt calls each version served and when it
+//! was last used, so an operator can tell when an old version stops being needed.
+//!
+//! Counting must not slow the hot path or add a write per request: calls add to an in-memory
+//! table, and [`Kms::flush_usage`] moves the table to the store in one write (the server does
+//! that every few seconds and at shutdown). Reads add what is not flushed yet.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use kms_store::VersionUsage;
+use kms_types::KeyVersionId;
+
+use crate::error::CoreResult;
+use crate::service::Kms;
+
+/// Uses counted since the last flush.
+#[derive(Default)]
+pub(crate) struct UsageCounter {
+    pending: Mutex<HashMap<KeyVersionId, VersionUsage>>,
+}
+
+impl UsageCounter {
+    fn add(&self, version: &KeyVersionId, delta: VersionUsage) {
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.entry(version.clone()).or_default().add(&delta);
+        }
+    }
+
+    pub(crate) fn encrypted(&self, version: &KeyVersionId, now: i64) {
+        self.add(version, VersionUsage { encrypts: 1, decrypts: 0, last_used_at: Some(now) });
+    }
+
+    pub(crate) fn decrypted(&self, version: &KeyVersionId, now: i64) {
+        self.add(version, VersionUsage { encrypts: 0, decrypts: 1, last_used_at: Some(now) });
+    }
+
+    /// What is counted but not yet flushed for one version.
+    pub(crate) fn pending(&self, version: &KeyVersionId) -> VersionUsage {
+        self.pending.lock().ok().and_then(|p| p.get(version).copied()).unwrap_or_default()
+    }
+
+    fn take(&self) -> Vec<(KeyVersionId, VersionUsage)> {
+        self.pending.lock().map(|mut p| p.drain().collect()).unwrap_or_default()
+    }
+
+    fn restore(&self, batch: Vec<(KeyVersionId, VersionUsage)>) {
+        for (version, usage) in batch {
+            self.add(&version, usage);
+        }
+    }
+}
+
+impl Kms {
+    /// Writes the counted uses to the store in one write. On failure they are kept for the
+    /// next flush.
+    pub async fn flush_usage(&self) -> CoreResult<usize> {
+        let batch = self.usage.take();
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        match self.store.add_version_usage(&batch).await {
+            Ok(()) => Ok(batch.len()),
+            Err(e) => {
+                self.usage.restore(batch);
+                Err(e.into())
+            }
+        }
+    }
+}
