@@ -1,0 +1,10 @@
+//! V1 requests built from structured input, signed or not, through `verify_mac_only`:
+//! never panics, accepts every correctly signed request, refuses every tampered one.
+//! Inputs starting with `RAW ` are plain-text requests (the seeds from shared/vectors).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    kmsd_fuzz::verify_target(data, kms_wire::signature::Scheme::V1);
+});
