@@ -14,16 +14,20 @@ use kms_types::KeyVersionId;
 use crate::error::CoreResult;
 use crate::service::Kms;
 
-/// Uses counted since the last flush.
+/// Uses counted since the last flush, and since the process started (for the metrics).
 #[derive(Default)]
 pub(crate) struct UsageCounter {
     pending: Mutex<HashMap<KeyVersionId, VersionUsage>>,
+    since_start: Mutex<HashMap<KeyVersionId, VersionUsage>>,
 }
 
 impl UsageCounter {
     fn add(&self, version: &KeyVersionId, delta: VersionUsage) {
         if let Ok(mut pending) = self.pending.lock() {
             pending.entry(version.clone()).or_default().add(&delta);
+        }
+        if let Ok(mut totals) = self.since_start.lock() {
+            totals.entry(version.clone()).or_default().add(&delta);
         }
     }
 
@@ -45,13 +49,20 @@ impl UsageCounter {
     }
 
     fn restore(&self, batch: Vec<(KeyVersionId, VersionUsage)>) {
-        for (version, usage) in batch {
-            self.add(&version, usage);
+        if let Ok(mut pending) = self.pending.lock() {
+            for (version, usage) in batch {
+                pending.entry(version).or_default().add(&usage);
+            }
         }
     }
 }
 
 impl Kms {
+    /// Uses of each version since this process started: monotonic counters for the metrics.
+    pub fn usage_since_start(&self) -> Vec<(KeyVersionId, VersionUsage)> {
+        self.usage.since_start.lock().map(|t| t.iter().map(|(k, v)| (k.clone(), *v)).collect()).unwrap_or_default()
+    }
+
     /// Writes the counted uses to the store in one write. On failure they are kept for the
     /// next flush.
     pub async fn flush_usage(&self) -> CoreResult<usize> {

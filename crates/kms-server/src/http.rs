@@ -357,6 +357,10 @@ async fn handle(head: Head, body: Vec<u8>, state: &State, peer: SocketAddr, requ
     if path == "/healthz" {
         return Rendered { status: 200, content_type: "text/plain;charset=utf-8", body: b"ok\n".to_vec() };
     }
+    if path == "/metrics" && head.method == "GET" {
+        let body = crate::metrics::render(state).into_bytes();
+        return Rendered { status: 200, content_type: "text/plain; version=0.0.4", body };
+    }
     if path == DEV_CLOCK_PATH && state.dev_clock.is_some() {
         return advance_dev_clock(&head.method, query.as_deref(), state, request_id).await;
     }
@@ -373,6 +377,7 @@ async fn handle(head: Head, body: Vec<u8>, state: &State, peer: SocketAddr, requ
         Ok(r) => ("OK", r),
         Err(e) => (e.code.as_str(), render::error(&e, request_id, &host_id, format)),
     };
+    crate::metrics::request(action.map(|a| a.as_str()).unwrap_or("-"), code);
     tracing::info!(
         request_id,
         %peer,

@@ -18,6 +18,7 @@ mod dispatch;
 mod error_map;
 mod handlers;
 pub mod http;
+mod metrics;
 mod startup;
 mod tls;
 
@@ -43,6 +44,8 @@ pub struct State {
     /// One job run at a time, so a dev-clock advance and the jobs it makes due are one step
     /// that the periodic run cannot split.
     jobs: tokio::sync::Mutex<()>,
+    /// The Prometheus recorder's handle (one per process).
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 /// How often scheduled jobs (deletion, rotation) look for due work.

@@ -111,6 +111,7 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         clock: Arc::new(SystemClock),
         dev_clock,
         jobs: tokio::sync::Mutex::new(()),
+        metrics: crate::metrics::install(),
     };
     Ok(Server { listener, tls, state: Arc::new(state) })
 }

@@ -253,3 +253,31 @@ async fn versions_report_their_usage() {
     let listed = ok(&c, "ListKeyVersions", &[("KeyId", &key)]).await;
     assert_eq!(listed["KeyVersions"]["KeyVersion"][0]["EncryptCount"], 1);
 }
+
+/// The usage of every version is also a Prometheus counter at `GET /metrics`.
+#[tokio::test]
+async fn metrics_expose_version_usage_and_requests() {
+    let k = start();
+    let c = k.client();
+    let key = new_key(&c).await;
+    let version = primary(&c, &key).await;
+    let blob = ok(&c, "Encrypt", &[("KeyId", &key), ("Plaintext", "aGk=")]).await["CiphertextBlob"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(&c, "Encrypt", &[("KeyId", &key), ("Plaintext", "aGk=")]).await;
+    ok(&c, "Decrypt", &[("CiphertextBlob", &blob)]).await;
+    call(&c, "DescribeKey", &[("KeyId", "alias/none")]).await;
+    let r = c.raw("GET", "/metrics", &[], vec![], false).await;
+    assert_eq!(r.status, 200);
+    let text = r.text();
+    let line = |needle: &str| {
+        text.lines().find(|l| l.starts_with(needle) || (l.contains(needle) && !l.starts_with('#'))).map(str::to_owned)
+    };
+    let enc = line(&format!("kmsd_key_version_uses_total{{key_version_id=\"{version}\",operation=\"encrypt\"}}"));
+    assert_eq!(enc.as_deref().and_then(|l| l.rsplit(' ').next()), Some("2"), "{text}");
+    let dec = line(&format!("kmsd_key_version_uses_total{{key_version_id=\"{version}\",operation=\"decrypt\"}}"));
+    assert_eq!(dec.as_deref().and_then(|l| l.rsplit(' ').next()), Some("1"), "{text}");
+    assert!(text.contains("kmsd_requests_total{action=\"DescribeKey\",code=\"Forbidden.AliasNotFound\"} 1"), "{text}");
+    assert!(!text.contains("aGk="), "no values in metrics");
+}
