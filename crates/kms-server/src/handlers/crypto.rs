@@ -1,5 +1,6 @@
 //! Encrypt, Decrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext (spec §7.4).
 
+use kms_core::{DataKey, Encrypted};
 use kms_wire::ApiError;
 use kms_wire::model::*;
 use kms_wire::params::encode_base64;
@@ -7,19 +8,25 @@ use zeroize::Zeroizing;
 
 use super::{Ctx, Handle, dry_run_outcome};
 
+/// The ciphertext fields every encrypting action answers.
+fn ciphertext(enc: &Encrypted) -> EncryptResponse {
+    EncryptResponse {
+        ciphertext_blob: encode_base64(&enc.blob),
+        key_id: enc.key_id.to_string(),
+        key_version_id: enc.version_id.to_string(),
+    }
+}
+
+async fn data_key(ctx: &Ctx<'_>, p: &DataKeyParams) -> Result<DataKey, ApiError> {
+    ctx.kms.generate_data_key(&p.key, &p.context, p.number_of_bytes as usize).await.map_err(|e| ctx.fail(e))
+}
+
 /// Spec: §7.4 Encrypt. Uses the key's primary version.
 impl Handle for EncryptRequest {
     type Response = EncryptResponse;
     async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
         let enc = ctx.kms.encrypt(&self.key, &self.context, &self.plaintext).await.map_err(|e| ctx.fail(e))?;
-        dry_run_outcome(
-            self.dry_run,
-            EncryptResponse {
-                ciphertext_blob: encode_base64(&enc.blob),
-                key_id: enc.key_id.to_string(),
-                key_version_id: enc.version_id.to_string(),
-            },
-        )
+        dry_run_outcome(self.dry_run, ciphertext(&enc))
     }
 }
 
@@ -43,18 +50,9 @@ impl Handle for DecryptRequest {
 impl Handle for GenerateDataKeyRequest {
     type Response = GenerateDataKeyResponse;
     async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
-        let p = self.0;
-        let dk =
-            ctx.kms.generate_data_key(&p.key, &p.context, p.number_of_bytes as usize).await.map_err(|e| ctx.fail(e))?;
-        dry_run_outcome(
-            p.dry_run,
-            GenerateDataKeyResponse {
-                ciphertext_blob: encode_base64(&dk.wrapped.blob),
-                key_id: dk.wrapped.key_id.to_string(),
-                key_version_id: dk.wrapped.version_id.to_string(),
-                plaintext: Zeroizing::new(encode_base64(&dk.plaintext)),
-            },
-        )
+        let dk = data_key(ctx, &self.0).await?;
+        let plaintext = Zeroizing::new(encode_base64(&dk.plaintext));
+        dry_run_outcome(self.0.dry_run, GenerateDataKeyResponse { wrapped: ciphertext(&dk.wrapped), plaintext })
     }
 }
 
@@ -62,17 +60,8 @@ impl Handle for GenerateDataKeyRequest {
 impl Handle for GenerateDataKeyWithoutPlaintextRequest {
     type Response = GenerateDataKeyWithoutPlaintextResponse;
     async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
-        let p = self.0;
-        let dk =
-            ctx.kms.generate_data_key(&p.key, &p.context, p.number_of_bytes as usize).await.map_err(|e| ctx.fail(e))?;
-        dry_run_outcome(
-            p.dry_run,
-            GenerateDataKeyWithoutPlaintextResponse {
-                ciphertext_blob: encode_base64(&dk.wrapped.blob),
-                key_id: dk.wrapped.key_id.to_string(),
-                key_version_id: dk.wrapped.version_id.to_string(),
-            },
-        )
+        let dk = data_key(ctx, &self.0).await?;
+        dry_run_outcome(self.0.dry_run, ciphertext(&dk.wrapped))
     }
 }
 
@@ -85,13 +74,6 @@ impl Handle for ReEncryptRequest {
             .re_encrypt(&self.ciphertext_blob, &self.source_context, &self.destination, &self.destination_context)
             .await
             .map_err(|e| ctx.fail(e))?;
-        dry_run_outcome(
-            self.dry_run,
-            EncryptResponse {
-                ciphertext_blob: encode_base64(&enc.blob),
-                key_id: enc.key_id.to_string(),
-                key_version_id: enc.version_id.to_string(),
-            },
-        )
+        dry_run_outcome(self.dry_run, ciphertext(&enc))
     }
 }

@@ -111,22 +111,17 @@ impl FromParams for GenerateDataKeyWithoutPlaintextRequest {
     }
 }
 
+/// A fresh data key: the ciphertext fields of Encrypt plus the key in the clear.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GenerateDataKeyResponse {
-    pub ciphertext_blob: String,
-    pub key_id: String,
-    pub key_version_id: String,
+    #[serde(flatten)]
+    pub wrapped: EncryptResponse,
     pub plaintext: Zeroizing<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct GenerateDataKeyWithoutPlaintextResponse {
-    pub ciphertext_blob: String,
-    pub key_id: String,
-    pub key_version_id: String,
-}
+/// The same three fields as Encrypt.
+pub type GenerateDataKeyWithoutPlaintextResponse = EncryptResponse;
 
 /// ReEncrypt with a symmetric source (the blob names its key). Public-key sources
 /// (`SourceKeyId`, `SourceKeyVersionId`, `SourceEncryptionAlgorithm`) arrive with asymmetric
