@@ -95,6 +95,14 @@ impl Kmsd {
         child.wait().ok().and_then(|s| s.code())
     }
 
+    /// Kills the process with SIGKILL, as a crash or power cut would, and reaps it.
+    pub fn kill(mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Waits for the process to exit by itself (after a signal sent elsewhere).
     pub fn terminate_wait(mut self) -> Option<i32> {
         self.child.take()?.wait().ok().and_then(|s| s.code())
@@ -224,9 +232,14 @@ pub struct Client {
 impl Client {
     /// Sends `call` and returns the response.
     pub async fn send(&self, call: Call) -> Resp {
+        self.try_send(call).await.expect("kmsd answers")
+    }
+
+    /// Sends `call`; an I/O error (a server that went away) is returned, not a panic.
+    pub async fn try_send(&self, call: Call) -> std::io::Result<Resp> {
         let chunked = call.placement == Placement::ChunkedForm;
         let (method, target, headers, body) = self.build(call);
-        self.raw(method, &target, &headers, body, chunked).await
+        self.try_raw(method, &target, &headers, body, chunked).await
     }
 
     /// The method, request target, headers and body of a signed `call`.
@@ -304,7 +317,19 @@ impl Client {
         body: Vec<u8>,
         chunked: bool,
     ) -> Resp {
-        let mut stream = tokio::net::TcpStream::connect(&self.addr).await.expect("connect");
+        self.try_raw(method, target, headers, body, chunked).await.expect("kmsd answers")
+    }
+
+    /// [`Client::raw`] that returns I/O errors.
+    pub async fn try_raw(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+        chunked: bool,
+    ) -> std::io::Result<Resp> {
+        let mut stream = tokio::net::TcpStream::connect(&self.addr).await?;
         let mut req = format!("{method} {target} HTTP/1.1\r\n");
         if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
             req.push_str(&format!("host: {}\r\n", self.addr));
@@ -312,7 +337,7 @@ impl Client {
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
-        let mut bytes = if chunked {
+        let bytes = if chunked {
             req.push_str("transfer-encoding: chunked\r\n\r\n");
             let mut b = req.into_bytes();
             let mid = body.len() / 2;
@@ -327,42 +352,55 @@ impl Client {
             b
         } else {
             req.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
-            req.into_bytes()
+            let mut b = req.into_bytes();
+            b.extend_from_slice(&body);
+            b
         };
-        if !chunked {
-            bytes.extend_from_slice(&body);
-        }
-        stream.write_all(&bytes).await.expect("send");
-        read_response(&mut stream).await
+        stream.write_all(&bytes).await?;
+        try_read_response(&mut stream).await
     }
 }
 
 /// Reads one response with a `content-length` (kmsd always sends one).
 pub async fn read_response<S: AsyncRead + Unpin>(stream: &mut S) -> Resp {
+    try_read_response(stream).await.expect("a complete response")
+}
+
+/// [`read_response`] that returns I/O errors, including a connection closed early.
+pub async fn try_read_response<S: AsyncRead + Unpin>(stream: &mut S) -> std::io::Result<Resp> {
+    let closed =
+        || std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed before a complete response");
     let mut buf = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     loop {
-        let n = stream.read(&mut chunk).await.expect("read");
-        assert!(n > 0, "connection closed before a complete response: {:?}", String::from_utf8_lossy(&buf));
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(closed());
+        }
         buf.extend_from_slice(&chunk[..n]);
         let mut hs = [httparse::EMPTY_HEADER; 32];
         let mut resp = httparse::Response::new(&mut hs);
-        if let httparse::Status::Complete(len) = resp.parse(&buf).expect("valid response head") {
-            let status = resp.code.unwrap();
+        let parsed = resp.parse(&buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        if let httparse::Status::Complete(len) = parsed {
+            let status = resp.code.unwrap_or_default();
             let mut headers = http::HeaderMap::new();
             for h in resp.headers.iter() {
-                headers.append(
-                    http::HeaderName::from_bytes(h.name.as_bytes()).unwrap(),
-                    http::HeaderValue::from_bytes(h.value).unwrap(),
-                );
+                if let (Ok(name), Ok(value)) =
+                    (http::HeaderName::from_bytes(h.name.as_bytes()), http::HeaderValue::from_bytes(h.value))
+                {
+                    headers.append(name, value);
+                }
             }
-            let length: usize = headers["content-length"].to_str().unwrap().parse().unwrap();
+            let length: usize =
+                headers.get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
             while buf.len() < len + length {
-                let n = stream.read(&mut chunk).await.expect("read body");
-                assert!(n > 0, "connection closed inside the body");
+                let n = stream.read(&mut chunk).await?;
+                if n == 0 {
+                    return Err(closed());
+                }
                 buf.extend_from_slice(&chunk[..n]);
             }
-            return Resp { status, headers, body: Bytes::copy_from_slice(&buf[len..len + length]) };
+            return Ok(Resp { status, headers, body: Bytes::copy_from_slice(&buf[len..len + length]) });
         }
     }
 }
