@@ -9,6 +9,8 @@
 #![forbid(unsafe_code)]
 
 pub mod conformance;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod records;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
