@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of kmsd: formatting and lints, the Rust unit/property/vector/wire tests, and
 # the SDK conformance suites that drive the real kmsd with the official Alibaba Cloud SDKs
-# (installed at pinned versions by tests/sdk/setup.sh on first use).
+# (installed at pinned versions by tests/sdk/setup.sh on first use) — on both storage engines:
+# SQLite, and PostgreSQL (a local server, installed and started by scripts/postgres.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -11,9 +12,20 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+step "PostgreSQL for the tests"
+KMSD_TEST_POSTGRES_URL="$(bash scripts/postgres.sh)"
+export KMSD_TEST_POSTGRES_URL
 step "cargo build (kmsd)"
 cargo build --workspace
-step "cargo test"
+step "cargo test (SQLite; the storage conformance suite on both engines)"
 cargo test --workspace
-step "SDK conformance (official Python and Node SDKs against target/debug/kmsd)"
+step "wire tests on PostgreSQL"
+KMSD_TEST_STORE=postgres cargo test -p kms-server --tests
+step "SDK conformance on SQLite (official Python and Node SDKs against target/debug/kmsd)"
 KMSD_BIN="$PWD/target/debug/kmsd" bash tests/sdk/run.sh
+step "SDK conformance on PostgreSQL"
+KMSD_TEST_STORE=postgres KMSD_BIN="$PWD/target/debug/kmsd" bash tests/sdk/run.sh
+step "dropping the test databases"
+psql "$KMSD_TEST_POSTGRES_URL" -qAt -c "SELECT datname FROM pg_database WHERE datname LIKE 'kmsd\_%'" |
+  while read -r db; do psql "$KMSD_TEST_POSTGRES_URL" -q -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"; done
+echo "all tests passed on SQLite and PostgreSQL"

@@ -26,5 +26,5 @@ pub use crypto::{DataKey, Decrypted, Encrypted};
 pub use error::CoreError;
 pub use jobs::JobReport;
 pub use keys::NewKey;
-pub use service::{Kms, format_time};
+pub use service::{Kms, ROOT_CHECK_META, format_time};
 pub use tags::TagRow;

@@ -13,6 +13,8 @@ use crate::error::{CoreError, CoreResult};
 
 const META_ACCOUNT_ID: &str = "account_id";
 const META_ROOT_CHECK: &str = "root_key_check";
+/// The meta entry whose presence means "this store holds data under some root key".
+pub const ROOT_CHECK_META: &str = META_ROOT_CHECK;
 const ROOT_CHECK_AAD: &[u8] = b"kmsd/root-key-check/v1";
 
 /// The key service of one deployment (one region, one account).

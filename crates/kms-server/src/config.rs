@@ -19,6 +19,12 @@ pub struct Config {
     #[arg(long, env = "KMSD_DATA_DIR", default_value = "./kmsd-data")]
     pub data_dir: PathBuf,
 
+    /// Where keys live: `sqlite` (the database file `kms.db` in the data dir) or a
+    /// `postgres://user:password@host:port/database` URL, which several kmsd nodes can share.
+    /// The root key and bootstrap credentials stay in the data dir either way.
+    #[arg(long, env = "KMSD_STORE", default_value = "sqlite")]
+    pub store: String,
+
     /// Region this kmsd serves; it appears in ARNs and DescribeRegions.
     #[arg(long, env = "KMSD_REGION", default_value = "cn-hangzhou")]
     pub region: String,

@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use kms_core::{Clock, CoreError, DevClock, Kms, SystemClock};
 use kms_crypto::soft::{self, SoftRootKey};
+use kms_store::Store;
 use kms_store::StoreError;
+use kms_store::postgres::PostgresStore;
 use kms_store::sqlite::SqliteStore;
 use kms_types::RegionId;
 use tokio::net::TcpListener;
@@ -63,12 +65,12 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         .map_err(|source| StartError::DataDir { path: data_dir.display().to_string(), source })?;
 
     let key_path = config.root_key_path();
-    let db_path = config.database_path();
+    let store = open_store(config).await?;
     let root = if key_path.exists() {
         SoftRootKey::load(&key_path)?
     } else if config.root_key_file.is_some() {
         return Err(StartError::Config(format!("root key file {} does not exist", key_path.display())));
-    } else if db_path.exists() {
+    } else if store.has_data().await? {
         return Err(StartError::RootKeyMissing {
             data_dir: data_dir.display().to_string(),
             key: key_path.display().to_string(),
@@ -78,8 +80,6 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         tracing::info!(path = %key_path.display(), "generated a new root key; back it up with the data dir");
         root
     };
-
-    let store = SqliteStore::open(&db_path).map_err(|e| StartError::Store(e.to_string()))?;
     let dev_clock = config.dev_clock.then(|| Arc::new(DevClock::default()));
     let service_clock: Arc<dyn Clock> = match &dev_clock {
         Some(c) => {
@@ -90,13 +90,14 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         }
         None => Arc::new(SystemClock),
     };
-    let kms = Kms::open(Arc::new(store), soft::provider(root), service_clock, region).await.map_err(|e| match e {
-        CoreError::RootKeyMismatch => StartError::RootKeyMismatch {
-            data_dir: data_dir.display().to_string(),
-            key: key_path.display().to_string(),
-        },
-        other => StartError::Store(other.to_string()),
-    })?;
+    let kms =
+        Kms::open(store.into_store(), soft::provider(root), service_clock, region).await.map_err(|e| match e {
+            CoreError::RootKeyMismatch => StartError::RootKeyMismatch {
+                data_dir: data_dir.display().to_string(),
+                key: key_path.display().to_string(),
+            },
+            other => StartError::Store(other.to_string()),
+        })?;
 
     bootstrap_access_key(&kms, config).await?;
     let access_keys = AccessKeys::new(kms.access_keys().await.map_err(|e| StartError::Store(e.to_string()))?);
@@ -114,6 +115,49 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         metrics: crate::metrics::install(),
     };
     Ok(Server { listener, tls, state: Arc::new(state) })
+}
+
+/// The configured engine, opened.
+enum OpenedStore {
+    /// SQLite: `existed` says whether the database file was there before this start.
+    Sqlite {
+        store: SqliteStore,
+        existed: bool,
+    },
+    Postgres(PostgresStore),
+}
+
+impl OpenedStore {
+    /// Whether the store already holds data written under some root key.
+    async fn has_data(&self) -> Result<bool, StartError> {
+        match self {
+            Self::Sqlite { existed, .. } => Ok(*existed),
+            Self::Postgres(p) => Ok(p.get_meta(kms_core::ROOT_CHECK_META).await?.is_some()),
+        }
+    }
+
+    fn into_store(self) -> Arc<dyn Store> {
+        match self {
+            Self::Sqlite { store, .. } => Arc::new(store),
+            Self::Postgres(p) => Arc::new(p),
+        }
+    }
+}
+
+async fn open_store(config: &Config) -> Result<OpenedStore, StartError> {
+    match config.store.as_str() {
+        "sqlite" => {
+            let path = config.database_path();
+            let existed = path.exists();
+            let store = SqliteStore::open(&path).map_err(|e| StartError::Store(e.to_string()))?;
+            Ok(OpenedStore::Sqlite { store, existed })
+        }
+        url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let store = PostgresStore::open(url).await.map_err(|e| StartError::Store(format!("PostgreSQL: {e}")))?;
+            Ok(OpenedStore::Postgres(store))
+        }
+        other => Err(StartError::Config(format!("--store must be `sqlite` or a postgres:// URL, not {other:?}"))),
+    }
 }
 
 /// The first access key: from the environment when given (scripts and CI know it), else

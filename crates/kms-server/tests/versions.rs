@@ -167,19 +167,10 @@ async fn deletion_destroys_the_key_and_its_material_on_disk() {
         .to_owned();
     let survivor = new_key(&c).await;
 
-    let db = k.data_dir.join("kms.db");
-    let materials: Vec<Vec<u8>> = {
-        let conn = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-        let mut stmt = conn.prepare("SELECT material FROM key_versions WHERE key_id = ?1").unwrap();
-        stmt.query_map([&key], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
-    };
+    let materials = stored_materials(&k.data_dir, &key);
     assert_eq!(materials.len(), 2);
-    let on_disk = |m: &[u8]| {
-        std::fs::read_dir(&k.data_dir).unwrap().any(|e| {
-            let bytes = std::fs::read(e.unwrap().path()).unwrap();
-            bytes.windows(m.len()).any(|w| w == m)
-        })
-    };
+    // SQLite: the database files; PostgreSQL: what the database holds.
+    let on_disk = |m: &[u8]| holds(&store_contents(&k.data_dir), m);
     assert!(materials.iter().all(|m| on_disk(m)), "the wrapped material is in the store before deletion");
 
     ok(&c, "ScheduleKeyDeletion", &[("KeyId", &key), ("PendingWindowInDays", "7")]).await;

@@ -28,6 +28,40 @@ pub struct Kmsd {
     _tmp: Option<tempfile::TempDir>,
 }
 
+/// The storage engine the tests run kmsd on: `KMSD_TEST_STORE=postgres` (with
+/// `KMSD_TEST_POSTGRES_URL` naming a server and its admin database) or SQLite by default.
+pub fn engine() -> &'static str {
+    match std::env::var("KMSD_TEST_STORE").as_deref() {
+        Ok("postgres") => "postgres",
+        _ => "sqlite",
+    }
+}
+
+/// `--store` arguments for a kmsd using `data_dir`: on PostgreSQL, a fresh database per data
+/// dir, remembered beside it so a restart finds the same one.
+fn store_args(data_dir: &Path) -> Vec<String> {
+    if engine() != "postgres" {
+        return Vec::new();
+    }
+    let sidecar = data_dir.with_extension("pgurl");
+    if let Ok(url) = std::fs::read_to_string(&sidecar) {
+        return vec!["--store".into(), url];
+    }
+    let admin = std::env::var("KMSD_TEST_POSTGRES_URL").expect("KMSD_TEST_POSTGRES_URL names the test server");
+    let name = format!("kmsd_test_{}", uuid::Uuid::new_v4().simple());
+    let status = Command::new("psql")
+        .arg(&admin)
+        .args(["-q", "-v", "ON_ERROR_STOP=1", "-c", &format!("CREATE DATABASE {name}")])
+        .status()
+        .expect("run psql");
+    assert!(status.success(), "could not create test database {name}");
+    let base = admin.split('?').next().unwrap().rsplit_once('/').expect("a URL ending in /dbname").0;
+    let url = format!("{base}/{name}");
+    std::fs::create_dir_all(data_dir.parent().unwrap()).unwrap();
+    std::fs::write(&sidecar, &url).unwrap();
+    vec!["--store".into(), url]
+}
+
 /// How to start kmsd.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -60,6 +94,9 @@ impl Kmsd {
         cmd.arg("--listen").arg("127.0.0.1:0").arg("--data-dir").arg(&data_dir).arg("--log").arg("debug");
         if let Some(r) = &opts.region {
             cmd.arg("--region").arg(r);
+        }
+        if !opts.extra_args.iter().any(|a| a == "--store") {
+            cmd.args(store_args(&data_dir));
         }
         cmd.args(&opts.extra_args);
         cmd.env_remove("KMSD_BOOTSTRAP_ACCESS_KEY_ID").env_remove("KMSD_BOOTSTRAP_ACCESS_KEY_SECRET");

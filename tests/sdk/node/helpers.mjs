@@ -11,7 +11,8 @@
 // rejects with an ApiError whose `status` is the HTTP status where the SDK exposes it.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -61,6 +62,15 @@ export class ApiError extends Error {
 // ---------------------------------------------------------------------------------------
 // server process
 
+// KMSD_TEST_STORE=postgres: every server gets a fresh database on KMSD_TEST_POSTGRES_URL.
+function storeArgs() {
+  if (process.env.KMSD_TEST_STORE !== 'postgres') return [];
+  const admin = process.env.KMSD_TEST_POSTGRES_URL;
+  const name = `kmsd_sdk_${crypto.randomUUID().replaceAll('-', '')}`;
+  execFileSync('psql', [admin, '-q', '-v', 'ON_ERROR_STOP=1', '-c', `CREATE DATABASE ${name}`]);
+  return ['--store', `${admin.split('?')[0].replace(/\/[^/]*$/, '')}/${name}`];
+}
+
 export async function startKmsd(extraArgs = []) {
   try {
     fs.accessSync(KMSD_BIN, fs.constants.X_OK);
@@ -72,7 +82,7 @@ export async function startKmsd(extraArgs = []) {
   fs.mkdirSync(dataDir);
   const stderrPath = path.join(workdir, 'kmsd.stderr.log');
   const stderrFd = fs.openSync(stderrPath, 'w');
-  const args = ['--listen', '127.0.0.1:0', '--data-dir', dataDir, ...extraArgs];
+  const args = ['--listen', '127.0.0.1:0', '--data-dir', dataDir, ...storeArgs(), ...extraArgs];
   const proc = spawn(KMSD_BIN, args, {
     env: {
       ...process.env,

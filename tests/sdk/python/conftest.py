@@ -48,6 +48,16 @@ class KmsServer:
         return make_caller(mode, self.endpoint, ak, secret, self.ca)
 
 
+def _store_args() -> list[str]:
+    """KMSD_TEST_STORE=postgres: every server gets a fresh database on KMSD_TEST_POSTGRES_URL."""
+    if os.environ.get("KMSD_TEST_STORE") != "postgres":
+        return []
+    admin = os.environ["KMSD_TEST_POSTGRES_URL"]
+    name = f"kmsd_sdk_{uuid.uuid4().hex}"
+    subprocess.run(["psql", admin, "-q", "-v", "ON_ERROR_STOP=1", "-c", f"CREATE DATABASE {name}"], check=True)
+    return ["--store", admin.split("?")[0].rsplit("/", 1)[0] + "/" + name]
+
+
 def _start_kmsd(workdir: Path, extra_args: list[str] = ()) -> KmsServer:
     if not os.access(KMSD_BIN, os.X_OK):
         pytest.fail(f"kmsd binary not found or not executable: {KMSD_BIN} (build it, or set KMSD_BIN)",
@@ -58,7 +68,7 @@ def _start_kmsd(workdir: Path, extra_args: list[str] = ()) -> KmsServer:
     env = dict(os.environ,
                KMSD_BOOTSTRAP_ACCESS_KEY_ID=ACCESS_KEY_ID,
                KMSD_BOOTSTRAP_ACCESS_KEY_SECRET=ACCESS_KEY_SECRET)
-    cmd = [KMSD_BIN, "--listen", "127.0.0.1:0", "--data-dir", str(data_dir), *extra_args]
+    cmd = [KMSD_BIN, "--listen", "127.0.0.1:0", "--data-dir", str(data_dir), *_store_args(), *extra_args]
     with open(stderr_path, "wb") as stderr:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=stderr, env=env)

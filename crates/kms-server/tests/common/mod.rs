@@ -52,3 +52,64 @@ pub fn assert_error(r: &Resp, status: u16, code: &str) {
 pub async fn new_key(c: &Client) -> String {
     ok(c, "CreateKey", &[]).await["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned()
 }
+
+fn pg_url(data_dir: &std::path::Path) -> Option<String> {
+    std::fs::read_to_string(data_dir.with_extension("pgurl")).ok()
+}
+
+/// Everything the store holds, as bytes to search: SQLite's files in the data dir, or on
+/// PostgreSQL a data dump of the test database (binary columns appear as hex there; use
+/// [`holds`] to search both spellings).
+pub fn store_contents(data_dir: &std::path::Path) -> Vec<u8> {
+    match pg_url(data_dir) {
+        Some(url) => {
+            let out = std::process::Command::new("pg_dump").args(["--data-only", "--no-owner", &url]).output().unwrap();
+            assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
+            // pg_dump guards each dump with a random `\restrict` token: not data.
+            let text = String::from_utf8_lossy(&out.stdout);
+            text.lines()
+                .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+                .collect::<Vec<_>>()
+                .join("\n")
+                .into_bytes()
+        }
+        None => {
+            let mut all = Vec::new();
+            for e in std::fs::read_dir(data_dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.file_name().unwrap() != "root.key" {
+                    all.extend(std::fs::read(p).unwrap());
+                }
+            }
+            all
+        }
+    }
+}
+
+/// Whether `haystack` contains `needle` as bytes or as lower-case hex.
+pub fn holds(haystack: &[u8], needle: &[u8]) -> bool {
+    let hex: Vec<u8> = needle.iter().flat_map(|b| format!("{b:02x}").into_bytes()).collect();
+    haystack.windows(needle.len()).any(|w| w == needle) || haystack.windows(hex.len()).any(|w| w == hex.as_slice())
+}
+
+/// The wrapped material of a key's versions, read from the store itself.
+pub fn stored_materials(data_dir: &std::path::Path, key_id: &str) -> Vec<Vec<u8>> {
+    match pg_url(data_dir) {
+        Some(url) => {
+            let sql = format!("SELECT encode(material, 'hex') FROM key_versions WHERE key_id = '{key_id}'");
+            let out = std::process::Command::new("psql").args([&url, "-At", "-c", &sql]).output().unwrap();
+            assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout)
+                .unwrap()
+                .lines()
+                .map(|l| (0..l.len()).step_by(2).map(|i| u8::from_str_radix(&l[i..i + 2], 16).unwrap()).collect())
+                .collect()
+        }
+        None => {
+            let db = data_dir.join("kms.db");
+            let conn = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+            let mut stmt = conn.prepare("SELECT material FROM key_versions WHERE key_id = ?1").unwrap();
+            stmt.query_map([key_id], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        }
+    }
+}
