@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use kms_core::StoredAccessKey;
-use kms_wire::signature::{CredentialLookup, LookupError, NonceCache, TIMESTAMP_WINDOW};
+use kms_wire::signature::{CredentialLookup, LookupError, NonceCache};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -28,29 +28,34 @@ impl CredentialLookup for AccessKeys {
     }
 }
 
-/// Nonces seen in the last two windows. A request's timestamp may lie up to one window in the
-/// future, so a nonce must be remembered for a window on either side of now.
+/// Nonces seen, each kept until a replay of its request would fail the timestamp check.
 #[derive(Default)]
 pub struct Nonces {
-    seen: Mutex<HashMap<String, OffsetDateTime>>,
+    seen: Mutex<NonceTable>,
 }
 
-/// Prune expired nonces once the table holds this many.
-const PRUNE_AT: usize = 100_000;
+#[derive(Default)]
+struct NonceTable {
+    entries: HashMap<String, OffsetDateTime>,
+    /// Size at which expired entries are next swept out (amortised: doubles with the table).
+    sweep_at: usize,
+}
+
+/// The smallest table worth sweeping.
+const MIN_SWEEP: usize = 10_000;
 
 impl NonceCache for Nonces {
-    fn first_use(&self, access_key_id: &str, nonce: &str, now: OffsetDateTime) -> bool {
-        let Ok(mut seen) = self.seen.lock() else {
-            return false;
-        };
-        if seen.len() >= PRUNE_AT {
-            seen.retain(|_, expires| *expires > now);
+    fn first_use(&self, access_key_id: &str, nonce: &str, now: OffsetDateTime, forget_after: OffsetDateTime) -> bool {
+        let Ok(mut table) = self.seen.lock() else { return false };
+        if table.entries.len() >= table.sweep_at.max(MIN_SWEEP) {
+            table.entries.retain(|_, until| *until > now);
+            table.sweep_at = table.entries.len() * 2;
         }
         let key = format!("{access_key_id}\n{nonce}");
-        match seen.get(&key) {
-            Some(expires) if *expires > now => false,
+        match table.entries.get(&key) {
+            Some(until) if *until > now => false,
             _ => {
-                seen.insert(key, now + TIMESTAMP_WINDOW * 2);
+                table.entries.insert(key, forget_after);
                 true
             }
         }
@@ -62,12 +67,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nonces_are_single_use_within_the_window_per_access_key() {
+    fn nonces_are_single_use_while_a_replay_could_pass_the_clock() {
         let n = Nonces::default();
         let t = OffsetDateTime::UNIX_EPOCH;
-        assert!(n.first_use("a", "n1", t));
-        assert!(!n.first_use("a", "n1", t + time::Duration::minutes(29)));
-        assert!(n.first_use("b", "n1", t));
-        assert!(n.first_use("a", "n1", t + time::Duration::minutes(31)));
+        let until = t + time::Duration::minutes(15);
+        assert!(n.first_use("a", "n1", t, until));
+        assert!(!n.first_use("a", "n1", t + time::Duration::minutes(14), until));
+        assert!(n.first_use("b", "n1", t, until), "nonces are per access key");
+        assert!(n.first_use("a", "n1", t + time::Duration::minutes(16), until), "forgotten once replays are stale");
+    }
+
+    #[test]
+    fn expired_nonces_are_swept() {
+        let n = Nonces::default();
+        let t = OffsetDateTime::UNIX_EPOCH;
+        for i in 0..MIN_SWEEP {
+            assert!(n.first_use("a", &i.to_string(), t, t + time::Duration::minutes(15)));
+        }
+        let later = t + time::Duration::minutes(20);
+        assert!(n.first_use("a", "new", later, later + time::Duration::minutes(15)));
+        assert_eq!(n.seen.lock().unwrap().entries.len(), 1, "the expired ones were dropped");
     }
 }

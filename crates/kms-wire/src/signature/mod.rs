@@ -43,9 +43,11 @@ pub trait CredentialLookup {
     fn secret(&self, access_key_id: &str) -> Result<Zeroizing<String>, LookupError>;
 }
 
-/// Remembers nonces for the timestamp window. Returns `false` when `(key, nonce)` was seen.
+/// Remembers nonces while a replay could still pass the clock check. Returns `false` when
+/// `(key, nonce)` was seen. `forget_after` is the request's timestamp plus the window: after
+/// it, a replay fails the timestamp check anyway, so the nonce need not be kept.
 pub trait NonceCache {
-    fn first_use(&self, access_key_id: &str, nonce: &str, now: OffsetDateTime) -> bool;
+    fn first_use(&self, access_key_id: &str, nonce: &str, now: OffsetDateTime, forget_after: OffsetDateTime) -> bool;
 }
 
 /// Proof that a request was authenticated. Only [`verify`] constructs it.
@@ -124,7 +126,9 @@ pub fn verify(
     if (timestamp - now).abs() > TIMESTAMP_WINDOW {
         return Err(Code::InvalidTimeStampExpired.into());
     }
-    if !nonces.first_use(&claim.access_key_id, &claim.nonce, now) {
+    // One second past the window: a replay at exactly `timestamp + window` still passes the clock.
+    let forget_after = timestamp + TIMESTAMP_WINDOW + time::Duration::seconds(1);
+    if !nonces.first_use(&claim.access_key_id, &claim.nonce, now, forget_after) {
         return Err(Code::SignatureNonceUsed.into());
     }
     let (action, version) = match claim.scheme {

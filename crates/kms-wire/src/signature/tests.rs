@@ -19,7 +19,7 @@ impl CredentialLookup for OneKey {
 #[derive(Default)]
 struct Seen(RefCell<HashSet<String>>);
 impl NonceCache for Seen {
-    fn first_use(&self, id: &str, nonce: &str, _now: OffsetDateTime) -> bool {
+    fn first_use(&self, id: &str, nonce: &str, _now: OffsetDateTime, _forget_after: OffsetDateTime) -> bool {
         self.0.borrow_mut().insert(format!("{id}\0{nonce}"))
     }
 }
@@ -173,4 +173,22 @@ fn acs_headers_must_cover_the_required_set() {
     )
     .unwrap();
     assert_eq!(verify_mac_only(&sm3, "s").unwrap_err().code, Code::IncompleteSignature);
+}
+
+/// The verifier asks the cache to keep a nonce until a replay could no longer pass the clock:
+/// a replay at exactly `timestamp + 15 min` passes the clock, so the nonce lives one second more.
+#[test]
+fn nonces_are_kept_past_the_last_second_a_replay_could_pass() {
+    struct Recorder(RefCell<Option<OffsetDateTime>>);
+    impl NonceCache for Recorder {
+        fn first_use(&self, _: &str, _: &str, _: OffsetDateTime, forget_after: OffsetDateTime) -> bool {
+            *self.0.borrow_mut() = Some(forget_after);
+            true
+        }
+    }
+    let cache = Recorder(RefCell::new(None));
+    let keys = OneKey("testid", "testsecret");
+    let at_the_edge = datetime!(2024-01-01 00:15:00 UTC);
+    verify(&v1_request("POST", &example2()), &keys, &cache, at_the_edge).unwrap();
+    assert_eq!(*cache.0.borrow(), Some(datetime!(2024-01-01 00:15:01 UTC)));
 }
