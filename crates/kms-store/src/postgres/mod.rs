@@ -4,96 +4,23 @@
 //! Schema changes are numbered migrations recorded in `kmsd_schema`, applied at start-up under
 //! a transaction-scoped advisory lock so several nodes starting at once migrate exactly once.
 
+mod rows;
+mod schema;
+#[cfg(test)]
+mod tests;
+
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId, ResourceType, Tag};
-use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Row};
 
+use self::rows::*;
+use self::schema::{MIGRATION_LOCK, MIGRATIONS};
 use crate::{
     AccessKeyRecord, AliasRecord, KeyRecord, Listing, Store, StoreError, StoreResult, VersionRecord, VersionUsage,
     Window,
 };
-
-/// Numbered schema migrations; entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
-CREATE TABLE meta (
-    name  TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE keys (
-    key_id              TEXT PRIMARY KEY,
-    spec                TEXT NOT NULL,
-    usage               TEXT NOT NULL,
-    origin              TEXT NOT NULL,
-    protection_level    TEXT NOT NULL,
-    state               TEXT NOT NULL,
-    description         TEXT NOT NULL,
-    creator             TEXT NOT NULL,
-    created_at          BIGINT NOT NULL,
-    primary_version     TEXT NOT NULL,
-    deletion_protection BOOLEAN NOT NULL,
-    deletion_protection_description TEXT NOT NULL,
-    delete_at           BIGINT,
-    rotation_interval   BIGINT,
-    last_rotation_at    BIGINT NOT NULL,
-    next_rotation_at    BIGINT,
-    revision            BIGINT NOT NULL
-);
-CREATE INDEX keys_by_created ON keys(created_at, key_id);
-CREATE INDEX keys_by_delete_at ON keys(delete_at) WHERE delete_at IS NOT NULL;
-CREATE INDEX keys_by_next_rotation ON keys(next_rotation_at) WHERE next_rotation_at IS NOT NULL;
-CREATE TABLE key_versions (
-    version_id    TEXT PRIMARY KEY,
-    key_id        TEXT NOT NULL REFERENCES keys(key_id),
-    created_at    BIGINT NOT NULL,
-    material      BYTEA NOT NULL,
-    encrypt_count BIGINT NOT NULL DEFAULT 0,
-    decrypt_count BIGINT NOT NULL DEFAULT 0,
-    last_used_at  BIGINT
-);
-CREATE INDEX key_versions_by_key ON key_versions(key_id, created_at);
-CREATE TABLE aliases (
-    alias_name TEXT PRIMARY KEY,
-    key_id     TEXT NOT NULL REFERENCES keys(key_id),
-    created_at BIGINT NOT NULL
-);
-CREATE INDEX aliases_by_key ON aliases(key_id, alias_name);
-CREATE TABLE tags (
-    resource_type TEXT NOT NULL,
-    resource_id   TEXT NOT NULL,
-    tag_key       TEXT NOT NULL,
-    tag_value     TEXT NOT NULL,
-    PRIMARY KEY (resource_type, resource_id, tag_key)
-);
-CREATE INDEX tags_by_key ON tags(resource_type, tag_key, tag_value);
-CREATE TABLE access_keys (
-    access_key_id  TEXT PRIMARY KEY,
-    wrapped_secret BYTEA NOT NULL,
-    enabled        BOOLEAN NOT NULL,
-    created_at     BIGINT NOT NULL
-);
-"#];
-
-/// Any fixed number: the advisory lock that serialises migrations across nodes.
-const MIGRATION_LOCK: i64 = 0x6b6d_7364;
-
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(what.to_owned())
-}
-
-fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
-    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
-}
-
-fn conflict_or_unavailable(e: tokio_postgres::Error) -> StoreError {
-    if is_unique_violation(&e) { StoreError::Conflict } else { unavailable(e) }
-}
 
 /// PostgreSQL engine handle; cheap to clone.
 #[derive(Clone)]
@@ -145,165 +72,6 @@ impl PostgresStore {
             .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)
     }
-}
-
-const KEY_COLUMNS: &str = "key_id, spec, usage, origin, protection_level, state, description, creator, created_at, primary_version, deletion_protection, deletion_protection_description, delete_at, rotation_interval, last_rotation_at, next_rotation_at, revision";
-
-fn parse<T: std::str::FromStr>(s: &str, what: &str) -> StoreResult<T> {
-    s.parse().map_err(|_| corrupt(what))
-}
-
-fn key_record(r: &Row) -> StoreResult<KeyRecord> {
-    Ok(KeyRecord {
-        id: KeyId::parse(r.get(0)).map_err(|_| corrupt("key id"))?,
-        spec: parse(r.get(1), "spec")?,
-        usage: parse(r.get(2), "usage")?,
-        origin: parse(r.get(3), "origin")?,
-        protection_level: parse(r.get(4), "protection level")?,
-        state: parse(r.get(5), "state")?,
-        description: r.get(6),
-        creator: r.get(7),
-        created_at: r.get(8),
-        primary_version: KeyVersionId::parse(r.get(9)).map_err(|_| corrupt("primary version"))?,
-        deletion_protection: r.get(10),
-        deletion_protection_description: r.get(11),
-        delete_at: r.get(12),
-        rotation_interval: r.get(13),
-        last_rotation_at: r.get(14),
-        next_rotation_at: r.get(15),
-        revision: r.get(16),
-    })
-}
-
-/// The values of [`KEY_COLUMNS`] for one record, as owned parameters.
-struct KeyValues {
-    id: String,
-    spec: &'static str,
-    usage: &'static str,
-    origin: &'static str,
-    level: &'static str,
-    state: &'static str,
-    k: KeyRecord,
-    primary: String,
-}
-
-impl KeyValues {
-    fn new(k: &KeyRecord) -> Self {
-        Self {
-            id: k.id.to_string(),
-            spec: k.spec.as_str(),
-            usage: k.usage.as_str(),
-            origin: k.origin.as_str(),
-            level: k.protection_level.as_str(),
-            state: k.state.as_str(),
-            primary: k.primary_version.to_string(),
-            k: k.clone(),
-        }
-    }
-
-    fn params(&self) -> [&(dyn ToSql + Sync); 17] {
-        [
-            &self.id,
-            &self.spec,
-            &self.usage,
-            &self.origin,
-            &self.level,
-            &self.state,
-            &self.k.description,
-            &self.k.creator,
-            &self.k.created_at,
-            &self.primary,
-            &self.k.deletion_protection,
-            &self.k.deletion_protection_description,
-            &self.k.delete_at,
-            &self.k.rotation_interval,
-            &self.k.last_rotation_at,
-            &self.k.next_rotation_at,
-            &self.k.revision,
-        ]
-    }
-}
-
-fn placeholders(n: usize) -> String {
-    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
-const VERSION_COLUMNS: &str = "version_id, key_id, created_at, material, encrypt_count, decrypt_count, last_used_at";
-
-fn version_record(r: &Row) -> StoreResult<VersionRecord> {
-    let encrypts: i64 = r.get(4);
-    let decrypts: i64 = r.get(5);
-    Ok(VersionRecord {
-        id: KeyVersionId::parse(r.get(0)).map_err(|_| corrupt("version id"))?,
-        key_id: KeyId::parse(r.get(1)).map_err(|_| corrupt("version key id"))?,
-        created_at: r.get(2),
-        material: r.get(3),
-        usage: VersionUsage { encrypts: encrypts as u64, decrypts: decrypts as u64, last_used_at: r.get(6) },
-    })
-}
-
-fn alias_record(r: &Row) -> StoreResult<AliasRecord> {
-    Ok(AliasRecord {
-        name: AliasName::parse(r.get(0)).map_err(|_| corrupt("alias name"))?,
-        key_id: KeyId::parse(r.get(1)).map_err(|_| corrupt("alias key id"))?,
-        created_at: r.get(2),
-    })
-}
-
-async fn update_key_in(tx: &deadpool_postgres::Transaction<'_>, k: &KeyRecord) -> StoreResult<KeyRecord> {
-    let columns: Vec<&str> = KEY_COLUMNS.split(", ").collect();
-    let sets: Vec<String> = columns[1..16].iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 2)).collect();
-    let sql = format!("UPDATE keys SET {}, revision = $17 + 1 WHERE key_id = $1 AND revision = $17", sets.join(", "));
-    let values = KeyValues::new(k);
-    let n = tx.execute(&sql, &values.params()).await.map_err(unavailable)?;
-    if n == 0 {
-        let exists = tx.query_opt("SELECT 1 FROM keys WHERE key_id = $1", &[&values.id]).await.map_err(unavailable)?;
-        return Err(if exists.is_some() { StoreError::Conflict } else { StoreError::NotFound });
-    }
-    Ok(KeyRecord { revision: k.revision + 1, ..k.clone() })
-}
-
-async fn insert_version(tx: &deadpool_postgres::Transaction<'_>, v: &VersionRecord) -> StoreResult<()> {
-    tx.execute(
-        "INSERT INTO key_versions (version_id, key_id, created_at, material) VALUES ($1, $2, $3, $4)",
-        &[&v.id.as_str(), &v.key_id.as_str(), &v.created_at, &v.material],
-    )
-    .await
-    .map(|_| ())
-    .map_err(conflict_or_unavailable)
-}
-
-async fn put_tags_in(
-    tx: &deadpool_postgres::Transaction<'_>,
-    resource: ResourceType,
-    id: &str,
-    tags: &[Tag],
-    max: usize,
-) -> StoreResult<()> {
-    for t in tags {
-        tx.execute(
-            "INSERT INTO tags (resource_type, resource_id, tag_key, tag_value) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (resource_type, resource_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
-            &[&resource.as_str(), &id, &t.key, &t.value],
-        )
-        .await
-        .map_err(unavailable)?;
-    }
-    let count: i64 = tx
-        .query_one(
-            "SELECT COUNT(*) FROM tags WHERE resource_type = $1 AND resource_id = $2",
-            &[&resource.as_str(), &id],
-        )
-        .await
-        .map_err(unavailable)?
-        .get(0);
-    if count as usize > max { Err(StoreError::LimitExceeded) } else { Ok(()) }
-}
-
-async fn keys_where(c: &deadpool_postgres::Object, clause: &str, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {
-    let sql = format!("SELECT {KEY_COLUMNS} FROM keys WHERE {clause} ORDER BY key_id LIMIT {limit}");
-    let rows = c.query(&sql, &[&now]).await.map_err(unavailable)?;
-    rows.iter().map(key_record).collect()
 }
 
 #[async_trait]
@@ -604,55 +372,5 @@ impl Store for PostgresStore {
                 created_at: r.get(3),
             })
             .collect())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A fresh, empty database on the server `KMSD_TEST_POSTGRES_URL` names (scripts/test.sh
-    /// starts one); dropped when the guard goes. Without the variable the PostgreSQL tests are
-    /// skipped locally, and fail under CI, where the engine must be tested.
-    pub(crate) async fn fresh_database() -> Option<(String, impl Drop)> {
-        let Ok(admin) = std::env::var("KMSD_TEST_POSTGRES_URL") else {
-            assert!(std::env::var_os("CI").is_none(), "KMSD_TEST_POSTGRES_URL must be set under CI");
-            eprintln!("KMSD_TEST_POSTGRES_URL is not set: skipping the PostgreSQL engine tests");
-            return None;
-        };
-        let name = format!("kmsd_test_{}", uuid::Uuid::new_v4().simple());
-        let (client, conn) = tokio_postgres::connect(&admin, NoTls).await.expect("connect to the test server");
-        tokio::spawn(conn);
-        client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-        // The admin URL names a database (`…/postgres`); the test's URL names the new one.
-        let (base, _) =
-            admin.split_once('?').unwrap_or((&admin, "")).0.rsplit_once('/').expect("a URL ending in /dbname");
-        let url = format!("{base}/{name}");
-        struct DropDatabase(String, String);
-        impl Drop for DropDatabase {
-            fn drop(&mut self) {
-                let (admin, name) = (self.0.clone(), self.1.clone());
-                let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                    rt.block_on(async {
-                        if let Ok((c, conn)) = tokio_postgres::connect(&admin, NoTls).await {
-                            tokio::spawn(conn);
-                            let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
-                        }
-                    })
-                })
-                .join();
-            }
-        }
-        Some((url, DropDatabase(admin, name)))
-    }
-
-    #[tokio::test]
-    async fn postgres_passes_the_conformance_suite() {
-        let Some((url, _guard)) = fresh_database().await else { return };
-        let store = PostgresStore::open(&url).await.unwrap();
-        crate::conformance::run(&store).await;
-        // Opening again (a second node, or a restart) finds the schema current.
-        PostgresStore::open(&url).await.unwrap();
     }
 }

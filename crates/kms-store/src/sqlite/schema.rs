@@ -1,0 +1,60 @@
+//! The SQLite schema, as numbered migrations.
+
+/// Numbered schema migrations; entry `i` takes the schema from version `i` to `i + 1`.
+pub(super) const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE meta (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE keys (
+    key_id              TEXT PRIMARY KEY,
+    spec                TEXT NOT NULL,
+    usage               TEXT NOT NULL,
+    origin              TEXT NOT NULL,
+    protection_level    TEXT NOT NULL,
+    state               TEXT NOT NULL,
+    description         TEXT NOT NULL,
+    creator             TEXT NOT NULL,
+    created_at          INTEGER NOT NULL,
+    primary_version     TEXT NOT NULL,
+    deletion_protection INTEGER NOT NULL,
+    deletion_protection_description TEXT NOT NULL,
+    delete_at           INTEGER,
+    rotation_interval   INTEGER,
+    last_rotation_at    INTEGER NOT NULL,
+    next_rotation_at    INTEGER,
+    revision            INTEGER NOT NULL
+);
+CREATE INDEX keys_by_delete_at ON keys(delete_at) WHERE delete_at IS NOT NULL;
+CREATE INDEX keys_by_next_rotation ON keys(next_rotation_at) WHERE next_rotation_at IS NOT NULL;
+CREATE TABLE key_versions (
+    version_id TEXT PRIMARY KEY,
+    key_id     TEXT NOT NULL REFERENCES keys(key_id),
+    created_at INTEGER NOT NULL,
+    material   BLOB NOT NULL,
+    encrypt_count INTEGER NOT NULL DEFAULT 0,
+    decrypt_count INTEGER NOT NULL DEFAULT 0,
+    last_used_at  INTEGER
+);
+CREATE INDEX key_versions_by_key ON key_versions(key_id, created_at);
+CREATE TABLE aliases (
+    alias_name TEXT PRIMARY KEY,
+    key_id     TEXT NOT NULL REFERENCES keys(key_id),
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX aliases_by_key ON aliases(key_id, alias_name);
+CREATE TABLE tags (
+    resource_type TEXT NOT NULL,
+    resource_id   TEXT NOT NULL,
+    tag_key       TEXT NOT NULL,
+    tag_value     TEXT NOT NULL,
+    PRIMARY KEY (resource_type, resource_id, tag_key)
+);
+CREATE INDEX tags_by_key ON tags(resource_type, tag_key, tag_value);
+CREATE TABLE access_keys (
+    access_key_id  TEXT PRIMARY KEY,
+    wrapped_secret BLOB NOT NULL,
+    enabled        INTEGER NOT NULL,
+    created_at     INTEGER NOT NULL
+);
+"#];
