@@ -22,6 +22,11 @@ impl Kms {
     pub async fn run_due_jobs(&self) -> CoreResult<JobReport> {
         let now = self.now();
         let mut report = JobReport::default();
+        if self.store.is_shared() {
+            // Nonces are kept by real time (signatures never use the dev clock).
+            let real_now = time::OffsetDateTime::now_utc().unix_timestamp();
+            self.store.purge_nonces(real_now).await?;
+        }
         for key in self.store.keys_due_for_deletion(now, BATCH).await? {
             match self.store.destroy_key(&key).await {
                 Ok(()) => report.destroyed += 1,

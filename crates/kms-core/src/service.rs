@@ -83,6 +83,23 @@ impl Kms {
         format!("acs:kms:{}:{}:alias/{}", self.region, self.account, name.suffix())
     }
 
+    /// Whether several kmsd processes may share this store, so that replay protection must go
+    /// through it as well as through the process's own cache.
+    pub fn store_is_shared(&self) -> bool {
+        self.store.is_shared()
+    }
+
+    /// Records a request nonce in the shared store; `false` for a replay (spec §3.5).
+    pub async fn record_nonce(
+        &self,
+        access_key_id: &str,
+        nonce: &str,
+        now: i64,
+        forget_after: i64,
+    ) -> CoreResult<bool> {
+        Ok(self.store.record_nonce(access_key_id, nonce, now, forget_after).await?)
+    }
+
     /// Random bytes from the provider's CSPRNG (access-key generation at start-up).
     pub fn random_bytes(&self, n: usize) -> CoreResult<zeroize::Zeroizing<Vec<u8>>> {
         Ok(self.crypto.random_bytes(n)?)

@@ -19,10 +19,25 @@ pub const API_VERSION: &str = "2016-01-20";
 
 /// Serves one decoded request; returns the action name (for logs) and the answer.
 pub async fn serve(raw: &RawRequest, state: &State, request_id: &str) -> (Option<Action>, Result<Rendered, ApiError>) {
-    let verified = match signature::verify(raw, &state.access_keys, &state.nonces, state.clock_now()) {
+    let now = state.clock_now();
+    let verified = match signature::verify(raw, &state.access_keys, &state.nonces, now) {
         Ok(v) => v,
         Err(e) => return (None, Err(e)),
     };
+    // Nodes sharing a store share replay protection: a request replayed to another node is
+    // refused there too.
+    if state.kms.store_is_shared() {
+        let (nonce, forget_after) = verified.replay_key();
+        let first = state
+            .kms
+            .record_nonce(verified.access_key_id(), nonce, now.unix_timestamp(), forget_after.unix_timestamp())
+            .await;
+        match first {
+            Ok(true) => {}
+            Ok(false) => return (None, Err(kms_wire::Code::SignatureNonceUsed.into())),
+            Err(e) => return (None, Err(crate::error_map::to_api(e, request_id))),
+        }
+    }
     let action = match verified.action() {
         Some(a) if !a.is_empty() => Action::from_str(a),
         _ => Err(ApiError::missing_parameter("Action")),

@@ -50,6 +50,17 @@ pub async fn run(store: &dyn Store) {
     versions_and_schedules(store).await;
     aliases(store).await;
     access_keys(store).await;
+    nonces(store).await;
+}
+
+async fn nonces(store: &dyn Store) {
+    assert!(store.record_nonce("ak", "n1", 100, 200).await.unwrap());
+    assert!(!store.record_nonce("ak", "n1", 150, 250).await.unwrap(), "a replay inside the window");
+    assert!(store.record_nonce("other", "n1", 150, 250).await.unwrap(), "nonces are per access key");
+    assert!(store.record_nonce("ak", "n1", 200, 300).await.unwrap(), "forgotten once a replay is stale");
+    assert!(!store.record_nonce("ak", "n1", 250, 350).await.unwrap());
+    assert_eq!(store.purge_nonces(260).await.unwrap(), 1, "only the forgotten one goes");
+    assert!(!store.record_nonce("ak", "n1", 260, 360).await.unwrap());
 }
 
 async fn meta(store: &dyn Store) {

@@ -118,6 +118,15 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<(String, Tag)>>;
 
+    /// Records a request nonce of an access key until `forget_after` (Unix seconds); `false`
+    /// when it is already recorded and not yet forgotten — a replay, possibly to another node.
+    async fn record_nonce(&self, access_key_id: &str, nonce: &str, now: i64, forget_after: i64) -> StoreResult<bool>;
+    /// Drops nonces forgotten before `now`.
+    async fn purge_nonces(&self, now: i64) -> StoreResult<u64>;
+    /// Whether several kmsd processes can share this store (and so must share replay
+    /// protection through it).
+    fn is_shared(&self) -> bool;
+
     /// Inserts an access key; [`StoreError::Conflict`] when the id exists.
     async fn insert_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()>;
     async fn list_access_keys(&self) -> StoreResult<Vec<AccessKeyRecord>>;

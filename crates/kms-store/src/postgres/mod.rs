@@ -343,6 +343,30 @@ impl Store for PostgresStore {
         Ok(rows.iter().map(|r| (r.get(0), Tag { key: r.get(1), value: r.get(2) })).collect())
     }
 
+    async fn record_nonce(&self, access_key_id: &str, nonce: &str, now: i64, forget_after: i64) -> StoreResult<bool> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                "INSERT INTO nonces (access_key_id, nonce, forget_after) VALUES ($1, $2, $3)
+                 ON CONFLICT (access_key_id, nonce) DO UPDATE SET forget_after = excluded.forget_after
+                 WHERE nonces.forget_after <= $4",
+                &[&access_key_id, &nonce, &forget_after, &now],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(n == 1)
+    }
+
+    async fn purge_nonces(&self, now: i64) -> StoreResult<u64> {
+        let c = self.client().await?;
+        c.execute("DELETE FROM nonces WHERE forget_after <= $1", &[&now]).await.map_err(unavailable)
+    }
+
+    /// Several nodes share one database: replay protection must go through it.
+    fn is_shared(&self) -> bool {
+        true
+    }
+
     async fn insert_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()> {
         let c = self.client().await?;
         c.execute(

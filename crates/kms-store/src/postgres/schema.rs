@@ -52,6 +52,14 @@ CREATE TABLE tags (
     PRIMARY KEY (resource_type, resource_id, tag_key)
 );
 CREATE INDEX tags_by_key ON tags(resource_type, tag_key, tag_value);
+-- Unlogged: nonces are only useful for minutes, and a crash that loses them loses nothing a
+-- replay could exploit beyond what the clock window already allows.
+CREATE UNLOGGED TABLE nonces (
+    access_key_id TEXT NOT NULL,
+    nonce         TEXT NOT NULL,
+    forget_after  BIGINT NOT NULL,
+    PRIMARY KEY (access_key_id, nonce)
+);
 CREATE TABLE access_keys (
     access_key_id  TEXT PRIMARY KEY,
     wrapped_secret BYTEA NOT NULL,

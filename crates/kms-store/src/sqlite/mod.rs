@@ -456,6 +456,34 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn record_nonce(&self, access_key_id: &str, nonce: &str, now: i64, forget_after: i64) -> StoreResult<bool> {
+        let (ak, nonce) = (access_key_id.to_owned(), nonce.to_owned());
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "INSERT INTO nonces (access_key_id, nonce, forget_after) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (access_key_id, nonce) DO UPDATE SET forget_after = excluded.forget_after
+                     WHERE nonces.forget_after <= ?4",
+                    params![ak, nonce, forget_after, now],
+                )
+                .map_err(unavailable)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn purge_nonces(&self, now: i64) -> StoreResult<u64> {
+        self.with(move |c| {
+            c.execute("DELETE FROM nonces WHERE forget_after <= ?1", [now]).map(|n| n as u64).map_err(unavailable)
+        })
+        .await
+    }
+
+    /// One process owns a SQLite file; its in-memory replay cache is the whole truth.
+    fn is_shared(&self) -> bool {
+        false
+    }
+
     async fn insert_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()> {
         let k = key.clone();
         self.with(move |c| {

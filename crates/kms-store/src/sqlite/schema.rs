@@ -51,6 +51,12 @@ CREATE TABLE tags (
     PRIMARY KEY (resource_type, resource_id, tag_key)
 );
 CREATE INDEX tags_by_key ON tags(resource_type, tag_key, tag_value);
+CREATE TABLE nonces (
+    access_key_id TEXT NOT NULL,
+    nonce         TEXT NOT NULL,
+    forget_after  INTEGER NOT NULL,
+    PRIMARY KEY (access_key_id, nonce)
+);
 CREATE TABLE access_keys (
     access_key_id  TEXT PRIMARY KEY,
     wrapped_secret BLOB NOT NULL,

@@ -57,9 +57,17 @@ pub struct Verified {
     scheme: Scheme,
     action: Option<String>,
     version: Option<String>,
+    nonce: String,
+    forget_after: OffsetDateTime,
 }
 
 impl Verified {
+    /// The nonce and until when a replay of this request could still pass the clock: what a
+    /// replay guard shared by several nodes must remember (the local [`NonceCache`] already
+    /// did, for this process).
+    pub fn replay_key(&self) -> (&str, OffsetDateTime) {
+        (&self.nonce, self.forget_after)
+    }
     pub fn access_key_id(&self) -> &str {
         &self.access_key_id
     }
@@ -135,7 +143,14 @@ pub fn verify(
         Scheme::V1 => (raw.param("Action").map(str::to_owned), raw.param("Version").map(str::to_owned)),
         Scheme::Acs3 | Scheme::Acs4 => (raw.header("x-acs-action"), raw.header("x-acs-version")),
     };
-    Ok(Verified { access_key_id: claim.access_key_id, scheme: claim.scheme, action, version })
+    Ok(Verified {
+        access_key_id: claim.access_key_id,
+        scheme: claim.scheme,
+        action,
+        version,
+        nonce: claim.nonce,
+        forget_after,
+    })
 }
 
 /// Checks only the MAC of a request with a known secret: no clock, no nonce, no key store.
