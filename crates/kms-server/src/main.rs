@@ -20,23 +20,32 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Handlers first: a SIGTERM sent right after the ready line must drain, not kill.
+    let shutdown = match shutdown_signal() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kmsd: cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     // The one line scripts wait for.
     let mut out = std::io::stdout();
     let _ = writeln!(out, "kmsd listening on {}", server.url());
     let _ = out.flush();
-    kms_server::run(server, shutdown_signal()).await;
+    kms_server::run(server, shutdown).await;
     ExitCode::SUCCESS
 }
 
-async fn shutdown_signal() {
+/// Installs the SIGTERM and SIGINT handlers now; the future resolves on the first signal.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
-    tracing::info!("shutting down");
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::info!("shutting down");
+    })
 }

@@ -267,3 +267,28 @@ async fn concurrent_changes_are_compare_and_set() {
         .to_owned();
     assert!(made.contains(&primary));
 }
+
+#[tokio::test]
+async fn deletion_protection_takes_a_key_arn_only() {
+    let k = start();
+    let c = k.client();
+    let key = new_key(&c).await;
+    ok(&c, "CreateAlias", &[("AliasName", "alias/protected"), ("KeyId", &key)]).await;
+    let arn = ok(&c, "DescribeKey", &[("KeyId", &key)]).await["KeyMetadata"]["Arn"].as_str().unwrap().to_owned();
+    let alias_arn = arn.replace(&format!("key/{key}"), "alias/protected");
+    let p = |a: &str| vec![("ProtectedResourceArn", a.to_owned()), ("EnableDeletionProtection", "true".to_owned())];
+    let call_with = |v: Vec<(&'static str, String)>| {
+        let c = c.clone();
+        async move {
+            let p: Vec<(&str, &str)> = v.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            call(&c, "SetDeletionProtection", &p).await
+        }
+    };
+    assert_error(&call_with(p(&alias_arn)).await, 400, "InvalidParameter");
+    assert_error(
+        &call_with(p(&arn.replace(&key, "11111111-2222-3333-4444-555555555555"))).await,
+        404,
+        "Forbidden.KeyNotFound",
+    );
+    assert_eq!(call_with(p(&arn)).await.status, 200);
+}

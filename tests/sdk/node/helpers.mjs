@@ -129,6 +129,18 @@ export async function startKmsd(extraArgs = []) {
     workdir,
     stderrTail,
     client: (mode, creds = {}) => makeClient(mode, url, creds),
+    // --dev-clock only: plain unsigned POST /-/clock/advance?seconds=N; kmsd runs the jobs that
+    // became due before answering {RequestId, Now, Destroyed, Rotated}.
+    async advanceClock(seconds) {
+      const res = await fetch(`${url}/-/clock/advance?seconds=${seconds}`, { method: 'POST' });
+      assert.equal(res.status, 200);
+      const body = await res.json();
+      assert.deepEqual(Object.keys(body).sort(), ['Destroyed', 'Now', 'RequestId', 'Rotated'], JSON.stringify(body));
+      assert.ok(typeof body.RequestId === 'string' && body.RequestId.length > 0);
+      assert.match(body.Now, DATE_RE);
+      for (const n of ['Destroyed', 'Rotated']) assert.ok(Number.isInteger(body[n]) && body[n] >= 0, JSON.stringify(body));
+      return body;
+    },
     async stop() {
       assert.equal(stopped, false, 'stop() called twice');
       stopped = true;

@@ -8,11 +8,13 @@ from __future__ import annotations
 import atexit
 import datetime
 import ipaddress
+import json
 import os
 import re
 import signal
 import subprocess
 import threading
+import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,7 @@ from typing import Optional
 
 import pytest
 
-from helpers import ACCESS_KEY_ID, ACCESS_KEY_SECRET
+from helpers import ACCESS_KEY_ID, ACCESS_KEY_SECRET, DATE_RE
 from kms_clients import MODES, Endpoint, KmsCaller, make_caller
 
 REPO = Path(__file__).resolve().parents[3]
@@ -46,6 +48,19 @@ class KmsServer:
 
     def client(self, mode: str, ak: str = ACCESS_KEY_ID, secret: str = ACCESS_KEY_SECRET) -> KmsCaller:
         return make_caller(mode, self.endpoint, ak, secret, self.ca)
+
+    def advance_clock(self, seconds: int) -> dict:
+        """--dev-clock only: plain unsigned POST /-/clock/advance?seconds=N; kmsd runs the jobs
+        that became due before answering {"RequestId", "Now", "Destroyed", "Rotated"}."""
+        request = urllib.request.Request(f"{self.endpoint.url}/-/clock/advance?seconds={seconds}", method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 200, response.status
+            body = json.loads(response.read())
+        assert set(body) == {"RequestId", "Now", "Destroyed", "Rotated"}, body
+        assert isinstance(body["RequestId"], str) and body["RequestId"], body
+        assert DATE_RE.match(body["Now"]), body
+        assert all(type(body[n]) is int and body[n] >= 0 for n in ("Destroyed", "Rotated")), body
+        return body
 
 
 def _store_args() -> list[str]:
@@ -164,6 +179,14 @@ def kmsd_tls(tmp_path_factory) -> KmsServer:
     server = _start_kmsd(workdir, ["--tls-cert", str(cert_path), "--tls-key", str(key_path)])
     assert server.endpoint.scheme == "https", server.endpoint.url
     server.ca = str(cert_path)
+    yield server
+    _stop_kmsd(server)
+
+
+@pytest.fixture
+def dev_kmsd(tmp_path_factory) -> KmsServer:
+    """A fresh kmsd started with --dev-clock, per test: the job counts it reports are exact."""
+    server = _start_kmsd(tmp_path_factory.mktemp("kmsd-dev-clock"), ["--dev-clock"])
     yield server
     _stop_kmsd(server)
 

@@ -54,9 +54,14 @@ def assert_uuid(value) -> None:
     assert isinstance(value, str) and UUID_RE.match(value), f"not a 36-char UUID: {value!r}"
 
 
-def assert_recent_date(value) -> None:
+def parse_date(value) -> datetime.datetime:
+    """Checks the wire date format YYYY-MM-DDThh:mm:ssZ and returns an aware UTC datetime."""
     assert isinstance(value, str) and DATE_RE.match(value), f"not YYYY-MM-DDThh:mm:ssZ: {value!r}"
-    when = datetime.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    return datetime.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+
+
+def assert_recent_date(value) -> None:
+    when = parse_date(value)
     now = datetime.datetime.now(datetime.timezone.utc)
     assert abs((now - when).total_seconds()) < 600, f"{value} is not close to now ({now:%Y-%m-%dT%H:%M:%SZ})"
 

@@ -52,12 +52,14 @@ pub struct SetDeletionProtectionRequest {
 impl FromParams for SetDeletionProtectionRequest {
     fn from_params(p: &mut Params) -> Result<Self, ApiError> {
         let key = match (p.optional("ProtectedResourceArn"), p.optional("KeyId")) {
-            (Some(arn), _) => {
-                if !arn.starts_with("acs:kms:") {
+            (Some(arn), _) => match KeyRef::parse(&arn) {
+                // Only a key ARN names what deletion protection protects.
+                Ok(r @ KeyRef::Id { scope: Some(_), .. }) => r,
+                _ if !arn.starts_with("acs:kms:") || arn.contains(":alias/") => {
                     return Err(ApiError::invalid_parameter("ProtectedResourceArn"));
                 }
-                KeyRef::parse(&arn).map_err(|_| ApiError::new(Code::KeyNotFound))?
-            }
+                _ => return Err(ApiError::new(Code::KeyNotFound)),
+            },
             (None, Some(id)) => KeyRef::parse(&id).map_err(|_| ApiError::new(Code::KeyNotFound))?,
             (None, None) => return Err(ApiError::missing_parameter("ProtectedResourceArn")),
         };
