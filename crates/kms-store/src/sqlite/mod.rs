@@ -251,21 +251,17 @@ impl Store for SqliteStore {
         self.with(move |c| {
             let mut clause = String::from("WHERE 1");
             let mut args = Vec::new();
-            in_clause("state", &filter.states, &mut clause, &mut args);
-            in_clause("spec", &filter.specs, &mut clause, &mut args);
-            in_clause("usage", &filter.usages, &mut clause, &mut args);
-            in_clause("protection_level", &filter.protection_levels, &mut clause, &mut args);
+            in_clause(&filter.states, |l| format!("state IN ({l})"), &mut clause, &mut args);
+            in_clause(&filter.specs, |l| format!("spec IN ({l})"), &mut clause, &mut args);
+            in_clause(&filter.usages, |l| format!("usage IN ({l})"), &mut clause, &mut args);
+            in_clause(&filter.protection_levels, |l| format!("protection_level IN ({l})"), &mut clause, &mut args);
             for (column, allowed) in [("tag_key", &filter.tag_keys), ("tag_value", &filter.tag_values)] {
-                if let Some(values) = allowed {
-                    clause.push_str(&format!(
-                        " AND EXISTS (SELECT 1 FROM tags WHERE resource_type = 'key' AND resource_id = keys.key_id AND {column} IN ({}))",
-                        vec!["?"; values.len().max(1)].join(",")
-                    ));
-                    args.extend(values.iter().cloned());
-                    if values.is_empty() {
-                        args.push(String::new());
-                    }
-                }
+                let tagged = |l: &str| {
+                    format!(
+                        "EXISTS (SELECT 1 FROM tags WHERE resource_type = 'key' AND resource_id = keys.key_id AND {column} IN ({l}))"
+                    )
+                };
+                in_clause(allowed, tagged, &mut clause, &mut args);
             }
             let total: i64 = c
                 .query_row(&format!("SELECT COUNT(*) FROM keys {clause}"), params_from_iter(&args), |r| r.get(0))

@@ -208,10 +208,11 @@ pub(super) fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
 }
 
-/// `(clause, values)` for a filter field: `AND col IN (?, ?)`.
+/// Adds `AND <condition>` for a filter field: `condition` receives the placeholder list
+/// `?, ?, …` for the allowed values. An empty list matches nothing; `None` adds nothing.
 pub(super) fn in_clause<T: std::fmt::Display>(
-    col: &str,
     allowed: &Option<Vec<T>>,
+    condition: impl Fn(&str) -> String,
     sql: &mut String,
     args: &mut Vec<String>,
 ) {
@@ -220,7 +221,7 @@ pub(super) fn in_clause<T: std::fmt::Display>(
             sql.push_str(" AND 0");
             return;
         }
-        sql.push_str(&format!(" AND {col} IN ({})", vec!["?"; values.len()].join(",")));
+        sql.push_str(&format!(" AND {}", condition(&vec!["?"; values.len()].join(","))));
         args.extend(values.iter().map(|v| v.to_string()));
     }
 }
