@@ -2,7 +2,8 @@
 # Runs every test of kmsd: formatting and lints, the Rust unit/property/vector/wire tests, and
 # the SDK conformance suites that drive the real kmsd with the official Alibaba Cloud SDKs
 # (installed at pinned versions by tests/sdk/setup.sh on first use) — on both storage engines:
-# SQLite, and PostgreSQL (a local server, installed and started by scripts/postgres.sh).
+# SQLite, and PostgreSQL (a local server, installed and started by scripts/postgres.sh), and the SDK
+# suites once more against three nodes on one PostgreSQL behind a round-robin endpoint.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -25,6 +26,8 @@ step "SDK conformance on SQLite (official Python and Node SDKs against target/de
 KMSD_BIN="$PWD/target/debug/kmsd" bash tests/sdk/run.sh
 step "SDK conformance on PostgreSQL"
 KMSD_TEST_STORE=postgres KMSD_BIN="$PWD/target/debug/kmsd" bash tests/sdk/run.sh
+step "SDK conformance on three nodes sharing one PostgreSQL, requests spread round-robin (kms-cluster)"
+KMSD_TEST_STORE=postgres KMSD_BIN="$PWD/target/debug/kms-cluster" bash tests/sdk/run.sh
 step "dropping the test databases"
 psql "$KMSD_TEST_POSTGRES_URL" -qAt -c "SELECT datname FROM pg_database WHERE datname LIKE 'kmsd\_%'" |
   while read -r db; do psql "$KMSD_TEST_POSTGRES_URL" -q -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"; done

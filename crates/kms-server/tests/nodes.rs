@@ -69,3 +69,69 @@ async fn nodes_on_one_database_are_one_service() {
     assert_ne!(status, Some(0));
     assert!(stderr.contains("root key file") && stderr.contains("is missing"), "{stderr}");
 }
+
+/// Three nodes behind `kms-cluster`, the per-request round-robin endpoint the SDK suites run
+/// against: consecutive requests land on every node in turn, and what one node writes the next
+/// one serves at once.
+#[tokio::test]
+async fn three_nodes_behind_one_endpoint() {
+    if kms_testkit::engine() != "postgres" {
+        eprintln!("several nodes need the PostgreSQL engine: run with KMSD_TEST_STORE=postgres");
+        return;
+    }
+    let cluster_bin = bin().with_file_name("kms-cluster");
+    assert!(cluster_bin.exists(), "{} is missing: cargo build --workspace first", cluster_bin.display());
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = Options { data_dir: Some(tmp.path().join("data")), ..Default::default() };
+    let k = Kmsd::start_with(&cluster_bin, opts).unwrap();
+    let c = k.client();
+    let node = |r: &kms_testkit::Resp| r.headers["x-kms-cluster-node"].to_str().unwrap().to_owned();
+
+    let seen: Vec<String> = {
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            let r = c.send(Call::new("DescribeRegions", &[])).await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            seen.push(node(&r));
+        }
+        seen
+    };
+    let mut distinct = seen.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct, ["0", "1", "2"], "{seen:?}");
+    assert_eq!(seen[..3], seen[3..], "round-robin order: {seen:?}");
+
+    // Create on one node, then every node in turn encrypts with it and decrypts another's blob.
+    let key = new_key(&c).await;
+    let mut blobs = Vec::new();
+    for _ in 0..3 {
+        let r = c.send(Call::new("Encrypt", &[("KeyId", &key), ("Plaintext", "bm9kZXM=")])).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        blobs.push((node(&r), r.json()["CiphertextBlob"].as_str().unwrap().to_owned()));
+    }
+    // Shifted by one, so each blob is decrypted by a node other than the one that made it.
+    for (made_on, blob) in blobs.iter().cycle().skip(1).take(3) {
+        let r = c.send(Call::new("Decrypt", &[("CiphertextBlob", blob)])).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_ne!(&node(&r), made_on, "decrypted on the node that encrypted");
+        assert_eq!(r.json()["Plaintext"], "bm9kZXM=");
+    }
+    // A state change made through one node holds on all of them at once.
+    ok(&c, "DisableKey", &[("KeyId", &key)]).await;
+    let mut refused_on = Vec::new();
+    for _ in 0..3 {
+        let r = c.send(Call::new("Encrypt", &[("KeyId", &key), ("Plaintext", "eA==")])).await;
+        assert_error(&r, 409, "Rejected.Disabled");
+        refused_on.push(node(&r));
+    }
+    refused_on.sort();
+    assert_eq!(refused_on, ["0", "1", "2"]);
+
+    let stderr_path = k.stderr_path.clone();
+    assert_eq!(k.terminate(), Some(0));
+    let stderr = std::fs::read_to_string(stderr_path).unwrap();
+    for i in 0..3 {
+        assert!(stderr.contains(&format!("kms-cluster: node {i} served")), "{stderr}");
+    }
+}

@@ -17,6 +17,8 @@ const SLACK_MS = 60_000; // between the test's clock and kmsd's
 
 let server;
 before(async () => { server = await startKmsd(); });
+
+const withoutUsage = ({ EncryptCount, DecryptCount, LastUsedDate, ...rest }) => rest;
 after(async () => { await server?.stop(); });
 
 async function ok(kms, action, params) {
@@ -235,7 +237,9 @@ for (const mode of MODES) {
         assert.equal(v.KeyId, key);
         assertNear(v.CreationDate, Date.now());
         const got = (await ok(kms(), 'DescribeKeyVersion', { KeyId: alias, KeyVersionId: v.KeyVersionId })).KeyVersion;
-        assert.deepEqual(got, v);
+        // Usage counters are live: each node adds its own unflushed uses, and the others'
+        // arrive with the next flush (every few seconds), so only the metadata must agree.
+        assert.deepEqual(withoutUsage(got), withoutUsage(v));
       }
       const page = await ok(kms(), 'ListKeyVersions', { KeyId: key });
       assert.deepEqual([page.PageNumber, page.PageSize, page.TotalCount].map(Number), [1, 10, 3]);

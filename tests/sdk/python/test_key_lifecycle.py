@@ -280,9 +280,16 @@ def test_key_versions(kms, unique):
         assert v["KeyId"] == key
         assert_recent_date(v["CreationDate"])
         got = ok(kms, "DescribeKeyVersion", {"KeyId": alias, "KeyVersionId": v["KeyVersionId"]})["KeyVersion"]
-        assert got == v
+        # Usage counters are live: each node adds its own unflushed uses and the others' arrive
+        # with the next flush (every few seconds), so only the metadata must agree.
+        assert without_usage(got) == without_usage(v)
     first_page = ok(kms, "ListKeyVersions", {"KeyId": key})
     assert (int(first_page["PageNumber"]), int(first_page["PageSize"]), int(first_page["TotalCount"])) == (1, 10, 3)
+
+
+
+def without_usage(version: dict) -> dict:
+    return {k: v for k, v in version.items() if k not in ("EncryptCount", "DecryptCount", "LastUsedDate")}
 
 
 def test_describe_key_version_not_found(kms):
