@@ -1,5 +1,10 @@
 //! Access keys as the signature verifier needs them: the secret itself (HMAC needs it), kept
 //! in the store wrapped by the root key and bound to its id.
+//!
+//! Nodes hold the unwrapped table in memory and reload it when the stored rows change
+//! ([`Kms::access_key_records`] is the cheap check, [`Kms::unwrap_access_keys`] the reload),
+//! so a key created or disabled by `kmsd admin` — on any node, or with no server running —
+//! takes effect everywhere without a restart.
 
 use kms_store::{AccessKeyRecord, StoreError};
 use zeroize::Zeroizing;
@@ -14,9 +19,22 @@ pub struct StoredAccessKey {
     pub enabled: bool,
 }
 
+/// What `kmsd admin access-key list` shows: never the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessKeySummary {
+    pub id: String,
+    pub enabled: bool,
+    pub created_at: i64,
+}
+
 fn aad(id: &str) -> Vec<u8> {
     format!("kmsd/access-key/v1\0{id}").into_bytes()
 }
+
+/// Characters of a generated access key id after its `LTAI` prefix, and of its secret: the
+/// lengths of the cloud's own (24 and 30 characters).
+const ID_RANDOM_LEN: usize = 20;
+const SECRET_LEN: usize = 30;
 
 impl Kms {
     /// Stores a new access key. [`CoreError::Store`] with `Conflict` when the id exists.
@@ -27,16 +45,76 @@ impl Kms {
         Ok(())
     }
 
-    /// Every access key, secrets unwrapped, for the verifier's in-memory table.
-    pub async fn access_keys(&self) -> CoreResult<Vec<StoredAccessKey>> {
-        let mut out = Vec::new();
-        for r in self.store.list_access_keys().await? {
+    /// Generates and stores a new access key (`LTAI…` id, 30-character secret); the secret is
+    /// returned once and only kept wrapped.
+    pub async fn create_access_key(&self) -> CoreResult<(String, Zeroizing<String>)> {
+        let (id, secret) = self.generate_access_key()?;
+        self.add_access_key(&id, &secret).await?;
+        Ok((id, secret))
+    }
+
+    /// A fresh id and secret, not stored yet.
+    pub fn generate_access_key(&self) -> CoreResult<(String, Zeroizing<String>)> {
+        Ok((format!("LTAI{}", self.random_token(ID_RANDOM_LEN)?.as_str()), self.random_token(SECRET_LEN)?))
+    }
+
+    /// `n` characters from `[A-Za-z0-9]`, unbiased (bytes ≥ 248 are redrawn).
+    fn random_token(&self, n: usize) -> CoreResult<Zeroizing<String>> {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let mut out = Zeroizing::new(String::with_capacity(n));
+        while out.len() < n {
+            for b in self.random_bytes(n)?.iter() {
+                if *b < 248 && out.len() < n {
+                    out.push(ALPHABET[(*b % 62) as usize] as char);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Enables or disables an access key. [`CoreError::Store`] with `NotFound` for an unknown id.
+    pub async fn set_access_key_enabled(&self, id: &str, enabled: bool) -> CoreResult<()> {
+        Ok(self.store.set_access_key_enabled(id, enabled).await?)
+    }
+
+    /// Deletes an access key. [`CoreError::Store`] with `NotFound` for an unknown id.
+    pub async fn delete_access_key(&self, id: &str) -> CoreResult<()> {
+        Ok(self.store.delete_access_key(id).await?)
+    }
+
+    /// Every access key without its secret.
+    pub async fn list_access_keys(&self) -> CoreResult<Vec<AccessKeySummary>> {
+        Ok(self
+            .store
+            .list_access_keys()
+            .await?
+            .into_iter()
+            .map(|r| AccessKeySummary { id: r.id, enabled: r.enabled, created_at: r.created_at })
+            .collect())
+    }
+
+    /// The stored rows, secrets still wrapped: compared with the last ones seen, they tell a
+    /// node whether its table needs reloading without unwrapping anything.
+    pub async fn access_key_records(&self) -> CoreResult<Vec<AccessKeyRecord>> {
+        Ok(self.store.list_access_keys().await?)
+    }
+
+    /// Unwraps stored rows for the verifier's in-memory table.
+    pub fn unwrap_access_keys(&self, records: &[AccessKeyRecord]) -> CoreResult<Vec<StoredAccessKey>> {
+        let mut out = Vec::with_capacity(records.len());
+        for r in records {
             let plain =
                 self.crypto.root.unwrap(&aad(&r.id), &r.wrapped_secret).map_err(|_| CoreError::RootKeyMismatch)?;
             let secret = String::from_utf8(plain.to_vec())
                 .map_err(|_| CoreError::Store(StoreError::Corrupt("access key secret".into())))?;
-            out.push(StoredAccessKey { id: r.id, secret: Zeroizing::new(secret), enabled: r.enabled });
+            out.push(StoredAccessKey { id: r.id.clone(), secret: Zeroizing::new(secret), enabled: r.enabled });
         }
         Ok(out)
+    }
+
+    /// Every access key, secrets unwrapped, for the verifier's in-memory table.
+    pub async fn access_keys(&self) -> CoreResult<Vec<StoredAccessKey>> {
+        let records = self.access_key_records().await?;
+        self.unwrap_access_keys(&records)
     }
 }

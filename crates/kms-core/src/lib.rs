@@ -20,7 +20,7 @@ mod tags;
 mod usage;
 mod versions;
 
-pub use access_keys::StoredAccessKey;
+pub use access_keys::{AccessKeySummary, StoredAccessKey};
 pub use clock::{Clock, DevClock, SystemClock};
 pub use crypto::{DataKey, Decrypted, Encrypted};
 pub use error::CoreError;

@@ -3,26 +3,30 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// kmsd — a self-hosted key management service that speaks the Alibaba Cloud KMS API
 /// (2016-01-20), so the official SDKs and tools work against it unchanged.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "kmsd", version, about, long_about = None)]
 pub struct Config {
+    /// Without a command, kmsd serves.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address to serve on. Port 0 picks a free port; the ready line on stdout names it.
     #[arg(long, env = "KMSD_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
     /// Directory holding the SQLite database, the generated root key and the bootstrap
     /// credentials. Created (mode 0700) if missing.
-    #[arg(long, env = "KMSD_DATA_DIR", default_value = "./kmsd-data")]
+    #[arg(long, env = "KMSD_DATA_DIR", default_value = "./kmsd-data", global = true)]
     pub data_dir: PathBuf,
 
     /// Where keys live: `sqlite` (the database file `kms.db` in the data dir) or a
     /// `postgres://user:password@host:port/database` URL, which several kmsd nodes can share.
     /// The root key and bootstrap credentials stay in the data dir either way.
-    #[arg(long, env = "KMSD_STORE", default_value = "sqlite")]
+    #[arg(long, env = "KMSD_STORE", default_value = "sqlite", global = true)]
     pub store: String,
 
     /// Region this kmsd serves; it appears in ARNs and DescribeRegions.
@@ -31,7 +35,7 @@ pub struct Config {
 
     /// Root key file (32 bytes, base64) that wraps all key material at rest. Default: the
     /// file `root.key` in the data dir, generated on first start. A given file must exist.
-    #[arg(long, env = "KMSD_ROOT_KEY_FILE")]
+    #[arg(long, env = "KMSD_ROOT_KEY_FILE", global = true)]
     pub root_key_file: Option<PathBuf>,
 
     /// PEM certificate chain; with --tls-key, kmsd serves HTTPS instead of HTTP.
@@ -51,8 +55,40 @@ pub struct Config {
 
     /// Log filter (tracing's EnvFilter syntax, e.g. `info` or `kms_server=debug`). Logs go to
     /// stderr and never contain parameter values, plaintext, keys or secrets.
-    #[arg(long, env = "KMSD_LOG", default_value = "info")]
+    #[arg(long, env = "KMSD_LOG", default_value = "info", global = true)]
     pub log: String,
+}
+
+/// What kmsd does instead of serving.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Administer a kmsd deployment through its store, while it serves or while it is stopped.
+    /// Takes the server's --data-dir / --store / --root-key-file; running nodes pick changes up
+    /// within a second.
+    #[command(subcommand)]
+    Admin(Admin),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Admin {
+    /// Access keys that sign requests.
+    #[command(subcommand, name = "access-key")]
+    AccessKey(AccessKeyCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AccessKeyCommand {
+    /// Creates an access key and prints its id and secret. The secret is shown this once; kmsd
+    /// keeps it only wrapped by the root key.
+    Create,
+    /// Lists access keys: id, state, creation time (never a secret).
+    List,
+    /// Refuses every request signed with this key until it is enabled again.
+    Disable { access_key_id: String },
+    /// Accepts requests signed with this key again.
+    Enable { access_key_id: String },
+    /// Deletes the key for good.
+    Delete { access_key_id: String },
 }
 
 impl Config {

@@ -1,26 +1,60 @@
-//! What the signature verifier looks up: access-key secrets (held in memory, unwrapped once at
-//! start-up) and the nonces seen within the timestamp window.
+//! What the signature verifier looks up: access-key secrets (held in memory, unwrapped from the
+//! store and reloaded when the stored rows change) and the nonces seen within the timestamp
+//! window.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
-use kms_core::StoredAccessKey;
+use kms_core::{Kms, StoredAccessKey};
+use kms_store::AccessKeyRecord;
 use kms_wire::signature::{CredentialLookup, LookupError, NonceCache};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-/// Access keys by id.
-pub struct AccessKeys(HashMap<String, StoredAccessKey>);
+/// How often a node compares its access keys with the store's: a key created, disabled or
+/// deleted with `kmsd admin` (on any node, or on the data dir) is honoured or refused within
+/// this time.
+pub const ACCESS_KEY_REFRESH: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Access keys by id, and the stored rows they were unwrapped from.
+pub struct AccessKeys {
+    table: RwLock<Arc<HashMap<String, StoredAccessKey>>>,
+    loaded_from: Mutex<Vec<AccessKeyRecord>>,
+}
 
 impl AccessKeys {
-    pub fn new(keys: Vec<StoredAccessKey>) -> Self {
-        Self(keys.into_iter().map(|k| (k.id.clone(), k)).collect())
+    /// The table of `records`, unwrapped.
+    pub fn load(kms: &Kms, records: Vec<AccessKeyRecord>) -> Result<Self, kms_core::CoreError> {
+        let keys = kms.unwrap_access_keys(&records)?;
+        Ok(Self {
+            table: RwLock::new(Arc::new(keys.into_iter().map(|k| (k.id.clone(), k)).collect())),
+            loaded_from: Mutex::new(records),
+        })
+    }
+
+    /// Reloads the table when the store's rows differ from those it was loaded from; `true`
+    /// when it did.
+    pub async fn refresh(&self, kms: &Kms) -> Result<bool, kms_core::CoreError> {
+        let records = kms.access_key_records().await?;
+        if self.loaded_from.lock().is_ok_and(|last| *last == records) {
+            return Ok(false);
+        }
+        let keys = kms.unwrap_access_keys(&records)?;
+        let table: HashMap<_, _> = keys.into_iter().map(|k| (k.id.clone(), k)).collect();
+        if let Ok(mut current) = self.table.write() {
+            *current = Arc::new(table);
+        }
+        if let Ok(mut last) = self.loaded_from.lock() {
+            *last = records;
+        }
+        Ok(true)
     }
 }
 
 impl CredentialLookup for AccessKeys {
     fn secret(&self, access_key_id: &str) -> Result<Zeroizing<String>, LookupError> {
-        match self.0.get(access_key_id) {
+        let table = self.table.read().map(|t| t.clone()).map_err(|_| LookupError::NotFound)?;
+        match table.get(access_key_id) {
             Some(k) if k.enabled => Ok(k.secret.clone()),
             Some(_) => Err(LookupError::Inactive),
             None => Err(LookupError::NotFound),

@@ -12,6 +12,7 @@
 //! [`run`] serves until a shutdown future fires and drains (mini-redis's shape).
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod config;
 mod credentials;
 mod dispatch;
@@ -79,8 +80,10 @@ impl Server {
 pub async fn run(server: Server, shutdown: impl Future<Output = ()>) {
     let state = server.state.clone();
     let jobs = tokio::spawn(run_jobs(server.state.clone()));
+    let refresh = tokio::spawn(refresh_access_keys(server.state.clone()));
     http::serve(server.listener, server.tls, server.state, shutdown).await;
     jobs.abort();
+    refresh.abort();
     flush_usage(&state).await;
 }
 
@@ -88,6 +91,20 @@ pub async fn run(server: Server, shutdown: impl Future<Output = ()>) {
 async fn flush_usage(state: &State) {
     if let Err(e) = state.kms.flush_usage().await {
         tracing::warn!(error = %e, "could not store version usage counters; keeping them for the next flush");
+    }
+}
+
+/// Keeps the access keys in step with the store, forever.
+async fn refresh_access_keys(state: Arc<State>) {
+    let mut tick = tokio::time::interval(credentials::ACCESS_KEY_REFRESH);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match state.access_keys.refresh(&state.kms).await {
+            Ok(true) => tracing::info!("access keys reloaded from the store"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "could not reload access keys; keeping the current ones"),
+        }
     }
 }
 

@@ -13,6 +13,18 @@ async fn main() -> ExitCode {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
 
+    if let Some(kms_server::config::Command::Admin(command)) = &config.command {
+        return match kms_server::admin::run(&config, command).await {
+            Ok(out) => {
+                print!("{out}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("kmsd: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let server = match kms_server::start(&config).await {
         Ok(s) => s,
         Err(e) => {

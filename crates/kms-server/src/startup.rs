@@ -100,7 +100,8 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         })?;
 
     bootstrap_access_key(&kms, config).await?;
-    let access_keys = AccessKeys::new(kms.access_keys().await.map_err(|e| StartError::Store(e.to_string()))?);
+    let records = kms.access_key_records().await.map_err(|e| StartError::Store(e.to_string()))?;
+    let access_keys = AccessKeys::load(&kms, records).map_err(|e| StartError::Store(e.to_string()))?;
 
     let listener = TcpListener::bind(config.listen)
         .await
@@ -115,6 +116,38 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         metrics: crate::metrics::install(),
     };
     Ok(Server { listener, tls, state: Arc::new(state) })
+}
+
+/// The service of an existing deployment, for `kmsd admin`: creates nothing — no data dir, no
+/// database, no root key — and refuses a store without kmsd data or with another root key.
+pub(crate) async fn open_existing(config: &Config) -> Result<Kms, StartError> {
+    let key_path = config.root_key_path();
+    if config.store == "sqlite" && !config.database_path().exists() {
+        return Err(StartError::Config(format!(
+            "no kmsd database at {}: pass the server's --data-dir (or --store)",
+            config.database_path().display()
+        )));
+    }
+    let store = open_store(config).await?;
+    if !store.has_data().await? {
+        return Err(StartError::Config("the store holds no kmsd data yet: start kmsd on it once first".into()));
+    }
+    if !key_path.exists() {
+        return Err(StartError::Config(format!(
+            "root key file {} is missing: pass the server's --data-dir or --root-key-file",
+            key_path.display()
+        )));
+    }
+    let root = SoftRootKey::load(&key_path)?;
+    let region = RegionId::parse(&config.region)
+        .map_err(|_| StartError::Config(format!("invalid region {:?}", config.region)))?;
+    Kms::open(store.into_store(), soft::provider(root), Arc::new(SystemClock), region).await.map_err(|e| match e {
+        CoreError::RootKeyMismatch => StartError::RootKeyMismatch {
+            data_dir: config.data_dir.display().to_string(),
+            key: key_path.display().to_string(),
+        },
+        other => StartError::Store(other.to_string()),
+    })
 }
 
 /// The configured engine, opened.
@@ -187,8 +220,8 @@ async fn bootstrap_access_key(kms: &Kms, config: &Config) -> Result<(), StartErr
             Err(StartError::Config(format!("set both {BOOTSTRAP_ID_ENV} and {BOOTSTRAP_SECRET_ENV}, or neither")))
         }
         (None, None) if existing.is_empty() => {
-            let id = format!("LTAI{}", random_token(kms, 20).map_err(store_err)?.as_str());
-            let secret = random_token(kms, 30).map_err(store_err)?;
+            // The file first: if storing fails, the next start generates (and writes) again.
+            let (id, secret) = kms.generate_access_key().map_err(store_err)?;
             let path = config.credentials_path();
             write_credentials(&path, &id, &secret)
                 .map_err(|source| StartError::DataDir { path: path.display().to_string(), source })?;
@@ -198,20 +231,6 @@ async fn bootstrap_access_key(kms: &Kms, config: &Config) -> Result<(), StartErr
         }
         (None, None) => Ok(()),
     }
-}
-
-/// `n` characters from `[A-Za-z0-9]`, unbiased (bytes ≥ 248 are redrawn).
-fn random_token(kms: &Kms, n: usize) -> Result<Zeroizing<String>, CoreError> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut out = Zeroizing::new(String::with_capacity(n));
-    while out.len() < n {
-        for b in kms.random_bytes(n)?.iter() {
-            if *b < 248 && out.len() < n {
-                out.push(ALPHABET[(*b % 62) as usize] as char);
-            }
-        }
-    }
-    Ok(out)
 }
 
 fn write_credentials(path: &Path, id: &str, secret: &str) -> std::io::Result<()> {

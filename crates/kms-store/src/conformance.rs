@@ -130,7 +130,17 @@ async fn access_keys(store: &dyn Store) {
     let ak = AccessKeyRecord { id: "LTAI-test".into(), wrapped_secret: vec![9; 40], enabled: true, created_at: 5 };
     store.insert_access_key(&ak).await.unwrap();
     assert!(matches!(store.insert_access_key(&ak).await, Err(StoreError::Conflict)));
-    assert_eq!(store.list_access_keys().await.unwrap(), vec![ak]);
+    assert_eq!(store.list_access_keys().await.unwrap(), vec![ak.clone()]);
+    store.set_access_key_enabled(&ak.id, false).await.unwrap();
+    assert_eq!(store.list_access_keys().await.unwrap(), vec![AccessKeyRecord { enabled: false, ..ak.clone() }]);
+    store.set_access_key_enabled(&ak.id, true).await.unwrap();
+    assert!(store.list_access_keys().await.unwrap()[0].enabled);
+    assert!(matches!(store.set_access_key_enabled("LTAI-none", false).await, Err(StoreError::NotFound)));
+    store.delete_access_key(&ak.id).await.unwrap();
+    assert!(matches!(store.delete_access_key(&ak.id).await, Err(StoreError::NotFound)));
+    assert_eq!(store.list_access_keys().await.unwrap(), vec![]);
+    // Its id can be used again.
+    store.insert_access_key(&ak).await.unwrap();
 }
 
 async fn state_changes(store: &dyn Store) {

@@ -130,4 +130,8 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts an access key; [`StoreError::Conflict`] when the id exists.
     async fn insert_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()>;
     async fn list_access_keys(&self) -> StoreResult<Vec<AccessKeyRecord>>;
+    /// Enables or disables an access key; [`StoreError::NotFound`] when there is none.
+    async fn set_access_key_enabled(&self, id: &str, enabled: bool) -> StoreResult<()>;
+    /// Deletes an access key; [`StoreError::NotFound`] when there is none.
+    async fn delete_access_key(&self, id: &str) -> StoreResult<()>;
 }

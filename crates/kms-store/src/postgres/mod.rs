@@ -397,4 +397,22 @@ impl Store for PostgresStore {
             })
             .collect())
     }
+
+    async fn set_access_key_enabled(&self, id: &str, enabled: bool) -> StoreResult<()> {
+        let c = self.client().await?;
+        match c.execute("UPDATE access_keys SET enabled = $2 WHERE access_key_id = $1", &[&id, &enabled]).await {
+            Ok(0) => Err(StoreError::NotFound),
+            Ok(_) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn delete_access_key(&self, id: &str) -> StoreResult<()> {
+        let c = self.client().await?;
+        match c.execute("DELETE FROM access_keys WHERE access_key_id = $1", &[&id]).await {
+            Ok(0) => Err(StoreError::NotFound),
+            Ok(_) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
 }

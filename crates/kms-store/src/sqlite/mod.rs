@@ -514,4 +514,26 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn set_access_key_enabled(&self, id: &str, enabled: bool) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            match c.execute("UPDATE access_keys SET enabled = ?2 WHERE access_key_id = ?1", params![id, enabled]) {
+                Ok(0) => Err(StoreError::NotFound),
+                Ok(_) => Ok(()),
+                Err(e) => Err(unavailable(e)),
+            }
+        })
+        .await
+    }
+
+    async fn delete_access_key(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.with(move |c| match c.execute("DELETE FROM access_keys WHERE access_key_id = ?1", params![id]) {
+            Ok(0) => Err(StoreError::NotFound),
+            Ok(_) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        })
+        .await
+    }
 }
