@@ -39,7 +39,34 @@ pub struct DataKey {
     pub wrapped: Encrypted,
 }
 
+/// Versions as the crypto path needs them (id, key, wrapped material), by id. A version's
+/// material never changes once stored, so entries stay right on every engine and every node;
+/// a destroyed key's versions may linger here, but its key lookup — which every use makes
+/// after this one — fails. Only wrapped material is held, never plaintext keys.
+#[derive(Default)]
+pub(crate) struct MaterialCache {
+    versions: std::sync::Mutex<std::collections::HashMap<KeyVersionId, VersionRecord>>,
+}
+
+/// A bound on memory; past it the table starts over.
+const MAX_CACHED_VERSIONS: usize = 100_000;
+
 impl Kms {
+    /// A version for encrypting or decrypting: from memory, else from the store.
+    async fn material(&self, id: &KeyVersionId) -> CoreResult<Option<VersionRecord>> {
+        if let Some(hit) = self.materials.versions.lock().ok().and_then(|m| m.get(id).cloned()) {
+            return Ok(Some(hit));
+        }
+        let found = self.store.get_version(id).await?;
+        if let (Some(v), Ok(mut m)) = (&found, self.materials.versions.lock()) {
+            if m.len() >= MAX_CACHED_VERSIONS {
+                m.clear();
+            }
+            m.insert(id.clone(), v.clone());
+        }
+        Ok(found)
+    }
+
     /// The key and its primary version, checked for use with a symmetric operation.
     async fn usable_primary(&self, r: &KeyRef) -> CoreResult<(KeyRecord, VersionRecord)> {
         let key = self.resolve(r).await?;
@@ -47,7 +74,7 @@ impl Kms {
         if !key.spec.is_symmetric() || key.usage != KeyUsage::EncryptDecrypt {
             return Err(CoreError::KeyUnsupportedOperation);
         }
-        let version = self.store.get_version(&key.primary_version).await?.ok_or(CoreError::KeyNotFound)?;
+        let version = self.material(&key.primary_version).await?.ok_or(CoreError::KeyNotFound)?;
         Ok((key, version))
     }
 
@@ -79,7 +106,7 @@ impl Kms {
     /// Decrypt.
     pub async fn decrypt(&self, blob: &[u8], context: &EncryptionContext) -> CoreResult<Decrypted> {
         let blob = CiphertextBlob::parse(blob).map_err(|_| CoreError::InvalidCiphertext)?;
-        let version = self.store.get_version(&blob.version_id).await?.ok_or(CoreError::KeyNotFound)?;
+        let version = self.material(&blob.version_id).await?.ok_or(CoreError::KeyNotFound)?;
         let key = self.store.get_key(&version.key_id).await?.ok_or(CoreError::KeyNotFound)?;
         check(key.state, Operation::UseKey)?;
         let label = MaterialLabel { key_id: &key.id, version_id: &version.id, spec: key.spec };

@@ -25,6 +25,7 @@ pub struct Kms {
     region: RegionId,
     account: AccountId,
     pub(crate) usage: crate::usage::UsageCounter,
+    pub(crate) materials: crate::crypto::MaterialCache,
 }
 
 /// `YYYY-MM-DDThh:mm:ssZ`, the API's only time format.
@@ -64,7 +65,7 @@ impl Kms {
         let account = store.init_meta(META_ACCOUNT_ID, &candidate).await?;
         let account = AccountId::parse(&account)
             .map_err(|_| CoreError::Store(kms_store::StoreError::Corrupt("account id".into())))?;
-        Ok(Self { store, crypto, clock, region, account, usage: Default::default() })
+        Ok(Self { store, crypto, clock, region, account, usage: Default::default(), materials: Default::default() })
     }
 
     pub fn region(&self) -> &RegionId {

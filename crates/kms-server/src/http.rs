@@ -1,5 +1,5 @@
 //! The HTTP/1.1 shell: accept (plain or TLS), frame requests, mint a RequestId, hand the
-//! decoded request to `dispatch`, write the status, body and `x-acs-request-id`; keep-alive,
+//! framed request to a [`Responder`] (the KMS's is `routes`), write the status, body and `x-acs-request-id`; keep-alive,
 //! pipelining, chunked request bodies and `Expect: 100-continue`; drain on shutdown.
 //!
 //! Why not hyper: hyper parses the request target into `http::Uri`, which refuses targets
@@ -11,24 +11,24 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::FutureExt as _;
-use kms_wire::raw::{Format, RawRequest};
+use kms_wire::raw::Format;
 use kms_wire::render::{self, Rendered};
-use kms_wire::{Action, ApiError, Code};
+use kms_wire::{ApiError, Code};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
-use crate::State;
-
 /// Largest request head (request line plus headers). Old SDKs send ~90 KiB query strings.
 pub const MAX_HEAD: usize = 256 * 1024;
 /// Largest accepted body. SecretData (30 KiB) percent-encoded is about 90 KiB.
 pub const MAX_BODY: usize = 1024 * 1024;
+/// Room made in a connection's buffer before each read.
+const READ_CHUNK: usize = 16 * 1024;
 /// Most headers in one request.
 const MAX_HEADERS: usize = 100;
 /// An idle keep-alive connection is closed after this long.
@@ -38,11 +38,26 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long in-flight requests may take to finish after shutdown begins.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
+/// A framed request: what a [`Responder`] sees.
+pub struct Request {
+    pub method: String,
+    /// The request target as sent: path and query string.
+    pub target: String,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+}
+
+/// What answers framed requests. The KMS is one (`routes`); the benchmark's ceiling server,
+/// which answers a fixed body, is another — so both measure the same HTTP layer.
+pub trait Responder: Send + Sync + 'static {
+    fn respond(&self, req: Request, peer: SocketAddr, request_id: &str) -> impl Future<Output = Rendered> + Send;
+}
+
 /// Serves until `shutdown` resolves, then lets in-flight requests finish and closes.
-pub async fn serve(
+pub async fn serve<R: Responder>(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
-    state: Arc<State>,
+    responder: Arc<R>,
     shutdown: impl Future<Output = ()>,
 ) {
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -62,12 +77,12 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let (state, tls, stop) = (state.clone(), tls.clone(), stop_rx.clone());
+        let (responder, tls, stop) = (responder.clone(), tls.clone(), stop_rx.clone());
         connections.spawn(async move {
             match tls {
-                None => connection(stream, peer, &state, stop).await,
+                None => connection(stream, peer, responder.as_ref(), stop).await,
                 Some(acceptor) => match tokio::time::timeout(REQUEST_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(s)) => connection(s, peer, &state, stop).await,
+                    Ok(Ok(s)) => connection(s, peer, responder.as_ref(), stop).await,
                     _ => tracing::debug!(%peer, "TLS handshake failed"),
                 },
             }
@@ -102,10 +117,10 @@ enum Framing {
     Bad(ApiError),
 }
 
-async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
+async fn connection<S: AsyncRead + AsyncWrite + Unpin, R: Responder>(
     mut io: S,
     peer: SocketAddr,
-    state: &State,
+    responder: &R,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
@@ -147,8 +162,9 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
         let request_id = new_request_id();
         // A panic in a handler is a bug; the caller still gets an answer, never a dropped
         // connection, and the detail goes to the log under the request id.
+        let req = Request { method: head.method, target: head.target, headers: head.headers, body };
         let rendered =
-            match std::panic::AssertUnwindSafe(handle(head, body, state, peer, &request_id)).catch_unwind().await {
+            match std::panic::AssertUnwindSafe(responder.respond(req, peer, &request_id)).catch_unwind().await {
                 Ok(r) => r,
                 Err(_) => {
                     tracing::error!(request_id, "request handler panicked");
@@ -190,15 +206,16 @@ async fn read_head<S: AsyncRead + Unpin>(io: &mut S, buf: &mut Vec<u8>) -> Resul
         }
         let timeout = if buf.is_empty() { IDLE_TIMEOUT } else { REQUEST_TIMEOUT };
         let until = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + timeout);
-        let mut chunk = [0u8; 16 * 1024];
-        let n = match tokio::time::timeout_at(until, io.read(&mut chunk)).await {
+        // Straight into the buffer's spare room: no zeroed scratch buffer per read.
+        let was_empty = buf.is_empty();
+        buf.reserve(READ_CHUNK);
+        match tokio::time::timeout_at(until, io.read_buf(buf)).await {
             Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return Err(Framing::Closed),
-            Ok(Ok(n)) => n,
-        };
-        if buf.is_empty() {
+            Ok(Ok(_)) => {}
+        }
+        if was_empty {
             deadline = Some(tokio::time::Instant::now() + REQUEST_TIMEOUT);
         }
-        buf.extend_from_slice(&chunk[..n]);
     }
 }
 
@@ -254,11 +271,11 @@ fn too_large() -> Framing {
 
 /// Makes sure `buf` holds at least `n` bytes.
 async fn fill<S: AsyncRead + Unpin>(io: &mut S, buf: &mut Vec<u8>, n: usize) -> Result<(), Framing> {
-    let mut chunk = [0u8; 16 * 1024];
     while buf.len() < n {
-        match io.read(&mut chunk).await {
+        buf.reserve((n - buf.len()).clamp(READ_CHUNK, MAX_BODY));
+        match io.read_buf(buf).await {
             Ok(0) | Err(_) => return Err(Framing::Closed),
-            Ok(k) => buf.extend_from_slice(&chunk[..k]),
+            Ok(_) => {}
         }
     }
     Ok(())
@@ -346,99 +363,4 @@ async fn write_response<S: AsyncWrite + Unpin>(
     out.extend_from_slice(&r.body);
     io.write_all(&out).await?;
     io.flush().await
-}
-
-async fn handle(head: Head, body: Vec<u8>, state: &State, peer: SocketAddr, request_id: &str) -> Rendered {
-    let started = Instant::now();
-    let (path, query) = match head.target.split_once('?') {
-        Some((p, q)) => (p.to_owned(), Some(q.to_owned())),
-        None => (head.target.clone(), None),
-    };
-    if path == "/healthz" {
-        return Rendered { status: 200, content_type: "text/plain;charset=utf-8", body: b"ok\n".to_vec() };
-    }
-    if path == "/metrics" && head.method == "GET" {
-        let body = crate::metrics::render(state).into_bytes();
-        return Rendered { status: 200, content_type: "text/plain; version=0.0.4", body };
-    }
-    if path == DEV_CLOCK_PATH && state.dev_clock.is_some() {
-        return advance_dev_clock(&head.method, query.as_deref(), state, request_id).await;
-    }
-    let host_id = head
-        .headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("host"))
-        .and_then(|(_, v)| std::str::from_utf8(v).ok())
-        .filter(|h| h.len() <= 255)
-        .unwrap_or("kmsd")
-        .to_owned();
-    let (action, format, result) = decode_and_serve(&head, &path, query.as_deref(), body, state, request_id).await;
-    let (code, rendered) = match result {
-        Ok(r) => ("OK", r),
-        Err(e) => (e.code.as_str(), render::error(&e, request_id, &host_id, format)),
-    };
-    crate::metrics::request(action.map(|a| a.as_str()).unwrap_or("-"), code);
-    tracing::info!(
-        request_id,
-        %peer,
-        action = action.map(|a| a.as_str()).unwrap_or("-"),
-        status = rendered.status,
-        code,
-        latency_us = started.elapsed().as_micros() as u64,
-        "request"
-    );
-    rendered
-}
-
-/// The `--dev-clock` endpoint.
-const DEV_CLOCK_PATH: &str = "/-/clock/advance";
-
-/// Moves the service clock forward by `seconds`, runs the jobs that became due, and answers
-/// the new time and what the jobs did.
-async fn advance_dev_clock(method: &str, query: Option<&str>, state: &State, request_id: &str) -> Rendered {
-    let fail = |e: ApiError| render::error(&e, request_id, "kmsd", Format::Json);
-    if method != "POST" {
-        return fail(Code::UnsupportedHttpMethod.into());
-    }
-    let seconds = form_urlencoded::parse(query.unwrap_or("").as_bytes())
-        .find(|(k, _)| k == "seconds")
-        .and_then(|(_, v)| v.parse::<i64>().ok())
-        .filter(|s| *s >= 0);
-    let (Some(seconds), Some(clock)) = (seconds, &state.dev_clock) else {
-        return fail(ApiError::invalid_parameter("seconds"));
-    };
-    let _turn = state.jobs.lock().await;
-    clock.advance(seconds);
-    let Some(report) = crate::run_jobs_once(state).await else {
-        return fail(ApiError::internal());
-    };
-    let now = kms_core::Clock::now(clock.as_ref()).unix_timestamp();
-    let body = serde_json::json!({
-        "RequestId": request_id,
-        "Now": kms_core::format_time(now),
-        "Destroyed": report.destroyed,
-        "Rotated": report.rotated,
-    });
-    Rendered { status: 200, content_type: render::JSON_CONTENT_TYPE, body: body.to_string().into_bytes() }
-}
-
-async fn decode_and_serve(
-    head: &Head,
-    path: &str,
-    query: Option<&str>,
-    body: Vec<u8>,
-    state: &State,
-    request_id: &str,
-) -> (Option<Action>, Format, Result<Rendered, ApiError>) {
-    let headers = head.headers.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
-    let raw = match RawRequest::from_parts(&head.method, query, headers, body) {
-        Ok(r) => r,
-        Err(e) => return (None, Format::Json, Err(e)),
-    };
-    let format = raw.format();
-    if path != "/" {
-        return (None, format, Err(Code::InvalidActionNotFound.into()));
-    }
-    let (action, result) = crate::dispatch::serve(&raw, state, request_id).await;
-    (action, format, result)
 }

@@ -20,6 +20,7 @@ mod error_map;
 mod handlers;
 pub mod http;
 mod metrics;
+mod routes;
 mod startup;
 mod tls;
 

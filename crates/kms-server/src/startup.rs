@@ -171,7 +171,8 @@ impl OpenedStore {
 
     fn into_store(self) -> Arc<dyn Store> {
         match self {
-            Self::Sqlite { store, .. } => Arc::new(store),
+            // One process owns the file, so every change passes through this cache.
+            Self::Sqlite { store, .. } => Arc::new(kms_store::cache::Cached::new(store)),
             Self::Postgres(p) => Arc::new(p),
         }
     }

@@ -7,7 +7,7 @@ use kms_types::{
 
 use crate::{AccessKeyRecord, AliasRecord, KeyRecord, Store, StoreError, VersionRecord, VersionUsage, Window};
 
-fn key(created_at: i64, state: KeyState) -> (KeyRecord, VersionRecord) {
+pub(crate) fn key(created_at: i64, state: KeyState) -> (KeyRecord, VersionRecord) {
     let id = KeyId::generate();
     let version = KeyVersionId::generate();
     let k = KeyRecord {

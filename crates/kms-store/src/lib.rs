@@ -8,6 +8,7 @@
 //! [`conformance`] is the one suite every engine must pass.
 #![forbid(unsafe_code)]
 
+pub mod cache;
 pub mod conformance;
 #[cfg(feature = "postgres")]
 pub mod postgres;

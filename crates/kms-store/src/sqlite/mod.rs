@@ -118,7 +118,8 @@ impl Store for SqliteStore {
         let id = id.clone();
         self.with(move |c| {
             let row = c
-                .query_row(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE key_id = ?1"), [id.as_str()], key_from_row)
+                .prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE key_id = ?1"))
+                .and_then(|mut stmt| stmt.query_row([id.as_str()], key_from_row))
                 .optional()
                 .map_err(unavailable)?;
             row.map(key_record).transpose()
@@ -129,15 +130,12 @@ impl Store for SqliteStore {
     async fn get_version(&self, id: &KeyVersionId) -> StoreResult<Option<VersionRecord>> {
         let id = id.clone();
         self.with(move |c| {
-            c.query_row(
-                &format!("SELECT {VERSION_COLUMNS} FROM key_versions WHERE version_id = ?1"),
-                [id.as_str()],
-                version_record,
-            )
-            .optional()
-            .map_err(unavailable)?
-            .map(to_version)
-            .transpose()
+            c.prepare_cached(&format!("SELECT {VERSION_COLUMNS} FROM key_versions WHERE version_id = ?1"))
+                .and_then(|mut stmt| stmt.query_row([id.as_str()], version_record))
+                .optional()
+                .map_err(unavailable)?
+                .map(to_version)
+                .transpose()
         })
         .await
     }
@@ -295,15 +293,12 @@ impl Store for SqliteStore {
     async fn get_alias(&self, name: &AliasName) -> StoreResult<Option<AliasRecord>> {
         let name = name.clone();
         self.with(move |c| {
-            c.query_row(
-                "SELECT alias_name, key_id, created_at FROM aliases WHERE alias_name = ?1",
-                [name.as_str()],
-                alias_record,
-            )
-            .optional()
-            .map_err(unavailable)?
-            .map(to_alias)
-            .transpose()
+            c.prepare_cached("SELECT alias_name, key_id, created_at FROM aliases WHERE alias_name = ?1")
+                .and_then(|mut stmt| stmt.query_row([name.as_str()], alias_record))
+                .optional()
+                .map_err(unavailable)?
+                .map(to_alias)
+                .transpose()
         })
         .await
     }

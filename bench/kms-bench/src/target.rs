@@ -1,0 +1,181 @@
+//! What a request to each target looks like, and what counts as a correct answer.
+
+use base64::Engine as _;
+use kms_testkit::{Call, Client};
+
+/// The operations the benchmark measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Action {
+    /// Encrypt 32 bytes.
+    Encrypt32,
+    /// Encrypt 4 KiB.
+    Encrypt4k,
+    /// Decrypt a 32-byte ciphertext.
+    Decrypt,
+    /// GenerateDataKey, 32 bytes.
+    GenerateDataKey,
+    /// CreateKey: one durable write per request.
+    CreateKey,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Encrypt32 => "Encrypt 32 B",
+            Action::Encrypt4k => "Encrypt 4 KB",
+            Action::Decrypt => "Decrypt",
+            Action::GenerateDataKey => "GenerateDataKey",
+            Action::CreateKey => "CreateKey",
+        }
+    }
+
+    fn plaintext(self) -> String {
+        let len = if self == Action::Encrypt4k { 4096 } else { 32 };
+        base64::engine::general_purpose::STANDARD.encode(vec![0x5a; len])
+    }
+}
+
+/// How the kmsd request is signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Signature {
+    V1,
+    Acs3,
+}
+
+/// One target, ready to build requests for one action.
+pub enum Target {
+    /// kmsd, or the ceiling (which gets the same signed requests and answers `reply_size` bytes).
+    Kms {
+        client: Client,
+        action: Action,
+        params: Vec<(String, String)>,
+        signature: Signature,
+        reply_size: Option<usize>,
+    },
+    /// OpenBao transit: token authentication, so each request is the same bytes.
+    OpenBao { request: Vec<u8> },
+}
+
+impl Target {
+    /// A kmsd target: creates the key (and the ciphertext to decrypt) it needs first.
+    pub async fn kms(client: Client, action: Action, signature: Signature) -> Result<Self, String> {
+        let params = match action {
+            Action::CreateKey => vec![],
+            _ => {
+                let made = send(&client, Call::new("CreateKey", &[])).await?;
+                let key = made["KeyMetadata"]["KeyId"].as_str().ok_or("CreateKey answered no KeyId")?.to_owned();
+                match action {
+                    Action::Encrypt32 | Action::Encrypt4k => {
+                        vec![("KeyId".into(), key), ("Plaintext".into(), action.plaintext())]
+                    }
+                    Action::GenerateDataKey => vec![("KeyId".into(), key), ("NumberOfBytes".into(), "32".into())],
+                    _ => {
+                        let p = Action::Encrypt32.plaintext();
+                        let enc = send(&client, Call::new("Encrypt", &[("KeyId", &key), ("Plaintext", &p)])).await?;
+                        let blob = enc["CiphertextBlob"].as_str().ok_or("Encrypt answered no blob")?.to_owned();
+                        vec![("CiphertextBlob".into(), blob)]
+                    }
+                }
+            }
+        };
+        Ok(Target::Kms { client, action, params, signature, reply_size: None })
+    }
+
+    /// The ceiling, answering as many bytes as kmsd answers for `action`.
+    pub fn ceiling(client: Client, action: Action, signature: Signature, reply_size: usize) -> Self {
+        let plaintext = action.plaintext();
+        let params = vec![("KeyId".into(), "ceiling".into()), ("Plaintext".into(), plaintext)];
+        Target::Kms { client, action, params, signature, reply_size: Some(reply_size) }
+    }
+
+    /// OpenBao's transit engine doing the same operation with key `bench`.
+    pub async fn openbao(addr: &str, token: &str, action: Action) -> Result<Self, String> {
+        let (path, body) = match action {
+            Action::Encrypt32 | Action::Encrypt4k => {
+                ("/v1/transit/encrypt/bench".to_owned(), serde_json::json!({ "plaintext": action.plaintext() }))
+            }
+            Action::GenerateDataKey => ("/v1/transit/datakey/plaintext/bench".to_owned(), serde_json::json!({})),
+            Action::Decrypt => {
+                let enc = openbao_request(
+                    addr,
+                    token,
+                    "/v1/transit/encrypt/bench",
+                    &serde_json::json!({
+                        "plaintext": Action::Encrypt32.plaintext()
+                    }),
+                );
+                let answer = crate::load::one_shot(addr, &enc).await?;
+                let ct = answer["data"]["ciphertext"].as_str().ok_or("OpenBao answered no ciphertext")?.to_owned();
+                ("/v1/transit/decrypt/bench".to_owned(), serde_json::json!({ "ciphertext": ct }))
+            }
+            Action::CreateKey => return Err("CreateKey has no OpenBao counterpart in this benchmark".into()),
+        };
+        Ok(Target::OpenBao { request: openbao_request(addr, token, &path, &body) })
+    }
+
+    /// The bytes of the next request (signed afresh for kmsd and the ceiling).
+    pub fn request(&self) -> Vec<u8> {
+        match self {
+            Target::OpenBao { request } => request.clone(),
+            Target::Kms { client, action, params, signature, reply_size } => {
+                let name = match action {
+                    Action::Encrypt32 | Action::Encrypt4k => "Encrypt",
+                    Action::Decrypt => "Decrypt",
+                    Action::GenerateDataKey => "GenerateDataKey",
+                    Action::CreateKey => "CreateKey",
+                };
+                let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let mut call = Call::new(name, &pairs).placed(kms_testkit::Placement::Form);
+                if *signature == Signature::Acs3 {
+                    call = call.acs3();
+                }
+                let (method, target, mut headers, body) = client.build(call);
+                if let Some(size) = reply_size {
+                    headers.push(("x-bench-reply-size".into(), size.to_string()));
+                }
+                encode(method, &target, &headers, &body)
+            }
+        }
+    }
+
+    /// Whether a 200 answer carries what this operation must return.
+    pub fn answer_ok(&self, body: &[u8]) -> bool {
+        let want: &[u8] = match self {
+            Target::Kms { reply_size: Some(_), .. } => b"RequestId",
+            Target::Kms { action: Action::Decrypt, .. } => b"\"Plaintext\"",
+            Target::Kms { action: Action::CreateKey, .. } => b"\"KeyMetadata\"",
+            Target::Kms { .. } => b"\"CiphertextBlob\"",
+            Target::OpenBao { .. } => b"\"data\"",
+        };
+        body.windows(want.len()).any(|w| w == want)
+    }
+}
+
+fn encode(method: &str, target: &str, headers: &[(String, String)], body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512 + target.len() + body.len());
+    out.extend_from_slice(format!("{method} {target} HTTP/1.1\r\n").as_bytes());
+    for (k, v) in headers {
+        out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
+    }
+    out.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+fn openbao_request(addr: &str, token: &str, path: &str, body: &serde_json::Value) -> Vec<u8> {
+    let body = body.to_string().into_bytes();
+    let headers = vec![
+        ("host".into(), addr.to_owned()),
+        ("x-vault-token".into(), token.to_owned()),
+        ("content-type".into(), "application/json".into()),
+    ];
+    encode("POST", path, &headers, &body)
+}
+
+async fn send(client: &Client, call: Call) -> Result<serde_json::Value, String> {
+    let r = client.try_send(call).await.map_err(|e| format!("kmsd: {e}"))?;
+    if r.status != 200 {
+        return Err(format!("kmsd answered {}: {}", r.status, r.text()));
+    }
+    Ok(r.json())
+}

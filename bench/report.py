@@ -1,0 +1,113 @@
+"""Turns bench/run's JSON lines into latest.json, latest.md (tables and targets) and chart.png."""
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+ap = argparse.ArgumentParser()
+ap.add_argument("results")
+ap.add_argument("out")
+ap.add_argument("--machine", default="")
+args = ap.parse_args()
+
+rows = [json.loads(line) for line in Path(args.results).read_text().splitlines() if line.strip()]
+out = Path(args.out)
+(out / "latest.json").write_text(json.dumps({"machine": args.machine, "runs": rows}, indent=2) + "\n")
+
+runs = [r for r in rows if "throughput" in r]
+rss = {r["label"]: r["rss_kb"] for r in rows if "rss_kb" in r}
+main = defaultdict(dict)  # (action, connections) -> target -> run
+for r in runs:
+    if r["label"] == "main":
+        main[(r["action"], r["connections"])][r["target"]] = r
+
+actions = ["Encrypt 32 B", "Encrypt 4 KB", "Decrypt", "GenerateDataKey"]
+conns = sorted({c for (_, c) in main})
+lines = [f"Machine: {args.machine}.", ""]
+lines += [
+    "| action | conns | kmsd req/s | kmsd p50 / p99 ms | ceiling req/s | OpenBao req/s | OpenBao p99 ms | kmsd / ceiling | kmsd / OpenBao |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+]
+ratios_ceiling, ratios_bao, p99_64 = [], [], []
+for a in actions:
+    for c in conns:
+        t = main.get((a, c), {})
+        k, ce, bao = t.get("kmsd"), t.get("ceiling"), t.get("openbao")
+        if not k:
+            continue
+        rc = k["throughput"] / ce["throughput"] if ce else None
+        rb = k["throughput"] / bao["throughput"] if bao else None
+        if rc is not None:
+            ratios_ceiling.append((a, c, rc))
+        if rb is not None:
+            ratios_bao.append((a, c, rb))
+        if c == 64:
+            p99_64.append((a, k["p99_ms"]))
+        lines.append(
+            f"| {a} | {c} | {k['throughput']:,.0f} | {k['p50_ms']:.2f} / {k['p99_ms']:.2f} | "
+            f"{ce['throughput']:,.0f} | {bao['throughput']:,.0f} | {bao['p99_ms']:.2f} | {rc:.2f} | {rb:.1f}× |"
+            if ce and bao else f"| {a} | {c} | {k['throughput']:,.0f} | {k['p50_ms']:.2f} / {k['p99_ms']:.2f} | | | | | |"
+        )
+
+lines += ["", "| run | req/s | p50 / p99 ms | note |", "|---|---:|---:|---|"]
+def other(label, note):
+    for r in runs:
+        if r["label"] == label:
+            extra = f"; RSS {rss[label] / 1024:.0f} MiB" if label in rss else ""
+            lines.append(f"| {r['action']} ({label}) | {r['throughput']:,.0f} | {r['p50_ms']:.2f} / {r['p99_ms']:.2f} | {note}{extra} |")
+            return r
+    return None
+other("acs3", "ACS3-HMAC-SHA256 signatures, 64 connections")
+create = other("createkey", "durable (fsync'd before the answer), 64 clients")
+scale_labels = sorted({r["label"] for r in runs if r["label"].startswith("scale-")}, key=lambda l: int(l.split("-")[1]))
+scale = [other(l, f"Encrypt, {int(l.split('-')[1]):,} keys in the store") for l in scale_labels]
+pg1 = other("pg-1-node", "Encrypt, one node on PostgreSQL")
+pg3 = other("pg-3-nodes", "Encrypt, three nodes on one PostgreSQL (same 2 cores)")
+
+def verdict(ok):
+    return "met" if ok else "**not met**"
+lines += ["", "Targets:", ""]
+if ratios_ceiling:
+    worst = min(ratios_ceiling, key=lambda x: x[2])
+    lines.append(f"- kmsd ≥ 60 % of the ceiling: worst {worst[2]:.0%} ({worst[0]}, {worst[1]} conns) — {verdict(worst[2] >= 0.6)}")
+if ratios_bao:
+    worst = min(ratios_bao, key=lambda x: x[2])
+    lines.append(f"- kmsd ≥ 10× OpenBao transit: worst {worst[2]:.1f}× ({worst[0]}, {worst[1]} conns) — {verdict(worst[2] >= 10)}")
+if p99_64:
+    worst = max(p99_64, key=lambda x: x[1])
+    lines.append(f"- p99 ≤ 5 ms at 64 connections: worst {worst[1]:.2f} ms ({worst[0]}) — {verdict(worst[1] <= 5)}")
+if create:
+    lines.append(f"- durable CreateKey ≥ 10,000/s with 64 clients: {create['throughput']:,.0f}/s — {verdict(create['throughput'] >= 10000)}")
+if len(scale) == 2 and all(scale):
+    r = scale[1]["throughput"] / scale[0]["throughput"]
+    lines.append(f"- Encrypt with {scale_labels[1].split('-')[1]} keys within 10 % of 100 keys: {r:.0%} — {verdict(r >= 0.9)}")
+if pg1 and pg3:
+    lines.append(f"- three nodes on PostgreSQL / one node: {pg3['throughput'] / pg1['throughput']:.2f}× (all on the same 2 cores)")
+(out / "latest.md").write_text("\n".join(lines) + "\n")
+
+try:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+except ImportError:
+    print("report.py: matplotlib missing; no chart")
+    raise SystemExit(0)
+
+fig, axes = plt.subplots(2, len(actions), figsize=(4 * len(actions), 7), sharex=True)
+for i, a in enumerate(actions):
+    for target, style in (("kmsd", "o-"), ("ceiling", "s--"), ("openbao", "^-")):
+        xs = [c for c in conns if target in main.get((a, c), {})]
+        if not xs:
+            continue
+        axes[0][i].plot(xs, [main[(a, c)][target]["throughput"] for c in xs], style, label=target)
+        axes[1][i].plot(xs, [main[(a, c)][target]["p99_ms"] for c in xs], style, label=target)
+    axes[0][i].set_title(a)
+    axes[1][i].set_xlabel("connections")
+    axes[1][i].set_xscale("log", base=2)
+axes[0][0].set_ylabel("requests/s")
+axes[1][0].set_ylabel("p99 latency (ms)")
+axes[0][0].legend()
+fig.suptitle(f"kmsd, ceiling, OpenBao transit — {args.machine}", fontsize=9)
+fig.tight_layout()
+fig.savefig(out / "chart.png", dpi=90)

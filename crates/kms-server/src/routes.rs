@@ -1,0 +1,112 @@
+//! The KMS's answer to a framed HTTP request: the health and metrics endpoints, the dev
+//! clock, and the API itself (decode the request, then `dispatch`).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use kms_wire::raw::{Format, RawRequest};
+use kms_wire::render::{self, Rendered};
+use kms_wire::{Action, ApiError, Code};
+
+use crate::State;
+use crate::http::{Request, Responder};
+
+impl Responder for State {
+    async fn respond(&self, req: Request, peer: SocketAddr, request_id: &str) -> Rendered {
+        handle(req, self, peer, request_id).await
+    }
+}
+
+async fn handle(head: Request, state: &State, peer: SocketAddr, request_id: &str) -> Rendered {
+    let started = Instant::now();
+    let (path, query) = match head.target.split_once('?') {
+        Some((p, q)) => (p.to_owned(), Some(q.to_owned())),
+        None => (head.target.clone(), None),
+    };
+    if path == "/healthz" {
+        return Rendered { status: 200, content_type: "text/plain;charset=utf-8", body: b"ok\n".to_vec() };
+    }
+    if path == "/metrics" && head.method == "GET" {
+        let body = crate::metrics::render(state).into_bytes();
+        return Rendered { status: 200, content_type: "text/plain; version=0.0.4", body };
+    }
+    if path == DEV_CLOCK_PATH && state.dev_clock.is_some() {
+        return advance_dev_clock(&head.method, query.as_deref(), state, request_id).await;
+    }
+    let host_id = head
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("host"))
+        .and_then(|(_, v)| std::str::from_utf8(v).ok())
+        .filter(|h| h.len() <= 255)
+        .unwrap_or("kmsd")
+        .to_owned();
+    let (action, format, result) = decode_and_serve(head, &path, query.as_deref(), state, request_id).await;
+    let (code, rendered) = match result {
+        Ok(r) => ("OK", r),
+        Err(e) => (e.code.as_str(), render::error(&e, request_id, &host_id, format)),
+    };
+    crate::metrics::request(action.map(|a| a.as_str()).unwrap_or("-"), code);
+    tracing::info!(
+        request_id,
+        %peer,
+        action = action.map(|a| a.as_str()).unwrap_or("-"),
+        status = rendered.status,
+        code,
+        latency_us = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    rendered
+}
+
+/// The `--dev-clock` endpoint.
+const DEV_CLOCK_PATH: &str = "/-/clock/advance";
+
+/// Moves the service clock forward by `seconds`, runs the jobs that became due, and answers
+/// the new time and what the jobs did.
+async fn advance_dev_clock(method: &str, query: Option<&str>, state: &State, request_id: &str) -> Rendered {
+    let fail = |e: ApiError| render::error(&e, request_id, "kmsd", Format::Json);
+    if method != "POST" {
+        return fail(Code::UnsupportedHttpMethod.into());
+    }
+    let seconds = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "seconds")
+        .and_then(|(_, v)| v.parse::<i64>().ok())
+        .filter(|s| *s >= 0);
+    let (Some(seconds), Some(clock)) = (seconds, &state.dev_clock) else {
+        return fail(ApiError::invalid_parameter("seconds"));
+    };
+    let _turn = state.jobs.lock().await;
+    clock.advance(seconds);
+    let Some(report) = crate::run_jobs_once(state).await else {
+        return fail(ApiError::internal());
+    };
+    let now = kms_core::Clock::now(clock.as_ref()).unix_timestamp();
+    let body = serde_json::json!({
+        "RequestId": request_id,
+        "Now": kms_core::format_time(now),
+        "Destroyed": report.destroyed,
+        "Rotated": report.rotated,
+    });
+    Rendered { status: 200, content_type: render::JSON_CONTENT_TYPE, body: body.to_string().into_bytes() }
+}
+
+async fn decode_and_serve(
+    head: Request,
+    path: &str,
+    query: Option<&str>,
+    state: &State,
+    request_id: &str,
+) -> (Option<Action>, Format, Result<Rendered, ApiError>) {
+    let headers = head.headers.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
+    let raw = match RawRequest::from_parts(&head.method, query, headers, head.body) {
+        Ok(r) => r,
+        Err(e) => return (None, Format::Json, Err(e)),
+    };
+    let format = raw.format();
+    if path != "/" {
+        return (None, format, Err(Code::InvalidActionNotFound.into()));
+    }
+    let (action, result) = crate::dispatch::serve(&raw, state, request_id).await;
+    (action, format, result)
+}

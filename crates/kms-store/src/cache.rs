@@ -1,0 +1,272 @@
+//! [`Cached`]: a store in front of another that answers key and alias lookups from memory.
+//!
+//! Every Encrypt, Decrypt and GenerateDataKey looks up a key (and often an alias) first; served
+//! from the engine, those lookups are most of a request's cost. Only a store that no other
+//! process writes may be cached like this — one kmsd on its SQLite file — because only then does
+//! every change pass through this wrapper and invalidate its entry before the change is
+//! acknowledged. Nodes sharing PostgreSQL read the database instead, so a change made through
+//! one node holds on the next request to any other.
+//!
+//! A lookup that raced a change must not put the old record back: every change bumps a
+//! generation under the lock, and a lookup caches what it read only if no change happened
+//! since it started.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId, ResourceType, Tag};
+
+use crate::{
+    AccessKeyRecord, AliasRecord, KeyRecord, Listing, Store, StoreResult, VersionRecord, VersionUsage, Window,
+};
+
+/// Entries kept per kind; past this the table starts over (a bound on memory, not an LRU:
+/// hot keys come back on their next lookup).
+const MAX_ENTRIES: usize = 100_000;
+
+#[derive(Default)]
+struct Tables {
+    generation: u64,
+    keys: HashMap<KeyId, KeyRecord>,
+    aliases: HashMap<AliasName, AliasRecord>,
+}
+
+/// `inner` with key and alias lookups served from memory. See the module doc for when this
+/// is correct.
+pub struct Cached<S> {
+    inner: S,
+    tables: Mutex<Tables>,
+}
+
+impl<S: Store> Cached<S> {
+    pub fn new(inner: S) -> Self {
+        Self { inner, tables: Mutex::new(Tables::default()) }
+    }
+
+    fn generation(&self) -> u64 {
+        self.tables.lock().map(|t| t.generation).unwrap_or(u64::MAX)
+    }
+
+    /// Forgets what `change` names; every change goes through here after it is stored.
+    fn changed(&self, change: impl FnOnce(&mut Tables)) {
+        // A poisoned lock is never served from again (lookups fall through to the store), so
+        // there is nothing to forget in it.
+        if let Ok(mut t) = self.tables.lock() {
+            t.generation = t.generation.wrapping_add(1);
+            change(&mut t);
+        }
+    }
+}
+
+#[async_trait]
+impl<S: Store> Store for Cached<S> {
+    async fn get_meta(&self, name: &str) -> StoreResult<Option<String>> {
+        self.inner.get_meta(name).await
+    }
+    async fn init_meta(&self, name: &str, value: &str) -> StoreResult<String> {
+        self.inner.init_meta(name, value).await
+    }
+
+    async fn insert_key(&self, key: &KeyRecord, first_version: &VersionRecord, tags: &[Tag]) -> StoreResult<()> {
+        let result = self.inner.insert_key(key, first_version, tags).await;
+        self.changed(|t| {
+            t.keys.remove(&key.id);
+        });
+        result
+    }
+
+    async fn get_key(&self, id: &KeyId) -> StoreResult<Option<KeyRecord>> {
+        if let Some(hit) = self.tables.lock().ok().and_then(|t| t.keys.get(id).cloned()) {
+            return Ok(Some(hit));
+        }
+        let started = self.generation();
+        let found = self.inner.get_key(id).await?;
+        if let (Some(record), Ok(mut t)) = (&found, self.tables.lock())
+            && t.generation == started
+        {
+            if t.keys.len() >= MAX_ENTRIES {
+                t.keys.clear();
+            }
+            t.keys.insert(id.clone(), record.clone());
+        }
+        Ok(found)
+    }
+
+    async fn get_version(&self, id: &KeyVersionId) -> StoreResult<Option<VersionRecord>> {
+        self.inner.get_version(id).await
+    }
+
+    async fn update_key(&self, key: &KeyRecord) -> StoreResult<KeyRecord> {
+        let result = self.inner.update_key(key).await;
+        self.changed(|t| {
+            t.keys.remove(&key.id);
+        });
+        result
+    }
+
+    async fn add_version(&self, key: &KeyRecord, version: &VersionRecord) -> StoreResult<KeyRecord> {
+        let result = self.inner.add_version(key, version).await;
+        self.changed(|t| {
+            t.keys.remove(&key.id);
+        });
+        result
+    }
+
+    async fn add_version_usage(&self, usage: &[(KeyVersionId, VersionUsage)]) -> StoreResult<()> {
+        self.inner.add_version_usage(usage).await
+    }
+    async fn list_versions(&self, key: &KeyId, window: Window) -> StoreResult<Listing<VersionRecord>> {
+        self.inner.list_versions(key, window).await
+    }
+    async fn keys_due_for_deletion(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {
+        self.inner.keys_due_for_deletion(now, limit).await
+    }
+    async fn keys_due_for_rotation(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {
+        self.inner.keys_due_for_rotation(now, limit).await
+    }
+
+    async fn destroy_key(&self, key: &KeyRecord) -> StoreResult<()> {
+        let result = self.inner.destroy_key(key).await;
+        // Its aliases go with it.
+        self.changed(|t| {
+            t.keys.remove(&key.id);
+            t.aliases.retain(|_, a| a.key_id != key.id);
+        });
+        result
+    }
+
+    async fn list_keys(&self, filter: &KeyFilter, window: Window) -> StoreResult<Listing<KeyRecord>> {
+        self.inner.list_keys(filter, window).await
+    }
+
+    async fn insert_alias(&self, alias: &AliasRecord) -> StoreResult<()> {
+        let result = self.inner.insert_alias(alias).await;
+        self.changed(|t| {
+            t.aliases.remove(&alias.name);
+        });
+        result
+    }
+
+    async fn get_alias(&self, name: &AliasName) -> StoreResult<Option<AliasRecord>> {
+        if let Some(hit) = self.tables.lock().ok().and_then(|t| t.aliases.get(name).cloned()) {
+            return Ok(Some(hit));
+        }
+        let started = self.generation();
+        let found = self.inner.get_alias(name).await?;
+        if let (Some(record), Ok(mut t)) = (&found, self.tables.lock())
+            && t.generation == started
+        {
+            if t.aliases.len() >= MAX_ENTRIES {
+                t.aliases.clear();
+            }
+            t.aliases.insert(name.clone(), record.clone());
+        }
+        Ok(found)
+    }
+
+    async fn update_alias(&self, name: &AliasName, key: &KeyId) -> StoreResult<()> {
+        let result = self.inner.update_alias(name, key).await;
+        self.changed(|t| {
+            t.aliases.remove(name);
+        });
+        result
+    }
+
+    async fn delete_alias(&self, name: &AliasName) -> StoreResult<()> {
+        let result = self.inner.delete_alias(name).await;
+        self.changed(|t| {
+            t.aliases.remove(name);
+        });
+        result
+    }
+
+    async fn list_aliases(&self, key: Option<&KeyId>, window: Window) -> StoreResult<Listing<AliasRecord>> {
+        self.inner.list_aliases(key, window).await
+    }
+    async fn put_tags(&self, resource: ResourceType, id: &str, tags: &[Tag], max: usize) -> StoreResult<()> {
+        self.inner.put_tags(resource, id, tags, max).await
+    }
+    async fn remove_tags(&self, resource: ResourceType, id: &str, keys: Option<&[String]>) -> StoreResult<()> {
+        self.inner.remove_tags(resource, id, keys).await
+    }
+    async fn list_tags(&self, resource: ResourceType, id: &str) -> StoreResult<Vec<Tag>> {
+        self.inner.list_tags(resource, id).await
+    }
+    async fn list_tag_rows(
+        &self,
+        resource: ResourceType,
+        ids: Option<&[String]>,
+        filter: &[(String, Option<String>)],
+        after: Option<&(String, String)>,
+        limit: u32,
+    ) -> StoreResult<Vec<(String, Tag)>> {
+        self.inner.list_tag_rows(resource, ids, filter, after, limit).await
+    }
+    async fn record_nonce(&self, access_key_id: &str, nonce: &str, now: i64, forget_after: i64) -> StoreResult<bool> {
+        self.inner.record_nonce(access_key_id, nonce, now, forget_after).await
+    }
+    async fn purge_nonces(&self, now: i64) -> StoreResult<u64> {
+        self.inner.purge_nonces(now).await
+    }
+    fn is_shared(&self) -> bool {
+        self.inner.is_shared()
+    }
+    async fn insert_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()> {
+        self.inner.insert_access_key(key).await
+    }
+    async fn list_access_keys(&self) -> StoreResult<Vec<AccessKeyRecord>> {
+        self.inner.list_access_keys().await
+    }
+    async fn set_access_key_enabled(&self, id: &str, enabled: bool) -> StoreResult<()> {
+        self.inner.set_access_key_enabled(id, enabled).await
+    }
+    async fn delete_access_key(&self, id: &str) -> StoreResult<()> {
+        self.inner.delete_access_key(id).await
+    }
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use kms_types::KeyState;
+
+    use super::*;
+    use crate::conformance::key;
+    use crate::sqlite::SqliteStore;
+
+    /// Each change made through the cache is seen by the next lookup, even when the old record
+    /// was cached just before.
+    #[tokio::test]
+    async fn lookups_after_a_change_see_the_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Cached::new(SqliteStore::open(&dir.path().join("kms.db")).unwrap());
+        let (k, v) = key(1, KeyState::Enabled);
+        store.insert_key(&k, &v, &[]).await.unwrap();
+        assert_eq!(store.get_key(&k.id).await.unwrap().unwrap().state, KeyState::Enabled);
+
+        let disabled = store.update_key(&KeyRecord { state: KeyState::Disabled, ..k.clone() }).await.unwrap();
+        assert_eq!(store.get_key(&k.id).await.unwrap(), Some(disabled.clone()));
+
+        let (_, v2) = key(2, KeyState::Enabled);
+        let v2 = VersionRecord { key_id: k.id.clone(), ..v2 };
+        let rotated = store.add_version(&KeyRecord { primary_version: v2.id.clone(), ..disabled }, &v2).await.unwrap();
+        assert_eq!(store.get_key(&k.id).await.unwrap().unwrap().primary_version, v2.id);
+
+        let name = AliasName::parse("alias/cached").unwrap();
+        let (other, ov) = key(3, KeyState::Enabled);
+        store.insert_key(&other, &ov, &[]).await.unwrap();
+        store.insert_alias(&AliasRecord { name: name.clone(), key_id: k.id.clone(), created_at: 1 }).await.unwrap();
+        assert_eq!(store.get_alias(&name).await.unwrap().unwrap().key_id, k.id);
+        store.update_alias(&name, &other.id).await.unwrap();
+        assert_eq!(store.get_alias(&name).await.unwrap().unwrap().key_id, other.id);
+        store.delete_alias(&name).await.unwrap();
+        assert_eq!(store.get_alias(&name).await.unwrap(), None);
+
+        // Destroying a key forgets it and its aliases.
+        store.insert_alias(&AliasRecord { name: name.clone(), key_id: k.id.clone(), created_at: 1 }).await.unwrap();
+        assert!(store.get_alias(&name).await.unwrap().is_some());
+        store.destroy_key(&rotated).await.unwrap();
+        assert_eq!(store.get_key(&k.id).await.unwrap(), None);
+        assert_eq!(store.get_alias(&name).await.unwrap(), None);
+    }
+}
