@@ -1,8 +1,12 @@
 //! The embedded engine: one SQLite file in WAL mode with `synchronous=FULL`, so every commit
 //! is fsync'd before the call returns.
 //!
-//! One connection behind a mutex, used from `spawn_blocking` so async workers never block on
-//! disk. Schema changes are numbered migrations tracked in `PRAGMA user_version`.
+//! Writes go to one writer thread that groups whatever is queued into one transaction — each
+//! write in its own savepoint, so one failing write undoes only itself — and one fsync'd commit
+//! (group commit): many clients creating keys at once share each fsync instead of queueing for
+//! one apiece, and no write is answered before its commit is durable. Reads use their own
+//! connections from `spawn_blocking` (WAL lets them run beside the writer) and see every
+//! answered write. Schema changes are numbered migrations tracked in `PRAGMA user_version`.
 
 mod rows;
 mod schema;
@@ -10,7 +14,8 @@ mod schema;
 mod tests;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 
 use async_trait::async_trait;
 use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId, ResourceType, Tag};
@@ -23,37 +28,195 @@ use crate::{
     Window,
 };
 
+/// Read connections; reads are short, and the hot ones are served from the cache above.
+const READERS: usize = 2;
+/// Most writes grouped into one commit.
+const MAX_BATCH: usize = 512;
+
+/// What the writer hands back to a write once its batch's commit is known.
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// A queued write, run on the writer's connection (`None` when the batch could not even begin).
+type Run = Box<dyn FnOnce(Option<&Connection>) -> Completion + Send>;
+
+/// One queued write, and whether the WAL must be emptied after its commit.
+struct Job {
+    run: Run,
+    checkpoint: bool,
+}
+
 /// SQLite engine handle; cheap to clone.
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: Mutex<Option<mpsc::Sender<Job>>>,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    next_reader: AtomicUsize,
+    readers: Vec<Mutex<Connection>>,
+}
+
+/// Closing is deterministic: the writer finishes what is queued and closes its connection, then
+/// the readers close, and the last connection to close folds the WAL into the database file —
+/// so a process that opened a store and exits leaves the files as a clean shutdown does.
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Ok(mut w) = self.writer.lock() {
+            w.take();
+        }
+        if let Some(thread) = self.writer_thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn open_connection(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path).map_err(unavailable)?;
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
+    conn.pragma_update(None, "synchronous", "FULL").map_err(unavailable)?;
+    conn.pragma_update(None, "foreign_keys", "ON").map_err(unavailable)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(unavailable)?;
+    Ok(conn)
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub fn open(path: &Path) -> StoreResult<Self> {
-        let mut conn = Connection::open(path).map_err(unavailable)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(unavailable)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(unavailable)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(unavailable)?;
+        let mut conn = open_connection(path)?;
         migrate(&mut conn)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        let readers = (0..READERS).map(|_| open_connection(path).map(Mutex::new)).collect::<StoreResult<Vec<_>>>()?;
+        let (writer, queue) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("kmsd-sqlite-writer".into())
+            .spawn(move || write_loop(conn, queue))
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the SQLite writer: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                writer: Mutex::new(Some(writer)),
+                writer_thread: Mutex::new(Some(thread)),
+                next_reader: AtomicUsize::new(0),
+                readers,
+            }),
+        })
     }
 
-    /// Runs `f` on the connection off the async workers.
+    /// Runs a read on a free read connection, off the async workers.
     async fn with<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let conn = self.conn.clone();
+        let (inner, start) = (self.inner.clone(), self.inner.next_reader.fetch_add(1, Ordering::Relaxed));
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().map_err(|_| StoreError::Unavailable("connection lock poisoned".into()))?;
+            let readers = &inner.readers;
+            let n = readers.len();
+            let mut guard = (0..n)
+                .find_map(|i| readers[(start + i) % n].try_lock().ok())
+                .map(Ok)
+                .unwrap_or_else(|| readers[start % n].lock())
+                .map_err(|_| StoreError::Unavailable("connection lock poisoned".into()))?;
             f(&mut guard)
         })
         .await
         .map_err(|e| StoreError::Unavailable(e.to_string()))?
     }
+
+    /// Queues a write and waits until the commit that holds it is durable.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.queue(f, false).await
+    }
+
+    /// [`Self::write`], and the WAL emptied into the database file before the answer (the
+    /// older frames could still hold destroyed material).
+    async fn write_then_checkpoint<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.queue(f, true).await
+    }
+
+    async fn queue<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        checkpoint: bool,
+    ) -> StoreResult<T> {
+        let (done, answer) = tokio::sync::oneshot::channel::<StoreResult<T>>();
+        let run = move |conn: Option<&Connection>| -> Completion {
+            let result = match conn {
+                Some(c) => in_savepoint(c, f),
+                None => Err(StoreError::Unavailable("could not begin a write transaction".into())),
+            };
+            Box::new(move |commit: Result<(), String>| {
+                let _ = done.send(commit.map_err(StoreError::Unavailable).and(result));
+            })
+        };
+        let stopped = || StoreError::Unavailable("the SQLite writer has stopped".into());
+        let sender = self.inner.writer.lock().ok().and_then(|w| w.clone()).ok_or_else(stopped)?;
+        sender.send(Job { run: Box::new(run), checkpoint }).map_err(|_| stopped())?;
+        answer.await.map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?
+    }
+}
+
+/// Runs one write in its own savepoint: kept on success, undone on failure.
+fn in_savepoint<T>(c: &Connection, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+    let run = |sql: &str| c.prepare_cached(sql).and_then(|mut stmt| stmt.execute([])).map(|_| ());
+    run("SAVEPOINT write").map_err(unavailable)?;
+    match f(c) {
+        Ok(v) => match run("RELEASE write") {
+            Ok(()) => Ok(v),
+            Err(e) => {
+                let _ = c.execute_batch("ROLLBACK TO write; RELEASE write");
+                Err(unavailable(e))
+            }
+        },
+        Err(e) => {
+            c.execute_batch("ROLLBACK TO write; RELEASE write").map_err(unavailable)?;
+            Err(e)
+        }
+    }
+}
+
+/// The writer thread: takes every queued write, runs them in one transaction, commits once,
+/// then answers each. Ends when the last store handle is dropped.
+fn write_loop(conn: Connection, queue: mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let checkpoint = batch.iter().any(|j| j.checkpoint);
+        let begun = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
+        let completions: Vec<(Completion, bool)> =
+            batch.into_iter().map(|j| ((j.run)(begun.then_some(&conn)), j.checkpoint)).collect();
+        let outcome = if begun {
+            conn.execute_batch("COMMIT").map_err(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                format!("commit failed: {e}")
+            })
+        } else {
+            Err("could not begin a write transaction".into())
+        };
+        // Only the writes that asked for it wait on (and answer for) the checkpoint.
+        let checkpointed = if checkpoint && outcome.is_ok() { checkpoint_wal(&conn) } else { Ok(()) };
+        for (complete, wants_checkpoint) in completions {
+            complete(if wants_checkpoint { outcome.clone().and(checkpointed.clone()) } else { outcome.clone() });
+        }
+    }
+}
+
+/// Moves every WAL frame into the database file and truncates the WAL.
+fn checkpoint_wal(conn: &Connection) -> Result<(), String> {
+    let busy: i64 = conn
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+        .map_err(|e| format!("WAL checkpoint failed: {e}"))?;
+    if busy != 0 { Err("WAL checkpoint could not complete (readers busy)".into()) } else { Ok(()) }
 }
 
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
@@ -86,13 +249,12 @@ impl Store for SqliteStore {
 
     async fn init_meta(&self, name: &str, value: &str) -> StoreResult<String> {
         let (name, value) = (name.to_owned(), value.to_owned());
-        self.with(move |c| {
-            let tx = c.transaction().map_err(unavailable)?;
+        self.write(move |c| {
+            let tx = c;
             tx.execute("INSERT OR IGNORE INTO meta (name, value) VALUES (?1, ?2)", params![name, value])
                 .map_err(unavailable)?;
             let stored: String =
                 tx.query_row("SELECT value FROM meta WHERE name = ?1", [&name], |r| r.get(0)).map_err(unavailable)?;
-            tx.commit().map_err(unavailable)?;
             Ok(stored)
         })
         .await
@@ -100,16 +262,14 @@ impl Store for SqliteStore {
 
     async fn insert_key(&self, key: &KeyRecord, first_version: &VersionRecord, tags: &[Tag]) -> StoreResult<()> {
         let (k, v, tags) = (key.clone(), first_version.clone(), tags.to_vec());
-        self.with(move |c| {
-            let tx = c.transaction().map_err(unavailable)?;
-            tx.execute(
-                &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES ({})", placeholders(17)),
-                params_from_iter(key_values(&k)),
-            )
-            .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict } else { unavailable(e) })?;
-            insert_version(&tx, &v)?;
-            put_tags_in(&tx, ResourceType::Key, k.id.as_str(), &tags, usize::MAX)?;
-            tx.commit().map_err(unavailable)
+        self.write(move |c| {
+            let tx = c;
+            tx.prepare_cached(&format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES ({})", placeholders(17)))
+                .and_then(|mut stmt| stmt.execute(params_from_iter(key_values(&k))))
+                .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict } else { unavailable(e) })?;
+            insert_version(tx, &v)?;
+            put_tags_in(tx, ResourceType::Key, k.id.as_str(), &tags, usize::MAX)?;
+            Ok(())
         })
         .await
     }
@@ -142,8 +302,8 @@ impl Store for SqliteStore {
 
     async fn add_version_usage(&self, usage: &[(KeyVersionId, VersionUsage)]) -> StoreResult<()> {
         let usage = usage.to_vec();
-        self.with(move |c| {
-            let tx = c.transaction().map_err(unavailable)?;
+        self.write(move |c| {
+            let tx = c;
             {
                 let mut stmt = tx
                     .prepare(
@@ -156,17 +316,16 @@ impl Store for SqliteStore {
                         .map_err(unavailable)?;
                 }
             }
-            tx.commit().map_err(unavailable)
+            Ok(())
         })
         .await
     }
 
     async fn update_key(&self, key: &KeyRecord) -> StoreResult<KeyRecord> {
         let k = key.clone();
-        self.with(move |c| {
-            let tx = c.transaction().map_err(unavailable)?;
-            let stored = update_key_in(&tx, &k)?;
-            tx.commit().map_err(unavailable)?;
+        self.write(move |c| {
+            let tx = c;
+            let stored = update_key_in(tx, &k)?;
             Ok(stored)
         })
         .await
@@ -174,11 +333,10 @@ impl Store for SqliteStore {
 
     async fn add_version(&self, key: &KeyRecord, version: &VersionRecord) -> StoreResult<KeyRecord> {
         let (k, v) = (key.clone(), version.clone());
-        self.with(move |c| {
-            let tx = c.transaction().map_err(unavailable)?;
-            let stored = update_key_in(&tx, &k)?;
-            insert_version(&tx, &v)?;
-            tx.commit().map_err(unavailable)?;
+        self.write(move |c| {
+            let tx = c;
+            let stored = update_key_in(tx, &k)?;
+            insert_version(tx, &v)?;
             Ok(stored)
         })
         .await
@@ -215,8 +373,8 @@ impl Store for SqliteStore {
 
     async fn destroy_key(&self, key: &KeyRecord) -> StoreResult<()> {
         let (id, revision) = (key.id.as_str().to_owned(), key.revision);
-        self.with(move |c| {
-            let tx = c.transaction().map_err(unavailable)?;
+        self.write_then_checkpoint(move |c| {
+            let tx = c;
             let current: Option<i64> = tx
                 .query_row("SELECT revision FROM keys WHERE key_id = ?1", [&id], |r| r.get(0))
                 .optional()
@@ -235,10 +393,6 @@ impl Store for SqliteStore {
                 .map_err(unavailable)?;
             tx.execute("DELETE FROM key_versions WHERE key_id = ?1", [&id]).map_err(unavailable)?;
             tx.execute("DELETE FROM keys WHERE key_id = ?1", [&id]).map_err(unavailable)?;
-            tx.commit().map_err(unavailable)?;
-            // Move the zeroed pages into the database file and empty the WAL, whose older
-            // frames could still hold the material.
-            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(unavailable)?;
             Ok(())
         })
         .await
@@ -279,7 +433,7 @@ impl Store for SqliteStore {
 
     async fn insert_alias(&self, alias: &AliasRecord) -> StoreResult<()> {
         let a = alias.clone();
-        self.with(move |c| {
+        self.write(move |c| {
             c.execute(
                 "INSERT INTO aliases (alias_name, key_id, created_at) VALUES (?1, ?2, ?3)",
                 params![a.name.as_str(), a.key_id.as_str(), a.created_at],
@@ -305,7 +459,7 @@ impl Store for SqliteStore {
 
     async fn update_alias(&self, name: &AliasName, key: &KeyId) -> StoreResult<()> {
         let (name, key) = (name.clone(), key.clone());
-        self.with(move |c| {
+        self.write(move |c| {
             let n = c
                 .execute("UPDATE aliases SET key_id = ?2 WHERE alias_name = ?1", params![name.as_str(), key.as_str()])
                 .map_err(unavailable)?;
@@ -316,7 +470,7 @@ impl Store for SqliteStore {
 
     async fn delete_alias(&self, name: &AliasName) -> StoreResult<()> {
         let name = name.clone();
-        self.with(move |c| {
+        self.write(move |c| {
             let n = c.execute("DELETE FROM aliases WHERE alias_name = ?1", [name.as_str()]).map_err(unavailable)?;
             if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
         })
@@ -351,18 +505,18 @@ impl Store for SqliteStore {
 
     async fn put_tags(&self, resource: ResourceType, id: &str, tags: &[Tag], max: usize) -> StoreResult<()> {
         let (id, tags) = (id.to_owned(), tags.to_vec());
-        self.with(move |c| {
-            let tx = c.transaction().map_err(unavailable)?;
-            put_tags_in(&tx, resource, &id, &tags, max)?;
-            tx.commit().map_err(unavailable)
+        self.write(move |c| {
+            let tx = c;
+            put_tags_in(tx, resource, &id, &tags, max)?;
+            Ok(())
         })
         .await
     }
 
     async fn remove_tags(&self, resource: ResourceType, id: &str, keys: Option<&[String]>) -> StoreResult<()> {
         let (id, keys) = (id.to_owned(), keys.map(<[String]>::to_vec));
-        self.with(move |c| {
-            let tx = c.transaction().map_err(unavailable)?;
+        self.write(move |c| {
+            let tx = c;
             match keys {
                 None => {
                     tx.execute(
@@ -381,7 +535,7 @@ impl Store for SqliteStore {
                     }
                 }
             }
-            tx.commit().map_err(unavailable)
+            Ok(())
         })
         .await
     }
@@ -449,7 +603,7 @@ impl Store for SqliteStore {
 
     async fn record_nonce(&self, access_key_id: &str, nonce: &str, now: i64, forget_after: i64) -> StoreResult<bool> {
         let (ak, nonce) = (access_key_id.to_owned(), nonce.to_owned());
-        self.with(move |c| {
+        self.write(move |c| {
             let n = c
                 .execute(
                     "INSERT INTO nonces (access_key_id, nonce, forget_after) VALUES (?1, ?2, ?3)
@@ -464,7 +618,7 @@ impl Store for SqliteStore {
     }
 
     async fn purge_nonces(&self, now: i64) -> StoreResult<u64> {
-        self.with(move |c| {
+        self.write(move |c| {
             c.execute("DELETE FROM nonces WHERE forget_after <= ?1", [now]).map(|n| n as u64).map_err(unavailable)
         })
         .await
@@ -477,7 +631,7 @@ impl Store for SqliteStore {
 
     async fn insert_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()> {
         let k = key.clone();
-        self.with(move |c| {
+        self.write(move |c| {
             c.execute(
                 "INSERT INTO access_keys (access_key_id, wrapped_secret, enabled, created_at) VALUES (?1, ?2, ?3, ?4)",
                 params![k.id, k.wrapped_secret, k.enabled, k.created_at],
@@ -512,7 +666,7 @@ impl Store for SqliteStore {
 
     async fn set_access_key_enabled(&self, id: &str, enabled: bool) -> StoreResult<()> {
         let id = id.to_owned();
-        self.with(move |c| {
+        self.write(move |c| {
             match c.execute("UPDATE access_keys SET enabled = ?2 WHERE access_key_id = ?1", params![id, enabled]) {
                 Ok(0) => Err(StoreError::NotFound),
                 Ok(_) => Ok(()),
@@ -524,7 +678,7 @@ impl Store for SqliteStore {
 
     async fn delete_access_key(&self, id: &str) -> StoreResult<()> {
         let id = id.to_owned();
-        self.with(move |c| match c.execute("DELETE FROM access_keys WHERE access_key_id = ?1", params![id]) {
+        self.write(move |c| match c.execute("DELETE FROM access_keys WHERE access_key_id = ?1", params![id]) {
             Ok(0) => Err(StoreError::NotFound),
             Ok(_) => Ok(()),
             Err(e) => Err(unavailable(e)),

@@ -115,11 +115,14 @@ pub(super) fn key_record(row: KeyRow) -> StoreResult<KeyRecord> {
 }
 
 /// Compare-and-set update of one key row inside a transaction.
-pub(super) fn update_key_in(tx: &rusqlite::Transaction<'_>, k: &KeyRecord) -> StoreResult<KeyRecord> {
+pub(super) fn update_key_in(tx: &Connection, k: &KeyRecord) -> StoreResult<KeyRecord> {
     let columns: Vec<&str> = KEY_COLUMNS.split(", ").collect();
     let sets: Vec<String> = columns[1..16].iter().enumerate().map(|(i, c)| format!("{c} = ?{}", i + 2)).collect();
     let sql = format!("UPDATE keys SET {}, revision = ?17 + 1 WHERE key_id = ?1 AND revision = ?17", sets.join(", "));
-    let n = tx.execute(&sql, params_from_iter(key_values(k))).map_err(unavailable)?;
+    let n = tx
+        .prepare_cached(&sql)
+        .and_then(|mut stmt| stmt.execute(params_from_iter(key_values(k))))
+        .map_err(unavailable)?;
     if n == 0 {
         let exists: bool = tx
             .query_row("SELECT EXISTS(SELECT 1 FROM keys WHERE key_id = ?1)", [k.id.as_str()], |r| r.get(0))
@@ -130,18 +133,21 @@ pub(super) fn update_key_in(tx: &rusqlite::Transaction<'_>, k: &KeyRecord) -> St
 }
 
 pub(super) fn put_tags_in(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     resource: ResourceType,
     id: &str,
     tags: &[Tag],
     max: usize,
 ) -> StoreResult<()> {
+    if tags.is_empty() {
+        return Ok(());
+    }
     for t in tags {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO tags (resource_type, resource_id, tag_key, tag_value) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (resource_type, resource_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
-            params![resource.as_str(), id, t.key, t.value],
         )
+        .and_then(|mut stmt| stmt.execute(params![resource.as_str(), id, t.key, t.value]))
         .map_err(unavailable)?;
     }
     let count: i64 = tx
@@ -176,13 +182,11 @@ pub(super) fn to_version(
     })
 }
 
-pub(super) fn insert_version(tx: &rusqlite::Transaction<'_>, v: &VersionRecord) -> StoreResult<()> {
-    tx.execute(
-        "INSERT INTO key_versions (version_id, key_id, created_at, material) VALUES (?1, ?2, ?3, ?4)",
-        params![v.id.as_str(), v.key_id.as_str(), v.created_at, v.material],
-    )
-    .map(|_| ())
-    .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict } else { unavailable(e) })
+pub(super) fn insert_version(tx: &Connection, v: &VersionRecord) -> StoreResult<()> {
+    tx.prepare_cached("INSERT INTO key_versions (version_id, key_id, created_at, material) VALUES (?1, ?2, ?3, ?4)")
+        .and_then(|mut stmt| stmt.execute(params![v.id.as_str(), v.key_id.as_str(), v.created_at, v.material]))
+        .map(|_| ())
+        .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict } else { unavailable(e) })
 }
 
 pub(super) fn keys_where(c: &Connection, clause: &str, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {

@@ -71,12 +71,52 @@ async fn data_survives_reopening_and_pragmas_are_durable() {
     {
         let s = SqliteStore::open(&path).unwrap();
         s.init_meta("account_id", "1234567890123456").await.unwrap();
-        let c = s.conn.lock().unwrap();
-        let mode: String = c.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
-        let sync: i64 = c.pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap();
+        // On the writer's connection, which makes every commit.
+        let (mode, sync) = s
+            .write(|c| {
+                let mode: String = c.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+                let sync: i64 = c.pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap();
+                Ok((mode, sync))
+            })
+            .await
+            .unwrap();
         assert_eq!(mode, "wal");
         assert_eq!(sync, 2, "synchronous=FULL");
     }
     let s = SqliteStore::open(&path).unwrap();
     assert_eq!(s.get_meta("account_id").await.unwrap().as_deref(), Some("1234567890123456"));
+}
+
+/// Concurrent writes are grouped into shared commits, and each still gets its own answer: a
+/// write that fails (a duplicate alias) undoes only itself, not the others in its commit.
+#[tokio::test]
+async fn concurrent_writes_share_commits_and_fail_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("kms.db")).unwrap();
+    let (k, v) = crate::conformance::key(1, kms_types::KeyState::Enabled);
+    store.insert_key(&k, &v, &[]).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let (store, key_id) = (store.clone(), k.id.clone());
+        tasks.push(tokio::spawn(async move {
+            // Every fourth write takes the same name: one of them wins, the rest conflict.
+            let name = if i % 4 == 3 { "alias/dup".to_string() } else { format!("alias/a{i}") };
+            let alias = AliasRecord { name: AliasName::parse(&name).unwrap(), key_id, created_at: i };
+            (name, store.insert_alias(&alias).await)
+        }));
+    }
+    let (mut stored, mut conflicts) = (Vec::new(), 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            (name, Ok(())) => stored.push(name),
+            (_, Err(StoreError::Conflict)) => conflicts += 1,
+            (name, Err(e)) => panic!("{name}: {e}"),
+        }
+    }
+    assert_eq!((stored.len(), conflicts), (151, 49));
+    drop(store);
+    let reopened = SqliteStore::open(&dir.path().join("kms.db")).unwrap();
+    for name in stored {
+        assert!(reopened.get_alias(&AliasName::parse(&name).unwrap()).await.unwrap().is_some(), "{name}");
+    }
 }
