@@ -22,6 +22,9 @@ use crate::{
     Window,
 };
 
+/// Connections per node (PostgreSQL allows 100 in all by default, shared by every node).
+const POOL_SIZE: usize = 16;
+
 /// PostgreSQL engine handle; cheap to clone.
 #[derive(Clone)]
 pub struct PostgresStore {
@@ -33,7 +36,7 @@ impl PostgresStore {
     pub async fn open(url: &str) -> StoreResult<Self> {
         let config: tokio_postgres::Config = url.parse().map_err(unavailable)?;
         let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(manager).max_size(16).build().map_err(unavailable)?;
+        let pool = Pool::builder(manager).max_size(POOL_SIZE).build().map_err(unavailable)?;
         let store = Self { pool };
         store.migrate().await?;
         Ok(store)
@@ -105,19 +108,21 @@ impl Store for PostgresStore {
 
     async fn get_key(&self, id: &KeyId) -> StoreResult<Option<KeyRecord>> {
         let c = self.client().await?;
-        let row = c
-            .query_opt(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE key_id = $1"), &[&id.as_str()])
+        let stmt = c
+            .prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE key_id = $1"))
             .await
             .map_err(unavailable)?;
+        let row = c.query_opt(&stmt, &[&id.as_str()]).await.map_err(unavailable)?;
         row.as_ref().map(key_record).transpose()
     }
 
     async fn get_version(&self, id: &KeyVersionId) -> StoreResult<Option<VersionRecord>> {
         let c = self.client().await?;
-        let row = c
-            .query_opt(&format!("SELECT {VERSION_COLUMNS} FROM key_versions WHERE version_id = $1"), &[&id.as_str()])
+        let stmt = c
+            .prepare_cached(&format!("SELECT {VERSION_COLUMNS} FROM key_versions WHERE version_id = $1"))
             .await
             .map_err(unavailable)?;
+        let row = c.query_opt(&stmt, &[&id.as_str()]).await.map_err(unavailable)?;
         row.as_ref().map(version_record).transpose()
     }
 
@@ -243,10 +248,11 @@ impl Store for PostgresStore {
 
     async fn get_alias(&self, name: &AliasName) -> StoreResult<Option<AliasRecord>> {
         let c = self.client().await?;
-        let row = c
-            .query_opt("SELECT alias_name, key_id, created_at FROM aliases WHERE alias_name = $1", &[&name.as_str()])
+        let stmt = c
+            .prepare_cached("SELECT alias_name, key_id, created_at FROM aliases WHERE alias_name = $1")
             .await
             .map_err(unavailable)?;
+        let row = c.query_opt(&stmt, &[&name.as_str()]).await.map_err(unavailable)?;
         row.as_ref().map(alias_record).transpose()
     }
 
@@ -345,15 +351,16 @@ impl Store for PostgresStore {
 
     async fn record_nonce(&self, access_key_id: &str, nonce: &str, now: i64, forget_after: i64) -> StoreResult<bool> {
         let c = self.client().await?;
-        let n = c
-            .execute(
+        // Prepared once per connection: one round trip per request instead of two.
+        let stmt = c
+            .prepare_cached(
                 "INSERT INTO nonces (access_key_id, nonce, forget_after) VALUES ($1, $2, $3)
                  ON CONFLICT (access_key_id, nonce) DO UPDATE SET forget_after = excluded.forget_after
                  WHERE nonces.forget_after <= $4",
-                &[&access_key_id, &nonce, &forget_after, &now],
             )
             .await
             .map_err(unavailable)?;
+        let n = c.execute(&stmt, &[&access_key_id, &nonce, &forget_after, &now]).await.map_err(unavailable)?;
         Ok(n == 1)
     }
 
