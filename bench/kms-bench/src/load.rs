@@ -178,40 +178,84 @@ async fn connect(addr: &str) -> Result<TcpStream, String> {
     Ok(conn)
 }
 
+/// How an answer's body is framed.
+enum Framing {
+    Length(usize),
+    /// `Transfer-Encoding: chunked` (Go's net/http answers larger bodies this way).
+    Chunked,
+}
+
 /// Sends one request and reads its answer: (status, body). `buf` is reused between calls.
 async fn exchange<'b>(conn: &mut TcpStream, request: &[u8], buf: &'b mut Vec<u8>) -> Result<(u16, &'b [u8]), String> {
     conn.write_all(request).await.map_err(|e| format!("write: {e}"))?;
     buf.clear();
-    let (head_len, body_len, status) = loop {
-        buf.reserve(16 * 1024);
-        let n = conn.read_buf(buf).await.map_err(|e| format!("read: {e}"))?;
-        if n == 0 {
-            return Err("the target closed the connection".into());
-        }
+    let (head_len, framing, status) = loop {
+        read_more(conn, buf, 16 * 1024).await?;
         let mut headers = [httparse::EMPTY_HEADER; 32];
         let mut parsed = httparse::Response::new(&mut headers);
         match parsed.parse(buf) {
             Ok(httparse::Status::Complete(head_len)) => {
-                let len = parsed
-                    .headers
-                    .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-                    .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse::<usize>().ok())
-                    .ok_or("answer without content-length")?;
-                break (head_len, len, parsed.code.unwrap_or(0));
+                let value = |name: &str| {
+                    parsed
+                        .headers
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case(name))
+                        .and_then(|h| std::str::from_utf8(h.value).ok())
+                        .map(|v| v.trim().to_ascii_lowercase())
+                };
+                let framing = if value("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+                    Framing::Chunked
+                } else {
+                    let len = value("content-length").and_then(|v| v.parse().ok());
+                    Framing::Length(len.ok_or("answer without content-length or chunked encoding")?)
+                };
+                break (head_len, framing, parsed.code.unwrap_or(0));
             }
             Ok(httparse::Status::Partial) => continue,
             Err(e) => return Err(format!("unreadable answer: {e}")),
         }
     };
-    while buf.len() < head_len + body_len {
-        buf.reserve(head_len + body_len - buf.len());
-        let n = conn.read_buf(buf).await.map_err(|e| format!("read: {e}"))?;
-        if n == 0 {
-            return Err("the target closed the connection mid-answer".into());
+    match framing {
+        Framing::Length(body_len) => {
+            while buf.len() < head_len + body_len {
+                read_more(conn, buf, head_len + body_len - buf.len()).await?;
+            }
+            Ok((status, &buf[head_len..head_len + body_len]))
+        }
+        Framing::Chunked => {
+            // De-chunk in place: the body is moved down to start at head_len.
+            let (mut read_at, mut body_end) = (head_len, head_len);
+            loop {
+                let (offset, size) = loop {
+                    match httparse::parse_chunk_size(&buf[read_at..]) {
+                        Ok(httparse::Status::Complete((offset, size))) => break (offset, size as usize),
+                        Ok(httparse::Status::Partial) => read_more(conn, buf, 1024).await?,
+                        Err(_) => return Err("bad chunk size".into()),
+                    }
+                };
+                let data_start = read_at + offset;
+                while buf.len() < data_start + size + 2 {
+                    read_more(conn, buf, data_start + size + 2 - buf.len()).await?;
+                }
+                if size == 0 {
+                    return Ok((status, &buf[head_len..body_end]));
+                }
+                buf.copy_within(data_start..data_start + size, body_end);
+                body_end += size;
+                read_at = data_start + size + 2;
+            }
         }
     }
-    Ok((status, &buf[head_len..head_len + body_len]))
+}
+
+/// Appends at least one more byte from `conn` to `buf`.
+async fn read_more(conn: &mut TcpStream, buf: &mut Vec<u8>, room: usize) -> Result<(), String> {
+    buf.reserve(room.max(1024));
+    match conn.read_buf(buf).await {
+        Ok(0) => Err("the target closed the connection".into()),
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!("read: {e}")),
+    }
 }
 
 /// One request on a new connection, answer parsed as JSON (set-up calls).
