@@ -15,10 +15,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId, ResourceType, Tag};
+use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId, ResourceType, SecretName, SecretVersionId, Tag};
 
 use crate::{
-    AccessKeyRecord, AliasRecord, KeyRecord, Listing, Store, StoreResult, VersionRecord, VersionUsage, Window,
+    AccessKeyRecord, AliasRecord, KeyRecord, Listing, SecretRecord, SecretVersionRecord, Store, StoreResult,
+    VersionChange, VersionRecord, VersionUsage, Window,
 };
 
 /// Entries kept per kind; past this the table starts over (a bound on memory, not an LRU:
@@ -223,6 +224,35 @@ impl<S: Store> Store for Cached<S> {
     }
     async fn delete_access_key(&self, id: &str) -> StoreResult<()> {
         self.inner.delete_access_key(id).await
+    }
+    // Secrets are not cached: each read goes to the engine.
+    async fn insert_secret(&self, secret: &SecretRecord, first: &SecretVersionRecord, tags: &[Tag]) -> StoreResult<()> {
+        self.inner.insert_secret(secret, first, tags).await
+    }
+    async fn get_secret(&self, name: &SecretName) -> StoreResult<Option<SecretRecord>> {
+        self.inner.get_secret(name).await
+    }
+    async fn get_secret_version(
+        &self,
+        name: &SecretName,
+        version: &SecretVersionId,
+    ) -> StoreResult<Option<SecretVersionRecord>> {
+        self.inner.get_secret_version(name, version).await
+    }
+    async fn list_secret_versions(&self, name: &SecretName) -> StoreResult<Vec<SecretVersionRecord>> {
+        self.inner.list_secret_versions(name).await
+    }
+    async fn change_secret(&self, secret: &SecretRecord, change: VersionChange<'_>) -> StoreResult<SecretRecord> {
+        self.inner.change_secret(secret, change).await
+    }
+    async fn purge_secret(&self, secret: &SecretRecord) -> StoreResult<()> {
+        self.inner.purge_secret(secret).await
+    }
+    async fn list_secrets(&self, window: Window) -> StoreResult<Listing<SecretRecord>> {
+        self.inner.list_secrets(window).await
+    }
+    async fn secrets_due_for_purge(&self, now: i64, limit: u32) -> StoreResult<Vec<SecretRecord>> {
+        self.inner.secrets_due_for_purge(now, limit).await
     }
 }
 

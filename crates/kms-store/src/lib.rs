@@ -16,10 +16,13 @@ mod records;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
-pub use records::{AccessKeyRecord, AliasRecord, KeyRecord, VersionRecord, VersionUsage};
+pub use records::{
+    AccessKeyRecord, AliasRecord, KeyRecord, SecretRecord, SecretVersionRecord, VersionChange, VersionRecord,
+    VersionUsage,
+};
 
 use async_trait::async_trait;
-use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId, ResourceType, Tag};
+use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId, ResourceType, SecretName, SecretVersionId, Tag};
 
 /// What can go wrong in a store. Carries no record content.
 #[derive(Debug, thiserror::Error)]
@@ -135,4 +138,29 @@ pub trait Store: Send + Sync + 'static {
     async fn set_access_key_enabled(&self, id: &str, enabled: bool) -> StoreResult<()>;
     /// Deletes an access key; [`StoreError::NotFound`] when there is none.
     async fn delete_access_key(&self, id: &str) -> StoreResult<()>;
+
+    /// Inserts a secret with its first version (and that version's stages) and tags,
+    /// atomically; [`StoreError::Conflict`] when the name is taken.
+    async fn insert_secret(&self, secret: &SecretRecord, first: &SecretVersionRecord, tags: &[Tag]) -> StoreResult<()>;
+    async fn get_secret(&self, name: &SecretName) -> StoreResult<Option<SecretRecord>>;
+    /// One version with its stages.
+    async fn get_secret_version(
+        &self,
+        name: &SecretName,
+        version: &SecretVersionId,
+    ) -> StoreResult<Option<SecretVersionRecord>>;
+    /// Every version of a secret with its stages, newest first.
+    async fn list_secret_versions(&self, name: &SecretName) -> StoreResult<Vec<SecretVersionRecord>>;
+    /// Applies `change` if the stored revision is still `secret.revision`, storing `secret`'s
+    /// fields with it; returns the secret as stored (revision + 1). [`StoreError::Conflict`] when
+    /// another change won or the added version id exists, [`StoreError::NotFound`] when the
+    /// secret is gone.
+    async fn change_secret(&self, secret: &SecretRecord, change: VersionChange<'_>) -> StoreResult<SecretRecord>;
+    /// Compare-and-set removal of a secret with its versions, stages and tags; sealed values are
+    /// overwritten before they are deleted.
+    async fn purge_secret(&self, secret: &SecretRecord) -> StoreResult<()>;
+    /// Secrets in name order.
+    async fn list_secrets(&self, window: Window) -> StoreResult<Listing<SecretRecord>>;
+    /// Secrets whose recovery window ended at or before `now`.
+    async fn secrets_due_for_purge(&self, now: i64, limit: u32) -> StoreResult<Vec<SecretRecord>>;
 }

@@ -2,7 +2,10 @@
 
 use std::fmt;
 
-use kms_types::{AliasName, KeyId, KeySpec, KeyState, KeyUsage, KeyVersionId, Origin, ProtectionLevel};
+use kms_types::{
+    AliasName, KeyId, KeySpec, KeyState, KeyUsage, KeyVersionId, Origin, ProtectionLevel, SecretName, SecretVersionId,
+    VersionStage,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRecord {
@@ -90,4 +93,54 @@ impl fmt::Debug for AccessKeyRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AccessKeyRecord").field("id", &self.id).field("enabled", &self.enabled).finish_non_exhaustive()
     }
+}
+
+/// A secret's metadata. Its values live in its versions, sealed by the key service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRecord {
+    pub name: SecretName,
+    pub description: String,
+    /// The key that seals every version's value (a data key per version).
+    pub encryption_key_id: KeyId,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Set while the secret waits out its recovery window after DeleteSecret.
+    pub planned_delete_at: Option<i64>,
+    /// Bumped by every stored change; changes are compare-and-set on it.
+    pub revision: i64,
+}
+
+/// One version of a secret: its value sealed (envelope-encrypted) by the key service — never
+/// plaintext — and the stages on it, in name order.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretVersionRecord {
+    pub version_id: SecretVersionId,
+    pub created_at: i64,
+    /// `text` or `binary`, as given when the version was stored.
+    pub data_type: String,
+    pub sealed: Vec<u8>,
+    pub stages: Vec<VersionStage>,
+}
+
+impl fmt::Debug for SecretVersionRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretVersionRecord")
+            .field("version_id", &self.version_id)
+            .field("created_at", &self.created_at)
+            .field("data_type", &self.data_type)
+            .field("stages", &self.stages)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A change to a secret's versions, stored atomically with a compare-and-set on the secret:
+/// PutSecretValue adds a version and moves stages; UpdateSecretVersionStage only moves them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VersionChange<'a> {
+    /// A new version (its `stages` field is ignored: stages are placed by `stages`).
+    pub add: Option<&'a SecretVersionRecord>,
+    /// Each stage put on a version, or taken off every version (`None`).
+    pub stages: &'a [(VersionStage, Option<SecretVersionId>)],
+    /// Versions to forget (the oldest, past the number kept).
+    pub drop: &'a [SecretVersionId],
 }

@@ -11,10 +11,12 @@ mod enums;
 mod filter;
 mod ids;
 pub mod limits;
+mod secrets;
 pub mod tags;
 
 pub use context::{EncryptionContext, InvalidContext};
 pub use enums::{KeySpec, KeyState, KeyUsage, Origin, ProtectionLevel, UnknownValue};
 pub use filter::KeyFilter;
 pub use ids::{AccountId, AliasName, BadKeyRef, InvalidId, KeyId, KeyRef, KeyVersionId, RegionId};
+pub use secrets::{SecretName, SecretVersionId, VersionStage};
 pub use tags::{ResourceType, Tag, TagError};

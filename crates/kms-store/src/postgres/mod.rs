@@ -6,20 +6,21 @@
 
 mod rows;
 mod schema;
+mod secrets;
 #[cfg(test)]
 mod tests;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId, ResourceType, Tag};
+use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId, ResourceType, SecretName, SecretVersionId, Tag};
 use tokio_postgres::NoTls;
 use tokio_postgres::types::ToSql;
 
 use self::rows::*;
 use self::schema::{MIGRATION_LOCK, MIGRATIONS};
 use crate::{
-    AccessKeyRecord, AliasRecord, KeyRecord, Listing, Store, StoreError, StoreResult, VersionRecord, VersionUsage,
-    Window,
+    AccessKeyRecord, AliasRecord, KeyRecord, Listing, SecretRecord, SecretVersionRecord, Store, StoreError,
+    StoreResult, VersionChange, VersionRecord, VersionUsage, Window,
 };
 
 /// Connections per node (PostgreSQL allows 100 in all by default, shared by every node).
@@ -421,5 +422,63 @@ impl Store for PostgresStore {
             Ok(_) => Ok(()),
             Err(e) => Err(unavailable(e)),
         }
+    }
+
+    async fn insert_secret(&self, secret: &SecretRecord, first: &SecretVersionRecord, tags: &[Tag]) -> StoreResult<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(unavailable)?;
+        secrets::insert(&tx, secret, first, tags).await?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn get_secret(&self, name: &SecretName) -> StoreResult<Option<SecretRecord>> {
+        let c = self.client().await?;
+        let sql = format!("SELECT {} FROM secrets WHERE secret_name = $1", secrets::SECRET_COLUMNS);
+        let row = c.query_opt(&sql, &[&name.as_str()]).await.map_err(unavailable)?;
+        row.as_ref().map(secrets::to_secret).transpose()
+    }
+
+    async fn get_secret_version(
+        &self,
+        name: &SecretName,
+        version: &SecretVersionId,
+    ) -> StoreResult<Option<SecretVersionRecord>> {
+        let c = self.client().await?;
+        Ok(secrets::versions(&c, name, Some(version)).await?.pop())
+    }
+
+    async fn list_secret_versions(&self, name: &SecretName) -> StoreResult<Vec<SecretVersionRecord>> {
+        let c = self.client().await?;
+        secrets::versions(&c, name, None).await
+    }
+
+    async fn change_secret(&self, secret: &SecretRecord, change: VersionChange<'_>) -> StoreResult<SecretRecord> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(unavailable)?;
+        let stored = secrets::change(&tx, secret, change).await?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(stored)
+    }
+
+    async fn purge_secret(&self, secret: &SecretRecord) -> StoreResult<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(unavailable)?;
+        secrets::purge(&tx, secret).await?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn list_secrets(&self, window: Window) -> StoreResult<Listing<SecretRecord>> {
+        let c = self.client().await?;
+        secrets::list(&c, window).await
+    }
+
+    async fn secrets_due_for_purge(&self, now: i64, limit: u32) -> StoreResult<Vec<SecretRecord>> {
+        let c = self.client().await?;
+        let sql = format!(
+            "SELECT {} FROM secrets WHERE planned_delete_at <= $1 ORDER BY secret_name LIMIT $2",
+            secrets::SECRET_COLUMNS
+        );
+        let rows = c.query(&sql, &[&now, &i64::from(limit)]).await.map_err(unavailable)?;
+        rows.iter().map(secrets::to_secret).collect()
     }
 }

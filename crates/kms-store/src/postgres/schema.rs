@@ -1,7 +1,8 @@
 //! The PostgreSQL schema, as numbered migrations.
 
 /// Numbered schema migrations; entry `i` takes the schema from version `i` to `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[r#"
+pub(super) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -66,7 +67,36 @@ CREATE TABLE access_keys (
     enabled        BOOLEAN NOT NULL,
     created_at     BIGINT NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE secrets (
+    secret_name       TEXT PRIMARY KEY,
+    description       TEXT NOT NULL,
+    encryption_key_id TEXT NOT NULL,
+    created_at        BIGINT NOT NULL,
+    updated_at        BIGINT NOT NULL,
+    planned_delete_at BIGINT,
+    revision          BIGINT NOT NULL
+);
+CREATE INDEX secrets_by_planned_delete ON secrets(planned_delete_at) WHERE planned_delete_at IS NOT NULL;
+CREATE TABLE secret_versions (
+    secret_name TEXT NOT NULL REFERENCES secrets(secret_name),
+    version_id  TEXT NOT NULL,
+    ordinal     BIGINT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    data_type   TEXT NOT NULL,
+    sealed      BYTEA NOT NULL,
+    PRIMARY KEY (secret_name, version_id)
+);
+CREATE TABLE secret_stages (
+    secret_name TEXT NOT NULL,
+    stage       TEXT NOT NULL,
+    version_id  TEXT NOT NULL,
+    PRIMARY KEY (secret_name, stage),
+    FOREIGN KEY (secret_name, version_id) REFERENCES secret_versions(secret_name, version_id)
+);
+"#,
+];
 
 /// Any fixed number: the advisory lock that serialises migrations across nodes.
 pub(super) const MIGRATION_LOCK: i64 = 0x6b6d_7364;

@@ -10,6 +10,7 @@
 
 mod rows;
 mod schema;
+mod secrets;
 #[cfg(test)]
 mod tests;
 
@@ -18,14 +19,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use async_trait::async_trait;
-use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId, ResourceType, Tag};
+use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId, ResourceType, SecretName, SecretVersionId, Tag};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use self::rows::*;
 use self::schema::MIGRATIONS;
 use crate::{
-    AccessKeyRecord, AliasRecord, KeyRecord, Listing, Store, StoreError, StoreResult, VersionRecord, VersionUsage,
-    Window,
+    AccessKeyRecord, AliasRecord, KeyRecord, Listing, SecretRecord, SecretVersionRecord, Store, StoreError,
+    StoreResult, VersionChange, VersionRecord, VersionUsage, Window,
 };
 
 /// Read connections; reads are short, and the hot ones are served from the cache above.
@@ -684,5 +685,50 @@ impl Store for SqliteStore {
             Err(e) => Err(unavailable(e)),
         })
         .await
+    }
+
+    async fn insert_secret(&self, secret: &SecretRecord, first: &SecretVersionRecord, tags: &[Tag]) -> StoreResult<()> {
+        let (s, v, tags) = (secret.clone(), first.clone(), tags.to_vec());
+        self.write(move |c| secrets::insert(c, &s, &v, &tags)).await
+    }
+
+    async fn get_secret(&self, name: &SecretName) -> StoreResult<Option<SecretRecord>> {
+        let name = name.clone();
+        self.with(move |c| secrets::get(c, &name)).await
+    }
+
+    async fn get_secret_version(
+        &self,
+        name: &SecretName,
+        version: &SecretVersionId,
+    ) -> StoreResult<Option<SecretVersionRecord>> {
+        let (name, version) = (name.clone(), version.clone());
+        self.with(move |c| Ok(secrets::versions(c, &name, Some(&version))?.pop())).await
+    }
+
+    async fn list_secret_versions(&self, name: &SecretName) -> StoreResult<Vec<SecretVersionRecord>> {
+        let name = name.clone();
+        self.with(move |c| secrets::versions(c, &name, None)).await
+    }
+
+    async fn change_secret(&self, secret: &SecretRecord, change: VersionChange<'_>) -> StoreResult<SecretRecord> {
+        let s = secret.clone();
+        let add = change.add.cloned();
+        let (stages, drop) = (change.stages.to_vec(), change.drop.to_vec());
+        self.write(move |c| secrets::change(c, &s, VersionChange { add: add.as_ref(), stages: &stages, drop: &drop }))
+            .await
+    }
+
+    async fn purge_secret(&self, secret: &SecretRecord) -> StoreResult<()> {
+        let s = secret.clone();
+        self.write_then_checkpoint(move |c| secrets::purge(c, &s)).await
+    }
+
+    async fn list_secrets(&self, window: Window) -> StoreResult<Listing<SecretRecord>> {
+        self.with(move |c| secrets::list(c, window)).await
+    }
+
+    async fn secrets_due_for_purge(&self, now: i64, limit: u32) -> StoreResult<Vec<SecretRecord>> {
+        self.with(move |c| secrets::due_for_purge(c, now, limit)).await
     }
 }

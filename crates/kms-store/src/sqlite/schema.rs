@@ -1,7 +1,8 @@
 //! The SQLite schema, as numbered migrations.
 
 /// Numbered schema migrations; entry `i` takes the schema from version `i` to `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[r#"
+pub(super) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -63,4 +64,33 @@ CREATE TABLE access_keys (
     enabled        INTEGER NOT NULL,
     created_at     INTEGER NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE secrets (
+    secret_name       TEXT PRIMARY KEY,
+    description       TEXT NOT NULL,
+    encryption_key_id TEXT NOT NULL,
+    created_at        INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL,
+    planned_delete_at INTEGER,
+    revision          INTEGER NOT NULL
+);
+CREATE INDEX secrets_by_planned_delete ON secrets(planned_delete_at) WHERE planned_delete_at IS NOT NULL;
+CREATE TABLE secret_versions (
+    secret_name TEXT NOT NULL REFERENCES secrets(secret_name),
+    version_id  TEXT NOT NULL,
+    ordinal     INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    data_type   TEXT NOT NULL,
+    sealed      BLOB NOT NULL,
+    PRIMARY KEY (secret_name, version_id)
+);
+CREATE TABLE secret_stages (
+    secret_name TEXT NOT NULL,
+    stage       TEXT NOT NULL,
+    version_id  TEXT NOT NULL,
+    PRIMARY KEY (secret_name, stage),
+    FOREIGN KEY (secret_name, version_id) REFERENCES secret_versions(secret_name, version_id)
+);
+"#,
+];
