@@ -49,6 +49,35 @@ impl<S: Store> Cached<S> {
         self.tables.lock().map(|t| t.generation).unwrap_or(u64::MAX)
     }
 
+    /// A lookup served from the table `pick` chooses, else by `fetch` (which runs only on a
+    /// miss) and remembered unless a change happened meanwhile.
+    async fn read_through<K, V>(
+        &self,
+        pick: fn(&mut Tables) -> &mut HashMap<K, V>,
+        key: &K,
+        fetch: impl Future<Output = StoreResult<Option<V>>>,
+    ) -> StoreResult<Option<V>>
+    where
+        K: std::hash::Hash + Eq + Clone,
+        V: Clone,
+    {
+        if let Some(hit) = self.tables.lock().ok().and_then(|mut t| pick(&mut t).get(key).cloned()) {
+            return Ok(Some(hit));
+        }
+        let started = self.generation();
+        let found = fetch.await?;
+        if let (Some(record), Ok(mut t)) = (&found, self.tables.lock())
+            && t.generation == started
+        {
+            let table = pick(&mut t);
+            if table.len() >= MAX_ENTRIES {
+                table.clear();
+            }
+            table.insert(key.clone(), record.clone());
+        }
+        Ok(found)
+    }
+
     /// Forgets what `change` names; every change goes through here after it is stored.
     fn changed(&self, change: impl FnOnce(&mut Tables)) {
         // A poisoned lock is never served from again (lookups fall through to the store), so
@@ -78,20 +107,7 @@ impl<S: Store> Store for Cached<S> {
     }
 
     async fn get_key(&self, id: &KeyId) -> StoreResult<Option<KeyRecord>> {
-        if let Some(hit) = self.tables.lock().ok().and_then(|t| t.keys.get(id).cloned()) {
-            return Ok(Some(hit));
-        }
-        let started = self.generation();
-        let found = self.inner.get_key(id).await?;
-        if let (Some(record), Ok(mut t)) = (&found, self.tables.lock())
-            && t.generation == started
-        {
-            if t.keys.len() >= MAX_ENTRIES {
-                t.keys.clear();
-            }
-            t.keys.insert(id.clone(), record.clone());
-        }
-        Ok(found)
+        self.read_through(|t| &mut t.keys, id, self.inner.get_key(id)).await
     }
 
     async fn get_version(&self, id: &KeyVersionId) -> StoreResult<Option<VersionRecord>> {
@@ -150,20 +166,7 @@ impl<S: Store> Store for Cached<S> {
     }
 
     async fn get_alias(&self, name: &AliasName) -> StoreResult<Option<AliasRecord>> {
-        if let Some(hit) = self.tables.lock().ok().and_then(|t| t.aliases.get(name).cloned()) {
-            return Ok(Some(hit));
-        }
-        let started = self.generation();
-        let found = self.inner.get_alias(name).await?;
-        if let (Some(record), Ok(mut t)) = (&found, self.tables.lock())
-            && t.generation == started
-        {
-            if t.aliases.len() >= MAX_ENTRIES {
-                t.aliases.clear();
-            }
-            t.aliases.insert(name.clone(), record.clone());
-        }
-        Ok(found)
+        self.read_through(|t| &mut t.aliases, name, self.inner.get_alias(name)).await
     }
 
     async fn update_alias(&self, name: &AliasName, key: &KeyId) -> StoreResult<()> {
