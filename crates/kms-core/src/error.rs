@@ -11,6 +11,17 @@ use crate::state::Operation;
 pub enum CoreError {
     #[error("key not found")]
     KeyNotFound,
+    #[error("secret not found")]
+    SecretNotFound,
+    /// CreateSecret with a name that is taken.
+    #[error("secret exists")]
+    SecretExists,
+    /// PutSecretValue with a version id that holds another value.
+    #[error("secret version exists")]
+    SecretVersionExists,
+    /// The secret waits out its recovery window.
+    #[error("secret in its recovery window")]
+    SecretInDeleteWindow,
     #[error("alias not found")]
     AliasNotFound,
     #[error("alias already exists")]

@@ -51,6 +51,33 @@ fn aead_open(
     Ok(buf)
 }
 
+/// Whether two secrets are equal, in time that does not depend on where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
+}
+
+/// Seals `plaintext` under a 32-byte data key (AES-256-GCM): `iv || ciphertext || tag`. For
+/// envelope encryption, where the data key itself is wrapped by a KMS key and kept beside.
+pub fn seal_with_data_key(data_key: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, data_key).map_err(|_| CryptoError::Backend)?);
+    let sealed = aead_seal(&key, aad, plaintext)?;
+    let mut out = Vec::with_capacity(IV_LEN + sealed.ciphertext_and_tag.len());
+    out.extend_from_slice(&sealed.iv);
+    out.extend_from_slice(&sealed.ciphertext_and_tag);
+    Ok(out)
+}
+
+/// Opens what [`seal_with_data_key`] sealed; `AuthenticationFailed` for anything altered.
+pub fn open_with_data_key(data_key: &[u8], aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, data_key).map_err(|_| CryptoError::Backend)?);
+    if sealed.len() < IV_LEN + TAG_LEN {
+        return Err(CryptoError::AuthenticationFailed);
+    }
+    let (iv, rest) = sealed.split_at(IV_LEN);
+    let iv: [u8; IV_LEN] = iv.try_into().map_err(|_| CryptoError::AuthenticationFailed)?;
+    aead_open(&key, &iv, aad, rest)
+}
+
 /// Why a root key file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {

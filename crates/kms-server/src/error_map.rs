@@ -12,6 +12,13 @@ pub fn to_api(e: CoreError, request_id: &str) -> ApiError {
         CoreError::KeyNotFound => Code::KeyNotFound.into(),
         CoreError::AliasNotFound => Code::AliasNotFound.into(),
         CoreError::AliasExists => Code::AliasAlreadyExists.into(),
+        CoreError::SecretNotFound => Code::ResourceNotFound.into(),
+        CoreError::SecretExists => Code::ResourceExist.into(),
+        CoreError::SecretVersionExists => ApiError::with_message(
+            Code::ResourceExist,
+            "The resource already exists. The version id holds another value.",
+        ),
+        CoreError::SecretInDeleteWindow => Code::ResourceInDeleteWindow.into(),
         CoreError::InvalidState { state, .. } => match state {
             KeyState::Enabled => Code::RejectedEnabled.into(),
             KeyState::Disabled => Code::RejectedDisabled.into(),

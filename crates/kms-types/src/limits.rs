@@ -12,6 +12,8 @@ pub const MAX_DESCRIPTION_CHARS: usize = 8192;
 pub const MAX_PAGE_SIZE: u32 = 100;
 /// Default `PageSize` of the key and alias lists (spec §6.12).
 pub const DEFAULT_PAGE_SIZE: u32 = 10;
+/// Largest secret value (`SecretData`), in bytes (spec §6.10).
+pub const MAX_SECRET_DATA_BYTES: usize = 30_720;
 /// At most this many `Filters` entries, and this many values per entry (spec §7.2 ListKeys).
 pub const MAX_FILTERS: usize = 10;
 /// `PendingWindowInDays` of ScheduleKeyDeletion (spec §6.9).

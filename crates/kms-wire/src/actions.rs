@@ -42,6 +42,11 @@ macro_rules! for_each_action {
             TagResources: Tags => TagResourcesRequest,
             UntagResources: Tags => UntagResourcesRequest,
             ListTagResources: Tags => ListTagResourcesRequest,
+            CreateSecret: Secrets => CreateSecretRequest,
+            GetSecretValue: Secrets => GetSecretValueRequest,
+            PutSecretValue: Secrets => PutSecretValueRequest,
+            DescribeSecret: Secrets => DescribeSecretRequest,
+            ListSecretVersionIds: Secrets => ListSecretVersionIdsRequest,
         }
     };
 }
@@ -58,6 +63,8 @@ pub enum Family {
     Aliases,
     Crypto,
     Tags,
+    /// Secrets Manager (spec §7.8).
+    Secrets,
 }
 
 macro_rules! define_actions {

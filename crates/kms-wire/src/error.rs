@@ -62,6 +62,8 @@ codes! {
     DuplicateTagKey = "Duplicate.TagKey", 400, "The specified tagKey is duplicate.";
     InvalidTagKey = "InvalidParameter.TagKey", 400, "The specified parameter is not valid.";
     InvalidTagValue = "InvalidParameter.TagValue", 400, "The specified parameter is not valid.";
+    ResourceExist = "Rejected.ResourceExist", 409, "The resource already exists.";
+    ResourceInDeleteWindow = "Rejected.ResourceInDeleteWindow", 409, "The secret is planned to be deleted.";
     LimitExceeded = "Rejected.LimitExceeded", 400, "The request was rejected because user create resource limit was exceeded.";
     UnsupportedOperation = "UnsupportedOperation", 400, "This action is not supported.";
     RejectedUnsupportedOperation = "Rejected.UnsupportedOperation", 400, "Unsupported operation.";

@@ -6,6 +6,7 @@ mod aliases;
 mod crypto;
 mod keys;
 mod lifecycle;
+mod secrets;
 mod service;
 mod tags;
 mod versions;

@@ -1,0 +1,287 @@
+//! Secrets Manager (spec §6.10, §7.8): generic secrets with versions and stages.
+//!
+//! Values are envelope-encrypted: each version gets a fresh data key from GenerateDataKey under
+//! the secret's KMS key, the value is sealed under that data key, and only the wrapped data key
+//! and the sealed value are stored. Reading a value goes through Decrypt of the data key, so the
+//! KMS key's state rules apply: a disabled or deleted key makes the secret unreadable with that
+//! key's code. Nothing of a value reaches the store in the clear.
+
+use kms_crypto::soft::{open_with_data_key, seal_with_data_key};
+use kms_store::{SecretRecord, SecretVersionRecord, StoreError, VersionChange};
+use kms_types::{EncryptionContext, KeyId, KeyRef, SecretName, SecretVersionId, Tag, VersionStage};
+use zeroize::Zeroizing;
+
+use crate::error::{CoreError, CoreResult};
+use crate::keys::NewKey;
+use crate::service::Kms;
+
+/// Largest secret value, in bytes (spec §6.10).
+pub const MAX_SECRET_BYTES: usize = kms_types::limits::MAX_SECRET_DATA_BYTES;
+/// Versions a generic secret keeps; past this the oldest version without a stage goes.
+pub const MAX_VERSIONS: usize = 10;
+const DEFAULT_KEY_META: &str = "secrets_default_key_id";
+
+/// What CreateSecret stores.
+pub struct NewSecret {
+    pub name: SecretName,
+    pub version: SecretVersionId,
+    pub data: Zeroizing<Vec<u8>>,
+    /// `text` or `binary`.
+    pub data_type: String,
+    /// The KMS key for the values; `None` for the deployment's default secrets key.
+    pub encryption_key: Option<KeyRef>,
+    pub description: String,
+    pub tags: Vec<Tag>,
+}
+
+/// One version's value, opened.
+pub struct SecretValue {
+    pub secret: SecretRecord,
+    pub version: SecretVersionRecord,
+    pub data: Zeroizing<Vec<u8>>,
+}
+
+/// How a sealed value is laid out: the data key's ciphertext blob (length-prefixed), then the
+/// value sealed under the data key.
+fn pack(wrapped_key: &[u8], sealed: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + wrapped_key.len() + sealed.len());
+    out.extend_from_slice(&(wrapped_key.len() as u16).to_be_bytes());
+    out.extend_from_slice(wrapped_key);
+    out.extend_from_slice(sealed);
+    out
+}
+
+fn unpack(stored: &[u8]) -> CoreResult<(&[u8], &[u8])> {
+    let corrupt = || CoreError::Store(StoreError::Corrupt("sealed secret value".into()));
+    let len = u16::from_be_bytes(stored.get(..2).ok_or_else(corrupt)?.try_into().map_err(|_| corrupt())?) as usize;
+    let wrapped = stored.get(2..2 + len).ok_or_else(corrupt)?;
+    Ok((wrapped, &stored[2 + len..]))
+}
+
+/// Binds a value to its secret and version, both in the data key's context and the value's AAD.
+fn context(name: &SecretName, version: &SecretVersionId) -> CoreResult<EncryptionContext> {
+    EncryptionContext::from_pairs([
+        ("kms:SecretName".to_owned(), name.as_str().to_owned()),
+        ("kms:SecretVersionId".to_owned(), version.as_str().to_owned()),
+    ])
+    .map_err(|_| CoreError::InvalidParameter("SecretName"))
+}
+
+fn aad(name: &SecretName, version: &SecretVersionId) -> Vec<u8> {
+    format!("kmsd/secret-value/v1\0{name}\0{version}").into_bytes()
+}
+
+impl Kms {
+    /// The secret ARN: `acs:kms:<region>:<account>:secret/<name>`.
+    pub fn secret_arn(&self, name: &SecretName) -> String {
+        format!("acs:kms:{}:{}:secret/{}", self.region(), self.account(), name)
+    }
+
+    /// The key that protects secrets created without `EncryptionKeyId`, made on first use.
+    async fn default_secrets_key(&self) -> CoreResult<KeyId> {
+        if let Some(id) = self.store.get_meta(DEFAULT_KEY_META).await? {
+            return KeyId::parse(&id).map_err(|_| CoreError::Store(StoreError::Corrupt("default secrets key".into())));
+        }
+        let made = self
+            .create_key(NewKey {
+                description: "kmsd: default key for Secrets Manager".into(),
+                spec: kms_types::KeySpec::Aes256,
+                usage: None,
+                origin: kms_types::Origin::AliyunKms,
+                protection_level: kms_types::ProtectionLevel::Software,
+                automatic_rotation: false,
+                rotation_interval: None,
+                dkms_instance_id: None,
+                tags: Vec::new(),
+                has_policy: false,
+            })
+            .await?;
+        // Two first uses at once: the first stored wins, and both use it.
+        let id = self.store.init_meta(DEFAULT_KEY_META, made.id.as_str()).await?;
+        KeyId::parse(&id).map_err(|_| CoreError::Store(StoreError::Corrupt("default secrets key".into())))
+    }
+
+    /// Seals a value under a fresh data key from `key`.
+    async fn seal_value(
+        &self,
+        key: &KeyId,
+        name: &SecretName,
+        version: &SecretVersionId,
+        data: &[u8],
+    ) -> CoreResult<Vec<u8>> {
+        let key_ref = KeyRef::Id { id: key.clone(), scope: None };
+        let dk = self.generate_data_key(&key_ref, &context(name, version)?, 32).await?;
+        let sealed = seal_with_data_key(&dk.plaintext, &aad(name, version), data)?;
+        Ok(pack(&dk.wrapped.blob, &sealed))
+    }
+
+    /// Opens a stored value: Decrypt of its data key (the key's state rules apply), then the value.
+    async fn open_value(&self, name: &SecretName, v: &SecretVersionRecord) -> CoreResult<Zeroizing<Vec<u8>>> {
+        let (wrapped, sealed) = unpack(&v.sealed)?;
+        let dk = self.decrypt(wrapped, &context(name, &v.version_id)?).await?;
+        open_with_data_key(&dk.plaintext, &aad(name, &v.version_id), sealed)
+            .map_err(|_| CoreError::Store(StoreError::Corrupt("sealed secret value".into())))
+    }
+
+    /// A live secret (not in its recovery window).
+    async fn live_secret(&self, name: &SecretName) -> CoreResult<SecretRecord> {
+        let s = self.store.get_secret(name).await?.ok_or(CoreError::SecretNotFound)?;
+        if s.planned_delete_at.is_some() {
+            return Err(CoreError::SecretInDeleteWindow);
+        }
+        Ok(s)
+    }
+
+    /// CreateSecret: the secret and its first version, labelled `ACSCurrent`.
+    pub async fn create_secret(&self, n: NewSecret) -> CoreResult<SecretRecord> {
+        if n.data.len() > MAX_SECRET_BYTES {
+            return Err(CoreError::InvalidParameter("SecretData"));
+        }
+        if let Some(existing) = self.store.get_secret(&n.name).await? {
+            return Err(if existing.planned_delete_at.is_some() {
+                CoreError::SecretInDeleteWindow
+            } else {
+                CoreError::SecretExists
+            });
+        }
+        let key = match &n.encryption_key {
+            Some(r) => {
+                let k = self.resolve(r).await?;
+                crate::state::check(k.state, crate::state::Operation::UseKey)?;
+                if !k.spec.is_symmetric() {
+                    return Err(CoreError::KeyUnsupportedOperation);
+                }
+                k.id
+            }
+            None => self.default_secrets_key().await?,
+        };
+        let sealed = self.seal_value(&key, &n.name, &n.version, &n.data).await?;
+        let now = self.now();
+        let secret = SecretRecord {
+            name: n.name,
+            description: n.description,
+            encryption_key_id: key,
+            created_at: now,
+            updated_at: now,
+            planned_delete_at: None,
+            revision: 0,
+        };
+        let first = SecretVersionRecord {
+            version_id: n.version,
+            created_at: now,
+            data_type: n.data_type,
+            sealed,
+            stages: vec![VersionStage::current()],
+        };
+        match self.store.insert_secret(&secret, &first, &n.tags).await {
+            Ok(()) => Ok(secret),
+            Err(StoreError::Conflict) => Err(CoreError::SecretExists),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// GetSecretValue: by version id, else by stage (default `ACSCurrent`).
+    pub async fn get_secret_value(
+        &self,
+        name: &SecretName,
+        version: Option<&SecretVersionId>,
+        stage: Option<&VersionStage>,
+    ) -> CoreResult<SecretValue> {
+        let secret = self.live_secret(name).await?;
+        let versions = self.store.list_secret_versions(name).await?;
+        let current = VersionStage::current();
+        // A version id alone names the version; a stage (default ACSCurrent) must be on it.
+        let found = versions.into_iter().find(|v| {
+            let by_id = version.is_none_or(|id| &v.version_id == id);
+            let by_stage = match (version, stage) {
+                (Some(_), None) => true,
+                (_, Some(s)) => v.stages.contains(s),
+                (None, None) => v.stages.contains(&current),
+            };
+            by_id && by_stage
+        });
+        let version = found.ok_or(CoreError::SecretNotFound)?;
+        let data = self.open_value(name, &version).await?;
+        Ok(SecretValue { secret, version, data })
+    }
+
+    /// PutSecretValue: a new version with `stages` (default `ACSCurrent`); the version that
+    /// held `ACSCurrent` before becomes `ACSPrevious`. The same version id with the same value
+    /// is an idempotent success; with another value it is refused.
+    pub async fn put_secret_value(
+        &self,
+        name: &SecretName,
+        version: SecretVersionId,
+        data: Zeroizing<Vec<u8>>,
+        data_type: String,
+        stages: Option<Vec<VersionStage>>,
+    ) -> CoreResult<SecretVersionRecord> {
+        if data.len() > MAX_SECRET_BYTES {
+            return Err(CoreError::InvalidParameter("SecretData"));
+        }
+        let stages = stages.unwrap_or_else(|| vec![VersionStage::current()]);
+        loop {
+            let secret = self.live_secret(name).await?;
+            let versions = self.store.list_secret_versions(name).await?;
+            if let Some(existing) = versions.iter().find(|v| v.version_id == version) {
+                let stored = self.open_value(name, existing).await?;
+                let same = kms_crypto::soft::constant_time_eq(&stored, &data) && existing.data_type == data_type;
+                return if same { Ok(existing.clone()) } else { Err(CoreError::SecretVersionExists) };
+            }
+            let sealed = self.seal_value(&secret.encryption_key_id, name, &version, &data).await?;
+            let now = self.now();
+            let new = SecretVersionRecord {
+                version_id: version.clone(),
+                created_at: now,
+                data_type: data_type.clone(),
+                sealed,
+                stages: Vec::new(),
+            };
+            let mut moves: Vec<(VersionStage, Option<SecretVersionId>)> =
+                stages.iter().map(|s| (s.clone(), Some(version.clone()))).collect();
+            if stages.iter().any(|s| s.as_str() == VersionStage::CURRENT)
+                && let Some(old) =
+                    versions.iter().find(|v| v.stages.iter().any(|s| s.as_str() == VersionStage::CURRENT))
+            {
+                moves.push((VersionStage::previous(), Some(old.version_id.clone())));
+            }
+            // Past the number kept, the oldest versions that will hold no stage go.
+            let staged_after = |v: &SecretVersionRecord| {
+                let keeps = v.stages.iter().any(|s| !moves.iter().any(|(m, _)| m == s));
+                keeps || moves.iter().any(|(_, on)| on.as_ref() == Some(&v.version_id))
+            };
+            let excess = (versions.len() + 1).saturating_sub(MAX_VERSIONS);
+            let drop: Vec<SecretVersionId> =
+                versions.iter().rev().filter(|v| !staged_after(v)).take(excess).map(|v| v.version_id.clone()).collect();
+            let updated = SecretRecord { updated_at: now, ..secret.clone() };
+            match self
+                .store
+                .change_secret(&updated, VersionChange { add: Some(&new), stages: &moves, drop: &drop })
+                .await
+            {
+                Ok(_) => {
+                    let mut stages = stages.clone();
+                    stages.sort();
+                    return Ok(SecretVersionRecord { stages, ..new });
+                }
+                // Another change won the race (or took this version id): look again.
+                Err(StoreError::Conflict) => continue,
+                Err(StoreError::NotFound) => return Err(CoreError::SecretNotFound),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// DescribeSecret: the secret (also in its recovery window) and its tags.
+    pub async fn describe_secret(&self, name: &SecretName) -> CoreResult<(SecretRecord, Vec<Tag>)> {
+        let s = self.store.get_secret(name).await?.ok_or(CoreError::SecretNotFound)?;
+        let tags = self.store.list_tags(kms_types::ResourceType::Secret, name.as_str()).await?;
+        Ok((s, tags))
+    }
+
+    /// ListSecretVersionIds: every version, newest first.
+    pub async fn secret_versions(&self, name: &SecretName) -> CoreResult<Vec<SecretVersionRecord>> {
+        self.store.get_secret(name).await?.ok_or(CoreError::SecretNotFound)?;
+        Ok(self.store.list_secret_versions(name).await?)
+    }
+}

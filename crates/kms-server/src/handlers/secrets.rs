@@ -1,0 +1,149 @@
+//! CreateSecret, GetSecretValue, PutSecretValue, DescribeSecret, ListSecretVersionIds
+//! (spec §7.8).
+
+use kms_core::{NewSecret, format_time};
+use kms_store::SecretVersionRecord;
+use kms_types::{KeyRef, SecretName};
+use kms_wire::model::*;
+use kms_wire::{ApiError, Code};
+use zeroize::Zeroizing;
+
+use super::{Ctx, Handle, dry_run_outcome};
+
+/// Generic secrets are the only type kmsd stores.
+const GENERIC: &str = "Generic";
+
+/// The secret an ARN or name names, if it is this deployment's.
+fn name_of(ctx: &Ctx<'_>, r: SecretRef) -> Result<SecretName, ApiError> {
+    match &r.scope {
+        Some((region, account)) if region != ctx.kms.region().as_str() || account != ctx.kms.account().as_str() => {
+            Err(Code::ResourceNotFound.into())
+        }
+        _ => Ok(r.name),
+    }
+}
+
+fn stages(v: &SecretVersionRecord) -> VersionStages {
+    VersionStages { version_stage: v.stages.iter().map(|s| s.to_string()).collect() }
+}
+
+/// Spec: §7.8 CreateSecret. The first version is `ACSCurrent`.
+impl Handle for CreateSecretRequest {
+    type Response = CreateSecretResponse;
+    async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
+        let encryption_key = match &self.encryption_key_id {
+            Some(k) => Some(KeyRef::parse(k).map_err(|_| ApiError::new(Code::KeyNotFound))?),
+            None => None,
+        };
+        let new = NewSecret {
+            name: self.name.clone(),
+            version: self.version.clone(),
+            data: Zeroizing::new(self.data.into_bytes()),
+            data_type: self.data_type,
+            encryption_key,
+            description: self.description,
+            tags: self.tags,
+        };
+        let s = ctx.kms.create_secret(new).await.map_err(|e| ctx.fail(e))?;
+        Ok(CreateSecretResponse {
+            arn: ctx.kms.secret_arn(&s.name),
+            secret_name: s.name.to_string(),
+            secret_type: GENERIC,
+            version_id: self.version.to_string(),
+        })
+    }
+}
+
+/// Spec: §7.8 GetSecretValue: by `VersionId`, else by `VersionStage` (default `ACSCurrent`).
+impl Handle for GetSecretValueRequest {
+    type Response = GetSecretValueResponse;
+    async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
+        let name = name_of(ctx, self.secret)?;
+        let v = ctx
+            .kms
+            .get_secret_value(&name, self.version.as_ref(), self.stage.as_ref())
+            .await
+            .map_err(|e| ctx.fail(e))?;
+        let data = String::from_utf8(v.data.to_vec()).map_err(|_| ApiError::internal())?;
+        dry_run_outcome(
+            self.dry_run,
+            GetSecretValueResponse {
+                secret_name: v.secret.name.to_string(),
+                secret_type: GENERIC,
+                secret_data: data,
+                secret_data_type: v.version.data_type.clone(),
+                version_id: v.version.version_id.to_string(),
+                create_time: format_time(v.version.created_at),
+                version_stages: stages(&v.version),
+            },
+        )
+    }
+}
+
+/// Spec: §7.8 PutSecretValue.
+impl Handle for PutSecretValueRequest {
+    type Response = PutSecretValueResponse;
+    async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
+        let name = name_of(ctx, self.secret)?;
+        let data = Zeroizing::new(self.data.into_bytes());
+        let v = ctx
+            .kms
+            .put_secret_value(&name, self.version, data, self.data_type, self.stages)
+            .await
+            .map_err(|e| ctx.fail(e))?;
+        Ok(PutSecretValueResponse {
+            secret_name: name.to_string(),
+            version_id: v.version_id.to_string(),
+            version_stages: stages(&v),
+        })
+    }
+}
+
+/// Spec: §7.8 DescribeSecret: metadata, never the value; tags with `FetchTags=true`.
+impl Handle for DescribeSecretRequest {
+    type Response = DescribeSecretResponse;
+    async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
+        let name = name_of(ctx, self.secret)?;
+        let (s, tags) = ctx.kms.describe_secret(&name).await.map_err(|e| ctx.fail(e))?;
+        Ok(DescribeSecretResponse {
+            arn: ctx.kms.secret_arn(&s.name),
+            secret_name: s.name.to_string(),
+            secret_type: GENERIC,
+            description: s.description,
+            encryption_key_id: s.encryption_key_id.to_string(),
+            create_time: format_time(s.created_at),
+            update_time: format_time(s.updated_at),
+            planned_delete_time: s.planned_delete_at.map(format_time),
+            tags: self.fetch_tags.then(|| SecretTags {
+                tag: tags.into_iter().map(|t| SecretTag { tag_key: t.key, tag_value: t.value }).collect(),
+            }),
+        })
+    }
+}
+
+/// Spec: §7.8 ListSecretVersionIds: newest first; versions without a stage only with
+/// `IncludeDeprecated=true`.
+impl Handle for ListSecretVersionIdsRequest {
+    type Response = ListSecretVersionIdsResponse;
+    async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
+        let name = name_of(ctx, self.secret)?;
+        let all = ctx.kms.secret_versions(&name).await.map_err(|e| ctx.fail(e))?;
+        let shown: Vec<_> = all.into_iter().filter(|v| self.include_deprecated || !v.stages.is_empty()).collect();
+        let total = shown.len() as u64;
+        let page = shown
+            .into_iter()
+            .skip(self.page.offset() as usize)
+            .take(self.page.size as usize)
+            .map(|v| SecretVersionEntry {
+                version_id: v.version_id.to_string(),
+                create_time: format_time(v.created_at),
+                version_stages: stages(&v),
+            })
+            .collect();
+        Ok(ListSecretVersionIdsResponse {
+            secret_name: name.to_string(),
+            version_ids: SecretVersionIds { version_id: page },
+            page: PageEcho::new(self.page, total),
+        })
+    }
+}

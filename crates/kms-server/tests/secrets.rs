@@ -1,0 +1,186 @@
+//! Secrets Manager at the wire: create, read by stage and version, new versions and stage
+//! moves, metadata, version lists, the documented errors, and values that never reach the
+//! store in the clear.
+
+mod common;
+
+use common::*;
+
+async fn create(c: &Client, name: &str, data: &str, extra: &[(&str, &str)]) -> serde_json::Value {
+    let mut params = vec![("SecretName", name), ("VersionId", "v1"), ("SecretData", data)];
+    params.extend_from_slice(extra);
+    ok(c, "CreateSecret", &params).await
+}
+
+#[tokio::test]
+async fn a_secret_is_created_read_and_versioned() {
+    let k = start();
+    let c = k.client();
+    let made = create(&c, "app/db-password", "s3cr3t-value", &[("Description", "the db")]).await;
+    assert_eq!(made["SecretName"], "app/db-password");
+    assert_eq!(made["VersionId"], "v1");
+    assert_eq!(made["SecretType"], "Generic");
+    let arn = made["Arn"].as_str().unwrap().to_owned();
+    assert!(arn.starts_with("acs:kms:cn-hangzhou:") && arn.ends_with(":secret/app/db-password"), "{arn}");
+
+    let got = ok(&c, "GetSecretValue", &[("SecretName", "app/db-password")]).await;
+    assert_eq!(got["SecretData"], "s3cr3t-value");
+    assert_eq!(got["SecretDataType"], "text");
+    assert_eq!(got["VersionId"], "v1");
+    assert_eq!(got["VersionStages"]["VersionStage"], serde_json::json!(["ACSCurrent"]));
+    assert!(got["CreateTime"].as_str().unwrap().ends_with('Z'));
+    // The ARN works wherever the name does.
+    assert_eq!(ok(&c, "GetSecretValue", &[("SecretName", &arn)]).await["SecretData"], "s3cr3t-value");
+
+    // A new version becomes current, the old one previous.
+    let put =
+        ok(&c, "PutSecretValue", &[("SecretName", "app/db-password"), ("VersionId", "v2"), ("SecretData", "rotated")])
+            .await;
+    assert_eq!(put["VersionStages"]["VersionStage"], serde_json::json!(["ACSCurrent"]));
+    assert_eq!(ok(&c, "GetSecretValue", &[("SecretName", "app/db-password")]).await["SecretData"], "rotated");
+    let prev = ok(&c, "GetSecretValue", &[("SecretName", "app/db-password"), ("VersionStage", "ACSPrevious")]).await;
+    assert_eq!((prev["SecretData"].as_str(), prev["VersionId"].as_str()), (Some("s3cr3t-value"), Some("v1")));
+    let by_id = ok(&c, "GetSecretValue", &[("SecretName", "app/db-password"), ("VersionId", "v1")]).await;
+    assert_eq!(by_id["VersionStages"]["VersionStage"], serde_json::json!(["ACSPrevious"]));
+
+    // The same version id again: same value succeeds, another value is refused and changes nothing.
+    ok(&c, "PutSecretValue", &[("SecretName", "app/db-password"), ("VersionId", "v2"), ("SecretData", "rotated")])
+        .await;
+    let r =
+        call(&c, "PutSecretValue", &[("SecretName", "app/db-password"), ("VersionId", "v2"), ("SecretData", "other")])
+            .await;
+    assert_error(&r, 409, "Rejected.ResourceExist");
+    assert_eq!(ok(&c, "GetSecretValue", &[("SecretName", "app/db-password")]).await["SecretData"], "rotated");
+
+    // A custom stage that is not current leaves the current version alone.
+    let staged = ok(
+        &c,
+        "PutSecretValue",
+        &[
+            ("SecretName", "app/db-password"),
+            ("VersionId", "v3"),
+            ("SecretData", "next"),
+            ("VersionStages", r#"["ACSNext"]"#),
+        ],
+    )
+    .await;
+    assert_eq!(staged["VersionStages"]["VersionStage"], serde_json::json!(["ACSNext"]));
+    assert_eq!(ok(&c, "GetSecretValue", &[("SecretName", "app/db-password")]).await["SecretData"], "rotated");
+    let next = ok(&c, "GetSecretValue", &[("SecretName", "app/db-password"), ("VersionStage", "ACSNext")]).await;
+    assert_eq!(next["SecretData"], "next");
+
+    let listed = ok(&c, "ListSecretVersionIds", &[("SecretName", "app/db-password")]).await;
+    let ids: Vec<&str> = listed["VersionIds"]["VersionId"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["VersionId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["v3", "v2", "v1"], "newest first");
+    assert_eq!((listed["TotalCount"].as_u64(), listed["PageSize"].as_u64()), (Some(3), Some(20)));
+
+    let d = ok(&c, "DescribeSecret", &[("SecretName", "app/db-password"), ("FetchTags", "true")]).await;
+    assert_eq!((d["Description"].as_str(), d["Arn"].as_str()), (Some("the db"), Some(arn.as_str())));
+    assert!(d["EncryptionKeyId"].as_str().is_some_and(|k| k.len() == 36), "{d}");
+    assert!(d.get("SecretData").is_none() && d.get("PlannedDeleteTime").is_none(), "{d}");
+    assert_eq!(d["Tags"]["Tag"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn secret_errors_are_the_documented_codes() {
+    let k = start();
+    let c = k.client();
+    create(&c, "dup", "x", &[]).await;
+    assert_error(
+        &call(&c, "CreateSecret", &[("SecretName", "dup"), ("VersionId", "v1"), ("SecretData", "y")]).await,
+        409,
+        "Rejected.ResourceExist",
+    );
+    for bad in ["acs/reserved", "with space", &"n".repeat(193)] {
+        let r = call(&c, "CreateSecret", &[("SecretName", bad), ("VersionId", "v1"), ("SecretData", "y")]).await;
+        assert_error(&r, 400, "InvalidParameter");
+    }
+    let too_big = "x".repeat(30_721);
+    assert_error(
+        &call(&c, "CreateSecret", &[("SecretName", "big"), ("VersionId", "v1"), ("SecretData", &too_big)]).await,
+        400,
+        "InvalidParameter",
+    );
+    let just_fits = "x".repeat(30_720);
+    create(&c, "big", &just_fits, &[]).await;
+    assert_eq!(ok(&c, "GetSecretValue", &[("SecretName", "big")]).await["SecretData"], just_fits.as_str());
+    assert_error(&call(&c, "CreateSecret", &[("SecretName", "m"), ("VersionId", "v1")]).await, 400, "MissingParameter");
+    assert_error(&call(&c, "GetSecretValue", &[("SecretName", "absent")]).await, 404, "Forbidden.ResourceNotFound");
+    assert_error(
+        &call(&c, "GetSecretValue", &[("SecretName", "dup"), ("VersionId", "nope")]).await,
+        404,
+        "Forbidden.ResourceNotFound",
+    );
+    assert_error(
+        &call(&c, "GetSecretValue", &[("SecretName", "dup"), ("VersionStage", "ACSPrevious")]).await,
+        404,
+        "Forbidden.ResourceNotFound",
+    );
+    assert_error(
+        &call(&c, "DescribeSecret", &[("SecretName", "acs:kms:cn-shanghai:123:secret/dup")]).await,
+        404,
+        "Forbidden.ResourceNotFound",
+    );
+    assert_error(
+        &call(&c, "PutSecretValue", &[("SecretName", "absent"), ("VersionId", "v2"), ("SecretData", "x")]).await,
+        404,
+        "Forbidden.ResourceNotFound",
+    );
+    let r = call(
+        &c,
+        "CreateSecret",
+        &[("SecretName", "bin"), ("VersionId", "v1"), ("SecretData", "not base64!"), ("SecretDataType", "binary")],
+    )
+    .await;
+    assert_error(&r, 400, "InvalidParameter");
+    let r = call(
+        &c,
+        "CreateSecret",
+        &[("SecretName", "rds"), ("VersionId", "v1"), ("SecretData", "x"), ("SecretType", "Rds")],
+    )
+    .await;
+    assert_error(&r, 400, "UnsupportedOperation");
+    let r = call(&c, "GetSecretValue", &[("SecretName", "dup"), ("DryRun", "true")]).await;
+    assert_error(&r, 400, "DryRunOperationError");
+}
+
+/// The secret's key governs it: disabled, its values cannot be read or written.
+#[tokio::test]
+async fn the_encryption_key_governs_the_secret() {
+    let k = start();
+    let c = k.client();
+    let key = new_key(&c).await;
+    create(&c, "guarded", "value", &[("EncryptionKeyId", &key)]).await;
+    assert_eq!(ok(&c, "DescribeSecret", &[("SecretName", "guarded")]).await["EncryptionKeyId"], key.as_str());
+    ok(&c, "DisableKey", &[("KeyId", &key)]).await;
+    assert_error(&call(&c, "GetSecretValue", &[("SecretName", "guarded")]).await, 409, "Rejected.Disabled");
+    let r = call(&c, "PutSecretValue", &[("SecretName", "guarded"), ("VersionId", "v2"), ("SecretData", "x")]).await;
+    assert_error(&r, 409, "Rejected.Disabled");
+    ok(&c, "EnableKey", &[("KeyId", &key)]).await;
+    assert_eq!(ok(&c, "GetSecretValue", &[("SecretName", "guarded")]).await["SecretData"], "value");
+    let r = call(
+        &c,
+        "CreateSecret",
+        &[("SecretName", "nokey"), ("VersionId", "v1"), ("SecretData", "x"), ("EncryptionKeyId", "alias/none")],
+    )
+    .await;
+    assert_error(&r, 404, "Forbidden.AliasNotFound");
+}
+
+/// A secret value is never in the store's files in the clear.
+#[tokio::test]
+async fn secret_values_never_reach_the_store_in_the_clear() {
+    let k = start();
+    let c = k.client();
+    let marker = "SECRET-MARKER-7f3a9c-the-value-itself";
+    create(&c, "marked", marker, &[]).await;
+    ok(&c, "PutSecretValue", &[("SecretName", "marked"), ("VersionId", "v2"), ("SecretData", &format!("{marker}-2"))])
+        .await;
+    assert!(!holds(&store_contents(&k.data_dir), marker.as_bytes()), "a secret value is in the store in the clear");
+    assert!(!k.stderr().contains(marker), "a secret value reached the log");
+}

@@ -1,0 +1,272 @@
+//! Secrets Manager: CreateSecret, GetSecretValue, PutSecretValue, DescribeSecret,
+//! ListSecretVersionIds (spec §7.8).
+
+use kms_types::{SecretName, SecretVersionId, Tag, VersionStage};
+use serde::Serialize;
+
+use super::{FromParams, Page, PageEcho, dry_run, refuse_recipient};
+use crate::error::{ApiError, Code};
+use crate::params::{Params, decode_base64};
+
+/// A `SecretName` parameter: the name, or the ARN `acs:kms:<region>:<account>:secret/<name>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRef {
+    pub name: SecretName,
+    /// `(region, account)` when given as an ARN.
+    pub scope: Option<(String, String)>,
+}
+
+/// A secret named by a lookup: a value of no valid shape names nothing (not found).
+fn secret_ref(p: &mut Params) -> Result<SecretRef, ApiError> {
+    let raw = p.required("SecretName")?;
+    let not_found = || ApiError::new(Code::ResourceNotFound);
+    if let Some(rest) = raw.strip_prefix("acs:kms:") {
+        let mut parts = rest.splitn(3, ':');
+        let (Some(region), Some(account), Some(resource)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(not_found());
+        };
+        let name = resource.strip_prefix("secret/").ok_or_else(not_found)?;
+        let name = SecretName::parse(name).map_err(|_| not_found())?;
+        return Ok(SecretRef { name, scope: Some((region.to_owned(), account.to_owned())) });
+    }
+    Ok(SecretRef { name: SecretName::parse(&raw).map_err(|_| not_found())?, scope: None })
+}
+
+/// `SecretData` and `SecretDataType`: text as given; binary must be base64 (and is kept as the
+/// base64 text it arrived as). At most 30,720 bytes.
+fn secret_data(p: &mut Params) -> Result<(String, String), ApiError> {
+    let data = p.required("SecretData")?;
+    let data_type = p.optional("SecretDataType").unwrap_or_else(|| "text".into());
+    match data_type.as_str() {
+        "text" => {}
+        "binary" if decode_base64(&data).is_some() => {}
+        "binary" => return Err(ApiError::invalid_parameter("SecretData")),
+        _ => return Err(ApiError::invalid_parameter("SecretDataType")),
+    }
+    if data.len() > kms_types::limits::MAX_SECRET_DATA_BYTES {
+        return Err(ApiError::invalid_parameter("SecretData"));
+    }
+    Ok((data, data_type))
+}
+
+fn version_id(p: &mut Params, name: &str) -> Result<SecretVersionId, ApiError> {
+    SecretVersionId::parse(&p.required(name)?).map_err(|_| ApiError::invalid_parameter(name))
+}
+
+#[derive(Debug, Clone)]
+pub struct CreateSecretRequest {
+    pub name: SecretName,
+    pub version: SecretVersionId,
+    pub data: String,
+    pub data_type: String,
+    pub encryption_key_id: Option<String>,
+    pub description: String,
+    pub tags: Vec<Tag>,
+}
+
+impl FromParams for CreateSecretRequest {
+    fn from_params(p: &mut Params) -> Result<Self, ApiError> {
+        let name =
+            SecretName::parse(&p.required("SecretName")?).map_err(|_| ApiError::invalid_parameter("SecretName"))?;
+        let version = version_id(p, "VersionId")?;
+        let (data, data_type) = secret_data(p)?;
+        match p.optional("SecretType").as_deref() {
+            None | Some("Generic") => {}
+            Some(_) => return Err(ApiError::new(Code::UnsupportedOperation)),
+        }
+        if p.optional_bool("EnableAutomaticRotation")?.unwrap_or(false) {
+            return Err(ApiError::with_message(
+                Code::UnsupportedOperation,
+                "This action is not supported. Generic secrets do not rotate automatically.",
+            ));
+        }
+        let description = p.optional("Description").unwrap_or_default();
+        if description.chars().count() > kms_types::limits::MAX_DESCRIPTION_CHARS {
+            return Err(ApiError::invalid_parameter("Description"));
+        }
+        let tags = match p.optional("Tags") {
+            Some(json) => super::tags::parse_tags_json(&json)?,
+            None => Vec::new(),
+        };
+        Ok(Self { name, version, data, data_type, encryption_key_id: p.optional("EncryptionKeyId"), description, tags })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateSecretResponse {
+    pub arn: String,
+    pub secret_name: String,
+    pub secret_type: &'static str,
+    pub version_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct GetSecretValueRequest {
+    pub secret: SecretRef,
+    pub version: Option<SecretVersionId>,
+    pub stage: Option<VersionStage>,
+    pub dry_run: bool,
+}
+
+impl FromParams for GetSecretValueRequest {
+    fn from_params(p: &mut Params) -> Result<Self, ApiError> {
+        refuse_recipient(p)?;
+        let secret = secret_ref(p)?;
+        let version = match p.optional("VersionId") {
+            Some(v) => Some(SecretVersionId::parse(&v).map_err(|_| ApiError::new(Code::ResourceNotFound))?),
+            None => None,
+        };
+        let stage = match p.optional("VersionStage") {
+            Some(s) => Some(VersionStage::parse(&s).map_err(|_| ApiError::new(Code::ResourceNotFound))?),
+            None => None,
+        };
+        p.optional_bool("FetchExtendedConfig")?;
+        Ok(Self { secret, version, stage, dry_run: dry_run(p)? })
+    }
+}
+
+/// The stages on a version, as `VersionStages.VersionStage[]`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VersionStages {
+    pub version_stage: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetSecretValueResponse {
+    pub secret_name: String,
+    pub secret_type: &'static str,
+    pub secret_data: String,
+    pub secret_data_type: String,
+    pub version_id: String,
+    pub create_time: String,
+    pub version_stages: VersionStages,
+}
+
+#[derive(Debug, Clone)]
+pub struct PutSecretValueRequest {
+    pub secret: SecretRef,
+    pub version: SecretVersionId,
+    pub data: String,
+    pub data_type: String,
+    pub stages: Option<Vec<VersionStage>>,
+}
+
+impl FromParams for PutSecretValueRequest {
+    fn from_params(p: &mut Params) -> Result<Self, ApiError> {
+        let secret = secret_ref(p)?;
+        let version = version_id(p, "VersionId")?;
+        let (data, data_type) = secret_data(p)?;
+        let stages = match p.optional("VersionStages") {
+            Some(json) => {
+                let invalid = || ApiError::invalid_parameter("VersionStages");
+                let list: Vec<String> = serde_json::from_str(&json).map_err(|_| invalid())?;
+                let mut stages = list
+                    .iter()
+                    .map(|s| VersionStage::parse(s))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|_| invalid())?;
+                stages.sort();
+                stages.dedup();
+                if stages.is_empty() {
+                    return Err(invalid());
+                }
+                Some(stages)
+            }
+            None => None,
+        };
+        Ok(Self { secret, version, data, data_type, stages })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutSecretValueResponse {
+    pub secret_name: String,
+    pub version_id: String,
+    pub version_stages: VersionStages,
+}
+
+#[derive(Debug, Clone)]
+pub struct DescribeSecretRequest {
+    pub secret: SecretRef,
+    pub fetch_tags: bool,
+}
+
+impl FromParams for DescribeSecretRequest {
+    fn from_params(p: &mut Params) -> Result<Self, ApiError> {
+        Ok(Self { secret: secret_ref(p)?, fetch_tags: p.optional_bool("FetchTags")?.unwrap_or(false) })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SecretTags {
+    pub tag: Vec<SecretTag>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SecretTag {
+    pub tag_key: String,
+    pub tag_value: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeSecretResponse {
+    pub arn: String,
+    pub secret_name: String,
+    pub secret_type: &'static str,
+    pub description: String,
+    pub encryption_key_id: String,
+    pub create_time: String,
+    pub update_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub planned_delete_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<SecretTags>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListSecretVersionIdsRequest {
+    pub secret: SecretRef,
+    pub include_deprecated: bool,
+    pub page: Page,
+}
+
+impl FromParams for ListSecretVersionIdsRequest {
+    fn from_params(p: &mut Params) -> Result<Self, ApiError> {
+        let secret = secret_ref(p)?;
+        let include_deprecated = p.optional_bool("IncludeDeprecated")?.unwrap_or(false);
+        let number = p.optional_u32_in("PageNumber", 1..=u32::MAX)?.unwrap_or(1);
+        // Spec §6.12: this list pages by 20 unless told.
+        let size = p.optional_u32_in("PageSize", 1..=kms_types::limits::MAX_PAGE_SIZE)?.unwrap_or(20);
+        Ok(Self { secret, include_deprecated, page: Page { number, size } })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SecretVersionIds {
+    pub version_id: Vec<SecretVersionEntry>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SecretVersionEntry {
+    pub version_id: String,
+    pub create_time: String,
+    pub version_stages: VersionStages,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListSecretVersionIdsResponse {
+    pub secret_name: String,
+    pub version_ids: SecretVersionIds,
+    #[serde(flatten)]
+    pub page: PageEcho,
+}

@@ -1,0 +1,76 @@
+"""Secrets Manager through every Python client mode (the old core SDK puts a ~30 KB value in
+the query string, the Tea SDKs in a form body): create, read by stage, version and ARN, new
+versions, stage moves, version lists, metadata, and the documented errors."""
+
+import json
+
+from helpers import assert_request_id, create_key, expect_error
+
+# 30,720 bytes: the largest value a secret holds.
+BIG = "0123456789abcdef" * 1920
+
+
+def test_secret_round_trip(kms, unique):
+    name = f"sdk/{unique}"
+    made = kms.call("CreateSecret", {"SecretName": name, "VersionId": "v1", "SecretData": BIG, "Description": "sdk"})
+    assert_request_id(made)
+    assert (made["SecretName"], made["VersionId"], made["SecretType"]) == (name, "v1", "Generic")
+    assert made["Arn"].startswith("acs:kms:cn-hangzhou:") and made["Arn"].endswith(f":secret/{name}"), made
+
+    got = kms.call("GetSecretValue", {"SecretName": name})
+    assert got["SecretData"] == BIG
+    assert (got["SecretDataType"], got["VersionId"]) == ("text", "v1")
+    assert got["VersionStages"]["VersionStage"] == ["ACSCurrent"]
+
+    put = kms.call("PutSecretValue", {"SecretName": name, "VersionId": "v2", "SecretData": "next value"})
+    assert (put["SecretName"], put["VersionId"]) == (name, "v2")
+    assert put["VersionStages"]["VersionStage"] == ["ACSCurrent"]
+    assert kms.call("GetSecretValue", {"SecretName": name})["SecretData"] == "next value"
+    prev = kms.call("GetSecretValue", {"SecretName": made["Arn"], "VersionStage": "ACSPrevious"})
+    assert (prev["SecretData"], prev["VersionId"]) == (BIG, "v1")
+    by_id = kms.call("GetSecretValue", {"SecretName": name, "VersionId": "v1"})
+    assert by_id["VersionStages"]["VersionStage"] == ["ACSPrevious"]
+
+    staged = kms.call("PutSecretValue", {"SecretName": name, "VersionId": "v3", "SecretData": "pending",
+                                         "VersionStages": json.dumps(["ACSNext"])})
+    assert staged["VersionStages"]["VersionStage"] == ["ACSNext"]
+    assert kms.call("GetSecretValue", {"SecretName": name})["SecretData"] == "next value"
+
+    listed = kms.call("ListSecretVersionIds", {"SecretName": name})
+    assert [v["VersionId"] for v in listed["VersionIds"]["VersionId"]] == ["v3", "v2", "v1"]
+    assert [v["VersionStages"]["VersionStage"] for v in listed["VersionIds"]["VersionId"]] == [
+        ["ACSNext"], ["ACSCurrent"], ["ACSPrevious"]]
+    assert int(listed["TotalCount"]) == 3
+
+    described = kms.call("DescribeSecret", {"SecretName": name})
+    assert (described["SecretName"], described["Description"], described["Arn"]) == (name, "sdk", made["Arn"])
+    assert len(described["EncryptionKeyId"]) == 36
+    assert "SecretData" not in described
+
+
+def test_secret_errors(kms, unique):
+    name = f"sdk-err/{unique}"
+    kms.call("CreateSecret", {"SecretName": name, "VersionId": "v1", "SecretData": "one"})
+    expect_error(kms, "CreateSecret", {"SecretName": name, "VersionId": "v1", "SecretData": "x"},
+                 "Rejected.ResourceExist", 409)
+    expect_error(kms, "PutSecretValue", {"SecretName": name, "VersionId": "v1", "SecretData": "two"},
+                 "Rejected.ResourceExist", 409)
+    # the same version id with the same value is an idempotent success
+    assert kms.call("PutSecretValue", {"SecretName": name, "VersionId": "v1", "SecretData": "one"})["VersionId"] == "v1"
+    expect_error(kms, "GetSecretValue", {"SecretName": f"{name}-absent"}, "Forbidden.ResourceNotFound", 404)
+    expect_error(kms, "GetSecretValue", {"SecretName": name, "VersionStage": "ACSPrevious"},
+                 "Forbidden.ResourceNotFound", 404)
+    expect_error(kms, "CreateSecret", {"SecretName": f"acs/{unique}", "VersionId": "v1", "SecretData": "x"},
+                 "InvalidParameter", 400)
+    expect_error(kms, "CreateSecret", {"SecretName": f"{name}-big", "VersionId": "v1", "SecretData": BIG + "x"},
+                 "InvalidParameter", 400)
+
+
+def test_secret_under_a_disabled_key_is_unreadable(kms, unique):
+    key = create_key(kms)["KeyId"]
+    name = f"sdk-key/{unique}"
+    kms.call("CreateSecret", {"SecretName": name, "VersionId": "v1", "SecretData": "guarded", "EncryptionKeyId": key})
+    kms.call("DisableKey", {"KeyId": key})
+    expect_error(kms, "GetSecretValue", {"SecretName": name}, "Rejected.Disabled", 409)
+    kms.call("EnableKey", {"KeyId": key})
+    assert kms.call("GetSecretValue", {"SecretName": name})["SecretData"] == "guarded"
