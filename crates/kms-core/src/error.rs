@@ -22,6 +22,12 @@ pub enum CoreError {
     /// The secret waits out its recovery window.
     #[error("secret in its recovery window")]
     SecretInDeleteWindow,
+    /// RestoreSecret on a secret that is not being deleted.
+    #[error("secret in use")]
+    SecretInUse,
+    /// UpdateSecretVersionStage: `RemoveFromVersion` does not hold the stage.
+    #[error("stage is not on that version")]
+    StageMismatch,
     #[error("alias not found")]
     AliasNotFound,
     #[error("alias already exists")]

@@ -15,6 +15,8 @@ const BATCH: u32 = 256;
 pub struct JobReport {
     pub destroyed: usize,
     pub rotated: usize,
+    /// Secrets whose recovery window ended, purged.
+    pub purged_secrets: usize,
 }
 
 impl Kms {
@@ -40,6 +42,14 @@ impl Kms {
                 Ok(_) => report.rotated += 1,
                 Err(CoreError::Store(StoreError::Conflict | StoreError::NotFound)) => {}
                 Err(e) => return Err(e),
+            }
+        }
+        for secret in self.store.secrets_due_for_purge(now, BATCH).await? {
+            match self.store.purge_secret(&secret).await {
+                Ok(()) => report.purged_secrets += 1,
+                // Restored or purged by another node meanwhile.
+                Err(StoreError::Conflict | StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
             }
         }
         Ok(report)

@@ -21,6 +21,21 @@ pub const MAX_SECRET_BYTES: usize = kms_types::limits::MAX_SECRET_DATA_BYTES;
 pub const MAX_VERSIONS: usize = 10;
 const DEFAULT_KEY_META: &str = "secrets_default_key_id";
 
+/// ASCII punctuation, the class `ExcludePunctuation` removes.
+const PUNCTUATION: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+
+/// GetRandomPassword's options.
+#[derive(Debug, Clone, Default)]
+pub struct PasswordRules {
+    pub length: usize,
+    pub exclude: String,
+    pub no_lowercase: bool,
+    pub no_uppercase: bool,
+    pub no_numbers: bool,
+    pub no_punctuation: bool,
+    pub each_type: bool,
+}
+
 /// What CreateSecret stores.
 pub struct NewSecret {
     pub name: SecretName,
@@ -268,6 +283,162 @@ impl Kms {
                 Err(StoreError::Conflict) => continue,
                 Err(StoreError::NotFound) => return Err(CoreError::SecretNotFound),
                 Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Stores `s` with no version change, compare-and-set; a lost race is retried by the caller.
+    async fn store_secret(&self, s: &SecretRecord) -> CoreResult<SecretRecord> {
+        match self.store.change_secret(s, VersionChange::default()).await {
+            Ok(stored) => Ok(stored),
+            Err(StoreError::NotFound) => Err(CoreError::SecretNotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// DeleteSecret: into a recovery window of `days` (7–30, default 30), or at once with
+    /// `force`. Returns the planned deletion time.
+    pub async fn delete_secret(&self, name: &SecretName, force: bool, days: Option<u32>) -> CoreResult<i64> {
+        loop {
+            let secret = self.store.get_secret(name).await?.ok_or(CoreError::SecretNotFound)?;
+            if force {
+                match self.store.purge_secret(&secret).await {
+                    Ok(()) => return Ok(self.now()),
+                    Err(StoreError::Conflict) => continue,
+                    Err(StoreError::NotFound) => return Err(CoreError::SecretNotFound),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if secret.planned_delete_at.is_some() {
+                return Err(CoreError::SecretInDeleteWindow);
+            }
+            let at = self.now() + i64::from(days.unwrap_or(30)) * 86_400;
+            match self
+                .store_secret(&SecretRecord { planned_delete_at: Some(at), updated_at: self.now(), ..secret })
+                .await
+            {
+                Ok(_) => return Ok(at),
+                Err(CoreError::Store(StoreError::Conflict)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// RestoreSecret: only a secret in its recovery window; a live one is `ResourceInUse`.
+    pub async fn restore_secret(&self, name: &SecretName) -> CoreResult<()> {
+        loop {
+            let secret = self.store.get_secret(name).await?.ok_or(CoreError::SecretNotFound)?;
+            if secret.planned_delete_at.is_none() {
+                return Err(CoreError::SecretInUse);
+            }
+            match self.store_secret(&SecretRecord { planned_delete_at: None, updated_at: self.now(), ..secret }).await {
+                Ok(_) => return Ok(()),
+                Err(CoreError::Store(StoreError::Conflict)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// UpdateSecret: the description of a live secret.
+    pub async fn update_secret(&self, name: &SecretName, description: Option<String>) -> CoreResult<()> {
+        loop {
+            let secret = self.live_secret(name).await?;
+            let description = description.clone().unwrap_or_else(|| secret.description.clone());
+            match self.store_secret(&SecretRecord { description, updated_at: self.now(), ..secret }).await {
+                Ok(_) => return Ok(()),
+                Err(CoreError::Store(StoreError::Conflict)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// UpdateSecretVersionStage: moves `stage` to `move_to` and/or takes it off `remove_from`
+    /// (which must hold it). `ACSCurrent` and `ACSPrevious` cannot be left on no version; moving
+    /// `ACSCurrent` gives the version that had it `ACSPrevious`.
+    pub async fn update_secret_version_stage(
+        &self,
+        name: &SecretName,
+        stage: &VersionStage,
+        move_to: Option<&SecretVersionId>,
+        remove_from: Option<&SecretVersionId>,
+    ) -> CoreResult<()> {
+        let system = matches!(stage.as_str(), VersionStage::CURRENT | VersionStage::PREVIOUS);
+        if move_to.is_none() && (system || remove_from.is_none()) {
+            return Err(CoreError::MissingParameter("MoveToVersion"));
+        }
+        loop {
+            let secret = self.live_secret(name).await?;
+            let versions = self.store.list_secret_versions(name).await?;
+            let holder = versions.iter().find(|v| v.stages.contains(stage)).map(|v| v.version_id.clone());
+            if let Some(from) = remove_from
+                && holder.as_ref() != Some(from)
+            {
+                return Err(CoreError::StageMismatch);
+            }
+            if let Some(to) = move_to
+                && !versions.iter().any(|v| &v.version_id == to)
+            {
+                return Err(CoreError::SecretNotFound);
+            }
+            let mut moves = vec![(stage.clone(), move_to.cloned())];
+            if stage.as_str() == VersionStage::CURRENT
+                && let (Some(old), Some(to)) = (&holder, move_to)
+                && old != to
+            {
+                moves.push((VersionStage::previous(), Some(old.clone())));
+            }
+            let updated = SecretRecord { updated_at: self.now(), ..secret };
+            match self.store.change_secret(&updated, VersionChange { stages: &moves, ..Default::default() }).await {
+                Ok(_) => return Ok(()),
+                Err(StoreError::Conflict) => continue,
+                Err(StoreError::NotFound) => return Err(CoreError::SecretNotFound),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// GetRandomPassword: `length` characters drawn uniformly from the classes left in, minus
+    /// `exclude`; with `each`, at least one character of every class left in.
+    pub fn random_password(&self, rules: &PasswordRules) -> CoreResult<Zeroizing<String>> {
+        let mut classes: Vec<Vec<char>> = Vec::new();
+        let keep = |set: &str| -> Vec<char> { set.chars().filter(|c| !rules.exclude.contains(*c)).collect() };
+        if !rules.no_lowercase {
+            classes.push(keep("abcdefghijklmnopqrstuvwxyz"));
+        }
+        if !rules.no_uppercase {
+            classes.push(keep("ABCDEFGHIJKLMNOPQRSTUVWXYZ"));
+        }
+        if !rules.no_numbers {
+            classes.push(keep("0123456789"));
+        }
+        if !rules.no_punctuation {
+            classes.push(keep(PUNCTUATION));
+        }
+        classes.retain(|c| !c.is_empty());
+        let alphabet: Vec<char> = classes.concat();
+        if alphabet.is_empty() || (rules.each_type && classes.len() > rules.length) {
+            return Err(CoreError::InvalidParameter("ExcludeCharacters"));
+        }
+        loop {
+            let mut out = Zeroizing::new(String::with_capacity(rules.length));
+            while out.chars().count() < rules.length {
+                out.push(self.uniform_pick(&alphabet)?);
+            }
+            if !rules.each_type || classes.iter().all(|class| out.chars().any(|c| class.contains(&c))) {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// One element of `items`, uniformly (rejection sampling: no modulo bias).
+    fn uniform_pick(&self, items: &[char]) -> CoreResult<char> {
+        let n = items.len() as u32;
+        let limit = u32::MAX - u32::MAX % n;
+        loop {
+            let bytes = self.random_bytes(4)?;
+            let v = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+            if v < limit {
+                return Ok(items[(v % n) as usize]);
             }
         }
     }

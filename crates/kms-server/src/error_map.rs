@@ -19,6 +19,11 @@ pub fn to_api(e: CoreError, request_id: &str) -> ApiError {
             "The resource already exists. The version id holds another value.",
         ),
         CoreError::SecretInDeleteWindow => Code::ResourceInDeleteWindow.into(),
+        CoreError::SecretInUse => Code::ResourceInUse.into(),
+        CoreError::StageMismatch => ApiError::with_message(
+            Code::InvalidRequest,
+            "param mismatch: RemoveFromVersion does not hold the VersionStage.",
+        ),
         CoreError::InvalidState { state, .. } => match state {
             KeyState::Enabled => Code::RejectedEnabled.into(),
             KeyState::Disabled => Code::RejectedDisabled.into(),

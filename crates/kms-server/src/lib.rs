@@ -125,7 +125,12 @@ async fn run_jobs_once(state: &State) -> Option<kms_core::JobReport> {
     match state.kms.run_due_jobs().await {
         Ok(report) => {
             if report != kms_core::JobReport::default() {
-                tracing::info!(destroyed = report.destroyed, rotated = report.rotated, "scheduled jobs ran");
+                tracing::info!(
+                    destroyed = report.destroyed,
+                    rotated = report.rotated,
+                    purged_secrets = report.purged_secrets,
+                    "scheduled jobs ran"
+                );
             }
             Some(report)
         }

@@ -184,3 +184,211 @@ async fn secret_values_never_reach_the_store_in_the_clear() {
     assert!(!holds(&store_contents(&k.data_dir), marker.as_bytes()), "a secret value is in the store in the clear");
     assert!(!k.stderr().contains(marker), "a secret value reached the log");
 }
+
+/// Deletion: a recovery window refuses reads and writes, RestoreSecret brings the secret back,
+/// the dev clock's jobs purge it when the window ends, and a forced delete purges at once.
+#[tokio::test]
+async fn deletion_windows_restore_and_purge() {
+    let k =
+        Kmsd::start_with(&bin(), kms_testkit::Options { extra_args: vec!["--dev-clock".into()], ..Default::default() })
+            .unwrap();
+    let c = k.client();
+    let advance = |seconds: i64| {
+        let c = c.clone();
+        async move {
+            let r = c.raw("POST", &format!("/-/clock/advance?seconds={seconds}"), &[], vec![], false).await;
+            assert_eq!(r.status, 200, "{}", r.text());
+        }
+    };
+    create(&c, "doomed", "v", &[]).await;
+    assert_error(&call(&c, "RestoreSecret", &[("SecretName", "doomed")]).await, 409, "Rejected.ResourceInUse");
+    for bad in ["6", "31", "x"] {
+        let r = call(&c, "DeleteSecret", &[("SecretName", "doomed"), ("RecoveryWindowInDays", bad)]).await;
+        assert_error(&r, 400, "InvalidParameter");
+    }
+    let r = call(
+        &c,
+        "DeleteSecret",
+        &[("SecretName", "doomed"), ("ForceDeleteWithoutRecovery", "true"), ("RecoveryWindowInDays", "7")],
+    )
+    .await;
+    assert_error(&r, 400, "InvalidParameter");
+
+    let d = ok(&c, "DeleteSecret", &[("SecretName", "doomed"), ("RecoveryWindowInDays", "7")]).await;
+    assert_eq!(d["SecretName"], "doomed");
+    let planned = d["PlannedDeleteTime"].as_str().unwrap().to_owned();
+    assert_eq!(ok(&c, "DescribeSecret", &[("SecretName", "doomed")]).await["PlannedDeleteTime"], planned.as_str());
+    assert_error(
+        &call(&c, "GetSecretValue", &[("SecretName", "doomed")]).await,
+        409,
+        "Rejected.ResourceInDeleteWindow",
+    );
+    let r = call(&c, "PutSecretValue", &[("SecretName", "doomed"), ("VersionId", "v2"), ("SecretData", "x")]).await;
+    assert_error(&r, 409, "Rejected.ResourceInDeleteWindow");
+    assert_error(&call(&c, "DeleteSecret", &[("SecretName", "doomed")]).await, 409, "Rejected.ResourceInDeleteWindow");
+    let r = call(&c, "CreateSecret", &[("SecretName", "doomed"), ("VersionId", "v1"), ("SecretData", "x")]).await;
+    assert_error(&r, 409, "Rejected.ResourceInDeleteWindow");
+
+    // Restored inside the window, it reads again; deleted again, the window's end purges it.
+    ok(&c, "RestoreSecret", &[("SecretName", "doomed")]).await;
+    assert_eq!(ok(&c, "GetSecretValue", &[("SecretName", "doomed")]).await["SecretData"], "v");
+    ok(&c, "DeleteSecret", &[("SecretName", "doomed"), ("RecoveryWindowInDays", "7")]).await;
+    advance(7 * 86_400 - 60).await;
+    assert!(ok(&c, "DescribeSecret", &[("SecretName", "doomed")]).await["PlannedDeleteTime"].is_string());
+    advance(120).await;
+    assert_error(&call(&c, "DescribeSecret", &[("SecretName", "doomed")]).await, 404, "Forbidden.ResourceNotFound");
+    // The name is free again.
+    create(&c, "doomed", "reborn", &[]).await;
+
+    ok(&c, "DeleteSecret", &[("SecretName", "doomed"), ("ForceDeleteWithoutRecovery", "true")]).await;
+    assert_error(&call(&c, "GetSecretValue", &[("SecretName", "doomed")]).await, 404, "Forbidden.ResourceNotFound");
+    assert_error(&call(&c, "DeleteSecret", &[("SecretName", "doomed")]).await, 404, "Forbidden.ResourceNotFound");
+}
+
+#[tokio::test]
+async fn stages_move_and_descriptions_change() {
+    let k = start();
+    let c = k.client();
+    create(&c, "staged", "one", &[]).await;
+    ok(&c, "PutSecretValue", &[("SecretName", "staged"), ("VersionId", "v2"), ("SecretData", "two")]).await;
+    let stages_of = |listed: &serde_json::Value| -> Vec<(String, Vec<String>)> {
+        listed["VersionIds"]["VersionId"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                let stages = v["VersionStages"]["VersionStage"].as_array().unwrap();
+                (
+                    v["VersionId"].as_str().unwrap().to_owned(),
+                    stages.iter().map(|s| s.as_str().unwrap().to_owned()).collect(),
+                )
+            })
+            .collect()
+    };
+    // Roll back: ACSCurrent to v1; v2 (its former holder) becomes ACSPrevious.
+    let r = ok(
+        &c,
+        "UpdateSecretVersionStage",
+        &[
+            ("SecretName", "staged"),
+            ("VersionStage", "ACSCurrent"),
+            ("MoveToVersion", "v1"),
+            ("RemoveFromVersion", "v2"),
+        ],
+    )
+    .await;
+    assert_eq!(r["SecretName"], "staged");
+    assert_eq!(ok(&c, "GetSecretValue", &[("SecretName", "staged")]).await["SecretData"], "one");
+    let listed = ok(&c, "ListSecretVersionIds", &[("SecretName", "staged")]).await;
+    assert_eq!(
+        stages_of(&listed),
+        [("v2".to_owned(), vec!["ACSPrevious".to_owned()]), ("v1".to_owned(), vec!["ACSCurrent".to_owned()])]
+    );
+    // A custom stage on and off; a version without stages shows only with IncludeDeprecated.
+    ok(
+        &c,
+        "UpdateSecretVersionStage",
+        &[("SecretName", "staged"), ("VersionStage", "ACSPrevious"), ("MoveToVersion", "v1")],
+    )
+    .await;
+    let listed = ok(&c, "ListSecretVersionIds", &[("SecretName", "staged")]).await;
+    assert_eq!(stages_of(&listed), [("v1".to_owned(), vec!["ACSCurrent".to_owned(), "ACSPrevious".to_owned()])]);
+    let all = ok(&c, "ListSecretVersionIds", &[("SecretName", "staged"), ("IncludeDeprecated", "true")]).await;
+    assert_eq!(all["TotalCount"], 2);
+    let r = call(
+        &c,
+        "UpdateSecretVersionStage",
+        &[("SecretName", "staged"), ("VersionStage", "ACSNext"), ("RemoveFromVersion", "v2")],
+    )
+    .await;
+    assert_error(&r, 400, "Rejected.InvalidRequest");
+    let r = call(
+        &c,
+        "UpdateSecretVersionStage",
+        &[("SecretName", "staged"), ("VersionStage", "ACSCurrent"), ("RemoveFromVersion", "v1")],
+    )
+    .await;
+    assert_error(&r, 400, "MissingParameter");
+    let r = call(
+        &c,
+        "UpdateSecretVersionStage",
+        &[("SecretName", "staged"), ("VersionStage", "ACSNext"), ("MoveToVersion", "v9")],
+    )
+    .await;
+    assert_error(&r, 404, "Forbidden.ResourceNotFound");
+
+    ok(&c, "UpdateSecret", &[("SecretName", "staged"), ("Description", "now described")]).await;
+    assert_eq!(ok(&c, "DescribeSecret", &[("SecretName", "staged")]).await["Description"], "now described");
+    for action in ["RotateSecret", "UpdateSecretRotationPolicy"] {
+        let r = call(&c, action, &[("SecretName", "staged"), ("VersionId", "r1"), ("EnableAutomaticRotation", "true")])
+            .await;
+        assert_error(&r, 400, "Rejected.UnsupportedOperation");
+        let r = call(&c, action, &[("SecretName", "absent"), ("VersionId", "r1"), ("EnableAutomaticRotation", "true")])
+            .await;
+        assert_error(&r, 404, "Forbidden.ResourceNotFound");
+    }
+}
+
+/// A secret keeps ten versions: the oldest without a stage goes.
+#[tokio::test]
+async fn a_secret_keeps_ten_versions() {
+    let k = start();
+    let c = k.client();
+    create(&c, "many", "0", &[]).await;
+    for i in 1..=11 {
+        ok(
+            &c,
+            "PutSecretValue",
+            &[("SecretName", "many"), ("VersionId", &format!("v{}", i + 1)), ("SecretData", &i.to_string())],
+        )
+        .await;
+    }
+    let all = ok(&c, "ListSecretVersionIds", &[("SecretName", "many"), ("IncludeDeprecated", "true")]).await;
+    let ids: Vec<&str> =
+        all["VersionIds"]["VersionId"].as_array().unwrap().iter().map(|v| v["VersionId"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 10, "{ids:?}");
+    assert_eq!((ids[0], ids[9]), ("v12", "v3"));
+    assert_eq!(
+        ok(&c, "GetSecretValue", &[("SecretName", "many"), ("VersionStage", "ACSPrevious")]).await["VersionId"],
+        "v11"
+    );
+}
+
+#[tokio::test]
+async fn random_passwords_honour_every_option() {
+    let k = start();
+    let c = k.client();
+    let pw = |params: Vec<(&'static str, &'static str)>| {
+        let c = c.clone();
+        async move { ok(&c, "GetRandomPassword", &params).await["RandomPassword"].as_str().unwrap().to_owned() }
+    };
+    let p = pw(vec![]).await;
+    assert_eq!(p.chars().count(), 32);
+    let p = pw(vec![("PasswordLength", "128"), ("ExcludePunctuation", "true"), ("ExcludeUppercase", "true")]).await;
+    assert_eq!(p.len(), 128);
+    assert!(p.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit()), "{p}");
+    let p = pw(vec![
+        ("PasswordLength", "8"),
+        ("ExcludeLowercase", "true"),
+        ("ExcludeUppercase", "true"),
+        ("ExcludePunctuation", "true"),
+        ("ExcludeCharacters", "0123"),
+    ])
+    .await;
+    assert!(p.len() == 8 && p.chars().all(|ch| "456789".contains(ch)), "{p}");
+    for _ in 0..20 {
+        let p = pw(vec![("PasswordLength", "8"), ("RequireEachIncludedType", "true")]).await;
+        assert!(p.chars().any(|c| c.is_ascii_lowercase()) && p.chars().any(|c| c.is_ascii_uppercase()), "{p}");
+        assert!(p.chars().any(|c| c.is_ascii_digit()) && p.chars().any(|c| c.is_ascii_punctuation()), "{p}");
+    }
+    for bad in ["7", "129", "x"] {
+        assert_error(&call(&c, "GetRandomPassword", &[("PasswordLength", bad)]).await, 400, "InvalidParameter");
+    }
+    let none_left = [
+        ("ExcludeLowercase", "true"),
+        ("ExcludeUppercase", "true"),
+        ("ExcludeNumbers", "true"),
+        ("ExcludePunctuation", "true"),
+    ];
+    assert_error(&call(&c, "GetRandomPassword", &none_left).await, 400, "InvalidParameter");
+}

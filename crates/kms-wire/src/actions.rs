@@ -47,6 +47,13 @@ macro_rules! for_each_action {
             PutSecretValue: Secrets => PutSecretValueRequest,
             DescribeSecret: Secrets => DescribeSecretRequest,
             ListSecretVersionIds: Secrets => ListSecretVersionIdsRequest,
+            DeleteSecret: Secrets => DeleteSecretRequest,
+            RestoreSecret: Secrets => RestoreSecretRequest,
+            UpdateSecret: Secrets => UpdateSecretRequest,
+            UpdateSecretVersionStage: Secrets => UpdateSecretVersionStageRequest,
+            GetRandomPassword: Secrets => GetRandomPasswordRequest,
+            RotateSecret: Secrets => RotateSecretRequest,
+            UpdateSecretRotationPolicy: Secrets => UpdateSecretRotationPolicyRequest,
         }
     };
 }

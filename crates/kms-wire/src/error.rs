@@ -64,6 +64,8 @@ codes! {
     InvalidTagValue = "InvalidParameter.TagValue", 400, "The specified parameter is not valid.";
     ResourceExist = "Rejected.ResourceExist", 409, "The resource already exists.";
     ResourceInDeleteWindow = "Rejected.ResourceInDeleteWindow", 409, "The secret is planned to be deleted.";
+    ResourceInUse = "Rejected.ResourceInUse", 409, "The resource is in use: it is not planned to be deleted.";
+    InvalidRequest = "Rejected.InvalidRequest", 400, "The request parameters do not match the resource.";
     LimitExceeded = "Rejected.LimitExceeded", 400, "The request was rejected because user create resource limit was exceeded.";
     UnsupportedOperation = "UnsupportedOperation", 400, "This action is not supported.";
     RejectedUnsupportedOperation = "Rejected.UnsupportedOperation", 400, "Unsupported operation.";

@@ -74,3 +74,28 @@ def test_secret_under_a_disabled_key_is_unreadable(kms, unique):
     expect_error(kms, "GetSecretValue", {"SecretName": name}, "Rejected.Disabled", 409)
     kms.call("EnableKey", {"KeyId": key})
     assert kms.call("GetSecretValue", {"SecretName": name})["SecretData"] == "guarded"
+
+
+def test_secret_lifecycle_and_passwords(kms, unique):
+    name = f"sdk-life/{unique}"
+    kms.call("CreateSecret", {"SecretName": name, "VersionId": "v1", "SecretData": "one"})
+    kms.call("PutSecretValue", {"SecretName": name, "VersionId": "v2", "SecretData": "two"})
+    kms.call("UpdateSecretVersionStage", {"SecretName": name, "VersionStage": "ACSCurrent",
+                                          "MoveToVersion": "v1", "RemoveFromVersion": "v2"})
+    assert kms.call("GetSecretValue", {"SecretName": name})["SecretData"] == "one"
+    kms.call("UpdateSecret", {"SecretName": name, "Description": "updated"})
+    assert kms.call("DescribeSecret", {"SecretName": name})["Description"] == "updated"
+
+    deleted = kms.call("DeleteSecret", {"SecretName": name, "RecoveryWindowInDays": "7"})
+    assert deleted["SecretName"] == name and deleted["PlannedDeleteTime"].endswith("Z"), deleted
+    expect_error(kms, "GetSecretValue", {"SecretName": name}, "Rejected.ResourceInDeleteWindow", 409)
+    kms.call("RestoreSecret", {"SecretName": name})
+    expect_error(kms, "RestoreSecret", {"SecretName": name}, "Rejected.ResourceInUse", 409)
+    kms.call("DeleteSecret", {"SecretName": name, "ForceDeleteWithoutRecovery": "true"})
+    expect_error(kms, "DescribeSecret", {"SecretName": name}, "Forbidden.ResourceNotFound", 404)
+
+    password = kms.call("GetRandomPassword", {"PasswordLength": "40", "ExcludePunctuation": "true",
+                                              "RequireEachIncludedType": "true"})["RandomPassword"]
+    assert len(password) == 40 and password.isalnum(), password
+    assert any(c.islower() for c in password) and any(c.isupper() for c in password)
+    assert any(c.isdigit() for c in password)

@@ -147,3 +147,91 @@ impl Handle for ListSecretVersionIdsRequest {
         })
     }
 }
+
+/// Spec: §7.8 DeleteSecret: a recovery window (7–30 days, default 30), or at once.
+impl Handle for DeleteSecretRequest {
+    type Response = DeleteSecretResponse;
+    async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
+        let name = name_of(ctx, self.secret)?;
+        let at = ctx.kms.delete_secret(&name, self.force, self.recovery_window_days).await.map_err(|e| ctx.fail(e))?;
+        Ok(DeleteSecretResponse { secret_name: name.to_string(), planned_delete_time: format_time(at) })
+    }
+}
+
+/// Spec: §7.8 RestoreSecret: only inside the recovery window.
+impl Handle for RestoreSecretRequest {
+    type Response = SecretNameResponse;
+    async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
+        let name = name_of(ctx, self.secret)?;
+        ctx.kms.restore_secret(&name).await.map_err(|e| ctx.fail(e))?;
+        Ok(SecretNameResponse { secret_name: name.to_string() })
+    }
+}
+
+/// Spec: §7.8 UpdateSecret: the description.
+impl Handle for UpdateSecretRequest {
+    type Response = SecretNameResponse;
+    async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
+        let name = name_of(ctx, self.secret)?;
+        ctx.kms.update_secret(&name, self.description).await.map_err(|e| ctx.fail(e))?;
+        Ok(SecretNameResponse { secret_name: name.to_string() })
+    }
+}
+
+/// Spec: §7.8 UpdateSecretVersionStage.
+impl Handle for UpdateSecretVersionStageRequest {
+    type Response = SecretNameResponse;
+    async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
+        let name = name_of(ctx, self.secret)?;
+        ctx.kms
+            .update_secret_version_stage(&name, &self.stage, self.move_to.as_ref(), self.remove_from.as_ref())
+            .await
+            .map_err(|e| ctx.fail(e))?;
+        Ok(SecretNameResponse { secret_name: name.to_string() })
+    }
+}
+
+/// Spec: §7.8 GetRandomPassword: no resource involved.
+impl Handle for GetRandomPasswordRequest {
+    type Response = GetRandomPasswordResponse;
+    async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
+        let rules = kms_core::PasswordRules {
+            length: self.length as usize,
+            exclude: self.exclude,
+            no_lowercase: self.no_lowercase,
+            no_uppercase: self.no_uppercase,
+            no_numbers: self.no_numbers,
+            no_punctuation: self.no_punctuation,
+            each_type: self.each_type,
+        };
+        let password = ctx.kms.random_password(&rules).map_err(|e| ctx.fail(e))?;
+        Ok(GetRandomPasswordResponse { random_password: password.to_string() })
+    }
+}
+
+/// Rotation is for managed secret types; a generic secret answers the refusal (after the
+/// secret is found, so an unknown name is still `Forbidden.ResourceNotFound`).
+async fn refuse_rotation(ctx: &Ctx<'_>, secret: SecretRef) -> Result<SecretNameResponse, ApiError> {
+    let name = name_of(ctx, secret)?;
+    ctx.kms.describe_secret(&name).await.map_err(|e| ctx.fail(e))?;
+    Err(ApiError::with_message(
+        Code::RejectedUnsupportedOperation,
+        "Unsupported operation. Generic secrets are rotated by PutSecretValue, not by RotateSecret.",
+    ))
+}
+
+/// Spec: §7.8 RotateSecret (managed secrets only).
+impl Handle for RotateSecretRequest {
+    type Response = SecretNameResponse;
+    async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
+        refuse_rotation(ctx, self.secret).await
+    }
+}
+
+/// Spec: §7.8 UpdateSecretRotationPolicy (managed secrets only).
+impl Handle for UpdateSecretRotationPolicyRequest {
+    type Response = SecretNameResponse;
+    async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
+        refuse_rotation(ctx, self.secret).await
+    }
+}

@@ -270,3 +270,152 @@ pub struct ListSecretVersionIdsResponse {
     #[serde(flatten)]
     pub page: PageEcho,
 }
+
+#[derive(Debug, Clone)]
+pub struct DeleteSecretRequest {
+    pub secret: SecretRef,
+    pub force: bool,
+    pub recovery_window_days: Option<u32>,
+}
+
+impl FromParams for DeleteSecretRequest {
+    fn from_params(p: &mut Params) -> Result<Self, ApiError> {
+        let secret = secret_ref(p)?;
+        let force = p.optional_bool("ForceDeleteWithoutRecovery")?.unwrap_or(false);
+        let recovery_window_days = p.optional_u32_in("RecoveryWindowInDays", 7..=30)?;
+        // Spec §6.10: a recovery window with a forced deletion contradicts itself.
+        if force && recovery_window_days.is_some() {
+            return Err(ApiError::invalid_parameter("RecoveryWindowInDays"));
+        }
+        Ok(Self { secret, force, recovery_window_days })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeleteSecretResponse {
+    pub secret_name: String,
+    pub planned_delete_time: String,
+}
+
+/// Actions that name one secret and answer only its name.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SecretNameResponse {
+    pub secret_name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct RestoreSecretRequest {
+    pub secret: SecretRef,
+}
+
+impl FromParams for RestoreSecretRequest {
+    fn from_params(p: &mut Params) -> Result<Self, ApiError> {
+        Ok(Self { secret: secret_ref(p)? })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct UpdateSecretRequest {
+    pub secret: SecretRef,
+    pub description: Option<String>,
+}
+
+impl FromParams for UpdateSecretRequest {
+    fn from_params(p: &mut Params) -> Result<Self, ApiError> {
+        let secret = secret_ref(p)?;
+        let description = p.optional("Description");
+        if description.as_ref().is_some_and(|d| d.chars().count() > kms_types::limits::MAX_DESCRIPTION_CHARS) {
+            return Err(ApiError::invalid_parameter("Description"));
+        }
+        // Spec §7.8: custom data belongs to managed secret types, not generic ones.
+        if p.optional("ExtendedConfig.CustomData").is_some() {
+            return Err(ApiError::invalid_parameter("ExtendedConfig.CustomData"));
+        }
+        Ok(Self { secret, description })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct UpdateSecretVersionStageRequest {
+    pub secret: SecretRef,
+    pub stage: VersionStage,
+    pub move_to: Option<SecretVersionId>,
+    pub remove_from: Option<SecretVersionId>,
+}
+
+impl FromParams for UpdateSecretVersionStageRequest {
+    fn from_params(p: &mut Params) -> Result<Self, ApiError> {
+        let secret = secret_ref(p)?;
+        let stage = VersionStage::parse(&p.required("VersionStage")?)
+            .map_err(|_| ApiError::invalid_parameter("VersionStage"))?;
+        let version = |p: &mut Params, name: &str| match p.optional(name) {
+            Some(v) => SecretVersionId::parse(&v).map(Some).map_err(|_| ApiError::invalid_parameter(name)),
+            None => Ok(None),
+        };
+        let move_to = version(p, "MoveToVersion")?;
+        let remove_from = version(p, "RemoveFromVersion")?;
+        Ok(Self { secret, stage, move_to, remove_from })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GetRandomPasswordRequest {
+    pub length: u32,
+    pub exclude: String,
+    pub no_lowercase: bool,
+    pub no_uppercase: bool,
+    pub no_numbers: bool,
+    pub no_punctuation: bool,
+    pub each_type: bool,
+}
+
+impl FromParams for GetRandomPasswordRequest {
+    fn from_params(p: &mut Params) -> Result<Self, ApiError> {
+        Ok(Self {
+            length: p.optional_u32_in("PasswordLength", 8..=128)?.unwrap_or(32),
+            exclude: p.optional("ExcludeCharacters").unwrap_or_default(),
+            no_lowercase: p.optional_bool("ExcludeLowercase")?.unwrap_or(false),
+            no_uppercase: p.optional_bool("ExcludeUppercase")?.unwrap_or(false),
+            no_numbers: p.optional_bool("ExcludeNumbers")?.unwrap_or(false),
+            no_punctuation: p.optional_bool("ExcludePunctuation")?.unwrap_or(false),
+            each_type: p.optional_bool("RequireEachIncludedType")?.unwrap_or(false),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetRandomPasswordResponse {
+    pub random_password: String,
+}
+
+/// RotateSecret and UpdateSecretRotationPolicy: rotation belongs to managed secret types;
+/// on a generic secret both answer the documented refusal.
+#[derive(Debug, Clone)]
+pub struct RotateSecretRequest {
+    pub secret: SecretRef,
+}
+
+impl FromParams for RotateSecretRequest {
+    fn from_params(p: &mut Params) -> Result<Self, ApiError> {
+        let secret = secret_ref(p)?;
+        version_id(p, "VersionId")?;
+        Ok(Self { secret })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct UpdateSecretRotationPolicyRequest {
+    pub secret: SecretRef,
+}
+
+impl FromParams for UpdateSecretRotationPolicyRequest {
+    fn from_params(p: &mut Params) -> Result<Self, ApiError> {
+        let secret = secret_ref(p)?;
+        p.optional_bool("EnableAutomaticRotation")?
+            .ok_or_else(|| ApiError::missing_parameter("EnableAutomaticRotation"))?;
+        Ok(Self { secret })
+    }
+}
