@@ -1,6 +1,6 @@
 //! Crash safety: a mixed write load against kmsd, SIGKILL at a random moment, restart, and
-//! every write the server acknowledged must still be there — keys, aliases, versions — and
-//! every ciphertext it returned must still decrypt. Unacknowledged writes may be lost.
+//! every write the server acknowledged must still be there — keys, aliases, versions, secret
+//! versions with their values — and every ciphertext it returned must still decrypt. Unacknowledged writes may be lost.
 //!
 //! 20 cycles by default; `KMSD_CRASH_CYCLES=200 cargo test --test crash` runs more.
 
@@ -19,6 +19,8 @@ struct Acked {
     aliases: Vec<(String, String)>,
     versions: Vec<(String, String)>,
     ciphertexts: Vec<(String, String)>,
+    /// (secret name, version id, value)
+    secret_versions: Vec<(String, String, String)>,
 }
 
 /// A pseudo-random number from a fresh UUID (no extra crate for jitter).
@@ -50,6 +52,21 @@ async fn load(c: Client, acked: Arc<Mutex<Acked>>, worker: usize) {
         let plaintext = b64(format!("payload {worker} {n}").as_bytes());
         let Some(e) = try_call(&c, "Encrypt", &[("KeyId", &key), ("Plaintext", &plaintext)]).await else { return };
         acked.lock().unwrap().ciphertexts.push((e["CiphertextBlob"].as_str().unwrap().to_owned(), plaintext));
+        let secret = format!("crash/{worker}-{n}-{}", random(1_000_000));
+        let first = format!("first value {worker} {n}");
+        if try_call(&c, "CreateSecret", &[("SecretName", &secret), ("VersionId", "v1"), ("SecretData", &first)])
+            .await
+            .is_none()
+        {
+            return;
+        }
+        acked.lock().unwrap().secret_versions.push((secret.clone(), "v1".into(), first));
+        let second = format!("second value {worker} {n}");
+        let put = [("SecretName", secret.as_str()), ("VersionId", "v2"), ("SecretData", second.as_str())];
+        if try_call(&c, "PutSecretValue", &put).await.is_none() {
+            return;
+        }
+        acked.lock().unwrap().secret_versions.push((secret, "v2".into(), second));
     }
 }
 
@@ -74,6 +91,10 @@ async fn verify(c: &Client, acked: &Acked, from: &Acked) {
     for (blob, plaintext) in &acked.ciphertexts[from.ciphertexts.len()..] {
         assert_eq!(ok(c, "Decrypt", &[("CiphertextBlob", blob)]).await["Plaintext"], plaintext.as_str());
     }
+    for (secret, version, value) in &acked.secret_versions[from.secret_versions.len()..] {
+        let got = ok(c, "GetSecretValue", &[("SecretName", secret), ("VersionId", version)]).await;
+        assert_eq!(got["SecretData"], value.as_str(), "{secret} {version}");
+    }
 }
 
 fn snapshot(a: &Acked) -> Acked {
@@ -82,6 +103,7 @@ fn snapshot(a: &Acked) -> Acked {
         aliases: a.aliases.clone(),
         versions: a.versions.clone(),
         ciphertexts: a.ciphertexts.clone(),
+        secret_versions: a.secret_versions.clone(),
     }
 }
 
@@ -112,10 +134,13 @@ async fn acknowledged_writes_survive_sigkill() {
     verify(&k.client(), &all, &Acked::default()).await;
     assert!(all.keys.len() >= cycles, "the load made progress: {} keys in {cycles} cycles", all.keys.len());
     eprintln!(
-        "{cycles} SIGKILL cycles: {} keys, {} aliases, {} versions, {} ciphertexts acknowledged and intact",
+        "{cycles} SIGKILL cycles: {} keys, {} aliases, {} versions, {} ciphertexts, {} secret versions \
+         acknowledged and intact",
         all.keys.len(),
         all.aliases.len(),
         all.versions.len(),
-        all.ciphertexts.len()
+        all.ciphertexts.len(),
+        all.secret_versions.len()
     );
+    assert!(!all.secret_versions.is_empty(), "the load reached the secrets");
 }
