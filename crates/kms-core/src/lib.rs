@@ -27,6 +27,6 @@ pub use crypto::{DataKey, Decrypted, Encrypted};
 pub use error::CoreError;
 pub use jobs::JobReport;
 pub use keys::NewKey;
-pub use secrets::{MAX_SECRET_BYTES, NewSecret, PasswordRules, SecretValue};
+pub use secrets::{ListedSecret, MAX_SECRET_BYTES, NewSecret, PasswordRules, SecretFilter, SecretValue};
 pub use service::{Kms, ROOT_CHECK_META, format_time};
 pub use tags::TagRow;

@@ -456,3 +456,78 @@ impl Kms {
         Ok(self.store.list_secret_versions(name).await?)
     }
 }
+
+/// One `Filters` entry of ListSecrets: a field and the values it may take (any of them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretFilter {
+    /// Names containing any of these.
+    Name(Vec<String>),
+    /// Descriptions containing any of these.
+    Description(Vec<String>),
+    /// A tag with any of these keys.
+    TagKey(Vec<String>),
+    /// A tag with any of these values.
+    TagValue(Vec<String>),
+    /// Any of these secret types (kmsd stores `Generic` only).
+    SecretType(Vec<String>),
+}
+
+/// One row of ListSecrets.
+pub struct ListedSecret {
+    pub secret: SecretRecord,
+    pub tags: Vec<Tag>,
+}
+
+impl Kms {
+    /// ListSecrets: secrets in name order matching every filter (each filter: any of its
+    /// values), one page of them, and how many match in all. Tags are read when asked for or
+    /// filtered on.
+    pub async fn list_secrets(
+        &self,
+        filters: &[SecretFilter],
+        with_tags: bool,
+        window: kms_store::Window,
+    ) -> CoreResult<(Vec<ListedSecret>, u64)> {
+        let tags_of = |name: SecretName| async move {
+            self.store.list_tags(kms_types::ResourceType::Secret, name.as_str()).await
+        };
+        if filters.is_empty() {
+            let page = self.store.list_secrets(window).await?;
+            let mut out = Vec::with_capacity(page.items.len());
+            for secret in page.items {
+                let tags = if with_tags { tags_of(secret.name.clone()).await? } else { Vec::new() };
+                out.push(ListedSecret { secret, tags });
+            }
+            return Ok((out, page.total));
+        }
+        // Filtered: walk every secret (names are the only index), keep the matches.
+        let needs_tags =
+            with_tags || filters.iter().any(|f| matches!(f, SecretFilter::TagKey(_) | SecretFilter::TagValue(_)));
+        let mut matched = Vec::new();
+        let mut offset = 0;
+        loop {
+            let page = self.store.list_secrets(kms_store::Window { offset, limit: 1000 }).await?;
+            let n = page.items.len() as u64;
+            for secret in page.items {
+                let tags = if needs_tags { tags_of(secret.name.clone()).await? } else { Vec::new() };
+                let keep = filters.iter().all(|f| match f {
+                    SecretFilter::Name(v) => v.iter().any(|x| secret.name.as_str().contains(x.as_str())),
+                    SecretFilter::Description(v) => v.iter().any(|x| secret.description.contains(x.as_str())),
+                    SecretFilter::TagKey(v) => tags.iter().any(|t| v.contains(&t.key)),
+                    SecretFilter::TagValue(v) => tags.iter().any(|t| v.contains(&t.value)),
+                    SecretFilter::SecretType(v) => v.iter().any(|x| x == "Generic"),
+                });
+                if keep {
+                    matched.push(ListedSecret { secret, tags: if with_tags { tags } else { Vec::new() } });
+                }
+            }
+            if n < 1000 {
+                break;
+            }
+            offset += n;
+        }
+        let total = matched.len() as u64;
+        let page = matched.into_iter().skip(window.offset as usize).take(window.limit as usize).collect();
+        Ok((page, total))
+    }
+}

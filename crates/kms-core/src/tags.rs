@@ -1,9 +1,9 @@
-//! Tags on keys (spec §6.11, §7.7). Secrets join when they exist; until then a secret named by
-//! a tag action is simply not found.
+//! Tags on keys and secrets (spec §6.11, §7.7). A key's tags are stored under its id, a
+//! secret's under its name.
 
 use kms_store::StoreError;
 use kms_types::tags::MAX_TAGS;
-use kms_types::{KeyId, KeyRef, ResourceType, Tag};
+use kms_types::{KeyId, KeyRef, ResourceType, SecretName, Tag};
 
 use crate::error::{CoreError, CoreResult};
 use crate::service::Kms;
@@ -20,13 +20,54 @@ fn limit(e: StoreError) -> CoreError {
 }
 
 impl Kms {
-    /// The key a batch tag action names by `ResourceId` (a key id or key ARN).
-    async fn tagged_key(&self, resource: ResourceType, id: &str) -> CoreResult<KeyId> {
-        let found = match (resource, KeyRef::parse(id)) {
-            (ResourceType::Key, Ok(r @ KeyRef::Id { .. })) => self.resolve(&r).await.ok(),
-            _ => None,
+    /// The resource a batch tag action names by `ResourceId`: a key id or key ARN, or a secret
+    /// name or secret ARN. Checked for a tag change when `changing`.
+    async fn tagged_resource(&self, resource: ResourceType, id: &str, changing: bool) -> CoreResult<String> {
+        match resource {
+            ResourceType::Key => {
+                let found = match KeyRef::parse(id) {
+                    Ok(r @ KeyRef::Id { .. }) => self.resolve(&r).await.ok(),
+                    _ => None,
+                };
+                let key = found.ok_or(CoreError::ResourceNotFound)?;
+                if changing {
+                    check(key.state, Operation::UpdateMetadata)?;
+                }
+                Ok(key.id.to_string())
+            }
+            ResourceType::Secret => {
+                let name = self.secret_named(id).ok_or(CoreError::ResourceNotFound)?;
+                self.store.get_secret(&name).await?.ok_or(CoreError::ResourceNotFound)?;
+                Ok(name.to_string())
+            }
+        }
+    }
+
+    /// A secret name, or the name in this deployment's secret ARN.
+    pub fn secret_named(&self, id: &str) -> Option<SecretName> {
+        let name = match id.strip_prefix("acs:kms:") {
+            Some(rest) => {
+                let (scope, name) = rest.split_once(":secret/")?;
+                if scope != format!("{}:{}", self.region(), self.account()) {
+                    return None;
+                }
+                name
+            }
+            None => id,
         };
-        found.map(|k| k.id).ok_or(CoreError::ResourceNotFound)
+        SecretName::parse(name).ok()
+    }
+
+    /// TagResource on a secret.
+    pub async fn tag_secret(&self, name: &SecretName, tags: &[Tag]) -> CoreResult<()> {
+        self.store.get_secret(name).await?.ok_or(CoreError::SecretNotFound)?;
+        self.store.put_tags(ResourceType::Secret, name.as_str(), tags, MAX_TAGS).await.map_err(limit)
+    }
+
+    /// UntagResource on a secret.
+    pub async fn untag_secret(&self, name: &SecretName, keys: &[String]) -> CoreResult<()> {
+        self.store.get_secret(name).await?.ok_or(CoreError::SecretNotFound)?;
+        Ok(self.store.remove_tags(ResourceType::Secret, name.as_str(), Some(keys)).await?)
     }
 
     /// TagResource: adds or overwrites tags; a key carries at most 20.
@@ -73,15 +114,12 @@ impl Kms {
         Ok(())
     }
 
-    async fn batch_targets(&self, resource: ResourceType, ids: &[String]) -> CoreResult<Vec<KeyId>> {
-        let mut keys = Vec::with_capacity(ids.len());
+    async fn batch_targets(&self, resource: ResourceType, ids: &[String]) -> CoreResult<Vec<String>> {
+        let mut targets = Vec::with_capacity(ids.len());
         for id in ids {
-            let key = self.tagged_key(resource, id).await?;
-            let record = self.store.get_key(&key).await?.ok_or(CoreError::ResourceNotFound)?;
-            check(record.state, Operation::UpdateMetadata)?;
-            keys.push(key);
+            targets.push(self.tagged_resource(resource, id, true).await?);
         }
-        Ok(keys)
+        Ok(targets)
     }
 
     /// ListTagResources: rows after the cursor; resource ids given must exist.
@@ -97,7 +135,7 @@ impl Kms {
             Some(ids) => {
                 let mut resolved = Vec::with_capacity(ids.len());
                 for id in ids {
-                    resolved.push(self.tagged_key(resource, id).await?.to_string());
+                    resolved.push(self.tagged_resource(resource, id, false).await?);
                 }
                 Some(resolved)
             }

@@ -392,3 +392,114 @@ async fn random_passwords_honour_every_option() {
     ];
     assert_error(&call(&c, "GetRandomPassword", &none_left).await, 400, "InvalidParameter");
 }
+
+/// ListSecrets: name order, paging, filters, tags; tag actions on secrets.
+#[tokio::test]
+async fn secrets_are_listed_filtered_and_tagged() {
+    let k = start();
+    let c = k.client();
+    create(&c, "b-orders", "x", &[("Description", "orders db"), ("Tags", r#"[{"TagKey":"team","TagValue":"shop"}]"#)])
+        .await;
+    create(&c, "a-users", "x", &[("Description", "users db")]).await;
+    create(&c, "c-cache", "x", &[]).await;
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v["SecretList"]["Secret"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["SecretName"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = ok(&c, "ListSecrets", &[]).await;
+    assert_eq!(names(&all), ["a-users", "b-orders", "c-cache"]);
+    assert_eq!((all["TotalCount"].as_u64(), all["PageSize"].as_u64()), (Some(3), Some(10)));
+    assert!(all["SecretList"]["Secret"][0].get("Tags").is_none());
+    let page = ok(&c, "ListSecrets", &[("PageSize", "2"), ("PageNumber", "2")]).await;
+    assert_eq!(names(&page), ["c-cache"]);
+
+    let f = |json: &str| vec![("Filters", json.to_owned())];
+    let by = |params: Vec<(&'static str, String)>| {
+        let c = c.clone();
+        async move {
+            let p: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            ok(&c, "ListSecrets", &p).await
+        }
+    };
+    assert_eq!(names(&by(f(r#"[{"Key":"SecretName","Values":["users","cache"]}]"#)).await), ["a-users", "c-cache"]);
+    assert_eq!(
+        names(&by(f(r#"[{"Key":"Description","Values":["db"]},{"Key":"TagKey","Values":["team"]}]"#)).await),
+        ["b-orders"]
+    );
+    let tagged =
+        by(vec![("Filters", r#"[{"Key":"TagValue","Values":["shop"]}]"#.into()), ("FetchTags", "true".into())]).await;
+    assert_eq!(tagged["TotalCount"], 1);
+    assert_eq!(
+        tagged["SecretList"]["Secret"][0]["Tags"]["Tag"],
+        serde_json::json!([{"TagKey": "team", "TagValue": "shop"}])
+    );
+    for bad in [r#"[{"Key":"Colour","Values":["x"]}]"#, r#"[{"Key":"SecretName","Values":[]}]"#, "not json"] {
+        assert_error(&call(&c, "ListSecrets", &[("Filters", bad)]).await, 400, "InvalidParameter");
+    }
+
+    // Tags through the tag actions: by name, and by ResourceType=secret.
+    ok(&c, "TagResource", &[("SecretName", "a-users"), ("Tags", r#"[{"TagKey":"env","TagValue":"prod"}]"#)]).await;
+    ok(
+        &c,
+        "TagResources",
+        &[("ResourceType", "secret"), ("ResourceId.1", "c-cache"), ("Tag.1.Key", "env"), ("Tag.1.Value", "dev")],
+    )
+    .await;
+    let listed = ok(
+        &c,
+        "ListTagResources",
+        &[("ResourceType", "secret"), ("ResourceId.1", "a-users"), ("ResourceId.2", "c-cache")],
+    )
+    .await;
+    let rows: Vec<(String, String)> = listed["TagResources"]["TagResource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["ResourceId"].as_str().unwrap().to_owned(), r["TagValue"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(rows, [("a-users".to_owned(), "prod".to_owned()), ("c-cache".to_owned(), "dev".to_owned())]);
+    ok(&c, "UntagResource", &[("SecretName", "a-users"), ("TagKeys", r#"["env"]"#)]).await;
+    let d = ok(&c, "DescribeSecret", &[("SecretName", "a-users"), ("FetchTags", "true")]).await;
+    assert_eq!(d["Tags"]["Tag"], serde_json::json!([]));
+    assert_error(
+        &call(&c, "TagResource", &[("SecretName", "absent"), ("Tags", r#"[{"TagKey":"a","TagValue":"b"}]"#)]).await,
+        404,
+        "Forbidden.ResourceNotFound",
+    );
+    let r = call(
+        &c,
+        "TagResources",
+        &[("ResourceType", "secret"), ("ResourceId.1", "absent"), ("Tag.1.Key", "a"), ("Tag.1.Value", "b")],
+    )
+    .await;
+    assert_error(&r, 404, "InvalidResourceId.NotFound");
+}
+
+#[tokio::test]
+async fn batch_reads_report_failures_per_secret() {
+    let k = start();
+    let c = k.client();
+    create(&c, "one", "first", &[]).await;
+    create(&c, "two", "second", &[]).await;
+    ok(&c, "PutSecretValue", &[("SecretName", "two"), ("VersionId", "v2"), ("SecretData", "second-new")]).await;
+    let list = r#"[{"SecretName":"one"},{"SecretName":"two","VersionStage":"ACSPrevious"},{"SecretName":"absent"}]"#;
+    let r = ok(&c, "BatchGetSecretValue", &[("SecretsList", list)]).await;
+    let values: Vec<(&str, &str)> = r["SecretValues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["SecretName"].as_str().unwrap(), v["SecretData"].as_str().unwrap()))
+        .collect();
+    assert_eq!(values, [("one", "first"), ("two", "second")]);
+    assert_eq!(
+        r["Errors"],
+        serde_json::json!([{"SecretName": "absent", "Code": "Forbidden.ResourceNotFound", "HttpStatus": 404, "Message": "The resource is not found."}])
+    );
+    let too_many = format!("[{}]", vec![r#"{"SecretName":"one"}"#; 21].join(","));
+    assert_error(&call(&c, "BatchGetSecretValue", &[("SecretsList", &too_many)]).await, 400, "InvalidParameter");
+    assert_error(&call(&c, "BatchGetSecretValue", &[("SecretsList", "[]")]).await, 400, "InvalidParameter");
+}

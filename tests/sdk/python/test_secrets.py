@@ -99,3 +99,20 @@ def test_secret_lifecycle_and_passwords(kms, unique):
     assert len(password) == 40 and password.isalnum(), password
     assert any(c.islower() for c in password) and any(c.isupper() for c in password)
     assert any(c.isdigit() for c in password)
+
+
+def test_list_and_batch_read(kms, unique):
+    names = [f"sdk-list/{unique}/{i}" for i in range(3)]
+    for i, name in enumerate(names):
+        kms.call("CreateSecret", {"SecretName": name, "VersionId": "v1", "SecretData": f"value {i}",
+                                  "Description": f"list {unique}"})
+    filters = json.dumps([{"Key": "SecretName", "Values": [f"sdk-list/{unique}/"]}])
+    listed = kms.call("ListSecrets", {"Filters": filters, "PageSize": 2})
+    assert int(listed["TotalCount"]) == 3
+    assert [s["SecretName"] for s in listed["SecretList"]["Secret"]] == names[:2]
+    if kms.mode == "core":
+        return  # aliyun-python-sdk-kms has no BatchGetSecretValue request
+    wanted = [{"SecretName": names[0]}, {"SecretName": names[2]}, {"SecretName": f"{names[0]}-absent"}]
+    batch = kms.call("BatchGetSecretValue", {"SecretsList": wanted})  # the Tea SDK sends it as JSON
+    assert [v["SecretData"] for v in batch["SecretValues"]] == ["value 0", "value 2"]
+    assert [(e["SecretName"], e["Code"]) for e in batch["Errors"]] == [(f"{names[0]}-absent", "Forbidden.ResourceNotFound")]

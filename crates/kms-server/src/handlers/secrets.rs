@@ -235,3 +235,82 @@ impl Handle for UpdateSecretRotationPolicyRequest {
         refuse_rotation(ctx, self.secret).await
     }
 }
+
+/// Spec: §7.8 ListSecrets: name order, `Filters` (every filter must match, any of its values),
+/// tags with `FetchTags=true`.
+impl Handle for ListSecretsRequest {
+    type Response = ListSecretsResponse;
+    async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
+        use kms_core::SecretFilter;
+        let filters: Vec<SecretFilter> = self
+            .filters
+            .into_iter()
+            .map(|(key, values)| match key.as_str() {
+                "SecretName" => SecretFilter::Name(values),
+                "Description" => SecretFilter::Description(values),
+                "TagKey" => SecretFilter::TagKey(values),
+                "TagValue" => SecretFilter::TagValue(values),
+                _ => SecretFilter::SecretType(values),
+            })
+            .collect();
+        let window = kms_store::Window { offset: self.page.offset(), limit: self.page.size };
+        let (rows, total) = ctx.kms.list_secrets(&filters, self.fetch_tags, window).await.map_err(|e| ctx.fail(e))?;
+        let secret = rows
+            .into_iter()
+            .map(|r| ListedSecretItem {
+                secret_name: r.secret.name.to_string(),
+                secret_type: GENERIC,
+                create_time: format_time(r.secret.created_at),
+                update_time: format_time(r.secret.updated_at),
+                planned_delete_time: r.secret.planned_delete_at.map(format_time),
+                tags: self.fetch_tags.then(|| SecretTags {
+                    tag: r.tags.into_iter().map(|t| SecretTag { tag_key: t.key, tag_value: t.value }).collect(),
+                }),
+            })
+            .collect();
+        Ok(ListSecretsResponse { secret_list: SecretList { secret }, page: PageEcho::new(self.page, total) })
+    }
+}
+
+/// Spec: §7.8 BatchGetSecretValue: up to 20 secrets; each that cannot be read goes to `Errors`
+/// with the code a single GetSecretValue would have answered.
+impl Handle for BatchGetSecretValueRequest {
+    type Response = BatchGetSecretValueResponse;
+    async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
+        let mut secret_values = Vec::new();
+        let mut errors = Vec::new();
+        for item in self.items {
+            let read = async {
+                let secret = item.secret.ok_or_else(|| ApiError::new(Code::ResourceNotFound))?;
+                let name = name_of(ctx, secret)?;
+                let v = ctx
+                    .kms
+                    .get_secret_value(&name, item.version.as_ref(), item.stage.as_ref())
+                    .await
+                    .map_err(|e| ctx.fail(e))?;
+                let data = String::from_utf8(v.data.to_vec()).map_err(|_| ApiError::internal())?;
+                Ok::<_, ApiError>(GetSecretValueResponse {
+                    secret_name: v.secret.name.to_string(),
+                    secret_type: GENERIC,
+                    secret_data: data,
+                    secret_data_type: v.version.data_type.clone(),
+                    version_id: v.version.version_id.to_string(),
+                    create_time: format_time(v.version.created_at),
+                    version_stages: stages(&v.version),
+                })
+            };
+            match read.await {
+                Ok(value) => secret_values.push(value),
+                // Failures of the service itself fail the call, not one entry.
+                Err(e) if e.code.http_status() >= 500 => return Err(e),
+                Err(e) => errors.push(BatchError {
+                    secret_name: item.given,
+                    code: e.code.as_str().to_owned(),
+                    http_status: e.code.http_status(),
+                    message: e.message.to_string(),
+                }),
+            }
+        }
+        Ok(BatchGetSecretValueResponse { secret_values, errors })
+    }
+}

@@ -6,9 +6,9 @@ use kms_wire::{ApiError, Code};
 
 use super::{Ctx, Handle};
 
-/// Secrets do not exist yet, so a tag action on one finds nothing.
-fn no_secret() -> ApiError {
-    Code::ResourceNotFound.into()
+/// The secret a `SecretName` (name or this deployment's ARN) names.
+fn secret(ctx: &Ctx<'_>, raw: &str) -> Result<kms_types::SecretName, ApiError> {
+    ctx.kms.secret_named(raw).ok_or_else(|| Code::ResourceNotFound.into())
 }
 
 /// Spec: §7.7 TagResource.
@@ -17,7 +17,10 @@ impl Handle for TagResourceRequest {
     async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
         match self.target {
             TagTarget::Key(key) => ctx.kms.tag_key(&key, &self.tags).await.map_err(|e| ctx.fail(e))?,
-            TagTarget::Secret(_) => return Err(no_secret()),
+            TagTarget::Secret(name) => {
+                let name = secret(ctx, &name)?;
+                ctx.kms.tag_secret(&name, &self.tags).await.map_err(|e| ctx.fail(e))?
+            }
         }
         Ok(EmptyResponse {})
     }
@@ -29,7 +32,10 @@ impl Handle for UntagResourceRequest {
     async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
         match self.target {
             TagTarget::Key(key) => ctx.kms.untag_key(&key, &self.tag_keys).await.map_err(|e| ctx.fail(e))?,
-            TagTarget::Secret(_) => return Err(no_secret()),
+            TagTarget::Secret(name) => {
+                let name = secret(ctx, &name)?;
+                ctx.kms.untag_secret(&name, &self.tag_keys).await.map_err(|e| ctx.fail(e))?
+            }
         }
         Ok(EmptyResponse {})
     }

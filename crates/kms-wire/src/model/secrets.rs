@@ -419,3 +419,145 @@ impl FromParams for UpdateSecretRotationPolicyRequest {
         Ok(Self { secret })
     }
 }
+
+/// The fields `Filters` of ListSecrets may name.
+pub const SECRET_FILTER_KEYS: [&str; 5] = ["SecretName", "Description", "TagKey", "TagValue", "SecretType"];
+
+#[derive(Debug, Clone)]
+pub struct ListSecretsRequest {
+    /// `(Key, Values)` pairs, keys from [`SECRET_FILTER_KEYS`].
+    pub filters: Vec<(String, Vec<String>)>,
+    pub fetch_tags: bool,
+    pub page: Page,
+}
+
+impl FromParams for ListSecretsRequest {
+    fn from_params(p: &mut Params) -> Result<Self, ApiError> {
+        #[derive(serde::Deserialize)]
+        struct WireFilter {
+            #[serde(rename = "Key")]
+            key: String,
+            #[serde(rename = "Values")]
+            values: Vec<String>,
+        }
+        let filters = match p.optional("Filters") {
+            Some(json) => {
+                let invalid = || ApiError::invalid_parameter("Filters");
+                let wire: Vec<WireFilter> = serde_json::from_str(&json).map_err(|_| invalid())?;
+                let max = kms_types::limits::MAX_FILTERS;
+                if wire.len() > max
+                    || wire.iter().any(|f| {
+                        !SECRET_FILTER_KEYS.contains(&f.key.as_str()) || f.values.is_empty() || f.values.len() > max
+                    })
+                {
+                    return Err(invalid());
+                }
+                wire.into_iter().map(|f| (f.key, f.values)).collect()
+            }
+            None => Vec::new(),
+        };
+        Ok(Self { filters, fetch_tags: p.optional_bool("FetchTags")?.unwrap_or(false), page: Page::from_params(p)? })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SecretList {
+    pub secret: Vec<ListedSecretItem>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListedSecretItem {
+    pub secret_name: String,
+    pub secret_type: &'static str,
+    pub create_time: String,
+    pub update_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub planned_delete_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<SecretTags>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListSecretsResponse {
+    pub secret_list: SecretList,
+    #[serde(flatten)]
+    pub page: PageEcho,
+}
+
+/// One entry of BatchGetSecretValue's `SecretsList`.
+#[derive(Debug, Clone)]
+pub struct BatchItem {
+    /// The name as given (echoed in `Errors`), and the secret it names if it is well formed.
+    pub given: String,
+    pub secret: Option<SecretRef>,
+    pub version: Option<SecretVersionId>,
+    pub stage: Option<VersionStage>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BatchGetSecretValueRequest {
+    pub items: Vec<BatchItem>,
+}
+
+/// Most secrets one BatchGetSecretValue reads.
+pub const MAX_BATCH_SECRETS: usize = 20;
+
+impl FromParams for BatchGetSecretValueRequest {
+    fn from_params(p: &mut Params) -> Result<Self, ApiError> {
+        #[derive(serde::Deserialize)]
+        struct WireItem {
+            #[serde(rename = "SecretName")]
+            name: String,
+            #[serde(rename = "VersionId")]
+            version: Option<String>,
+            #[serde(rename = "VersionStage")]
+            stage: Option<String>,
+            #[serde(rename = "FetchExtendedConfig", default)]
+            _fetch_extended_config: Option<serde_json::Value>,
+        }
+        let invalid = || ApiError::invalid_parameter("SecretsList");
+        let wire: Vec<WireItem> = serde_json::from_str(&p.required("SecretsList")?).map_err(|_| invalid())?;
+        if wire.is_empty() || wire.len() > MAX_BATCH_SECRETS {
+            return Err(invalid());
+        }
+        let items = wire
+            .into_iter()
+            .map(|w| {
+                let mut one = Params::from_pairs(&[("SecretName".to_owned(), w.name.clone())])?;
+                Ok(BatchItem {
+                    secret: secret_ref(&mut one).ok(),
+                    given: w.name,
+                    version: match w.version {
+                        Some(v) => Some(SecretVersionId::parse(&v).map_err(|_| invalid())?),
+                        None => None,
+                    },
+                    stage: match w.stage {
+                        Some(s) => Some(VersionStage::parse(&s).map_err(|_| invalid())?),
+                        None => None,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        Ok(Self { items })
+    }
+}
+
+/// An entry of BatchGetSecretValue's `Errors`: one secret that could not be read.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BatchError {
+    pub secret_name: String,
+    pub code: String,
+    pub http_status: u16,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BatchGetSecretValueResponse {
+    pub secret_values: Vec<GetSecretValueResponse>,
+    pub errors: Vec<BatchError>,
+}
