@@ -22,7 +22,7 @@ for r in runs:
     if r["label"] == "main":
         main[(r["action"], r["connections"])][r["target"]] = r
 
-actions = ["Encrypt 32 B", "Encrypt 4 KB", "Decrypt", "GenerateDataKey"]
+actions = ["Encrypt 32 B", "Encrypt 4 KB", "Decrypt", "GenerateDataKey", "GetSecretValue"]
 conns = sorted({c for (_, c) in main})
 lines = [f"Machine: {args.machine}.", ""]
 lines += [

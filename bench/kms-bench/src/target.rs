@@ -14,6 +14,8 @@ pub enum Action {
     Decrypt,
     /// GenerateDataKey, 32 bytes.
     GenerateDataKey,
+    /// GetSecretValue of a 32-byte secret (OpenBao: a KV v2 read).
+    GetSecretValue,
     /// CreateKey: one durable write per request.
     CreateKey,
 }
@@ -25,6 +27,7 @@ impl Action {
             Action::Encrypt4k => "Encrypt 4 KB",
             Action::Decrypt => "Decrypt",
             Action::GenerateDataKey => "GenerateDataKey",
+            Action::GetSecretValue => "GetSecretValue",
             Action::CreateKey => "CreateKey",
         }
     }
@@ -61,6 +64,16 @@ impl Target {
     pub async fn kms(client: Client, action: Action, signature: Signature) -> Result<Self, String> {
         let params = match action {
             Action::CreateKey => vec![],
+            Action::GetSecretValue => {
+                let name = format!("bench/{}", std::process::id());
+                let data = "s".repeat(32);
+                send(
+                    &client,
+                    Call::new("CreateSecret", &[("SecretName", &name), ("VersionId", "v1"), ("SecretData", &data)]),
+                )
+                .await?;
+                vec![("SecretName".into(), name)]
+            }
             _ => {
                 let made = send(&client, Call::new("CreateKey", &[])).await?;
                 let key = made["KeyMetadata"]["KeyId"].as_str().ok_or("CreateKey answered no KeyId")?.to_owned();
@@ -108,6 +121,20 @@ impl Target {
                 let ct = answer["data"]["ciphertext"].as_str().ok_or("OpenBao answered no ciphertext")?.to_owned();
                 ("/v1/transit/decrypt/bench".to_owned(), serde_json::json!({ "ciphertext": ct }))
             }
+            Action::GetSecretValue => {
+                // Dev mode mounts KV v2 at secret/: store once, then read.
+                let put = openbao_request(
+                    addr,
+                    token,
+                    "/v1/secret/data/bench",
+                    &serde_json::json!({
+                        "data": { "value": "s".repeat(32) }
+                    }),
+                );
+                crate::load::one_shot(addr, &put).await?;
+                let headers = vec![("host".into(), addr.to_owned()), ("x-vault-token".into(), token.to_owned())];
+                return Ok(Target::OpenBao { request: encode("GET", "/v1/secret/data/bench", &headers, b"") });
+            }
             Action::CreateKey => return Err("CreateKey has no OpenBao counterpart in this benchmark".into()),
         };
         Ok(Target::OpenBao { request: openbao_request(addr, token, &path, &body) })
@@ -122,6 +149,7 @@ impl Target {
                     Action::Encrypt32 | Action::Encrypt4k => "Encrypt",
                     Action::Decrypt => "Decrypt",
                     Action::GenerateDataKey => "GenerateDataKey",
+                    Action::GetSecretValue => "GetSecretValue",
                     Action::CreateKey => "CreateKey",
                 };
                 let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -144,6 +172,7 @@ impl Target {
             Target::Kms { reply_size: Some(_), .. } => b"RequestId",
             Target::Kms { action: Action::Decrypt, .. } => b"\"Plaintext\"",
             Target::Kms { action: Action::CreateKey, .. } => b"\"KeyMetadata\"",
+            Target::Kms { action: Action::GetSecretValue, .. } => b"\"SecretData\"",
             Target::Kms { .. } => b"\"CiphertextBlob\"",
             Target::OpenBao { .. } => b"\"data\"",
         };
