@@ -33,7 +33,7 @@ setup_python() {
   local want
   want="$(stamp_of "$HERE/requirements.txt" "$HERE/constraints.txt") $("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"
   if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.kmsd-sdk-stamp" 2>/dev/null)" = "$want" ] \
-     && "$VENV/bin/python" -c 'import aliyunsdkcore, aliyunsdkkms, alibabacloud_kms20160120, alibabacloud_gateway_pop, pytest' 2>/dev/null; then
+     && "$VENV/bin/python" -c 'import aliyunsdkcore, aliyunsdkkms, alibabacloud_kms20160120, alibabacloud_gateway_pop, alibabacloud_secretsmanager_client_v2, pytest' 2>/dev/null; then
     log "python SDKs already installed ($VENV)"
     return
   fi
@@ -59,6 +59,7 @@ pins = {
     "alibabacloud-tea-openapi": "0.4.6",
     "darabonba-core": "1.0.9",
     "alibabacloud-gateway-pop": "0.1.3",
+    "alibabacloud-secretsmanager-client-v2": "2.0.0",
 }
 bad = {name: version(name) for name, want in pins.items() if version(name) != want}
 assert not bad, f"unexpected SDK versions installed: {bad}"

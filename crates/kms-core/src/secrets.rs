@@ -470,6 +470,10 @@ pub enum SecretFilter {
     TagValue(Vec<String>),
     /// Any of these secret types (kmsd stores `Generic` only).
     SecretType(Vec<String>),
+    /// Secrets of any of these dedicated KMS instances: kmsd has none, so this matches nothing.
+    DkmsInstanceId(Vec<String>),
+    /// Secrets created by any of these account UIDs: every secret is the account's own.
+    Creator(Vec<String>),
 }
 
 /// One row of ListSecrets.
@@ -501,6 +505,7 @@ impl Kms {
             return Ok((out, page.total));
         }
         // Filtered: walk every secret (names are the only index), keep the matches.
+        let account = self.account().to_string();
         let needs_tags =
             with_tags || filters.iter().any(|f| matches!(f, SecretFilter::TagKey(_) | SecretFilter::TagValue(_)));
         let mut matched = Vec::new();
@@ -516,6 +521,8 @@ impl Kms {
                     SecretFilter::TagKey(v) => tags.iter().any(|t| v.contains(&t.key)),
                     SecretFilter::TagValue(v) => tags.iter().any(|t| v.contains(&t.value)),
                     SecretFilter::SecretType(v) => v.iter().any(|x| x == "Generic"),
+                    SecretFilter::DkmsInstanceId(_) => false,
+                    SecretFilter::Creator(v) => v.iter().any(|x| x == &account),
                 });
                 if keep {
                     matched.push(ListedSecret { secret, tags: if with_tags { tags } else { Vec::new() } });

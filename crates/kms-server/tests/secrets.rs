@@ -437,6 +437,14 @@ async fn secrets_are_listed_filtered_and_tagged() {
         tagged["SecretList"]["Secret"][0]["Tags"]["Tag"],
         serde_json::json!([{"TagKey": "team", "TagValue": "shop"}])
     );
+    // Creator is the account UID (every secret is the account's own); no secret lives in a
+    // dedicated KMS instance, so a DKMSInstanceId filter matches nothing.
+    let arn = ok(&c, "DescribeSecret", &[("SecretName", "a-users")]).await["Arn"].as_str().unwrap().to_owned();
+    let account = arn.split(':').nth(3).unwrap().to_owned();
+    let creator = format!(r#"[{{"Key":"Creator","Values":["{account}"]}}]"#);
+    assert_eq!(names(&by(f(&creator)).await), ["a-users", "b-orders", "c-cache"]);
+    assert_eq!(by(f(r#"[{"Key":"Creator","Values":["1234"]}]"#)).await["TotalCount"], 0);
+    assert_eq!(by(f(r#"[{"Key":"DKMSInstanceId","Values":["kst-hzz62ee"]}]"#)).await["TotalCount"], 0);
     for bad in [r#"[{"Key":"Colour","Values":["x"]}]"#, r#"[{"Key":"SecretName","Values":[]}]"#, "not json"] {
         assert_error(&call(&c, "ListSecrets", &[("Filters", bad)]).await, 400, "InvalidParameter");
     }

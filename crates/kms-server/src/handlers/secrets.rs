@@ -250,6 +250,8 @@ impl Handle for ListSecretsRequest {
                 "Description" => SecretFilter::Description(values),
                 "TagKey" => SecretFilter::TagKey(values),
                 "TagValue" => SecretFilter::TagValue(values),
+                "DKMSInstanceId" => SecretFilter::DkmsInstanceId(values),
+                "Creator" => SecretFilter::Creator(values),
                 _ => SecretFilter::SecretType(values),
             })
             .collect();

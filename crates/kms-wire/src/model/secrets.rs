@@ -421,7 +421,8 @@ impl FromParams for UpdateSecretRotationPolicyRequest {
 }
 
 /// The fields `Filters` of ListSecrets may name.
-pub const SECRET_FILTER_KEYS: [&str; 5] = ["SecretName", "Description", "TagKey", "TagValue", "SecretType"];
+pub const SECRET_FILTER_KEYS: [&str; 7] =
+    ["SecretName", "Description", "TagKey", "TagValue", "SecretType", "DKMSInstanceId", "Creator"];
 
 #[derive(Debug, Clone)]
 pub struct ListSecretsRequest {
