@@ -30,6 +30,8 @@ stamp_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
 # ---- Python --------------------------------------------------------------------------
 setup_python() {
   command -v "$PYTHON" >/dev/null || apt_install python3 python3-venv
+  # test_asymmetric.py checks SM2 signatures and makes SM2 ciphertexts with the openssl command
+  command -v openssl >/dev/null || apt_install openssl
   local want
   want="$(stamp_of "$HERE/requirements.txt" "$HERE/constraints.txt") $("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"
   if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.kmsd-sdk-stamp" 2>/dev/null)" = "$want" ] \

@@ -53,7 +53,7 @@ const MAX_CACHED_VERSIONS: usize = 100_000;
 
 impl Kms {
     /// A version for encrypting or decrypting: from memory, else from the store.
-    async fn material(&self, id: &KeyVersionId) -> CoreResult<Option<VersionRecord>> {
+    pub(crate) async fn material(&self, id: &KeyVersionId) -> CoreResult<Option<VersionRecord>> {
         if let Some(hit) = self.materials.versions.lock().ok().and_then(|m| m.get(id).cloned()) {
             return Ok(Some(hit));
         }

@@ -43,7 +43,12 @@ impl Kms {
         if !new.spec.allows_usage(usage) {
             return Err(CoreError::InvalidParameter("KeyUsage"));
         }
-        if !self.crypto.symmetric.supports(new.spec) || !matches!(new.spec, KeySpec::Aes256 | KeySpec::Sm4) {
+        let supported = if new.spec.is_symmetric() {
+            self.crypto.symmetric.supports(new.spec) && matches!(new.spec, KeySpec::Aes256 | KeySpec::Sm4)
+        } else {
+            self.crypto.asymmetric.supports(new.spec)
+        };
+        if !supported {
             return Err(CoreError::Unsupported("KeySpec"));
         }
         if new.origin != Origin::AliyunKms {
@@ -52,6 +57,9 @@ impl Kms {
         if new.protection_level != ProtectionLevel::Software {
             return Err(CoreError::Unsupported("ProtectionLevel"));
         }
+        if new.automatic_rotation && new.spec.is_asymmetric() {
+            return Err(CoreError::RotationUnsupported);
+        }
         let rotation_interval =
             if new.automatic_rotation { Some(rotation_interval(new.rotation_interval.as_deref())?) } else { None };
         if new.has_policy {
@@ -59,8 +67,14 @@ impl Kms {
         }
         let id = KeyId::generate();
         let version_id = KeyVersionId::generate();
-        let material =
-            self.crypto.symmetric.generate(MaterialLabel { key_id: &id, version_id: &version_id, spec: new.spec })?;
+        let spec = new.spec;
+        let material = if spec.is_symmetric() {
+            self.crypto.symmetric.generate(MaterialLabel { key_id: &id, version_id: &version_id, spec })?
+        } else {
+            // RSA key generation takes tens to hundreds of milliseconds: not on a request worker.
+            let (k, v) = (id.clone(), version_id.clone());
+            self.off_thread(move |c| c.asymmetric.generate(MaterialLabel { key_id: &k, version_id: &v, spec })).await?
+        };
         let now = self.now();
         let key = KeyRecord {
             id: id.clone(),

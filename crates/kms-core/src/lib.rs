@@ -8,6 +8,7 @@
 
 mod access_keys;
 mod aliases;
+mod asymmetric;
 pub mod clock;
 mod crypto;
 mod error;
@@ -22,6 +23,7 @@ mod usage;
 mod versions;
 
 pub use access_keys::{AccessKeySummary, StoredAccessKey};
+pub use asymmetric::Asymmetric;
 pub use clock::{Clock, DevClock, SystemClock};
 pub use crypto::{DataKey, Decrypted, Encrypted};
 pub use error::CoreError;

@@ -26,6 +26,7 @@ pub struct Kms {
     account: AccountId,
     pub(crate) usage: crate::usage::UsageCounter,
     pub(crate) materials: crate::crypto::MaterialCache,
+    pub(crate) public_keys: crate::asymmetric::PublicKeyCache,
 }
 
 /// `YYYY-MM-DDThh:mm:ssZ`, the API's only time format.
@@ -65,7 +66,16 @@ impl Kms {
         let account = store.init_meta(META_ACCOUNT_ID, &candidate).await?;
         let account = AccountId::parse(&account)
             .map_err(|_| CoreError::Store(kms_store::StoreError::Corrupt("account id".into())))?;
-        Ok(Self { store, crypto, clock, region, account, usage: Default::default(), materials: Default::default() })
+        Ok(Self {
+            store,
+            crypto,
+            clock,
+            region,
+            account,
+            usage: Default::default(),
+            materials: Default::default(),
+            public_keys: Default::default(),
+        })
     }
 
     pub fn region(&self) -> &RegionId {

@@ -81,8 +81,10 @@ async fn the_account_persists_and_a_wrong_root_key_is_refused() {
 async fn unsupported_specs_and_duplicate_aliases_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let kms = open(dir.path(), [1; 32], "cn-hangzhou").await.unwrap();
-    let rsa = NewKey { spec: KeySpec::Rsa2048, ..new_key() };
-    assert!(matches!(kms.create_key(rsa).await, Err(CoreError::Unsupported(_))));
+    let aes128 = NewKey { spec: KeySpec::Aes128, ..new_key() };
+    assert!(matches!(kms.create_key(aes128).await, Err(CoreError::Unsupported(_))));
+    let des = NewKey { spec: KeySpec::Des3, ..new_key() };
+    assert!(matches!(kms.create_key(des).await, Err(CoreError::Unsupported(_))));
     let key = kms.create_key(new_key()).await.unwrap();
     let r = KeyRef::parse(key.id.as_str()).unwrap();
     let alias = AliasName::parse("alias/x").unwrap();

@@ -11,6 +11,11 @@
 
 pub mod blob;
 mod provider;
+pub mod public;
 pub mod soft;
+mod soft_asymmetric;
 
-pub use provider::{CryptoError, CryptoProvider, MaterialLabel, RootKey, Sealed, SymmetricKeys, WrappedMaterial};
+pub use provider::{
+    AsymmetricKeys, CryptoError, CryptoProvider, MaterialLabel, RootKey, Sealed, SymmetricKeys, WrappedMaterial,
+};
+pub use soft_asymmetric::SoftAsymmetric;

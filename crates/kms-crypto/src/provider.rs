@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use kms_types::{KeyId, KeySpec, KeyVersionId};
+use kms_types::{AsymmetricAlgorithm, KeyId, KeySpec, KeyVersionId};
 use zeroize::Zeroizing;
 
 /// What can go wrong in a backend. None of these carries data: a message could leak it.
@@ -82,11 +82,40 @@ pub trait SymmetricKeys: Send + Sync {
     ) -> Result<Zeroizing<Vec<u8>>, CryptoError>;
 }
 
+/// Asymmetric customer master keys: the private half stays behind this seam. The public
+/// operations (verify, encrypt) need no secret and live in [`crate::public`].
+pub trait AsymmetricKeys: Send + Sync {
+    fn supports(&self, spec: KeySpec) -> bool;
+    /// A new key pair for a version (of `label.spec`); the private key returned wrapped.
+    fn generate(&self, label: MaterialLabel<'_>) -> Result<WrappedMaterial, CryptoError>;
+    /// The version's public key as DER SubjectPublicKeyInfo.
+    fn public_key(&self, material: &WrappedMaterial, label: MaterialLabel<'_>) -> Result<Vec<u8>, CryptoError>;
+    /// Signs a digest the caller computed (SHA-256, or SM3 of `Z ‖ M` for SM2DSA); DER for
+    /// the elliptic-curve algorithms.
+    fn sign(
+        &self,
+        material: &WrappedMaterial,
+        label: MaterialLabel<'_>,
+        algorithm: AsymmetricAlgorithm,
+        digest: &[u8],
+    ) -> Result<Vec<u8>, CryptoError>;
+    /// Decrypts what the public key encrypted; `AuthenticationFailed` for anything that does
+    /// not decrypt, whatever the reason (no padding oracle).
+    fn decrypt(
+        &self,
+        material: &WrappedMaterial,
+        label: MaterialLabel<'_>,
+        algorithm: AsymmetricAlgorithm,
+        ciphertext: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError>;
+}
+
 /// One configured backend: the parts the key service uses.
 #[derive(Clone)]
 pub struct CryptoProvider {
     pub root: Arc<dyn RootKey>,
     pub symmetric: Arc<dyn SymmetricKeys>,
+    pub asymmetric: Arc<dyn AsymmetricKeys>,
     /// Random bytes for data keys and secrets.
     pub random: fn(&mut [u8]) -> Result<(), CryptoError>,
 }

@@ -264,7 +264,12 @@ impl SymmetricKeys for SoftSymmetric {
 /// The complete software provider over one root key.
 pub fn provider(root: SoftRootKey) -> CryptoProvider {
     let root: Arc<dyn RootKey> = Arc::new(root);
-    CryptoProvider { symmetric: Arc::new(SoftSymmetric::new(root.clone())), root, random: random_fill }
+    CryptoProvider {
+        symmetric: Arc::new(SoftSymmetric::new(root.clone())),
+        asymmetric: Arc::new(crate::SoftAsymmetric::new(root.clone())),
+        root,
+        random: random_fill,
+    }
 }
 
 #[cfg(test)]

@@ -63,6 +63,11 @@ impl KeySpec {
         matches!(self, Self::Aes256 | Self::Aes192 | Self::Aes128 | Self::Sm4 | Self::Des3)
     }
 
+    /// RSA and elliptic-curve specs: a private key per version, its public key shareable.
+    pub const fn is_asymmetric(self) -> bool {
+        !self.is_symmetric()
+    }
+
     /// The usage CreateKey assumes when none is given: signing for the specs that can only
     /// sign, encryption otherwise (spec §12's reading of the conflicting docs).
     pub const fn default_usage(self) -> KeyUsage {
@@ -81,6 +86,62 @@ impl KeySpec {
         }
     }
 }
+
+wire_enum!(
+    /// `Algorithm` of the asymmetric actions (spec §6.3).
+    AsymmetricAlgorithm {
+        RsaesOaepSha256 = "RSAES_OAEP_SHA_256",
+        RsaesOaepSha1 = "RSAES_OAEP_SHA_1",
+        Sm2Pke = "SM2PKE",
+        RsaPssSha256 = "RSA_PSS_SHA_256",
+        RsaPkcs1Sha256 = "RSA_PKCS1_SHA_256",
+        EcdsaSha256 = "ECDSA_SHA_256",
+        Sm2Dsa = "SM2DSA",
+    }
+);
+
+impl AsymmetricAlgorithm {
+    /// The usage a key needs for this algorithm.
+    pub const fn usage(self) -> KeyUsage {
+        match self {
+            Self::RsaesOaepSha256 | Self::RsaesOaepSha1 | Self::Sm2Pke => KeyUsage::EncryptDecrypt,
+            _ => KeyUsage::SignVerify,
+        }
+    }
+
+    /// Whether a key of `spec` can run this algorithm (spec §6.3).
+    pub const fn fits(self, spec: KeySpec) -> bool {
+        match self {
+            Self::RsaesOaepSha256 | Self::RsaesOaepSha1 | Self::RsaPssSha256 | Self::RsaPkcs1Sha256 => {
+                matches!(spec, KeySpec::Rsa2048 | KeySpec::Rsa3072)
+            }
+            Self::EcdsaSha256 => matches!(spec, KeySpec::EcP256 | KeySpec::EcP256K),
+            Self::Sm2Pke | Self::Sm2Dsa => matches!(spec, KeySpec::EcSm2),
+        }
+    }
+
+    /// The longest plaintext AsymmetricEncrypt takes with this algorithm and `spec` (spec
+    /// §6.3: OAEP's `k - 2·hLen - 2`, SM2's documented 6047 bytes); `None` for signing.
+    pub const fn max_plaintext(self, spec: KeySpec) -> Option<usize> {
+        let modulus: usize = match spec {
+            KeySpec::Rsa2048 => 256,
+            KeySpec::Rsa3072 => 384,
+            _ => 0,
+        };
+        if !self.fits(spec) {
+            return None;
+        }
+        match self {
+            Self::RsaesOaepSha256 => Some(modulus.saturating_sub(2 * 32 + 2)),
+            Self::RsaesOaepSha1 => Some(modulus.saturating_sub(2 * 20 + 2)),
+            Self::Sm2Pke => Some(6047),
+            _ => None,
+        }
+    }
+}
+
+/// Length of the digest the signing algorithms take: SHA-256, or SM3 of `Z ‖ M` for SM2DSA.
+pub const SIGNING_DIGEST_BYTES: usize = 32;
 
 wire_enum!(
     /// What a key may be used for.
@@ -141,5 +202,22 @@ mod tests {
         assert!(!KeySpec::EcP256.allows_usage(KeyUsage::EncryptDecrypt));
         assert!(KeySpec::Rsa2048.allows_usage(KeyUsage::SignVerify));
         assert!(KeySpec::Aes256.is_symmetric() && !KeySpec::EcSm2.is_symmetric());
+    }
+
+    #[test]
+    fn asymmetric_algorithms_fit_their_specs_and_limits_follow_spec_6_3() {
+        use AsymmetricAlgorithm as A;
+        for a in A::ALL {
+            assert_eq!(a.as_str().parse::<A>(), Ok(*a));
+            let fitting: Vec<KeySpec> = KeySpec::ALL.iter().copied().filter(|s| a.fits(*s)).collect();
+            assert!(!fitting.is_empty() && fitting.iter().all(|s| s.is_asymmetric() && s.allows_usage(a.usage())));
+        }
+        assert_eq!(A::RsaesOaepSha256.max_plaintext(KeySpec::Rsa2048), Some(190));
+        assert_eq!(A::RsaesOaepSha1.max_plaintext(KeySpec::Rsa2048), Some(214));
+        assert_eq!(A::RsaesOaepSha256.max_plaintext(KeySpec::Rsa3072), Some(318));
+        assert_eq!(A::RsaesOaepSha1.max_plaintext(KeySpec::Rsa3072), Some(342));
+        assert_eq!(A::Sm2Pke.max_plaintext(KeySpec::EcSm2), Some(6047));
+        assert_eq!(A::EcdsaSha256.max_plaintext(KeySpec::EcP256), None);
+        assert!(!A::EcdsaSha256.fits(KeySpec::EcSm2) && !A::Sm2Dsa.fits(KeySpec::EcP256));
     }
 }

@@ -15,7 +15,9 @@ mod secrets;
 pub mod tags;
 
 pub use context::{EncryptionContext, InvalidContext};
-pub use enums::{KeySpec, KeyState, KeyUsage, Origin, ProtectionLevel, UnknownValue};
+pub use enums::{
+    AsymmetricAlgorithm, KeySpec, KeyState, KeyUsage, Origin, ProtectionLevel, SIGNING_DIGEST_BYTES, UnknownValue,
+};
 pub use filter::KeyFilter;
 pub use ids::{AccountId, AliasName, BadKeyRef, InvalidId, KeyId, KeyRef, KeyVersionId, RegionId};
 pub use secrets::{SecretName, SecretVersionId, VersionStage};

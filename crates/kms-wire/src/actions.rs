@@ -36,6 +36,11 @@ macro_rules! for_each_action {
             GenerateDataKey: Crypto => GenerateDataKeyRequest,
             GenerateDataKeyWithoutPlaintext: Crypto => GenerateDataKeyWithoutPlaintextRequest,
             ReEncrypt: Crypto => ReEncryptRequest,
+            GetPublicKey: Asymmetric => GetPublicKeyRequest,
+            AsymmetricSign: Asymmetric => AsymmetricSignRequest,
+            AsymmetricVerify: Asymmetric => AsymmetricVerifyRequest,
+            AsymmetricEncrypt: Asymmetric => AsymmetricEncryptRequest,
+            AsymmetricDecrypt: Asymmetric => AsymmetricDecryptRequest,
             TagResource: Tags => TagResourceRequest,
             UntagResource: Tags => UntagResourceRequest,
             ListResourceTags: Tags => ListResourceTagsRequest,
@@ -71,6 +76,8 @@ pub enum Family {
     Versions,
     Aliases,
     Crypto,
+    /// Public keys, signatures, public-key encryption (spec §7.5).
+    Asymmetric,
     Tags,
     /// Secrets Manager (spec §7.8).
     Secrets,

@@ -3,6 +3,7 @@
 //! response type; it never sees HTTP or signatures.
 
 mod aliases;
+mod asymmetric;
 mod crypto;
 mod keys;
 mod lifecycle;

@@ -4,6 +4,7 @@
 //! with the exact PascalCase names of spec §7; absent optional fields are omitted, never null.
 
 mod aliases;
+mod asymmetric;
 mod crypto;
 mod keys;
 mod lifecycle;
@@ -13,6 +14,7 @@ mod tags;
 mod versions;
 
 pub use aliases::*;
+pub use asymmetric::*;
 pub use crypto::*;
 pub use keys::*;
 pub use lifecycle::*;

@@ -1,0 +1,293 @@
+//! Asymmetric keys at the wire: every spec and usage creates, serves its public key, signs and
+//! verifies or encrypts and decrypts through its named version; the limits and refusals of
+//! spec §6.3/§7.5. (Signatures and ciphertexts checked by independent libraries: the SDK
+//! suite, tests/sdk/python/test_asymmetric.py.)
+
+mod common;
+
+use common::*;
+
+fn as_refs<'a>(p: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
+    p.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+fn sha256(data: &[u8]) -> Vec<u8> {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data).as_ref().to_vec()
+}
+
+/// Creates a key of `spec`/`usage` and answers (key id, its one version id).
+async fn key_of(c: &Client, spec: &str, usage: &str) -> (String, String) {
+    let made = ok(c, "CreateKey", &[("KeySpec", spec), ("KeyUsage", usage)]).await;
+    let meta = &made["KeyMetadata"];
+    assert_eq!((meta["KeySpec"].as_str(), meta["KeyUsage"].as_str()), (Some(spec), Some(usage)));
+    assert_eq!(meta["KeyState"], "Enabled");
+    assert_eq!(meta["AutomaticRotation"], "Disabled");
+    let key = meta["KeyId"].as_str().unwrap().to_owned();
+    let listed = ok(c, "ListKeyVersions", &[("KeyId", &key)]).await;
+    let versions = listed["KeyVersions"]["KeyVersion"].as_array().unwrap();
+    assert_eq!(versions.len(), 1);
+    let version = versions[0]["KeyVersionId"].as_str().unwrap().to_owned();
+    assert_eq!(meta["PrimaryKeyVersion"], version.as_str());
+    (key, version)
+}
+
+const SIGNING: [(&str, &[&str]); 5] = [
+    ("RSA_2048", &["RSA_PSS_SHA_256", "RSA_PKCS1_SHA_256"]),
+    ("RSA_3072", &["RSA_PSS_SHA_256", "RSA_PKCS1_SHA_256"]),
+    ("EC_P256", &["ECDSA_SHA_256"]),
+    ("EC_P256K", &["ECDSA_SHA_256"]),
+    ("EC_SM2", &["SM2DSA"]),
+];
+
+const ENCRYPTING: [(&str, &[(&str, usize)]); 3] = [
+    ("RSA_2048", &[("RSAES_OAEP_SHA_256", 190), ("RSAES_OAEP_SHA_1", 214)]),
+    ("RSA_3072", &[("RSAES_OAEP_SHA_256", 318), ("RSAES_OAEP_SHA_1", 342)]),
+    ("EC_SM2", &[("SM2PKE", 6047)]),
+];
+
+#[tokio::test]
+async fn every_signing_spec_signs_and_verifies_through_its_version() {
+    let k = start();
+    let c = k.client();
+    for (spec, algorithms) in SIGNING {
+        let (key, version) = key_of(&c, spec, "SIGN/VERIFY").await;
+        let pem = ok(&c, "GetPublicKey", &[("KeyId", &key), ("KeyVersionId", &version)]).await;
+        let public = pem["PublicKey"].as_str().unwrap();
+        assert!(public.starts_with("-----BEGIN PUBLIC KEY-----\n") && public.ends_with("-----END PUBLIC KEY-----\n"));
+        assert_eq!((pem["KeyId"].as_str(), pem["KeyVersionId"].as_str()), (Some(key.as_str()), Some(version.as_str())));
+        let alias = format!("alias/sign-{}", spec.to_lowercase().replace('_', "-"));
+        ok(&c, "CreateAlias", &[("AliasName", &alias), ("KeyId", &key)]).await;
+        let by_alias = ok(&c, "GetPublicKey", &[("KeyId", &alias), ("KeyVersionId", &version)]).await;
+        assert_eq!(by_alias["PublicKey"], pem["PublicKey"]);
+
+        for alg in algorithms {
+            let digest = b64(&sha256(format!("message for {spec} {alg}").as_bytes()));
+            let base = [("KeyId", key.as_str()), ("KeyVersionId", version.as_str()), ("Algorithm", alg)];
+            let with = |extra: &[(&'static str, &str)]| {
+                let mut p: Vec<(&str, String)> = base.iter().map(|(k, v)| (*k, v.to_string())).collect();
+                p.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+                p
+            };
+            let signed = ok(&c, "AsymmetricSign", &as_refs(&with(&[("Digest", &digest)]))).await;
+            assert_eq!(signed["KeyVersionId"], version.as_str());
+            let signature = signed["Value"].as_str().unwrap().to_owned();
+            let sig = unb64(&signature);
+            if spec.starts_with("RSA_2048") {
+                assert_eq!(sig.len(), 256);
+            } else if spec.starts_with("RSA_3072") {
+                assert_eq!(sig.len(), 384);
+            } else {
+                assert_eq!(sig[0], 0x30, "{spec}: DER SEQUENCE {{r, s}}");
+            }
+            let verify = |d: String, s: String| {
+                let params = with(&[("Digest", &d), ("Value", &s)]);
+                let c = c.clone();
+                async move { ok(&c, "AsymmetricVerify", &as_refs(&params)).await["Value"].clone() }
+            };
+            assert_eq!(verify(digest.clone(), signature.clone()).await, serde_json::json!(true), "{spec} {alg}");
+            let other = b64(&sha256(b"another message"));
+            assert_eq!(verify(other, signature.clone()).await, serde_json::json!(false), "{spec} {alg}");
+            let mut bent = sig.clone();
+            let mid = bent.len() / 2;
+            bent[mid] ^= 1;
+            assert_eq!(verify(digest.clone(), b64(&bent)).await, serde_json::json!(false));
+            assert_eq!(verify(digest.clone(), b64(b"not a signature")).await, serde_json::json!(false));
+
+            // A digest that is not 32 bytes is refused, not signed.
+            let r = call(&c, "AsymmetricSign", &as_refs(&with(&[("Digest", &b64(&[7u8; 31]))]))).await;
+            assert_error(&r, 400, "InvalidParameter");
+            // DryRun validates and answers whether the call would succeed.
+            let r = call(&c, "AsymmetricSign", &as_refs(&with(&[("Digest", &digest), ("DryRun", "true")]))).await;
+            assert_error(&r, 400, "DryRunOperationError");
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_encrypting_spec_round_trips_up_to_its_limit() {
+    let k = start();
+    let c = k.client();
+    for (spec, algorithms) in ENCRYPTING {
+        let (key, version) = key_of(&c, spec, "ENCRYPT/DECRYPT").await;
+        for (alg, max) in algorithms {
+            let base = vec![("KeyId", key.as_str()), ("KeyVersionId", version.as_str()), ("Algorithm", *alg)];
+            let plaintext: Vec<u8> = (0..*max).map(|i| (i % 251) as u8).collect();
+            let mut p = base.clone();
+            let pt = b64(&plaintext);
+            p.push(("Plaintext", &pt));
+            let enc = ok(&c, "AsymmetricEncrypt", &p).await;
+            assert_eq!(
+                (enc["KeyId"].as_str(), enc["KeyVersionId"].as_str()),
+                (Some(key.as_str()), Some(version.as_str()))
+            );
+            let blob = enc["CiphertextBlob"].as_str().unwrap().to_owned();
+            let raw = unb64(&blob);
+            if spec == "RSA_2048" {
+                assert_eq!(raw.len(), 256);
+            } else if spec == "RSA_3072" {
+                assert_eq!(raw.len(), 384);
+            } else {
+                // GM/T 0009 DER: SEQUENCE { x, y, SM3 hash, ciphertext }, the plaintext's length
+                // plus the point, the hash and at most 16 bytes of DER headers and sign bytes.
+                assert!(raw[0] == 0x30 && raw.len() <= max + 64 + 32 + 16, "SM2: {} bytes", raw.len());
+            }
+            let mut d = base.clone();
+            d.push(("CiphertextBlob", &blob));
+            let dec = ok(&c, "AsymmetricDecrypt", &d).await;
+            assert_eq!(unb64(dec["Plaintext"].as_str().unwrap()), plaintext, "{spec} {alg}");
+
+            // One byte over the limit is refused.
+            let over = b64(&vec![1u8; max + 1]);
+            let mut p = base.clone();
+            p.push(("Plaintext", &over));
+            assert_error(&call(&c, "AsymmetricEncrypt", &p).await, 400, "InvalidParameter");
+            // A ciphertext that does not decrypt: one answer, whatever the cause.
+            let mut bent = raw.clone();
+            let last = bent.len() - 1;
+            bent[last] ^= 1;
+            for bad in [b64(&bent), b64(b"short")] {
+                let mut d = base.clone();
+                d.push(("CiphertextBlob", &bad));
+                let r = call(&c, "AsymmetricDecrypt", &d).await;
+                assert_error(&r, 400, "InvalidParameter");
+                assert!(r.json()["Message"].as_str().unwrap().contains("CiphertextBlob"), "{}", r.text());
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn usage_spec_version_and_state_rules_are_enforced() {
+    let k = start();
+    let c = k.client();
+    // Usage rules at creation (spec §6.1) and the defaults.
+    assert_error(
+        &call(&c, "CreateKey", &[("KeySpec", "EC_P256"), ("KeyUsage", "ENCRYPT/DECRYPT")]).await,
+        400,
+        "InvalidParameter",
+    );
+    let p256 = ok(&c, "CreateKey", &[("KeySpec", "EC_P256K")]).await;
+    assert_eq!(p256["KeyMetadata"]["KeyUsage"], "SIGN/VERIFY");
+    let rsa_default = ok(&c, "CreateKey", &[("KeySpec", "RSA_2048")]).await;
+    assert_eq!(rsa_default["KeyMetadata"]["KeyUsage"], "ENCRYPT/DECRYPT");
+    // Asymmetric keys do not rotate.
+    let r = call(
+        &c,
+        "CreateKey",
+        &[("KeySpec", "EC_SM2"), ("EnableAutomaticRotation", "true"), ("RotationInterval", "30d")],
+    )
+    .await;
+    assert_error(&r, 400, "Rejected.UnsupportedOperation");
+
+    let (signer, signer_version) = key_of(&c, "RSA_2048", "SIGN/VERIFY").await;
+    let (encrypter, encrypter_version) = key_of(&c, "EC_SM2", "ENCRYPT/DECRYPT").await;
+    assert_error(&call(&c, "CreateKeyVersion", &[("KeyId", &signer)]).await, 400, "Rejected.UnsupportedOperation");
+    let r = call(
+        &c,
+        "UpdateRotationPolicy",
+        &[("KeyId", &signer), ("EnableAutomaticRotation", "true"), ("RotationInterval", "30d")],
+    )
+    .await;
+    assert_error(&r, 400, "Rejected.UnsupportedOperation");
+    // Symmetric actions on an asymmetric key, and the reverse.
+    assert_error(
+        &call(&c, "Encrypt", &[("KeyId", &encrypter), ("Plaintext", "aGk=")]).await,
+        400,
+        "UnsupportedOperation",
+    );
+    let aes = new_key(&c).await;
+    let aes_version = ok(&c, "DescribeKey", &[("KeyId", &aes)]).await["KeyMetadata"]["PrimaryKeyVersion"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = call(&c, "GetPublicKey", &[("KeyId", &aes), ("KeyVersionId", &aes_version)]).await;
+    assert_error(&r, 400, "UnsupportedOperation");
+
+    let digest = b64(&sha256(b"m"));
+    let sign = |key: &str, version: &str, alg: &str| {
+        vec![
+            ("KeyId", key.to_owned()),
+            ("KeyVersionId", version.to_owned()),
+            ("Algorithm", alg.to_owned()),
+            ("Digest", digest.clone()),
+        ]
+    };
+    let send = |action: &'static str, p: Vec<(&'static str, String)>| {
+        let c = c.clone();
+        async move {
+            let refs: Vec<(&str, &str)> = p.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            call(&c, action, &refs).await
+        }
+    };
+    // The other usage's action; an algorithm of another spec; an unknown algorithm.
+    assert_error(
+        &send("AsymmetricSign", sign(&encrypter, &encrypter_version, "SM2DSA")).await,
+        400,
+        "UnsupportedOperation",
+    );
+    assert_error(
+        &send("AsymmetricSign", sign(&signer, &signer_version, "ECDSA_SHA_256")).await,
+        400,
+        "InvalidParameter",
+    );
+    assert_error(
+        &send("AsymmetricSign", sign(&signer, &signer_version, "RSA_PSS_SHA_512")).await,
+        400,
+        "InvalidParameter",
+    );
+    let mut enc = sign(&encrypter, &encrypter_version, "RSAES_OAEP_SHA_256");
+    enc[3] = ("Plaintext", "aGk=".into());
+    assert_error(&send("AsymmetricEncrypt", enc).await, 400, "InvalidParameter");
+    // A version of another key, or no version at all.
+    assert_error(
+        &send("AsymmetricSign", sign(&signer, &encrypter_version, "RSA_PSS_SHA_256")).await,
+        404,
+        "Forbidden.KeyVersionNotFound",
+    );
+    assert_error(
+        &send("AsymmetricSign", sign(&signer, "not-a-version", "RSA_PSS_SHA_256")).await,
+        404,
+        "Forbidden.KeyVersionNotFound",
+    );
+    let mut no_version = sign(&signer, &signer_version, "RSA_PSS_SHA_256");
+    no_version.remove(1);
+    assert_error(&send("AsymmetricSign", no_version).await, 400, "MissingParameter");
+
+    // Key states govern every asymmetric action (spec §5.4).
+    ok(&c, "DisableKey", &[("KeyId", &signer)]).await;
+    assert_error(
+        &send("AsymmetricSign", sign(&signer, &signer_version, "RSA_PSS_SHA_256")).await,
+        409,
+        "Rejected.Disabled",
+    );
+    let r = call(&c, "GetPublicKey", &[("KeyId", &signer), ("KeyVersionId", &signer_version)]).await;
+    assert_error(&r, 409, "Rejected.Disabled");
+    ok(&c, "EnableKey", &[("KeyId", &signer)]).await;
+    let signed = send("AsymmetricSign", sign(&signer, &signer_version, "RSA_PSS_SHA_256")).await;
+    assert_eq!(signed.status, 200, "{}", signed.text());
+    ok(&c, "ScheduleKeyDeletion", &[("KeyId", &signer), ("PendingWindowInDays", "7")]).await;
+    assert_error(
+        &send("AsymmetricSign", sign(&signer, &signer_version, "RSA_PSS_SHA_256")).await,
+        409,
+        "Rejected.PendingDeletion",
+    );
+}
+
+/// XML renders the verify answer's boolean as text, as every other field.
+#[tokio::test]
+async fn verify_renders_in_xml() {
+    let k = start();
+    let c = k.client();
+    let (key, version) = key_of(&c, "EC_P256", "SIGN/VERIFY").await;
+    let digest = b64(&sha256(b"xml"));
+    let base = [("KeyId", key.as_str()), ("KeyVersionId", version.as_str()), ("Algorithm", "ECDSA_SHA_256")];
+    let mut p = base.to_vec();
+    p.push(("Digest", &digest));
+    let sig = ok(&c, "AsymmetricSign", &p).await["Value"].as_str().unwrap().to_owned();
+    p.push(("Value", &sig));
+    p.push(("Format", "XML"));
+    let r = call(&c, "AsymmetricVerify", &p).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    assert!(text.contains("<AsymmetricVerifyResponse>") && text.contains("<Value>true</Value>"), "{text}");
+}
