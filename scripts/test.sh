@@ -13,6 +13,17 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+step "tools the tests call"
+# The asymmetric tests check signatures and ciphertexts with the openssl command (an
+# implementation independent of kmsd's).
+if ! command -v openssl >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+  else
+    echo "the tests need the openssl command" >&2
+    exit 1
+  fi
+fi
 step "PostgreSQL for the tests"
 KMSD_TEST_POSTGRES_URL="$(bash scripts/postgres.sh)"
 export KMSD_TEST_POSTGRES_URL

@@ -9,7 +9,7 @@
 use kms_crypto::MaterialLabel;
 use kms_crypto::blob::CiphertextBlob;
 use kms_store::{KeyRecord, VersionRecord};
-use kms_types::{EncryptionContext, KeyId, KeyRef, KeyUsage, KeyVersionId};
+use kms_types::{EncryptionContext, KeyId, KeyRef, KeyState, KeyUsage, KeyVersionId};
 use zeroize::Zeroizing;
 
 use crate::error::{CoreError, CoreResult};
@@ -58,7 +58,10 @@ impl Kms {
             return Ok(Some(hit));
         }
         let found = self.store.get_version(id).await?;
-        if let (Some(v), Ok(mut m)) = (&found, self.materials.versions.lock()) {
+        // An `EXTERNAL` key's version without material yet (or any more) gets it later.
+        if let (Some(v), Ok(mut m)) =
+            (found.as_ref().filter(|v| !v.material.is_empty()), self.materials.versions.lock())
+        {
             if m.len() >= MAX_CACHED_VERSIONS {
                 m.clear();
             }
@@ -67,10 +70,26 @@ impl Kms {
         Ok(found)
     }
 
+    /// Drops a version from memory (its imported material was taken away).
+    pub(crate) fn forget_material(&self, id: &KeyVersionId) {
+        if let Ok(mut m) = self.materials.versions.lock() {
+            m.remove(id);
+        }
+    }
+
+    /// Whether the key may be used now: its state, and for imported material that expired
+    /// before the scheduled job took it away, `PendingImport` already.
+    pub(crate) fn check_use(&self, key: &KeyRecord) -> CoreResult<()> {
+        if key.material_expire_at.is_some_and(|at| at <= self.now()) {
+            return check(KeyState::PendingImport, Operation::UseKey);
+        }
+        check(key.state, Operation::UseKey)
+    }
+
     /// The key and its primary version, checked for use with a symmetric operation.
     async fn usable_primary(&self, r: &KeyRef) -> CoreResult<(KeyRecord, VersionRecord)> {
         let key = self.resolve(r).await?;
-        check(key.state, Operation::UseKey)?;
+        self.check_use(&key)?;
         if !key.spec.is_symmetric() || key.usage != KeyUsage::EncryptDecrypt {
             return Err(CoreError::KeyUnsupportedOperation);
         }
@@ -108,7 +127,7 @@ impl Kms {
         let blob = CiphertextBlob::parse(blob).map_err(|_| CoreError::InvalidCiphertext)?;
         let version = self.material(&blob.version_id).await?.ok_or(CoreError::KeyNotFound)?;
         let key = self.store.get_key(&version.key_id).await?.ok_or(CoreError::KeyNotFound)?;
-        check(key.state, Operation::UseKey)?;
+        self.check_use(&key)?;
         let label = MaterialLabel { key_id: &key.id, version_id: &version.id, spec: key.spec };
         let material = kms_crypto::WrappedMaterial(version.material);
         let plaintext = self.crypto.symmetric.open(
@@ -132,7 +151,71 @@ impl Kms {
     }
 }
 
+/// Where ExportDataKey / GenerateAndExportDataKey send a data key: a caller's public key.
+#[derive(Debug, Clone)]
+pub struct ExportTo<'a> {
+    /// DER SubjectPublicKeyInfo.
+    pub public_key: &'a [u8],
+    pub spec: kms_types::KeySpec,
+    pub algorithm: kms_types::AsymmetricAlgorithm,
+}
+
+impl ExportTo<'_> {
+    /// The data key encrypted to the public key; `too_long` names the parameter to blame when
+    /// the data key is longer than the algorithm takes.
+    fn seal(&self, data_key: &[u8], too_long: &'static str) -> CoreResult<Vec<u8>> {
+        if self.algorithm.max_plaintext(self.spec).is_none_or(|max| data_key.len() > max) {
+            return Err(CoreError::InvalidParameter(too_long));
+        }
+        kms_crypto::public::encrypt(self.public_key, self.spec, self.algorithm, data_key)
+            .map_err(|_| CoreError::InvalidParameter("PublicKeyBlob"))
+    }
+}
+
 impl Kms {
+    /// ExportDataKey: opens a data-key blob (its own key version, like Decrypt) and encrypts
+    /// the data key to the caller's public key; answers the version that opened it.
+    pub async fn export_data_key(
+        &self,
+        blob: &[u8],
+        context: &EncryptionContext,
+        to: &ExportTo<'_>,
+    ) -> CoreResult<Encrypted> {
+        let opened = self.decrypt(blob, context).await?;
+        let exported = to.seal(&opened.plaintext, "CiphertextBlob")?;
+        Ok(Encrypted { key_id: opened.key_id, version_id: opened.version_id, blob: exported })
+    }
+
+    /// GenerateAndExportDataKey: a new data key, wrapped under the key's primary version and
+    /// encrypted to the caller's public key; the plaintext never leaves the service.
+    pub async fn generate_and_export_data_key(
+        &self,
+        r: &KeyRef,
+        context: &EncryptionContext,
+        len: usize,
+        to: &ExportTo<'_>,
+    ) -> CoreResult<(Encrypted, Vec<u8>)> {
+        let (key, version) = self.usable_primary(r).await?;
+        let plaintext = self.crypto.random_bytes(len)?;
+        let exported = to.seal(&plaintext, "NumberOfBytes")?;
+        Ok((self.seal(&key, &version, context, &plaintext)?, exported))
+    }
+
+    /// ReEncrypt from a public-key ciphertext of an asymmetric key version.
+    pub async fn re_encrypt_from_public_key(
+        &self,
+        source: &KeyRef,
+        source_version: &KeyVersionId,
+        algorithm: kms_types::AsymmetricAlgorithm,
+        ciphertext: Vec<u8>,
+        destination: &KeyRef,
+        destination_context: &EncryptionContext,
+    ) -> CoreResult<Encrypted> {
+        let (key, version) = self.usable_primary(destination).await?;
+        let opened = self.asymmetric_decrypt(source, source_version, algorithm, ciphertext).await?;
+        self.seal(&key, &version, destination_context, &opened.value)
+    }
+
     /// ReEncrypt (symmetric source): opens the blob under its own key and source context, and
     /// seals the plaintext under the destination key's primary version and context. The
     /// plaintext never leaves the service.

@@ -67,6 +67,18 @@ pub enum CoreError {
     LimitExceeded,
     #[error("key version not found")]
     KeyVersionNotFound,
+    /// An import action on a key whose material the service made (`Origin` not EXTERNAL).
+    #[error("the key's origin does not allow this")]
+    OriginUnsupported,
+    /// The import token does not open, or is another key's.
+    #[error("invalid import token")]
+    InvalidImportToken,
+    #[error("expired import token")]
+    ExpiredImportToken,
+    /// Imported material that does not unwrap, is not the spec's length, or is not the
+    /// material imported before.
+    #[error("invalid key material")]
+    InvalidKeyMaterial,
     #[error("dedicated KMS instance not found")]
     InstanceNotFound,
     /// The configured root key does not open this store's data.

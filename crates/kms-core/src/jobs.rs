@@ -1,5 +1,5 @@
-//! Scheduled work: destroying keys whose deletion window ended and rotating keys whose
-//! rotation is due. Driven by the service clock (which `--dev-clock` can move). Safe to run
+//! Scheduled work: destroying keys whose deletion window ended, rotating keys whose
+//! rotation is due, taking expired imported material away, purging deleted secrets. Driven by the service clock (which `--dev-clock` can move). Safe to run
 //! on several nodes at once: each action is a compare-and-set, so exactly one node wins.
 
 use kms_store::StoreError;
@@ -17,6 +17,8 @@ pub struct JobReport {
     pub rotated: usize,
     /// Secrets whose recovery window ended, purged.
     pub purged_secrets: usize,
+    /// `EXTERNAL` keys whose imported material expired, back to `PendingImport`.
+    pub expired_materials: usize,
 }
 
 impl Kms {
@@ -40,6 +42,13 @@ impl Kms {
         for key in self.store.keys_due_for_rotation(now, BATCH).await? {
             match self.rotate(&key).await {
                 Ok(_) => report.rotated += 1,
+                Err(CoreError::Store(StoreError::Conflict | StoreError::NotFound)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        for key in self.store.keys_with_expired_material(now, BATCH).await? {
+            match self.remove_material(&key).await {
+                Ok(()) => report.expired_materials += 1,
                 Err(CoreError::Store(StoreError::Conflict | StoreError::NotFound)) => {}
                 Err(e) => return Err(e),
             }

@@ -51,13 +51,15 @@ impl Kms {
         if !supported {
             return Err(CoreError::Unsupported("KeySpec"));
         }
-        if new.origin != Origin::AliyunKms {
+        // Imported material (BYOK) is for the symmetric specs.
+        let external = new.origin == Origin::External;
+        if external && !new.spec.is_symmetric() {
             return Err(CoreError::Unsupported("Origin"));
         }
         if new.protection_level != ProtectionLevel::Software {
             return Err(CoreError::Unsupported("ProtectionLevel"));
         }
-        if new.automatic_rotation && new.spec.is_asymmetric() {
+        if new.automatic_rotation && (new.spec.is_asymmetric() || external) {
             return Err(CoreError::RotationUnsupported);
         }
         let rotation_interval =
@@ -68,7 +70,10 @@ impl Kms {
         let id = KeyId::generate();
         let version_id = KeyVersionId::generate();
         let spec = new.spec;
-        let material = if spec.is_symmetric() {
+        let material = if external {
+            // No material until ImportKeyMaterial brings it.
+            kms_crypto::WrappedMaterial(Vec::new())
+        } else if spec.is_symmetric() {
             self.crypto.symmetric.generate(MaterialLabel { key_id: &id, version_id: &version_id, spec })?
         } else {
             // RSA key generation takes tens to hundreds of milliseconds: not on a request worker.
@@ -82,7 +87,7 @@ impl Kms {
             usage,
             origin: new.origin,
             protection_level: new.protection_level,
-            state: KeyState::Enabled,
+            state: if external { KeyState::PendingImport } else { KeyState::Enabled },
             description: new.description,
             creator: self.account().to_string(),
             created_at: now,
@@ -93,6 +98,8 @@ impl Kms {
             rotation_interval,
             last_rotation_at: now,
             next_rotation_at: rotation_interval.map(|i| now + i),
+            material_expire_at: None,
+            material_fingerprint: None,
             revision: 0,
         };
         let version = VersionRecord {

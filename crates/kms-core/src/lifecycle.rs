@@ -16,7 +16,9 @@ use crate::state::{Operation, check};
 /// Attempts before giving up on a key that changes under every write.
 const CAS_ATTEMPTS: usize = 16;
 
-/// What a change decided for one read of the record.
+/// What a change decided for one read of the record. (Short-lived, one per attempt: the
+/// size difference between the variants costs nothing worth a box.)
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Change {
     /// Store this record.
     Write(KeyRecord),

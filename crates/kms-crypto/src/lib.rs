@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod blob;
+pub mod import;
 mod provider;
 pub mod public;
 pub mod soft;

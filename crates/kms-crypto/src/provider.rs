@@ -64,6 +64,9 @@ pub trait SymmetricKeys: Send + Sync {
     fn supports(&self, spec: KeySpec) -> bool;
     /// New material for a version (of `label.spec`), returned wrapped.
     fn generate(&self, label: MaterialLabel<'_>) -> Result<WrappedMaterial, CryptoError>;
+    /// Material the caller brought (BYOK), wrapped like generated material; `Unsupported`
+    /// when it is not the spec's length.
+    fn import(&self, label: MaterialLabel<'_>, material: &[u8]) -> Result<WrappedMaterial, CryptoError>;
     /// AEAD-encrypts under the version's material with a fresh random IV.
     fn seal(
         &self,

@@ -50,13 +50,18 @@ pub fn verify(spki: &[u8], spec: KeySpec, alg: Alg, digest: &[u8], signature: &[
 }
 
 /// Encrypts `plaintext` to the key: RSAES-OAEP (MGF1 with the same hash), or SM2 with the
-/// GM/T 0009 DER ciphertext. The caller has checked the plaintext length (spec §6.3).
+/// GM/T 0009 DER ciphertext. The caller has checked the plaintext length (spec §6.3). A key
+/// that is not of `spec` (another modulus size, another curve) is refused.
 pub fn encrypt(spki: &[u8], spec: KeySpec, alg: Alg, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
     match (spec, alg) {
         (KeySpec::Rsa2048 | KeySpec::Rsa3072, Alg::RsaesOaepSha256 | Alg::RsaesOaepSha1) => {
             let oaep = if alg == Alg::RsaesOaepSha256 { &OAEP_SHA256_MGF1SHA256 } else { &OAEP_SHA1_MGF1SHA1 };
             let key = PublicEncryptingKey::from_der(spki).map_err(|_| CryptoError::Backend)?;
             let key = OaepPublicEncryptingKey::new(key).map_err(|_| CryptoError::Backend)?;
+            let bits = if spec == KeySpec::Rsa2048 { 2048 } else { 3072 };
+            if key.key_size_bits() != bits {
+                return Err(CryptoError::Unsupported);
+            }
             let mut out = vec![0u8; key.ciphertext_size()];
             let n = key.encrypt(oaep, plaintext, &mut out, None).map_err(|_| CryptoError::Backend)?.len();
             out.truncate(n);

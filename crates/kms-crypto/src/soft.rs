@@ -239,6 +239,13 @@ impl SymmetricKeys for SoftSymmetric {
         Ok(WrappedMaterial(self.root.wrap(&label.aad(), &plain)?))
     }
 
+    fn import(&self, label: MaterialLabel<'_>, material: &[u8]) -> Result<WrappedMaterial, CryptoError> {
+        if Self::material_len(label.spec) != Some(material.len()) {
+            return Err(CryptoError::Unsupported);
+        }
+        Ok(WrappedMaterial(self.root.wrap(&label.aad(), material)?))
+    }
+
     fn seal(
         &self,
         material: &WrappedMaterial,

@@ -1,9 +1,9 @@
 //! The software backend for asymmetric keys: RSA and ECDSA (P-256, secp256k1) from aws-lc-rs,
 //! SM2 from RustCrypto `sm2`.
 //!
-//! A version's material is its private key wrapped by the root key, bound to the version and
-//! spec like symmetric material: PKCS#8 for RSA and ECDSA (aws-lc's own encoding), the 32-byte
-//! secret scalar for SM2. It is unwrapped into a zeroizing buffer for one call.
+//! A version's material is its private key as PKCS#8 DER, wrapped by the root key and bound
+//! to the version and spec like symmetric material. It is unwrapped into a zeroizing buffer
+//! for one call.
 
 use std::sync::Arc;
 
@@ -18,7 +18,7 @@ use aws_lc_rs::signature::{
 };
 use kms_types::{AsymmetricAlgorithm as Alg, KeySpec, SIGNING_DIGEST_BYTES};
 use sm2::elliptic_curve::Generate as _;
-use sm2::pkcs8::EncodePublicKey as _;
+use sm2::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, EncodePublicKey as _};
 use zeroize::Zeroizing;
 
 use crate::provider::{AsymmetricKeys, CryptoError, MaterialLabel, RootKey, WrappedMaterial};
@@ -58,7 +58,7 @@ impl SoftAsymmetric {
     }
 
     fn sm2_secret(plain: &[u8]) -> Result<sm2::SecretKey, CryptoError> {
-        sm2::SecretKey::from_slice(plain).map_err(backend)
+        sm2::SecretKey::from_pkcs8_der(plain).map_err(backend)
     }
 }
 
@@ -77,7 +77,7 @@ impl AsymmetricKeys for SoftAsymmetric {
             Zeroizing::new(pair.to_pkcs8v1().map_err(backend)?.as_ref().to_vec())
         } else if label.spec == KeySpec::EcSm2 {
             let secret = sm2::SecretKey::try_generate_from_rng(&mut getrandom::SysRng).map_err(backend)?;
-            Zeroizing::new(secret.to_bytes().to_vec())
+            Zeroizing::new(secret.to_pkcs8_der().map_err(backend)?.as_bytes().to_vec())
         } else {
             return Err(CryptoError::Unsupported);
         };

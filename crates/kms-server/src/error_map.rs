@@ -42,6 +42,10 @@ pub fn to_api(e: CoreError, request_id: &str) -> ApiError {
             "Unsupported operation. The key has deletion protection enabled; disable it first.",
         ),
         CoreError::KeyVersionNotFound => Code::KeyVersionNotFound.into(),
+        CoreError::OriginUnsupported => Code::UnsupportedOrigin.into(),
+        CoreError::InvalidImportToken => Code::InvalidImportToken.into(),
+        CoreError::ExpiredImportToken => Code::ExpiredImportToken.into(),
+        CoreError::InvalidKeyMaterial => Code::InvalidKeyMaterial.into(),
         CoreError::ResourceNotFound => Code::InvalidResourceIdNotFound.into(),
         CoreError::LimitExceeded => Code::LimitExceeded.into(),
         // Spec §12: a malformed or altered blob, or the wrong context, is InvalidParameter.

@@ -291,3 +291,206 @@ async fn verify_renders_in_xml() {
     let text = r.text();
     assert!(text.contains("<AsymmetricVerifyResponse>") && text.contains("<Value>true</Value>"), "{text}");
 }
+
+/// The DER SubjectPublicKeyInfo inside GetPublicKey's PEM, base64 (what `PublicKeyBlob` takes).
+async fn public_key_blob(c: &Client, key: &str, version: &str) -> String {
+    let pem = ok(c, "GetPublicKey", &[("KeyId", key), ("KeyVersionId", version)]).await;
+    pem["PublicKey"].as_str().unwrap().lines().filter(|l| !l.starts_with("-----")).collect()
+}
+
+/// ExportDataKey and GenerateAndExportDataKey, to an RSA and an SM2 public key (here kmsd's
+/// own asymmetric keys, so AsymmetricDecrypt can unwrap what was exported).
+#[tokio::test]
+async fn data_keys_export_to_a_public_key() {
+    let k = start();
+    let c = k.client();
+    let aes = new_key(&c).await;
+    for (spec, algorithm, limit) in
+        [("RSA_2048", "RSAES_OAEP_SHA_256", 190), ("RSA_2048", "RSAES_OAEP_SHA_1", 214), ("EC_SM2", "SM2PKE", 1024)]
+    {
+        let (recipient, version) = key_of(&c, spec, "ENCRYPT/DECRYPT").await;
+        let blob = public_key_blob(&c, &recipient, &version).await;
+        let wrap = [("PublicKeyBlob", blob.as_str()), ("WrappingAlgorithm", algorithm), ("WrappingKeySpec", spec)];
+        let unwrap = |exported: String| {
+            let (c, recipient, version) = (c.clone(), recipient.clone(), version.clone());
+            async move {
+                let p = [
+                    ("KeyId", recipient.as_str()),
+                    ("KeyVersionId", version.as_str()),
+                    ("Algorithm", algorithm),
+                    ("CiphertextBlob", exported.as_str()),
+                ];
+                unb64(ok(&c, "AsymmetricDecrypt", &p).await["Plaintext"].as_str().unwrap())
+            }
+        };
+
+        // ExportDataKey: the data key of a GenerateDataKey blob, under its context.
+        let dk = ok(&c, "GenerateDataKey", &[("KeyId", &aes), ("EncryptionContext", r#"{"app":"x"}"#)]).await;
+        let mut p =
+            vec![("CiphertextBlob", dk["CiphertextBlob"].as_str().unwrap()), ("EncryptionContext", r#"{"app":"x"}"#)];
+        p.extend_from_slice(&wrap);
+        let exported = ok(&c, "ExportDataKey", &p).await;
+        assert_eq!(
+            (exported["KeyId"].as_str(), exported["KeyVersionId"].clone()),
+            (Some(aes.as_str()), dk["KeyVersionId"].clone())
+        );
+        let data_key = unb64(dk["Plaintext"].as_str().unwrap());
+        assert_eq!(
+            unwrap(exported["ExportedDataKey"].as_str().unwrap().to_owned()).await,
+            data_key,
+            "{spec} {algorithm}"
+        );
+        // The wrong context opens nothing.
+        p[1] = ("EncryptionContext", r#"{"app":"y"}"#);
+        assert_error(&call(&c, "ExportDataKey", &p).await, 400, "InvalidParameter");
+
+        // GenerateAndExportDataKey: the blob decrypts to the key that was exported.
+        let n = limit.min(64).to_string();
+        let mut g = vec![("KeyId", aes.as_str()), ("NumberOfBytes", n.as_str())];
+        g.extend_from_slice(&wrap);
+        let made = ok(&c, "GenerateAndExportDataKey", &g).await;
+        assert!(made.get("Plaintext").is_none());
+        let inside = unb64(
+            ok(&c, "Decrypt", &[("CiphertextBlob", made["CiphertextBlob"].as_str().unwrap())]).await["Plaintext"]
+                .as_str()
+                .unwrap(),
+        );
+        assert_eq!(inside.len(), limit.min(64));
+        assert_eq!(unwrap(made["ExportedDataKey"].as_str().unwrap().to_owned()).await, inside);
+        if limit < 1024 {
+            // A data key longer than the wrapping algorithm takes.
+            let over = (limit + 1).to_string();
+            let mut g = vec![("KeyId", aes.as_str()), ("NumberOfBytes", over.as_str())];
+            g.extend_from_slice(&wrap);
+            assert_error(&call(&c, "GenerateAndExportDataKey", &g).await, 400, "InvalidParameter");
+        }
+    }
+
+    // Wrapping parameters that do not fit together, or a public key that is not of the spec.
+    let (rsa, rsa_version) = key_of(&c, "RSA_3072", "ENCRYPT/DECRYPT").await;
+    let rsa3072 = public_key_blob(&c, &rsa, &rsa_version).await;
+    for (blob, algorithm, spec) in [
+        (rsa3072.as_str(), "RSAES_OAEP_SHA_256", "RSA_2048"),
+        (rsa3072.as_str(), "SM2PKE", "RSA_2048"),
+        (rsa3072.as_str(), "RSAES_OAEP_SHA_256", "RSA_3072"),
+        (rsa3072.as_str(), "RSA_PSS_SHA_256", "RSA_2048"),
+        ("AAAA", "RSAES_OAEP_SHA_256", "RSA_2048"),
+        (rsa3072.as_str(), "SM2PKE", "EC_SM2"),
+    ] {
+        let g = [
+            ("KeyId", aes.as_str()),
+            ("PublicKeyBlob", blob),
+            ("WrappingAlgorithm", algorithm),
+            ("WrappingKeySpec", spec),
+        ];
+        let r = call(&c, "GenerateAndExportDataKey", &g).await;
+        assert_error(&r, 400, "InvalidParameter");
+    }
+}
+
+/// ReEncrypt from a public-key ciphertext: SourceKeyId, SourceKeyVersionId and
+/// SourceEncryptionAlgorithm name the asymmetric key version that opens it.
+#[tokio::test]
+async fn re_encrypt_takes_a_public_key_source() {
+    let k = start();
+    let c = k.client();
+    let aes = new_key(&c).await;
+    let (rsa, version) = key_of(&c, "RSA_2048", "ENCRYPT/DECRYPT").await;
+    let secret = b64(b"moved from RSA to AES");
+    let enc = ok(
+        &c,
+        "AsymmetricEncrypt",
+        &[("KeyId", &rsa), ("KeyVersionId", &version), ("Algorithm", "RSAES_OAEP_SHA_256"), ("Plaintext", &secret)],
+    )
+    .await;
+    let source = enc["CiphertextBlob"].as_str().unwrap();
+    let p = [
+        ("CiphertextBlob", source),
+        ("SourceKeyId", rsa.as_str()),
+        ("SourceKeyVersionId", version.as_str()),
+        ("SourceEncryptionAlgorithm", "RSAES_OAEP_SHA_256"),
+        ("DestinationKeyId", aes.as_str()),
+        ("DestinationEncryptionContext", r#"{"to":"aes"}"#),
+    ];
+    let moved = ok(&c, "ReEncrypt", &p).await;
+    assert_eq!(moved["KeyId"], aes.as_str());
+    let back = ok(
+        &c,
+        "Decrypt",
+        &[("CiphertextBlob", moved["CiphertextBlob"].as_str().unwrap()), ("EncryptionContext", r#"{"to":"aes"}"#)],
+    )
+    .await;
+    assert_eq!(back["Plaintext"], secret.as_str());
+    // All three Source* or none; the algorithm must be one that encrypts.
+    assert_error(
+        &call(&c, "ReEncrypt", &p[..2].iter().chain(&p[4..]).copied().collect::<Vec<_>>()).await,
+        400,
+        "MissingParameter",
+    );
+    let mut wrong = p;
+    wrong[3] = ("SourceEncryptionAlgorithm", "RSA_PSS_SHA_256");
+    assert_error(&call(&c, "ReEncrypt", &wrong).await, 400, "InvalidParameter");
+    wrong[3] = ("SourceEncryptionAlgorithm", "RSAES_OAEP_SHA_1");
+    assert_error(&call(&c, "ReEncrypt", &wrong).await, 400, "InvalidParameter");
+}
+
+/// Signatures made outside kmsd verify with AsymmetricVerify: `openssl` signs with the
+/// version's private key, read back from the store and unwrapped with the root-key file (a
+/// white-box test: nothing else can hold a kmsd private key, as the cloud does not import
+/// asymmetric material into default keys).
+#[tokio::test]
+async fn signatures_made_by_openssl_verify() {
+    use kms_crypto::{MaterialLabel, RootKey as _};
+    let k = start();
+    let c = k.client();
+    let root = kms_crypto::soft::SoftRootKey::load(&k.data_dir.join("root.key")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    for (spec, algorithms) in SIGNING {
+        let (key, version) = key_of(&c, spec, "SIGN/VERIFY").await;
+        let materials = stored_materials(&k.data_dir, &key);
+        let (key_id, version_id) =
+            (kms_types::KeyId::parse(&key).unwrap(), kms_types::KeyVersionId::parse(&version).unwrap());
+        let label = MaterialLabel { key_id: &key_id, version_id: &version_id, spec: spec.parse().unwrap() };
+        let pkcs8 = root.unwrap(&label.aad(), &materials[0]).unwrap();
+        let key_file = tmp.path().join(format!("{spec}.der"));
+        std::fs::write(&key_file, &*pkcs8).unwrap();
+        for alg in algorithms {
+            let digest = sha256(format!("signed by openssl: {spec} {alg}").as_bytes());
+            let digest_file = tmp.path().join("digest.bin");
+            std::fs::write(&digest_file, &digest).unwrap();
+            let mut args = vec!["pkeyutl", "-sign", "-keyform", "DER", "-inkey", key_file.to_str().unwrap()];
+            args.extend(["-in", digest_file.to_str().unwrap()]);
+            match *alg {
+                "RSA_PSS_SHA_256" => args.extend([
+                    "-pkeyopt",
+                    "digest:sha256",
+                    "-pkeyopt",
+                    "rsa_padding_mode:pss",
+                    "-pkeyopt",
+                    "rsa_pss_saltlen:32",
+                ]),
+                "RSA_PKCS1_SHA_256" => args.extend(["-pkeyopt", "digest:sha256", "-pkeyopt", "rsa_padding_mode:pkcs1"]),
+                "ECDSA_SHA_256" => args.extend(["-pkeyopt", "digest:sha256"]),
+                _ => {} // SM2: the input is the digest e = SM3(Z ‖ M) itself
+            }
+            let out = std::process::Command::new("openssl").args(&args).output().expect("the openssl command");
+            assert!(out.status.success(), "{spec} {alg}: {}", String::from_utf8_lossy(&out.stderr));
+            let signature = b64(&out.stdout);
+            let verify = |d: Vec<u8>| {
+                let (c, key, version, signature) = (c.clone(), key.clone(), version.clone(), signature.clone());
+                async move {
+                    let p = [
+                        ("KeyId", key.as_str()),
+                        ("KeyVersionId", version.as_str()),
+                        ("Algorithm", *alg),
+                        ("Digest", &b64(&d)),
+                        ("Value", &signature),
+                    ];
+                    ok(&c, "AsymmetricVerify", &p).await["Value"].clone()
+                }
+            };
+            assert_eq!(verify(digest.clone()).await, serde_json::json!(true), "{spec} {alg}");
+            assert_eq!(verify(sha256(b"something else")).await, serde_json::json!(false), "{spec} {alg}");
+        }
+    }
+}

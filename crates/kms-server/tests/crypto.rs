@@ -288,8 +288,17 @@ async fn re_encrypt_moves_ciphertext_to_another_key_and_context() {
     let mut dry = p.to_vec();
     dry.push(("DryRun", "true"));
     assert_error(&call(&c, "ReEncrypt", &dry).await, 400, "DryRunOperationError");
+    // Naming a public-key source takes all three Source* parameters (tests/asymmetric.rs).
     let mut asym = p.to_vec();
     asym.push(("SourceKeyId", src.as_str()));
+    assert_error(&call(&c, "ReEncrypt", &asym).await, 400, "MissingParameter");
+    // A symmetric key as the public-key source cannot open a public-key ciphertext.
+    let version = ok(&c, "DescribeKey", &[("KeyId", &src)]).await["KeyMetadata"]["PrimaryKeyVersion"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    asym.push(("SourceKeyVersionId", version.as_str()));
+    asym.push(("SourceEncryptionAlgorithm", "RSAES_OAEP_SHA_256"));
     assert_error(&call(&c, "ReEncrypt", &asym).await, 400, "UnsupportedOperation");
     assert_error(&call(&c, "ReEncrypt", &[("CiphertextBlob", blob)]).await, 400, "MissingParameter");
 }

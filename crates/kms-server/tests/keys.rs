@@ -45,12 +45,12 @@ async fn create_key_refuses_what_it_does_not_offer() {
     let c = k.client();
     type Case<'a> = (&'a [(&'a str, &'a str)], u16, &'a str);
     let cases: &[Case] = &[
-        (&[("KeySpec", "RSA_2048")], 400, "UnsupportedOperation"),
+        (&[("KeySpec", "Aliyun_DES3_192")], 400, "UnsupportedOperation"),
         (&[("KeySpec", "Aliyun_AES_128")], 400, "UnsupportedOperation"),
         (&[("KeySpec", "Bogus")], 400, "InvalidParameter"),
         (&[("KeyUsage", "SIGN/VERIFY")], 400, "InvalidParameter"),
         (&[("KeyUsage", "sign")], 400, "InvalidParameter"),
-        (&[("Origin", "EXTERNAL")], 400, "UnsupportedOperation"),
+        (&[("Origin", "EXTERNAL"), ("KeySpec", "RSA_2048")], 400, "UnsupportedOperation"),
         (&[("Origin", "external")], 400, "InvalidParameter"),
         (&[("ProtectionLevel", "HSM")], 400, "UnsupportedOperation"),
         (&[("EnableAutomaticRotation", "True")], 400, "MissingParameter"),

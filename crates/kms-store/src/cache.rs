@@ -130,6 +130,22 @@ impl<S: Store> Store for Cached<S> {
         result
     }
 
+    async fn set_key_material(
+        &self,
+        key: &KeyRecord,
+        version: &KeyVersionId,
+        material: &[u8],
+    ) -> StoreResult<KeyRecord> {
+        let result = self.inner.set_key_material(key, version, material).await;
+        self.changed(|t| {
+            t.keys.remove(&key.id);
+        });
+        result
+    }
+    async fn keys_with_expired_material(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {
+        self.inner.keys_with_expired_material(now, limit).await
+    }
+
     async fn add_version_usage(&self, usage: &[(KeyVersionId, VersionUsage)]) -> StoreResult<()> {
         self.inner.add_version_usage(usage).await
     }

@@ -27,6 +27,8 @@ pub(crate) fn key(created_at: i64, state: KeyState) -> (KeyRecord, VersionRecord
         rotation_interval: None,
         last_rotation_at: created_at,
         next_rotation_at: None,
+        material_expire_at: None,
+        material_fingerprint: None,
         revision: 0,
     };
     let v = VersionRecord {
@@ -52,6 +54,7 @@ pub async fn run(store: &dyn Store) {
     access_keys(store).await;
     nonces(store).await;
     secrets(store).await;
+    imported_material(store).await;
 }
 
 async fn secrets(store: &dyn Store) {
@@ -366,4 +369,45 @@ async fn tags(store: &dyn Store) {
     assert_eq!(store.list_tags(ResourceType::Key, &id1).await.unwrap(), vec![t("env", "prod"), t("tier", "1")]);
     store.remove_tags(ResourceType::Key, &id1, None).await.unwrap();
     assert!(store.list_tags(ResourceType::Key, &id1).await.unwrap().is_empty());
+}
+
+/// `EXTERNAL` keys: material arrives and leaves with the key's state in one write, and keys
+/// are found when their material expires.
+async fn imported_material(store: &dyn Store) {
+    let (mut k, mut v) = key(7000, KeyState::PendingImport);
+    k.origin = Origin::External;
+    v.material = Vec::new();
+    store.insert_key(&k, &v, &[]).await.unwrap();
+    assert!(store.get_version(&v.id).await.unwrap().unwrap().material.is_empty());
+
+    let imported = KeyRecord {
+        state: KeyState::Enabled,
+        material_expire_at: Some(9000),
+        material_fingerprint: Some("ab12".into()),
+        ..k.clone()
+    };
+    let stored = store.set_key_material(&imported, &v.id, &[9, 9, 9]).await.unwrap();
+    assert_eq!(stored.revision, k.revision + 1);
+    let read = store.get_key(&k.id).await.unwrap().unwrap();
+    assert_eq!(read, stored);
+    assert_eq!((read.material_expire_at, read.material_fingerprint.as_deref()), (Some(9000), Some("ab12")));
+    assert_eq!(store.get_version(&v.id).await.unwrap().unwrap().material, vec![9, 9, 9]);
+    // Compare-and-set like every key change: the stale record loses and changes nothing.
+    assert!(matches!(store.set_key_material(&imported, &v.id, &[]).await, Err(StoreError::Conflict)));
+    assert_eq!(store.get_version(&v.id).await.unwrap().unwrap().material, vec![9, 9, 9]);
+
+    let due = |now| async move { store.keys_with_expired_material(now, 10).await.unwrap() };
+    assert!(due(8999).await.iter().all(|d| d.id != k.id));
+    assert!(due(9000).await.iter().any(|d| d.id == k.id));
+
+    let removed = KeyRecord { state: KeyState::PendingImport, material_expire_at: None, ..stored.clone() };
+    let stored = store.set_key_material(&removed, &v.id, &[]).await.unwrap();
+    assert!(store.get_version(&v.id).await.unwrap().unwrap().material.is_empty());
+    assert_eq!(store.get_key(&k.id).await.unwrap().unwrap().material_fingerprint.as_deref(), Some("ab12"));
+    assert!(due(i64::MAX).await.iter().all(|d| d.id != k.id));
+    // A version of another key is not this key's to change.
+    let (other, other_v) = key(7001, KeyState::Enabled);
+    store.insert_key(&other, &other_v, &[]).await.unwrap();
+    assert!(matches!(store.set_key_material(&stored, &other_v.id, &[1]).await, Err(StoreError::NotFound)));
+    assert_eq!(store.get_version(&other_v.id).await.unwrap().unwrap().material, other_v.material);
 }

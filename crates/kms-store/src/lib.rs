@@ -78,6 +78,17 @@ pub trait Store: Send + Sync + 'static {
     /// [`Store::update_key`] and a new version, atomically (rotation: the key names the new
     /// version as primary).
     async fn add_version(&self, key: &KeyRecord, version: &VersionRecord) -> StoreResult<KeyRecord>;
+    /// [`Store::update_key`] and a version's material, atomically: imported material arriving
+    /// (`EXTERNAL` keys) or leaving (`material` empty). The engine must not leave removed
+    /// material readable in its files.
+    async fn set_key_material(
+        &self,
+        key: &KeyRecord,
+        version: &KeyVersionId,
+        material: &[u8],
+    ) -> StoreResult<KeyRecord>;
+    /// Keys whose imported material expired at or before `now`.
+    async fn keys_with_expired_material(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>>;
     /// Adds counted uses to versions, in one durable write; versions that no longer exist
     /// are skipped.
     async fn add_version_usage(&self, usage: &[(KeyVersionId, VersionUsage)]) -> StoreResult<()>;

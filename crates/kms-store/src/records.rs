@@ -29,6 +29,11 @@ pub struct KeyRecord {
     pub last_rotation_at: i64,
     /// When the scheduler next rotates; set exactly when rotation is on.
     pub next_rotation_at: Option<i64>,
+    /// `EXTERNAL` keys: when the imported material expires (`None`: never, or none imported).
+    pub material_expire_at: Option<i64>,
+    /// `EXTERNAL` keys: a digest of the material first imported, so that a re-import can be
+    /// held to the same material after it was deleted (the material itself is gone then).
+    pub material_fingerprint: Option<String>,
     /// Bumped by every stored change; updates are compare-and-set on it.
     pub revision: i64,
 }

@@ -140,6 +140,27 @@ impl AsymmetricAlgorithm {
     }
 }
 
+wire_enum!(
+    /// `WrappingAlgorithm` of GetParametersForImport (spec §6.4).
+    ImportWrappingAlgorithm {
+        RsaesPkcs1V15 = "RSAES_PKCS1_V1_5",
+        RsaesOaepSha1 = "RSAES_OAEP_SHA_1",
+        RsaesOaepSha256 = "RSAES_OAEP_SHA_256",
+        Sm2Pke = "SM2PKE",
+    }
+);
+
+impl ImportWrappingAlgorithm {
+    /// Whether the `WrappingKeySpec` can wrap with this algorithm: RSA_2048 with the RSA
+    /// algorithms, EC_SM2 with SM2PKE.
+    pub const fn fits(self, spec: KeySpec) -> bool {
+        match self {
+            Self::Sm2Pke => matches!(spec, KeySpec::EcSm2),
+            _ => matches!(spec, KeySpec::Rsa2048),
+        }
+    }
+}
+
 /// Length of the digest the signing algorithms take: SHA-256, or SM3 of `Z ‖ M` for SM2DSA.
 pub const SIGNING_DIGEST_BYTES: usize = 32;
 

@@ -16,7 +16,8 @@ pub mod tags;
 
 pub use context::{EncryptionContext, InvalidContext};
 pub use enums::{
-    AsymmetricAlgorithm, KeySpec, KeyState, KeyUsage, Origin, ProtectionLevel, SIGNING_DIGEST_BYTES, UnknownValue,
+    AsymmetricAlgorithm, ImportWrappingAlgorithm, KeySpec, KeyState, KeyUsage, Origin, ProtectionLevel,
+    SIGNING_DIGEST_BYTES, UnknownValue,
 };
 pub use filter::KeyFilter;
 pub use ids::{AccountId, AliasName, BadKeyRef, InvalidId, KeyId, KeyRef, KeyVersionId, RegionId};

@@ -26,6 +26,9 @@ macro_rules! for_each_action {
             DescribeKeyVersion: Versions => DescribeKeyVersionRequest,
             ListKeyVersions: Versions => ListKeyVersionsRequest,
             UpdateRotationPolicy: Versions => UpdateRotationPolicyRequest,
+            GetParametersForImport: Import => GetParametersForImportRequest,
+            ImportKeyMaterial: Import => ImportKeyMaterialRequest,
+            DeleteKeyMaterial: Import => DeleteKeyMaterialRequest,
             CreateAlias: Aliases => CreateAliasRequest,
             UpdateAlias: Aliases => UpdateAliasRequest,
             DeleteAlias: Aliases => DeleteAliasRequest,
@@ -36,6 +39,8 @@ macro_rules! for_each_action {
             GenerateDataKey: Crypto => GenerateDataKeyRequest,
             GenerateDataKeyWithoutPlaintext: Crypto => GenerateDataKeyWithoutPlaintextRequest,
             ReEncrypt: Crypto => ReEncryptRequest,
+            ExportDataKey: Crypto => ExportDataKeyRequest,
+            GenerateAndExportDataKey: Crypto => GenerateAndExportDataKeyRequest,
             GetPublicKey: Asymmetric => GetPublicKeyRequest,
             AsymmetricSign: Asymmetric => AsymmetricSignRequest,
             AsymmetricVerify: Asymmetric => AsymmetricVerifyRequest,
@@ -74,6 +79,8 @@ pub enum Family {
     Lifecycle,
     /// Versions and rotation.
     Versions,
+    /// Bring your own key (spec §6.4).
+    Import,
     Aliases,
     Crypto,
     /// Public keys, signatures, public-key encryption (spec §7.5).

@@ -69,6 +69,10 @@ codes! {
     LimitExceeded = "Rejected.LimitExceeded", 400, "The request was rejected because user create resource limit was exceeded.";
     UnsupportedOperation = "UnsupportedOperation", 400, "This action is not supported.";
     RejectedUnsupportedOperation = "Rejected.UnsupportedOperation", 400, "Unsupported operation.";
+    UnsupportedOrigin = "Unsupported.Origin", 400, "This key origin is not valid for this api.";
+    InvalidKeyMaterial = "InvalidKeyMaterial", 400, "key material is invalid.";
+    InvalidImportToken = "InvalidImportToken", 400, "import token is invalid.";
+    ExpiredImportToken = "ExpiredImportToken", 400, "import token is expired.";
     RejectedEnabled = "Rejected.Enabled", 409, "The request was rejected because the key state is Enabled.";
     RejectedDisabled = "Rejected.Disabled", 409, "The request was rejected because the key state is Disabled.";
     RejectedPendingDeletion = "Rejected.PendingDeletion", 409, "The request was rejected because the key state is PendingDeletion.";

@@ -63,6 +63,11 @@ impl Params {
         self.map.remove(name).filter(|v| !v.is_empty())
     }
 
+    /// Whether an optional parameter is given (non-empty), leaving it in place.
+    pub fn has(&self, name: &str) -> bool {
+        self.map.get(name).is_some_and(|v| !v.is_empty())
+    }
+
     /// A parameter that may be present with an empty value (which then means "empty").
     pub fn present(&mut self, name: &str) -> Option<String> {
         self.map.remove(name)

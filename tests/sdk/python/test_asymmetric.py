@@ -143,3 +143,56 @@ def test_asymmetric_errors(kms, keys):
                                            "Algorithm": "RSAES_OAEP_SHA_256", "CiphertextBlob": b64(b"\0" * 256)},
                  "InvalidParameter", 400)
     expect_error(kms, "CreateKeyVersion", {"KeyId": sign_key}, "Rejected.UnsupportedOperation", 400)
+
+
+@pytest.mark.parametrize("wrapping", ["RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1", "SM2PKE"])
+def test_data_keys_export_to_a_local_public_key(kms, wrapping, tmp_path):
+    """ExportDataKey / GenerateAndExportDataKey to a key pair made here; unwrapped here."""
+    aes = create_key(kms)["KeyId"]
+    if wrapping == "SM2PKE":
+        assert _openssl(["genpkey", "-algorithm", "SM2", "-out", "sm2.pem"], tmp_path).returncode == 0
+        assert _openssl(["pkey", "-in", "sm2.pem", "-pubout", "-outform", "DER", "-out", "sm2.der"],
+                        tmp_path).returncode == 0
+        public_der = (tmp_path / "sm2.der").read_bytes()
+
+        def unwrap(exported: bytes) -> bytes:
+            out = _openssl(["pkeyutl", "-decrypt", "-inkey", "sm2.pem", "-in", "exported.bin"], tmp_path,
+                           **{"exported.bin": exported})
+            assert out.returncode == 0, out.stderr
+            return out.stdout
+        spec = "EC_SM2"
+    else:
+        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        public_der = private.public_key().public_bytes(serialization.Encoding.DER,
+                                                       serialization.PublicFormat.SubjectPublicKeyInfo)
+        h = hashes.SHA256() if wrapping == "RSAES_OAEP_SHA_256" else hashes.SHA1()
+
+        def unwrap(exported: bytes) -> bytes:
+            return private.decrypt(exported, padding.OAEP(mgf=padding.MGF1(h), algorithm=h, label=None))
+        spec = "RSA_2048"
+    wrap = {"PublicKeyBlob": b64(public_der), "WrappingAlgorithm": wrapping, "WrappingKeySpec": spec}
+
+    made = kms.call("GenerateAndExportDataKey", {"KeyId": aes, "NumberOfBytes": 32, **wrap})
+    assert "Plaintext" not in made
+    inside = unb64(kms.call("Decrypt", {"CiphertextBlob": made["CiphertextBlob"]})["Plaintext"])
+    assert unwrap(unb64(made["ExportedDataKey"])) == inside and len(inside) == 32
+
+    dk = kms.call("GenerateDataKey", {"KeyId": aes, "EncryptionContext": {"use": "export"}})
+    exported = kms.call("ExportDataKey", {"CiphertextBlob": dk["CiphertextBlob"], "EncryptionContext": {"use": "export"},
+                                          **wrap})
+    assert (exported["KeyId"], exported["KeyVersionId"]) == (aes, dk["KeyVersionId"])
+    assert unwrap(unb64(exported["ExportedDataKey"])) == unb64(dk["Plaintext"])
+
+
+def test_re_encrypt_from_a_public_key_ciphertext(kms, keys):
+    """A ciphertext made here with kmsd's RSA public key moves under a symmetric key."""
+    key_id, version, pem = keys[("RSA_2048", "ENCRYPT/DECRYPT")]
+    aes = create_key(kms)["KeyId"]
+    public = serialization.load_pem_public_key(pem.encode())
+    ciphertext = public.encrypt(b"to be re-encrypted", padding.OAEP(mgf=padding.MGF1(hashes.SHA1()),
+                                                                     algorithm=hashes.SHA1(), label=None))
+    moved = kms.call("ReEncrypt", {"CiphertextBlob": b64(ciphertext), "SourceKeyId": key_id,
+                                   "SourceKeyVersionId": version, "SourceEncryptionAlgorithm": "RSAES_OAEP_SHA_1",
+                                   "DestinationKeyId": aes})
+    assert moved["KeyId"] == aes
+    assert unb64(kms.call("Decrypt", {"CiphertextBlob": moved["CiphertextBlob"]})["Plaintext"]) == b"to be re-encrypted"

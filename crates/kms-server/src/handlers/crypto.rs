@@ -1,6 +1,6 @@
 //! Encrypt, Decrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext (spec §7.4).
 
-use kms_core::{DataKey, Encrypted};
+use kms_core::{DataKey, Encrypted, ExportTo};
 use kms_wire::ApiError;
 use kms_wire::model::*;
 use kms_wire::params::encode_base64;
@@ -69,11 +69,70 @@ impl Handle for GenerateDataKeyWithoutPlaintextRequest {
 impl Handle for ReEncryptRequest {
     type Response = ReEncryptResponse;
     async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
-        let enc = ctx
+        let enc = match self.source {
+            ReEncryptSource::Blob { context } => {
+                ctx.kms.re_encrypt(&self.ciphertext_blob, &context, &self.destination, &self.destination_context).await
+            }
+            ReEncryptSource::PublicKey { target, algorithm } => {
+                ctx.kms
+                    .re_encrypt_from_public_key(
+                        &target.key,
+                        &target.version,
+                        algorithm,
+                        self.ciphertext_blob,
+                        &self.destination,
+                        &self.destination_context,
+                    )
+                    .await
+            }
+        }
+        .map_err(|e| ctx.fail(e))?;
+        dry_run_outcome(self.dry_run, ciphertext(&enc))
+    }
+}
+
+fn export_to(w: &ExportWrapping) -> ExportTo<'_> {
+    ExportTo { public_key: &w.public_key, spec: w.spec, algorithm: w.algorithm }
+}
+
+/// Spec: §7.4 ExportDataKey. The key version comes from the blob.
+impl Handle for ExportDataKeyRequest {
+    type Response = ExportDataKeyResponse;
+    async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
+        let exported = ctx
             .kms
-            .re_encrypt(&self.ciphertext_blob, &self.source_context, &self.destination, &self.destination_context)
+            .export_data_key(&self.ciphertext_blob, &self.context, &export_to(&self.wrapping))
             .await
             .map_err(|e| ctx.fail(e))?;
-        dry_run_outcome(self.dry_run, ciphertext(&enc))
+        dry_run_outcome(
+            self.dry_run,
+            ExportDataKeyResponse {
+                exported_data_key: encode_base64(&exported.blob),
+                key_id: exported.key_id.to_string(),
+                key_version_id: exported.version_id.to_string(),
+            },
+        )
+    }
+}
+
+/// Spec: §7.4 GenerateAndExportDataKey.
+impl Handle for GenerateAndExportDataKeyRequest {
+    type Response = GenerateAndExportDataKeyResponse;
+    async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
+        let p = &self.data_key;
+        let (wrapped, exported) = ctx
+            .kms
+            .generate_and_export_data_key(&p.key, &p.context, p.number_of_bytes as usize, &export_to(&self.wrapping))
+            .await
+            .map_err(|e| ctx.fail(e))?;
+        dry_run_outcome(
+            p.dry_run,
+            GenerateAndExportDataKeyResponse {
+                ciphertext_blob: encode_base64(&wrapped.blob),
+                exported_data_key: encode_base64(&exported),
+                key_id: wrapped.key_id.to_string(),
+                key_version_id: wrapped.version_id.to_string(),
+            },
+        )
     }
 }

@@ -23,7 +23,7 @@ pub(super) fn metadata(kms: &Kms, k: KeyRecord) -> KeyMetadata {
         key_state: k.state.as_str(),
         key_usage: k.usage.as_str(),
         last_rotation_date: Some(format_time(k.last_rotation_at)),
-        material_expire_time: String::new(),
+        material_expire_time: k.material_expire_at.map(format_time).unwrap_or_default(),
         next_rotation_date: k.next_rotation_at.map(format_time),
         origin: k.origin.as_str(),
         primary_key_version: k.primary_version.to_string(),
@@ -32,8 +32,8 @@ pub(super) fn metadata(kms: &Kms, k: KeyRecord) -> KeyMetadata {
     }
 }
 
-/// Spec: §7.2 CreateKey. Symmetric software keys, optionally rotating; other specs, origins
-/// and protection levels answer `UnsupportedOperation` until their backends exist.
+/// Spec: §7.2 CreateKey. Software keys of the symmetric and asymmetric specs; symmetric ones
+/// may rotate, or start `PendingImport` with `Origin=EXTERNAL`.
 impl Handle for CreateKeyRequest {
     type Response = CreateKeyResponse;
     async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {

@@ -5,6 +5,7 @@
 mod aliases;
 mod asymmetric;
 mod crypto;
+mod import;
 mod keys;
 mod lifecycle;
 mod secrets;

@@ -99,9 +99,12 @@ impl Store for PostgresStore {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(unavailable)?;
         let values = KeyValues::new(key);
-        tx.execute(&format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES ({})", placeholders(17)), &values.params())
-            .await
-            .map_err(conflict_or_unavailable)?;
+        tx.execute(
+            &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES ({})", placeholders(KEY_COLUMN_COUNT)),
+            &values.params(),
+        )
+        .await
+        .map_err(conflict_or_unavailable)?;
         insert_version(&tx, first_version).await?;
         put_tags_in(&tx, ResourceType::Key, &values.id, tags, usize::MAX).await?;
         tx.commit().await.map_err(unavailable)
@@ -160,6 +163,33 @@ impl Store for PostgresStore {
         insert_version(&tx, version).await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(stored)
+    }
+
+    async fn set_key_material(
+        &self,
+        key: &KeyRecord,
+        version: &KeyVersionId,
+        material: &[u8],
+    ) -> StoreResult<KeyRecord> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(unavailable)?;
+        let stored = update_key_in(&tx, key).await?;
+        let n = tx
+            .execute(
+                "UPDATE key_versions SET material = $2 WHERE version_id = $1 AND key_id = $3",
+                &[&version.as_str(), &material, &key.id.as_str()],
+            )
+            .await
+            .map_err(unavailable)?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(stored)
+    }
+
+    async fn keys_with_expired_material(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {
+        keys_where(&self.client().await?, "material_expire_at <= $1", now, limit).await
     }
 
     async fn list_versions(&self, key: &KeyId, window: Window) -> StoreResult<Listing<VersionRecord>> {

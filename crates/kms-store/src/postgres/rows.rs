@@ -24,7 +24,10 @@ pub(super) fn conflict_or_unavailable(e: tokio_postgres::Error) -> StoreError {
     if is_unique_violation(&e) { StoreError::Conflict } else { unavailable(e) }
 }
 
-pub(super) const KEY_COLUMNS: &str = "key_id, spec, usage, origin, protection_level, state, description, creator, created_at, primary_version, deletion_protection, deletion_protection_description, delete_at, rotation_interval, last_rotation_at, next_rotation_at, revision";
+pub(super) const KEY_COLUMNS: &str = "key_id, spec, usage, origin, protection_level, state, description, creator, created_at, primary_version, deletion_protection, deletion_protection_description, delete_at, rotation_interval, last_rotation_at, next_rotation_at, material_expire_at, material_fingerprint, revision";
+
+/// How many columns [`KEY_COLUMNS`] names; `revision` is the last.
+pub(super) const KEY_COLUMN_COUNT: usize = 19;
 
 pub(super) fn parse<T: std::str::FromStr>(s: &str, what: &str) -> StoreResult<T> {
     s.parse().map_err(|_| corrupt(what))
@@ -48,7 +51,9 @@ pub(super) fn key_record(r: &Row) -> StoreResult<KeyRecord> {
         rotation_interval: r.get(13),
         last_rotation_at: r.get(14),
         next_rotation_at: r.get(15),
-        revision: r.get(16),
+        material_expire_at: r.get(16),
+        material_fingerprint: r.get(17),
+        revision: r.get(18),
     })
 }
 
@@ -78,7 +83,7 @@ impl KeyValues {
         }
     }
 
-    pub(super) fn params(&self) -> [&(dyn ToSql + Sync); 17] {
+    pub(super) fn params(&self) -> [&(dyn ToSql + Sync); KEY_COLUMN_COUNT] {
         [
             &self.id,
             &self.spec,
@@ -96,6 +101,8 @@ impl KeyValues {
             &self.k.rotation_interval,
             &self.k.last_rotation_at,
             &self.k.next_rotation_at,
+            &self.k.material_expire_at,
+            &self.k.material_fingerprint,
             &self.k.revision,
         ]
     }
@@ -130,8 +137,10 @@ pub(super) fn alias_record(r: &Row) -> StoreResult<AliasRecord> {
 
 pub(super) async fn update_key_in(tx: &deadpool_postgres::Transaction<'_>, k: &KeyRecord) -> StoreResult<KeyRecord> {
     let columns: Vec<&str> = KEY_COLUMNS.split(", ").collect();
-    let sets: Vec<String> = columns[1..16].iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 2)).collect();
-    let sql = format!("UPDATE keys SET {}, revision = $17 + 1 WHERE key_id = $1 AND revision = $17", sets.join(", "));
+    let last = KEY_COLUMN_COUNT - 1;
+    let sets: Vec<String> = columns[1..last].iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 2)).collect();
+    let n = KEY_COLUMN_COUNT;
+    let sql = format!("UPDATE keys SET {}, revision = ${n} + 1 WHERE key_id = $1 AND revision = ${n}", sets.join(", "));
     let values = KeyValues::new(k);
     let n = tx.execute(&sql, &values.params()).await.map_err(unavailable)?;
     if n == 0 {

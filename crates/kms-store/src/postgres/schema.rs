@@ -96,6 +96,11 @@ CREATE TABLE secret_stages (
     FOREIGN KEY (secret_name, version_id) REFERENCES secret_versions(secret_name, version_id)
 );
 "#,
+    r#"
+ALTER TABLE keys ADD COLUMN material_expire_at BIGINT;
+ALTER TABLE keys ADD COLUMN material_fingerprint TEXT;
+CREATE INDEX keys_by_material_expiry ON keys(material_expire_at) WHERE material_expire_at IS NOT NULL;
+"#,
 ];
 
 /// Any fixed number: the advisory lock that serialises migrations across nodes.

@@ -265,7 +265,7 @@ impl Store for SqliteStore {
         let (k, v, tags) = (key.clone(), first_version.clone(), tags.to_vec());
         self.write(move |c| {
             let tx = c;
-            tx.prepare_cached(&format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES ({})", placeholders(17)))
+            tx.prepare_cached(&format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES ({})", placeholders(KEY_COLUMN_COUNT)))
                 .and_then(|mut stmt| stmt.execute(params_from_iter(key_values(&k))))
                 .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict } else { unavailable(e) })?;
             insert_version(tx, &v)?;
@@ -341,6 +341,40 @@ impl Store for SqliteStore {
             Ok(stored)
         })
         .await
+    }
+
+    async fn set_key_material(
+        &self,
+        key: &KeyRecord,
+        version: &KeyVersionId,
+        material: &[u8],
+    ) -> StoreResult<KeyRecord> {
+        let (k, v, m) = (key.clone(), version.as_str().to_owned(), material.to_vec());
+        self.write(move |c| {
+            let tx = c;
+            let stored = update_key_in(tx, &k)?;
+            // Overwrite what was there in place first (see destroy_key), then store the new bytes.
+            tx.execute(
+                "UPDATE key_versions SET material = zeroblob(length(material)) WHERE version_id = ?1 AND key_id = ?2",
+                [v.as_str(), k.id.as_str()],
+            )
+            .map_err(unavailable)?;
+            let n = tx
+                .execute(
+                    "UPDATE key_versions SET material = ?2 WHERE version_id = ?1 AND key_id = ?3",
+                    params![v, m, k.id.as_str()],
+                )
+                .map_err(unavailable)?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(stored)
+        })
+        .await
+    }
+
+    async fn keys_with_expired_material(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {
+        self.with(move |c| keys_where(c, "material_expire_at <= ?1", now, limit)).await
     }
 
     async fn list_versions(&self, key: &KeyId, window: Window) -> StoreResult<Listing<VersionRecord>> {

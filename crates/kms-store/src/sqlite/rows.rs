@@ -18,10 +18,13 @@ pub(super) fn parse<T: std::str::FromStr>(s: String, what: &str) -> StoreResult<
     s.parse().map_err(|_| corrupt(what))
 }
 
-pub(super) const KEY_COLUMNS: &str = "key_id, spec, usage, origin, protection_level, state, description, creator, created_at, primary_version, deletion_protection, deletion_protection_description, delete_at, rotation_interval, last_rotation_at, next_rotation_at, revision";
+pub(super) const KEY_COLUMNS: &str = "key_id, spec, usage, origin, protection_level, state, description, creator, created_at, primary_version, deletion_protection, deletion_protection_description, delete_at, rotation_interval, last_rotation_at, next_rotation_at, material_expire_at, material_fingerprint, revision";
+
+/// How many columns [`KEY_COLUMNS`] names; `revision` is the last.
+pub(super) const KEY_COLUMN_COUNT: usize = 19;
 
 /// The bound values of [`KEY_COLUMNS`] for one record, in order.
-pub(super) fn key_values(k: &KeyRecord) -> [rusqlite::types::Value; 17] {
+pub(super) fn key_values(k: &KeyRecord) -> [rusqlite::types::Value; KEY_COLUMN_COUNT] {
     use rusqlite::types::Value::{Integer, Null, Text};
     let opt = |v: Option<i64>| v.map_or(Null, Integer);
     [
@@ -41,6 +44,8 @@ pub(super) fn key_values(k: &KeyRecord) -> [rusqlite::types::Value; 17] {
         opt(k.rotation_interval),
         Integer(k.last_rotation_at),
         opt(k.next_rotation_at),
+        opt(k.material_expire_at),
+        k.material_fingerprint.clone().map_or(Null, Text),
         Integer(k.revision),
     ]
 }
@@ -67,6 +72,8 @@ pub(super) struct KeyRow {
     rotation_interval: Option<i64>,
     last_rotation_at: i64,
     next_rotation_at: Option<i64>,
+    material_expire_at: Option<i64>,
+    material_fingerprint: Option<String>,
     revision: i64,
 }
 
@@ -88,7 +95,9 @@ pub(super) fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRow> {
         rotation_interval: r.get(13)?,
         last_rotation_at: r.get(14)?,
         next_rotation_at: r.get(15)?,
-        revision: r.get(16)?,
+        material_expire_at: r.get(16)?,
+        material_fingerprint: r.get(17)?,
+        revision: r.get(18)?,
     })
 }
 
@@ -110,6 +119,8 @@ pub(super) fn key_record(row: KeyRow) -> StoreResult<KeyRecord> {
         rotation_interval: row.rotation_interval,
         last_rotation_at: row.last_rotation_at,
         next_rotation_at: row.next_rotation_at,
+        material_expire_at: row.material_expire_at,
+        material_fingerprint: row.material_fingerprint,
         revision: row.revision,
     })
 }
@@ -117,8 +128,10 @@ pub(super) fn key_record(row: KeyRow) -> StoreResult<KeyRecord> {
 /// Compare-and-set update of one key row inside a transaction.
 pub(super) fn update_key_in(tx: &Connection, k: &KeyRecord) -> StoreResult<KeyRecord> {
     let columns: Vec<&str> = KEY_COLUMNS.split(", ").collect();
-    let sets: Vec<String> = columns[1..16].iter().enumerate().map(|(i, c)| format!("{c} = ?{}", i + 2)).collect();
-    let sql = format!("UPDATE keys SET {}, revision = ?17 + 1 WHERE key_id = ?1 AND revision = ?17", sets.join(", "));
+    let last = KEY_COLUMN_COUNT - 1;
+    let sets: Vec<String> = columns[1..last].iter().enumerate().map(|(i, c)| format!("{c} = ?{}", i + 2)).collect();
+    let n = KEY_COLUMN_COUNT;
+    let sql = format!("UPDATE keys SET {}, revision = ?{n} + 1 WHERE key_id = ?1 AND revision = ?{n}", sets.join(", "));
     let n = tx
         .prepare_cached(&sql)
         .and_then(|mut stmt| stmt.execute(params_from_iter(key_values(k))))

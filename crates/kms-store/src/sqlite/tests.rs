@@ -50,6 +50,8 @@ async fn destroyed_material_leaves_the_files() {
         rotation_interval: None,
         last_rotation_at: 1,
         next_rotation_at: None,
+        material_expire_at: None,
+        material_fingerprint: None,
         revision: 0,
     };
     store.insert_key(&key, &version, &[]).await.unwrap();

@@ -1,7 +1,7 @@
 //! Asymmetric cryptography: GetPublicKey, AsymmetricSign/Verify, AsymmetricEncrypt/Decrypt
 //! (spec §7.5). Every action names the key version; `Algorithm` is one of spec §6.3.
 
-use kms_types::{AsymmetricAlgorithm, KeyRef, KeyVersionId};
+use kms_types::{AsymmetricAlgorithm, KeyRef, KeyUsage, KeyVersionId};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -18,16 +18,29 @@ pub struct KeyVersionRef {
 
 impl KeyVersionRef {
     fn from_params(p: &mut Params) -> Result<Self, ApiError> {
-        let key = key_ref(p, "KeyId")?;
+        Self::named(p, "KeyId", "KeyVersionId")
+    }
+
+    /// The pair under other parameter names (ReEncrypt's `SourceKeyId`/`SourceKeyVersionId`).
+    pub(crate) fn named(p: &mut Params, key: &str, version: &str) -> Result<Self, ApiError> {
+        let key = key_ref(p, key)?;
         // A version id of no valid shape names no version.
         let version =
-            KeyVersionId::parse(&p.required("KeyVersionId")?).map_err(|_| ApiError::new(Code::KeyVersionNotFound))?;
+            KeyVersionId::parse(&p.required(version)?).map_err(|_| ApiError::new(Code::KeyVersionNotFound))?;
         Ok(Self { key, version })
     }
 }
 
 fn algorithm(p: &mut Params) -> Result<AsymmetricAlgorithm, ApiError> {
     p.required("Algorithm")?.parse().map_err(|_| ApiError::invalid_parameter("Algorithm"))
+}
+
+/// A public-key encryption algorithm (spec §6.3) under the parameter `name`.
+pub(crate) fn encryption_algorithm(p: &mut Params, name: &str) -> Result<AsymmetricAlgorithm, ApiError> {
+    match p.required(name)?.parse::<AsymmetricAlgorithm>() {
+        Ok(a) if a.usage() == KeyUsage::EncryptDecrypt => Ok(a),
+        _ => Err(ApiError::invalid_parameter(name)),
+    }
 }
 
 #[derive(Debug)]

@@ -2,7 +2,7 @@
 //! (spec §7.4). Plaintext travels in [`Zeroizing`] buffers, wiped when the response is sent.
 
 use kms_types::limits::{DATA_KEY_BYTES, MAX_PLAINTEXT_BYTES};
-use kms_types::{EncryptionContext, KeyRef};
+use kms_types::{AsymmetricAlgorithm, EncryptionContext, KeyRef, KeySpec};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -123,13 +123,22 @@ pub struct GenerateDataKeyResponse {
 /// The same three fields as Encrypt.
 pub type GenerateDataKeyWithoutPlaintextResponse = EncryptResponse;
 
-/// ReEncrypt with a symmetric source (the blob names its key). Public-key sources
-/// (`SourceKeyId`, `SourceKeyVersionId`, `SourceEncryptionAlgorithm`) arrive with asymmetric
-/// keys; until then they are refused rather than ignored.
+/// Where ReEncrypt's ciphertext comes from.
+#[derive(Debug)]
+pub enum ReEncryptSource {
+    /// A KMS blob: it names its own key version; opened with this context.
+    Blob { context: EncryptionContext },
+    /// A raw public-key ciphertext of an asymmetric key version (`SourceKeyId`,
+    /// `SourceKeyVersionId`, `SourceEncryptionAlgorithm`: all three or none).
+    PublicKey { target: super::KeyVersionRef, algorithm: AsymmetricAlgorithm },
+}
+
+/// ReEncrypt: opens the ciphertext (a KMS blob, or a public-key ciphertext of the source key
+/// version named) and seals the plaintext under the destination key's primary version.
 #[derive(Debug)]
 pub struct ReEncryptRequest {
     pub ciphertext_blob: Vec<u8>,
-    pub source_context: EncryptionContext,
+    pub source: ReEncryptSource,
     pub destination: KeyRef,
     pub destination_context: EncryptionContext,
     pub dry_run: bool,
@@ -137,20 +146,22 @@ pub struct ReEncryptRequest {
 
 impl FromParams for ReEncryptRequest {
     fn from_params(p: &mut Params) -> Result<Self, ApiError> {
-        for name in ["SourceKeyId", "SourceKeyVersionId", "SourceEncryptionAlgorithm"] {
-            if p.optional(name).is_some() {
-                return Err(ApiError::with_message(
-                    crate::error::Code::UnsupportedOperation,
-                    format!(
-                        "This action is not supported. {name}: public-key source ciphertext is not supported by this kmsd."
-                    ),
-                ));
-            }
-        }
+        let named = ["SourceKeyId", "SourceKeyVersionId", "SourceEncryptionAlgorithm"];
+        let public_key_source = named.iter().any(|n| p.has(n));
+        let source = if public_key_source {
+            let target = super::KeyVersionRef::named(p, "SourceKeyId", "SourceKeyVersionId")?;
+            let algorithm = super::encryption_algorithm(p, "SourceEncryptionAlgorithm")?;
+            // A context belongs to symmetric ciphertexts; a public-key one has none to check.
+            let _ = p.take_prefixed("SourceEncryptionContext");
+            let _ = p.optional("SourceEncryptionContext");
+            ReEncryptSource::PublicKey { target, algorithm }
+        } else {
+            ReEncryptSource::Blob { context: encryption_context(p, "SourceEncryptionContext")? }
+        };
         Ok(Self {
             ciphertext_blob: p.required_base64("CiphertextBlob")?,
             destination: key_ref(p, "DestinationKeyId")?,
-            source_context: encryption_context(p, "SourceEncryptionContext")?,
+            source,
             destination_context: encryption_context(p, "DestinationEncryptionContext")?,
             dry_run: dry_run(p)?,
         })
@@ -159,6 +170,83 @@ impl FromParams for ReEncryptRequest {
 
 /// The new ciphertext and the destination key version that made it (spec §12).
 pub type ReEncryptResponse = EncryptResponse;
+
+/// The caller's public key a data key is exported to (ExportDataKey,
+/// GenerateAndExportDataKey): `RSA_2048` with an OAEP algorithm, or `EC_SM2` with SM2PKE.
+#[derive(Debug, Clone)]
+pub struct ExportWrapping {
+    /// DER SubjectPublicKeyInfo.
+    pub public_key: Vec<u8>,
+    pub algorithm: AsymmetricAlgorithm,
+    pub spec: KeySpec,
+}
+
+impl ExportWrapping {
+    fn from_params(p: &mut Params) -> Result<Self, ApiError> {
+        let public_key = p.required_base64("PublicKeyBlob")?;
+        let algorithm = super::encryption_algorithm(p, "WrappingAlgorithm")?;
+        let spec = match p.required("WrappingKeySpec")?.parse::<KeySpec>() {
+            Ok(s @ (KeySpec::Rsa2048 | KeySpec::EcSm2)) => s,
+            _ => return Err(ApiError::invalid_parameter("WrappingKeySpec")),
+        };
+        if !algorithm.fits(spec) {
+            return Err(ApiError::invalid_parameter("WrappingAlgorithm"));
+        }
+        Ok(Self { public_key, algorithm, spec })
+    }
+}
+
+/// ExportDataKey: the data key inside a KMS blob, re-encrypted to the caller's public key.
+#[derive(Debug)]
+pub struct ExportDataKeyRequest {
+    pub ciphertext_blob: Vec<u8>,
+    pub context: EncryptionContext,
+    pub wrapping: ExportWrapping,
+    pub dry_run: bool,
+}
+
+impl FromParams for ExportDataKeyRequest {
+    fn from_params(p: &mut Params) -> Result<Self, ApiError> {
+        Ok(Self {
+            ciphertext_blob: p.required_base64("CiphertextBlob")?,
+            context: encryption_context(p, "EncryptionContext")?,
+            wrapping: ExportWrapping::from_params(p)?,
+            dry_run: dry_run(p)?,
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExportDataKeyResponse {
+    /// Base64 of the public-key ciphertext of the data key.
+    pub exported_data_key: String,
+    pub key_id: String,
+    pub key_version_id: String,
+}
+
+/// GenerateAndExportDataKey: a new data key, wrapped by the key and exported to the caller's
+/// public key; never in the clear.
+#[derive(Debug)]
+pub struct GenerateAndExportDataKeyRequest {
+    pub data_key: DataKeyParams,
+    pub wrapping: ExportWrapping,
+}
+
+impl FromParams for GenerateAndExportDataKeyRequest {
+    fn from_params(p: &mut Params) -> Result<Self, ApiError> {
+        Ok(Self { data_key: DataKeyParams::from_params(p)?, wrapping: ExportWrapping::from_params(p)? })
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GenerateAndExportDataKeyResponse {
+    pub ciphertext_blob: String,
+    pub exported_data_key: String,
+    pub key_id: String,
+    pub key_version_id: String,
+}
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,7 @@
 mod aliases;
 mod asymmetric;
 mod crypto;
+mod import;
 mod keys;
 mod lifecycle;
 mod secrets;
@@ -14,8 +15,10 @@ mod tags;
 mod versions;
 
 pub use aliases::*;
+pub(crate) use asymmetric::encryption_algorithm;
 pub use asymmetric::*;
 pub use crypto::*;
+pub use import::*;
 pub use keys::*;
 pub use lifecycle::*;
 pub use secrets::*;
