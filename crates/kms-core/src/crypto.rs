@@ -70,6 +70,12 @@ impl Kms {
         Ok(found)
     }
 
+    /// The key a version belongs to, if the store has the version (the audit trail names the
+    /// key a ciphertext blob reaches).
+    pub async fn key_of_version(&self, id: &KeyVersionId) -> CoreResult<Option<KeyId>> {
+        Ok(self.material(id).await?.map(|v| v.key_id))
+    }
+
     /// Drops a version from memory (its imported material was taken away).
     pub(crate) fn forget_material(&self, id: &KeyVersionId) {
         if let Ok(mut m) = self.materials.versions.lock() {

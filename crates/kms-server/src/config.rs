@@ -53,6 +53,19 @@ pub struct Config {
     #[arg(long, env = "KMSD_DEV_CLOCK")]
     pub dev_clock: bool,
 
+    /// The audit trail (one JSON line per API request): a file, or `-` for stdout. Default: the
+    /// file `audit.log` in the data dir. A request whose line cannot be written is refused.
+    #[arg(long, env = "KMSD_AUDIT_LOG")]
+    pub audit_log: Option<String>,
+
+    /// Rotate the audit file (`audit.log` → `audit.log.1` …) before it passes this many bytes.
+    #[arg(long, env = "KMSD_AUDIT_MAX_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub audit_max_bytes: u64,
+
+    /// How many rotated audit files to keep (the oldest beyond are deleted).
+    #[arg(long, env = "KMSD_AUDIT_KEEP", default_value_t = 10)]
+    pub audit_keep: u32,
+
     /// Log filter (tracing's EnvFilter syntax, e.g. `info` or `kms_server=debug`). Logs go to
     /// stderr and never contain parameter values, plaintext, keys or secrets.
     #[arg(long, env = "KMSD_LOG", default_value = "info", global = true)]
@@ -94,6 +107,16 @@ pub enum AccessKeyCommand {
 impl Config {
     pub fn root_key_path(&self) -> PathBuf {
         self.root_key_file.clone().unwrap_or_else(|| self.data_dir.join("root.key"))
+    }
+    pub fn audit_target(&self) -> crate::audit::AuditTarget {
+        match self.audit_log.as_deref() {
+            Some("-") => crate::audit::AuditTarget::Stdout,
+            other => crate::audit::AuditTarget::File {
+                path: other.map(PathBuf::from).unwrap_or_else(|| self.data_dir.join("audit.log")),
+                max_bytes: self.audit_max_bytes,
+                keep: self.audit_keep,
+            },
+        }
     }
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("kms.db")

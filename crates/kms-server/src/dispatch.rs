@@ -17,12 +17,35 @@ use crate::handlers::{Ctx, Handle};
 /// The only API version this server speaks.
 pub const API_VERSION: &str = "2016-01-20";
 
-/// Serves one decoded request; returns the action name (for logs) and the answer.
-pub async fn serve(raw: &RawRequest, state: &State, request_id: &str) -> (Option<Action>, Result<Rendered, ApiError>) {
+/// What serving one request came to: the answer, and what the audit trail and logs record.
+pub struct Served {
+    pub action: Option<Action>,
+    /// The access key that signed the request, or the one it claimed when refused.
+    pub access_key_id: Option<String>,
+    /// The resources it named or reached, as ARNs (see `audit::resources`).
+    pub resources: Vec<String>,
+    pub result: Result<Rendered, ApiError>,
+}
+
+/// Serves one decoded request.
+pub async fn serve(raw: &RawRequest, state: &State, request_id: &str) -> Served {
+    let refused = |e: ApiError| Served {
+        action: None,
+        access_key_id: crate::audit::claimed_access_key(raw),
+        resources: Vec::new(),
+        result: Err(e),
+    };
     let now = state.clock_now();
     let verified = match signature::verify(raw, &state.access_keys, &state.nonces, now) {
         Ok(v) => v,
-        Err(e) => return (None, Err(e)),
+        Err(e) => return refused(e),
+    };
+    let signer = Some(verified.access_key_id().to_owned());
+    let unserved = |action: Option<Action>, e: ApiError| Served {
+        action,
+        access_key_id: signer.clone(),
+        resources: Vec::new(),
+        result: Err(e),
     };
     // Nodes sharing a store share replay protection: a request replayed to another node is
     // refused there too.
@@ -34,8 +57,8 @@ pub async fn serve(raw: &RawRequest, state: &State, request_id: &str) -> (Option
             .await;
         match first {
             Ok(true) => {}
-            Ok(false) => return (None, Err(kms_wire::Code::SignatureNonceUsed.into())),
-            Err(e) => return (None, Err(crate::error_map::to_api(e, request_id))),
+            Ok(false) => return unserved(None, kms_wire::Code::SignatureNonceUsed.into()),
+            Err(e) => return unserved(None, crate::error_map::to_api(e, request_id)),
         }
     }
     let action = match verified.action() {
@@ -44,20 +67,21 @@ pub async fn serve(raw: &RawRequest, state: &State, request_id: &str) -> (Option
     };
     let action = match action {
         Ok(a) => a,
-        Err(e) => return (None, Err(e)),
+        Err(e) => return unserved(None, e),
     };
-    let result = match verified.version() {
-        None | Some("") => Err(ApiError::missing_parameter("Version")),
-        Some(v) if v != API_VERSION => Err(kms_wire::Code::InvalidVersion.into()),
-        Some(_) => match Params::from_pairs(raw.query.iter().chain(&raw.form)) {
-            Ok(params) => {
-                let ctx = Ctx { kms: &state.kms, request_id };
-                dispatch(action, params, &ctx, raw.format()).await
-            }
-            Err(e) => Err(e),
-        },
+    match verified.version() {
+        None | Some("") => return unserved(Some(action), ApiError::missing_parameter("Version")),
+        Some(v) if v != API_VERSION => return unserved(Some(action), kms_wire::Code::InvalidVersion.into()),
+        Some(_) => {}
+    }
+    let params = match Params::from_pairs(raw.query.iter().chain(&raw.form)) {
+        Ok(p) => p,
+        Err(e) => return unserved(Some(action), e),
     };
-    (Some(action), result)
+    let resources = crate::audit::resources(action, &params, &state.kms).await;
+    let ctx = Ctx { kms: &state.kms, request_id };
+    let result = dispatch(action, params, &ctx, raw.format()).await;
+    Served { action: Some(action), access_key_id: signer, resources, result }
 }
 
 async fn run<R: Handle>(

@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod audit;
 pub mod config;
 mod credentials;
 mod dispatch;
@@ -48,6 +49,8 @@ pub struct State {
     jobs: tokio::sync::Mutex<()>,
     /// The Prometheus recorder's handle (one per process).
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// The audit trail every API request is written to before it is answered.
+    audit: audit::AuditLog,
 }
 
 /// How often scheduled jobs (deletion, rotation) look for due work.

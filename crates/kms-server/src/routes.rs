@@ -6,9 +6,10 @@ use std::time::Instant;
 
 use kms_wire::raw::{Format, RawRequest};
 use kms_wire::render::{self, Rendered};
-use kms_wire::{Action, ApiError, Code};
+use kms_wire::{ApiError, Code};
 
 use crate::State;
+use crate::audit::AuditRecord;
 use crate::http::{Request, Responder};
 
 impl Responder for State {
@@ -41,10 +42,32 @@ async fn handle(head: Request, state: &State, peer: SocketAddr, request_id: &str
         .filter(|h| h.len() <= 255)
         .unwrap_or("kmsd")
         .to_owned();
-    let (action, format, result) = decode_and_serve(head, &path, query.as_deref(), state, request_id).await;
-    let (code, rendered) = match result {
+    let (served, format) = decode_and_serve(head, &path, query.as_deref(), state, request_id).await;
+    let action = served.action;
+    let (code, mut rendered) = match served.result {
         Ok(r) => ("OK", r),
         Err(e) => (e.code.as_str(), render::error(&e, request_id, &host_id, format)),
+    };
+    let record = AuditRecord {
+        time: AuditRecord::now(),
+        request_id,
+        access_key_id: served.access_key_id.as_deref(),
+        principal: served.access_key_id.as_deref(),
+        source_ip: peer.ip().to_string(),
+        action: action.map(|a| a.as_str()),
+        resources: &served.resources,
+        code,
+        http_status: rendered.status,
+        latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+    };
+    // Audit or fail: an answer whose audit line is not written does not leave as given.
+    let code = match state.audit.write(&record) {
+        Ok(()) => code,
+        Err(e) => {
+            tracing::error!(request_id, error = %e, "audit trail not writable: request answered InternalFailure");
+            rendered = render::error(&Code::InternalFailure.into(), request_id, &host_id, format);
+            Code::InternalFailure.as_str()
+        }
     };
     crate::metrics::request(action.map(|a| a.as_str()).unwrap_or("-"), code);
     tracing::info!(
@@ -97,16 +120,23 @@ async fn decode_and_serve(
     query: Option<&str>,
     state: &State,
     request_id: &str,
-) -> (Option<Action>, Format, Result<Rendered, ApiError>) {
+) -> (crate::dispatch::Served, Format) {
+    let refused = |e: ApiError| crate::dispatch::Served {
+        action: None,
+        access_key_id: None,
+        resources: Vec::new(),
+        result: Err(e),
+    };
     let headers = head.headers.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
     let raw = match RawRequest::from_parts(&head.method, query, headers, head.body) {
         Ok(r) => r,
-        Err(e) => return (None, Format::Json, Err(e)),
+        Err(e) => return (refused(e), Format::Json),
     };
     let format = raw.format();
     if path != "/" {
-        return (None, format, Err(Code::InvalidActionNotFound.into()));
+        let mut served = refused(Code::InvalidActionNotFound.into());
+        served.access_key_id = crate::audit::claimed_access_key(&raw);
+        return (served, format);
     }
-    let (action, result) = crate::dispatch::serve(&raw, state, request_id).await;
-    (action, format, result)
+    (crate::dispatch::serve(&raw, state, request_id).await, format)
 }

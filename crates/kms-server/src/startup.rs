@@ -64,6 +64,8 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         .create(data_dir)
         .map_err(|source| StartError::DataDir { path: data_dir.display().to_string(), source })?;
 
+    let audit = crate::audit::AuditLog::open(&config.audit_target())
+        .map_err(|e| StartError::Config(format!("cannot open the audit trail: {e}")))?;
     let key_path = config.root_key_path();
     let store = open_store(config).await?;
     let root = if key_path.exists() {
@@ -114,6 +116,7 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         dev_clock,
         jobs: tokio::sync::Mutex::new(()),
         metrics: crate::metrics::install(),
+        audit,
     };
     Ok(Server { listener, tls, state: Arc::new(state) })
 }

@@ -63,6 +63,16 @@ impl Params {
         self.map.remove(name).filter(|v| !v.is_empty())
     }
 
+    /// A parameter's value, left in place (for the audit trail, which reads names only).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.map.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    /// Every parameter, in name order, left in place.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.map.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// Whether an optional parameter is given (non-empty), leaving it in place.
     pub fn has(&self, name: &str) -> bool {
         self.map.get(name).is_some_and(|v| !v.is_empty())

@@ -1,0 +1,195 @@
+//! The audit trail: a line for every API request of every action family, allowed or refused,
+//! with who, what, on which resources and the result; nothing secret in it; audit or fail;
+//! rotation by size; stdout for a collector.
+
+mod common;
+
+use std::io::BufRead as _;
+
+use common::*;
+use kms_testkit::{ACCESS_KEY_ID, ACCESS_KEY_SECRET, Call, Options};
+
+fn audit_lines(data_dir: &std::path::Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(data_dir.join("audit.log")).unwrap();
+    text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+}
+
+fn line_of<'a>(lines: &'a [serde_json::Value], request_id: &str) -> &'a serde_json::Value {
+    lines.iter().find(|l| l["RequestId"] == request_id).unwrap_or_else(|| panic!("no audit line for {request_id}"))
+}
+
+#[tokio::test]
+async fn every_request_is_audited_with_nothing_secret_in_it() {
+    let k = start();
+    let c = k.client();
+    let plaintext = b"AUDIT-PLAINTEXT-4f1c9e2b";
+    let secret_value = "AUDIT-SECRET-VALUE-77c2d1";
+    let mut expected: Vec<(String, &str, &str)> = Vec::new(); // (request id, action, code)
+    let mut secrets_sent: Vec<String> = vec![b64(plaintext), secret_value.to_owned()];
+    let mut track = |r: &serde_json::Value, action: &'static str, code: &'static str| {
+        expected.push((r["RequestId"].as_str().unwrap().to_owned(), action, code));
+    };
+
+    let key = ok(&c, "CreateKey", &[("Description", "audited")]).await;
+    track(&key, "CreateKey", "OK");
+    let key_id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    let key_arn = key["KeyMetadata"]["Arn"].as_str().unwrap().to_owned();
+    let alias = ok(&c, "CreateAlias", &[("AliasName", "alias/audited"), ("KeyId", &key_id)]).await;
+    track(&alias, "CreateAlias", "OK");
+    let enc = ok(&c, "Encrypt", &[("KeyId", "alias/audited"), ("Plaintext", &b64(plaintext))]).await;
+    track(&enc, "Encrypt", "OK");
+    let blob = enc["CiphertextBlob"].as_str().unwrap().to_owned();
+    secrets_sent.push(blob.clone());
+    let dec = ok(&c, "Decrypt", &[("CiphertextBlob", &blob)]).await;
+    track(&dec, "Decrypt", "OK");
+    let dk = ok(&c, "GenerateDataKey", &[("KeyId", &key_id)]).await;
+    track(&dk, "GenerateDataKey", "OK");
+    secrets_sent.push(dk["Plaintext"].as_str().unwrap().to_owned());
+    secrets_sent.push(dk["CiphertextBlob"].as_str().unwrap().to_owned());
+    let made =
+        ok(&c, "CreateSecret", &[("SecretName", "audited/db"), ("VersionId", "v1"), ("SecretData", secret_value)])
+            .await;
+    track(&made, "CreateSecret", "OK");
+    let got = ok(&c, "GetSecretValue", &[("SecretName", "audited/db")]).await;
+    track(&got, "GetSecretValue", "OK");
+    let tagged = ok(&c, "TagResource", &[("KeyId", &key_id), ("Tags", r#"[{"TagKey":"team","TagValue":"a"}]"#)]).await;
+    track(&tagged, "TagResource", "OK");
+    let disabled = ok(&c, "DisableKey", &[("KeyId", &key_id)]).await;
+    track(&disabled, "DisableKey", "OK");
+    let refused = call(&c, "Encrypt", &[("KeyId", &key_id), ("Plaintext", &b64(plaintext))]).await;
+    assert_error(&refused, 409, "Rejected.Disabled");
+    track(&refused.json(), "Encrypt", "Rejected.Disabled");
+    let regions = ok(&c, "DescribeRegions", &[]).await;
+    track(&regions, "DescribeRegions", "OK");
+    let (signer, version) = {
+        let m = ok(&c, "CreateKey", &[("KeySpec", "EC_P256")]).await;
+        track(&m, "CreateKey", "OK");
+        (
+            m["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned(),
+            m["KeyMetadata"]["PrimaryKeyVersion"].as_str().unwrap().to_owned(),
+        )
+    };
+    let digest = b64(&[5u8; 32]);
+    let signed = ok(
+        &c,
+        "AsymmetricSign",
+        &[("KeyId", &signer), ("KeyVersionId", &version), ("Algorithm", "ECDSA_SHA_256"), ("Digest", &digest)],
+    )
+    .await;
+    track(&signed, "AsymmetricSign", "OK");
+    secrets_sent.push(signed["Value"].as_str().unwrap().to_owned());
+    // Refused before any action runs: a wrong secret, and an unknown action.
+    let forged = kms_testkit::Client { secret: "wrong".into(), ..c.clone() };
+    let r = forged.send(Call::new("DescribeRegions", &[])).await;
+    assert_error(&r, 400, "SignatureDoesNotMatch");
+    let forged_id = r.json()["RequestId"].as_str().unwrap().to_owned();
+    let r = call(&c, "NoSuchAction", &[]).await;
+    assert_error(&r, 400, "InvalidAction.NotFound");
+    let unknown_id = r.json()["RequestId"].as_str().unwrap().to_owned();
+
+    let lines = audit_lines(&k.data_dir);
+    for (id, action, code) in &expected {
+        let l = line_of(&lines, id);
+        assert_eq!((l["Action"].as_str(), l["Code"].as_str()), (Some(*action), Some(*code)), "{l}");
+        assert_eq!(l["AccessKeyId"], ACCESS_KEY_ID);
+        assert_eq!(l["SourceIp"], "127.0.0.1");
+        assert!(l["Time"].as_str().unwrap().ends_with('Z'));
+        assert!(l["LatencyMs"].as_f64().unwrap() >= 0.0);
+        assert_eq!(l["HttpStatus"], if *code == "OK" { 200 } else { 409 });
+    }
+    let resources = |id: &str| line_of(&lines, id)["Resources"].clone();
+    // By alias, the alias ARN; by blob, the key the blob belongs to; by secret name, its ARN.
+    let enc_id = enc["RequestId"].as_str().unwrap();
+    assert!(resources(enc_id)[0].as_str().unwrap().ends_with(":alias/audited"), "{}", resources(enc_id));
+    assert_eq!(resources(dec["RequestId"].as_str().unwrap()), serde_json::json!([key_arn]));
+    let secret_resources = resources(got["RequestId"].as_str().unwrap());
+    assert!(secret_resources[0].as_str().unwrap().ends_with(":secret/audited/db"), "{secret_resources}");
+    assert_eq!(resources(regions["RequestId"].as_str().unwrap()), serde_json::json!([]));
+    let f = line_of(&lines, &forged_id);
+    assert_eq!(
+        (f["Code"].as_str(), f["AccessKeyId"].as_str(), f["HttpStatus"].as_u64()),
+        (Some("SignatureDoesNotMatch"), Some(ACCESS_KEY_ID), Some(400))
+    );
+    assert_eq!(line_of(&lines, &unknown_id)["Code"], "InvalidAction.NotFound");
+    assert_eq!(lines.len(), expected.len() + 2, "one line per request, no more");
+
+    // Nothing sent or answered that is secret appears in the trail, raw or base64.
+    let text = std::fs::read(k.data_dir.join("audit.log")).unwrap();
+    for s in &secrets_sent {
+        assert!(!holds(&text, s.as_bytes()), "audit trail holds a secret: {s}");
+    }
+    assert!(!holds(&text, plaintext) && !holds(&text, ACCESS_KEY_SECRET.as_bytes()));
+}
+
+/// Audit or fail: a trail that cannot be written refuses the request.
+#[tokio::test]
+async fn a_request_whose_audit_line_cannot_be_written_fails() {
+    let k = Kmsd::start_with(
+        &bin(),
+        Options { extra_args: vec!["--audit-log".into(), "/dev/full".into()], ..Default::default() },
+    )
+    .unwrap();
+    let c = k.client();
+    let r = call(&c, "DescribeRegions", &[]).await;
+    assert_error(&r, 500, "InternalFailure");
+    assert!(k.stderr().contains("audit trail not writable"), "{}", k.stderr());
+}
+
+#[tokio::test]
+async fn the_trail_rotates_by_size() {
+    let k = Kmsd::start_with(
+        &bin(),
+        Options {
+            extra_args: vec!["--audit-max-bytes".into(), "2000".into(), "--audit-keep".into(), "2".into()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let c = k.client();
+    let mut ids = Vec::new();
+    for _ in 0..40 {
+        ids.push(ok(&c, "DescribeRegions", &[]).await["RequestId"].as_str().unwrap().to_owned());
+    }
+    let read = |name: &str| std::fs::read_to_string(k.data_dir.join(name)).unwrap();
+    let (live, one, two) = (read("audit.log"), read("audit.log.1"), read("audit.log.2"));
+    assert!(!k.data_dir.join("audit.log.3").exists());
+    for f in [&live, &one, &two] {
+        assert!(f.len() <= 2000, "{}", f.len());
+    }
+    // The newest requests are in the live file, in order, each once.
+    let live_ids: Vec<String> = live
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["RequestId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(live_ids.as_slice(), &ids[ids.len() - live_ids.len()..]);
+}
+
+/// `--audit-log -`: the lines go to stdout, after the ready line.
+#[tokio::test]
+async fn the_trail_can_go_to_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(bin())
+        .args(["--listen", "127.0.0.1:0", "--audit-log", "-", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("KMSD_BOOTSTRAP_ACCESS_KEY_ID", ACCESS_KEY_ID)
+        .env("KMSD_BOOTSTRAP_ACCESS_KEY_SECRET", ACCESS_KEY_SECRET)
+        .env_remove("KMSD_TEST_STORE")
+        .args(["--store", "sqlite"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut ready = String::new();
+    stdout.read_line(&mut ready).unwrap();
+    let addr = ready.trim().rsplit("://").next().unwrap().to_owned();
+    let c = kms_testkit::Client { addr, access_key_id: ACCESS_KEY_ID.into(), secret: ACCESS_KEY_SECRET.into() };
+    let id = ok(&c, "DescribeRegions", &[]).await["RequestId"].as_str().unwrap().to_owned();
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let l: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!((l["RequestId"].as_str(), l["Action"].as_str()), (Some(id.as_str()), Some("DescribeRegions")));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(!dir.path().join("data/audit.log").exists());
+}
