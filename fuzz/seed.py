@@ -3,7 +3,7 @@
 
 raw_request gets each recorded request's query and form body (split by a NUL), the
 verify_* targets get the recorded requests of their scheme as `RAW` text requests (see
-src/lib.rs, parse_raw_text), ciphertext_blob gets a few well-formed blobs.
+src/lib.rs, parse_raw_text), ciphertext_blob gets a few well-formed blobs, policy a few policy documents.
 
 Usage: seed.py VECTORS_DIR CORPUS_DIR
 """
@@ -48,6 +48,16 @@ for file in sorted(glob.glob(os.path.join(vectors, "*.jsonl"))):
 for n, ct_len in enumerate([16, 17, 48, 1040]):
     blob = str(uuid.UUID(int=n * 0x0123456789ABCDEF + 1)).encode() + bytes(range(12))
     put("ciphertext_blob", blob + bytes((i * 7) & 0xFF for i in range(ct_len)))
+
+for policy in [
+    {"Version": "1", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]},
+    {"Version": "1", "Statement": [
+        {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "acs:kms:*:*:key/*",
+         "Condition": {"StringEquals": {"kms:tag/app": "app1"}, "IpAddress": {"acs:SourceIp": "10.0.0.0/8"}}},
+        {"Effect": "Deny", "Action": "kms:*", "Resource": "acs:kms:cn-hangzhou:*:alias/app2-*",
+         "Condition": {"DateGreaterThan": {"acs:CurrentTime": "2030-01-01T00:00:00Z"}}}]},
+]:
+    put("policy", json.dumps(policy).encode("utf-8"))
 
 for t in sorted(written):
     print("seeded %-16s %4d new inputs" % (t, written[t]))

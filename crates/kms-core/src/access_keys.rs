@@ -6,17 +6,24 @@
 //! so a key created or disabled by `kmsd admin` — on any node, or with no server running —
 //! takes effect everywhere without a restart.
 
+use std::sync::Arc;
+
+use kms_policy::Policy;
 use kms_store::{AccessKeyRecord, StoreError};
 use zeroize::Zeroizing;
 
 use crate::error::{CoreError, CoreResult};
 use crate::service::Kms;
 
-/// An access key with its secret unwrapped (wiped on drop).
+/// An access key with its secret unwrapped (wiped on drop), its principal and policy.
 pub struct StoredAccessKey {
     pub id: String,
     pub secret: Zeroizing<String>,
     pub enabled: bool,
+    /// The application the key belongs to; empty for an unnamed key.
+    pub principal: String,
+    /// `None`: the key may do everything (the bootstrap key, and keys made without one).
+    pub policy: Option<Arc<Policy>>,
 }
 
 /// What `kmsd admin access-key list` shows: never the secret.
@@ -25,6 +32,31 @@ pub struct AccessKeySummary {
     pub id: String,
     pub enabled: bool,
     pub created_at: i64,
+    pub principal: String,
+    pub has_policy: bool,
+}
+
+/// Who a new access key is for and what it may do.
+#[derive(Debug, Clone, Default)]
+pub struct AccessKeyGrant {
+    /// `[A-Za-z0-9._@-]`, 1–64 characters; empty for an unnamed key.
+    pub principal: String,
+    /// A RAM-style policy document, checked before it is stored.
+    pub policy: Option<String>,
+}
+
+impl AccessKeyGrant {
+    fn check(&self) -> CoreResult<()> {
+        let name_ok = self.principal.len() <= 64
+            && self.principal.bytes().all(|b| b.is_ascii_alphanumeric() || b"._@-".contains(&b));
+        if !name_ok {
+            return Err(CoreError::InvalidParameter("principal"));
+        }
+        if let Some(p) = &self.policy {
+            Policy::parse(p).map_err(|e| CoreError::InvalidPolicy(e.0))?;
+        }
+        Ok(())
+    }
 }
 
 fn aad(id: &str) -> Vec<u8> {
@@ -38,19 +70,40 @@ const SECRET_LEN: usize = 30;
 
 impl Kms {
     /// Stores a new access key. [`CoreError::Store`] with `Conflict` when the id exists.
-    pub async fn add_access_key(&self, id: &str, secret: &str) -> CoreResult<()> {
+    pub async fn add_access_key(&self, id: &str, secret: &str, grant: &AccessKeyGrant) -> CoreResult<()> {
+        grant.check()?;
         let wrapped_secret = self.crypto.root.wrap(&aad(id), secret.as_bytes())?;
-        let record = AccessKeyRecord { id: id.to_owned(), wrapped_secret, enabled: true, created_at: self.now() };
+        let record = AccessKeyRecord {
+            id: id.to_owned(),
+            wrapped_secret,
+            enabled: true,
+            created_at: self.now(),
+            principal: grant.principal.clone(),
+            policy: grant.policy.clone(),
+        };
         self.store.insert_access_key(&record).await?;
         Ok(())
     }
 
     /// Generates and stores a new access key (`LTAI…` id, 30-character secret); the secret is
     /// returned once and only kept wrapped.
-    pub async fn create_access_key(&self) -> CoreResult<(String, Zeroizing<String>)> {
+    pub async fn create_access_key(&self, grant: &AccessKeyGrant) -> CoreResult<(String, Zeroizing<String>)> {
         let (id, secret) = self.generate_access_key()?;
-        self.add_access_key(&id, &secret).await?;
+        self.add_access_key(&id, &secret, grant).await?;
         Ok((id, secret))
+    }
+
+    /// Rotation: a new access key for the same principal with the same policy. The old key
+    /// keeps working until it is disabled or deleted, so applications can move over.
+    pub async fn rotate_access_key(&self, id: &str) -> CoreResult<(String, Zeroizing<String>)> {
+        let old = self
+            .store
+            .list_access_keys()
+            .await?
+            .into_iter()
+            .find(|r| r.id == id)
+            .ok_or(CoreError::Store(StoreError::NotFound))?;
+        self.create_access_key(&AccessKeyGrant { principal: old.principal, policy: old.policy }).await
     }
 
     /// A fresh id and secret, not stored yet.
@@ -89,7 +142,13 @@ impl Kms {
             .list_access_keys()
             .await?
             .into_iter()
-            .map(|r| AccessKeySummary { id: r.id, enabled: r.enabled, created_at: r.created_at })
+            .map(|r| AccessKeySummary {
+                id: r.id,
+                enabled: r.enabled,
+                created_at: r.created_at,
+                principal: r.principal,
+                has_policy: r.policy.is_some(),
+            })
             .collect())
     }
 
@@ -107,7 +166,15 @@ impl Kms {
                 self.crypto.root.unwrap(&aad(&r.id), &r.wrapped_secret).map_err(|_| CoreError::RootKeyMismatch)?;
             let secret = String::from_utf8(plain.to_vec())
                 .map_err(|_| CoreError::Store(StoreError::Corrupt("access key secret".into())))?;
-            out.push(StoredAccessKey { id: r.id.clone(), secret: Zeroizing::new(secret), enabled: r.enabled });
+            // Checked when stored; a document that no longer parses allows nothing.
+            let policy = r.policy.as_deref().map(|p| Arc::new(Policy::parse(p).unwrap_or_else(|_| Policy::deny_all())));
+            out.push(StoredAccessKey {
+                id: r.id.clone(),
+                secret: Zeroizing::new(secret),
+                enabled: r.enabled,
+                principal: r.principal.clone(),
+                policy,
+            });
         }
         Ok(out)
     }

@@ -67,6 +67,12 @@ pub enum CoreError {
     LimitExceeded,
     #[error("key version not found")]
     KeyVersionNotFound,
+    /// A policy document kmsd cannot take, and why.
+    #[error("{0}")]
+    InvalidPolicy(String),
+    /// An identity policy does not allow the request (or explicitly denies it).
+    #[error("forbidden by policy")]
+    NoPermission,
     /// An import action on a key whose material the service made (`Origin` not EXTERNAL).
     #[error("the key's origin does not allow this")]
     OriginUnsupported,

@@ -90,6 +90,18 @@ impl Kms {
         format!("acs:kms:{}:{}:key/{}", self.region, self.account, id)
     }
 
+    /// The key an id, alias or ARN names, whatever its state (for authorisation: an alias is
+    /// checked as the key it points to).
+    pub async fn key_id_of(&self, r: &KeyRef) -> CoreResult<KeyId> {
+        Ok(self.resolve(r).await?.id)
+    }
+
+    /// `acs:kms:<region>:<account>:<kind>`: the resource of an action that names none
+    /// (CreateKey, ListKeys, ListSecrets …).
+    pub fn kind_arn(&self, kind: &str) -> String {
+        format!("acs:kms:{}:{}:{kind}", self.region, self.account)
+    }
+
     pub fn alias_arn(&self, name: &AliasName) -> String {
         format!("acs:kms:{}:{}:alias/{}", self.region, self.account, name.suffix())
     }

@@ -84,6 +84,11 @@ impl Kms {
         Ok(self.store.remove_tags(ResourceType::Key, key.id.as_str(), Some(keys)).await?)
     }
 
+    /// A resource's tags, whatever its state: what `kms:tag/…` policy conditions compare.
+    pub async fn resource_tags(&self, resource: ResourceType, id: &str) -> CoreResult<Vec<Tag>> {
+        Ok(self.store.list_tags(resource, id).await?)
+    }
+
     /// ListResourceTags.
     pub async fn key_tags(&self, r: &KeyRef) -> CoreResult<(KeyId, Vec<Tag>)> {
         let key = self.resolve(r).await?;

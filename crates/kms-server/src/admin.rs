@@ -2,7 +2,7 @@
 //! key of their own and work whether the server runs or not. Running nodes notice the change
 //! through the store (see `credentials::ACCESS_KEY_REFRESH`).
 
-use kms_core::{CoreError, format_time};
+use kms_core::{AccessKeyGrant, CoreError, format_time};
 use kms_store::StoreError;
 
 use crate::Config;
@@ -14,19 +14,56 @@ pub async fn run(config: &Config, command: &Admin) -> Result<String, StartError>
     let kms = open_existing(config).await?;
     let fail = |id: &str, e: CoreError| match e {
         CoreError::Store(StoreError::NotFound) => StartError::Config(format!("there is no access key {id}")),
+        CoreError::InvalidPolicy(why) => StartError::Config(format!("the policy cannot be used: {why}")),
+        CoreError::InvalidParameter("principal") => {
+            StartError::Config("--name takes 1-64 characters of A-Z a-z 0-9 . _ @ -".into())
+        }
         other => StartError::Store(other.to_string()),
     };
+    let created = |id: String, secret: zeroize::Zeroizing<String>| {
+        tracing::info!(access_key_id = %id, "created an access key");
+        format!("AccessKeyId: {id}\nAccessKeySecret: {}\n", secret.as_str())
+    };
     match command {
-        Admin::AccessKey(AccessKeyCommand::Create) => {
-            let (id, secret) = kms.create_access_key().await.map_err(|e| fail("", e))?;
-            tracing::info!(access_key_id = %id, "created an access key");
-            Ok(format!("AccessKeyId: {id}\nAccessKeySecret: {}\n", secret.as_str()))
+        Admin::AccessKey(AccessKeyCommand::Create { name, policy }) => {
+            let policy =
+                match policy {
+                    Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                        StartError::Config(format!("cannot read the policy file {}: {e}", path.display()))
+                    })?),
+                    None => None,
+                };
+            let grant = AccessKeyGrant { principal: name.clone().unwrap_or_default(), policy };
+            let (id, secret) = kms.create_access_key(&grant).await.map_err(|e| fail("", e))?;
+            Ok(created(id, secret))
+        }
+        Admin::AccessKey(AccessKeyCommand::Rotate { access_key_id: id }) => {
+            let (new_id, secret) = kms.rotate_access_key(id).await.map_err(|e| fail(id, e))?;
+            Ok(created(new_id, secret))
+        }
+        Admin::AccessKey(AccessKeyCommand::Temporary { access_key_id: id, duration }) => {
+            let t = kms.issue_temporary_credentials(id, *duration).await.map_err(|e| match e {
+                CoreError::InvalidParameter("duration") => {
+                    StartError::Config(format!("--duration takes 1 to {} seconds", kms_core::MAX_TEMPORARY_SECS))
+                }
+                other => fail(id, other),
+            })?;
+            tracing::info!(access_key_id = %t.access_key_id, parent = %id, "issued temporary credentials");
+            Ok(format!(
+                "AccessKeyId: {}\nAccessKeySecret: {}\nSecurityToken: {}\nExpiration: {}\n",
+                t.access_key_id,
+                t.secret.as_str(),
+                t.security_token,
+                format_time(t.expires_at)
+            ))
         }
         Admin::AccessKey(AccessKeyCommand::List) => {
             let mut out = String::new();
             for k in kms.list_access_keys().await.map_err(|e| fail("", e))? {
                 let state = if k.enabled { "Enabled" } else { "Disabled" };
-                out.push_str(&format!("{}\t{state}\t{}\n", k.id, format_time(k.created_at)));
+                let principal = if k.principal.is_empty() { "-" } else { k.principal.as_str() };
+                let policy = if k.has_policy { "policy" } else { "unrestricted" };
+                out.push_str(&format!("{}\t{state}\t{}\t{principal}\t{policy}\n", k.id, format_time(k.created_at)));
             }
             Ok(out)
         }

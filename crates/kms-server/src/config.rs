@@ -66,6 +66,16 @@ pub struct Config {
     #[arg(long, env = "KMSD_AUDIT_KEEP", default_value_t = 10)]
     pub audit_keep: u32,
 
+    /// Requests per second each access key may make of the symmetric cryptographic actions
+    /// (Encrypt, Decrypt, GenerateDataKey…, ReEncrypt, …Export…) on this node; beyond it,
+    /// `Rejected.Throttling`. 0: no limit.
+    #[arg(long, env = "KMSD_QUOTA_CRYPTO_QPS", default_value_t = 0)]
+    pub quota_crypto_qps: u32,
+
+    /// The same for GetPublicKey and the Asymmetric* actions. 0: no limit.
+    #[arg(long, env = "KMSD_QUOTA_ASYMMETRIC_QPS", default_value_t = 0)]
+    pub quota_asymmetric_qps: u32,
+
     /// Log filter (tracing's EnvFilter syntax, e.g. `info` or `kms_server=debug`). Logs go to
     /// stderr and never contain parameter values, plaintext, keys or secrets.
     #[arg(long, env = "KMSD_LOG", default_value = "info", global = true)]
@@ -93,8 +103,26 @@ pub enum Admin {
 pub enum AccessKeyCommand {
     /// Creates an access key and prints its id and secret. The secret is shown this once; kmsd
     /// keeps it only wrapped by the root key.
-    Create,
-    /// Lists access keys: id, state, creation time (never a secret).
+    Create {
+        /// The application (principal) the key belongs to, as the audit trail names it.
+        #[arg(long)]
+        name: Option<String>,
+        /// A RAM-style policy document (JSON file) limiting what the key may do. Without one
+        /// the key may do everything.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+    /// A new access key for the same principal and policy (the old one works until disabled).
+    Rotate { access_key_id: String },
+    /// Temporary credentials (STS-style: `STS.…` id, secret, security token) acting as this
+    /// access key until they expire, or until the key is disabled or deleted.
+    Temporary {
+        access_key_id: String,
+        /// Seconds they are good for (at most 43200).
+        #[arg(long, default_value_t = 3600)]
+        duration: i64,
+    },
+    /// Lists access keys: id, state, creation time, principal, policy (never a secret).
     List,
     /// Refuses every request signed with this key until it is enabled again.
     Disable { access_key_id: String },

@@ -51,14 +51,59 @@ impl AccessKeys {
     }
 }
 
-impl CredentialLookup for AccessKeys {
-    fn secret(&self, access_key_id: &str) -> Result<Zeroizing<String>, LookupError> {
+impl AccessKeys {
+    /// The principal an access key belongs to (its id when unnamed) and its policy (`None`:
+    /// unrestricted).
+    pub fn grant(&self, access_key_id: &str) -> (String, Option<Arc<kms_policy::Policy>>) {
+        let table = self.table.read().map(|t| t.clone()).ok();
+        match table.as_ref().and_then(|t| t.get(access_key_id)) {
+            Some(k) if !k.principal.is_empty() => (k.principal.clone(), k.policy.clone()),
+            Some(k) => (access_key_id.to_owned(), k.policy.clone()),
+            // Verified a moment ago, deleted since: nothing is allowed.
+            None => (access_key_id.to_owned(), Some(Arc::new(kms_policy::Policy::deny_all()))),
+        }
+    }
+}
+
+impl AccessKeys {
+    /// A stored access key's secret, if it is enabled.
+    fn stored_secret(&self, access_key_id: &str) -> Result<Zeroizing<String>, LookupError> {
         let table = self.table.read().map(|t| t.clone()).map_err(|_| LookupError::NotFound)?;
         match table.get(access_key_id) {
             Some(k) if k.enabled => Ok(k.secret.clone()),
             Some(_) => Err(LookupError::Inactive),
             None => Err(LookupError::NotFound),
         }
+    }
+}
+
+/// The verifier's view of credentials for one request: stored access keys, and temporary
+/// ones carried by a security token. Remembers which stored key a temporary one acts as, so
+/// the request is authorised as that key.
+pub struct RequestCredentials<'a> {
+    pub keys: &'a AccessKeys,
+    pub kms: &'a Kms,
+    pub now: OffsetDateTime,
+    pub acting_as: std::cell::RefCell<Option<String>>,
+}
+
+impl CredentialLookup for RequestCredentials<'_> {
+    fn secret(&self, access_key_id: &str, security_token: Option<&str>) -> Result<Zeroizing<String>, LookupError> {
+        let Some(token) = security_token else {
+            *self.acting_as.borrow_mut() = Some(access_key_id.to_owned());
+            return self.keys.stored_secret(access_key_id);
+        };
+        let temp = self.kms.open_security_token(token).map_err(|_| LookupError::TokenMalformed)?;
+        if temp.access_key_id != access_key_id {
+            return Err(LookupError::TokenMismatch);
+        }
+        if temp.expires_at <= self.now.unix_timestamp() {
+            return Err(LookupError::TokenExpired);
+        }
+        // Only while the key it was issued from is there and enabled.
+        self.keys.stored_secret(&temp.parent)?;
+        *self.acting_as.borrow_mut() = Some(temp.parent);
+        Ok(temp.secret)
     }
 }
 

@@ -22,28 +22,42 @@ pub struct Served {
     pub action: Option<Action>,
     /// The access key that signed the request, or the one it claimed when refused.
     pub access_key_id: Option<String>,
+    /// Who that access key belongs to (verified requests only).
+    pub principal: Option<String>,
     /// The resources it named or reached, as ARNs (see `audit::resources`).
     pub resources: Vec<String>,
     pub result: Result<Rendered, ApiError>,
 }
 
 /// Serves one decoded request.
-pub async fn serve(raw: &RawRequest, state: &State, request_id: &str) -> Served {
+pub async fn serve(raw: &RawRequest, state: &State, peer: std::net::IpAddr, request_id: &str) -> Served {
     let refused = |e: ApiError| Served {
         action: None,
         access_key_id: crate::audit::claimed_access_key(raw),
+        principal: None,
         resources: Vec::new(),
         result: Err(e),
     };
     let now = state.clock_now();
-    let verified = match signature::verify(raw, &state.access_keys, &state.nonces, now) {
+    let credentials = crate::credentials::RequestCredentials {
+        keys: &state.access_keys,
+        kms: &state.kms,
+        now,
+        acting_as: Default::default(),
+    };
+    let verified = match signature::verify(raw, &credentials, &state.nonces, now) {
         Ok(v) => v,
         Err(e) => return refused(e),
     };
     let signer = Some(verified.access_key_id().to_owned());
+    // A temporary key is authorised as the stored key it was issued from.
+    let acting_as = credentials.acting_as.take().unwrap_or_else(|| verified.access_key_id().to_owned());
+    let (principal, policy) = state.access_keys.grant(&acting_as);
+    let principal = Some(principal);
     let unserved = |action: Option<Action>, e: ApiError| Served {
         action,
         access_key_id: signer.clone(),
+        principal: principal.clone(),
         resources: Vec::new(),
         result: Err(e),
     };
@@ -79,9 +93,18 @@ pub async fn serve(raw: &RawRequest, state: &State, request_id: &str) -> Served 
         Err(e) => return unserved(Some(action), e),
     };
     let resources = crate::audit::resources(action, &params, &state.kms).await;
+    if let Some(policy) = &policy
+        && let Err(e) = crate::authz::authorize(action, &params, &state.kms, policy, peer, state.secure).await
+    {
+        return Served { action: Some(action), access_key_id: signer, principal, resources, result: Err(e) };
+    }
+    if !state.quotas.admit(verified.access_key_id(), action) {
+        let e: ApiError = kms_wire::Code::RejectedThrottling.into();
+        return Served { action: Some(action), access_key_id: signer, principal, resources, result: Err(e) };
+    }
     let ctx = Ctx { kms: &state.kms, request_id };
     let result = dispatch(action, params, &ctx, raw.format()).await;
-    Served { action: Some(action), access_key_id: signer, resources, result }
+    Served { action: Some(action), access_key_id: signer, principal, resources, result }
 }
 
 async fn run<R: Handle>(

@@ -42,6 +42,11 @@ pub fn to_api(e: CoreError, request_id: &str) -> ApiError {
             "Unsupported operation. The key has deletion protection enabled; disable it first.",
         ),
         CoreError::KeyVersionNotFound => Code::KeyVersionNotFound.into(),
+        CoreError::NoPermission => Code::ForbiddenNoPermission.into(),
+        CoreError::InvalidPolicy(why) => ApiError::with_message(
+            Code::InvalidParameter,
+            format!("The specified parameter \"Policy\" is not valid: {why}"),
+        ),
         CoreError::OriginUnsupported => Code::UnsupportedOrigin.into(),
         CoreError::InvalidImportToken => Code::InvalidImportToken.into(),
         CoreError::ExpiredImportToken => Code::ExpiredImportToken.into(),

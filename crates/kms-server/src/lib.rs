@@ -14,6 +14,7 @@
 
 pub mod admin;
 pub mod audit;
+mod authz;
 pub mod config;
 mod credentials;
 mod dispatch;
@@ -21,6 +22,7 @@ mod error_map;
 mod handlers;
 pub mod http;
 mod metrics;
+mod quota;
 mod routes;
 mod startup;
 mod tls;
@@ -51,6 +53,10 @@ pub struct State {
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// The audit trail every API request is written to before it is answered.
     audit: audit::AuditLog,
+    /// Whether requests arrive over TLS (the `acs:SecureTransport` policy condition).
+    secure: bool,
+    /// Per-access-key request rates of the cryptographic actions.
+    quotas: quota::Quotas,
 }
 
 /// How often scheduled jobs (deletion, rotation) look for due work.

@@ -28,7 +28,7 @@ async fn handle(head: Request, state: &State, peer: SocketAddr, request_id: &str
         return Rendered { status: 200, content_type: "text/plain;charset=utf-8", body: b"ok\n".to_vec() };
     }
     if path == "/metrics" && head.method == "GET" {
-        let body = crate::metrics::render(state).into_bytes();
+        let body = crate::metrics::render(state).await.into_bytes();
         return Rendered { status: 200, content_type: "text/plain; version=0.0.4", body };
     }
     if path == DEV_CLOCK_PATH && state.dev_clock.is_some() {
@@ -42,7 +42,7 @@ async fn handle(head: Request, state: &State, peer: SocketAddr, request_id: &str
         .filter(|h| h.len() <= 255)
         .unwrap_or("kmsd")
         .to_owned();
-    let (served, format) = decode_and_serve(head, &path, query.as_deref(), state, request_id).await;
+    let (served, format) = decode_and_serve(head, &path, query.as_deref(), state, peer, request_id).await;
     let action = served.action;
     let (code, mut rendered) = match served.result {
         Ok(r) => ("OK", r),
@@ -52,7 +52,7 @@ async fn handle(head: Request, state: &State, peer: SocketAddr, request_id: &str
         time: AuditRecord::now(),
         request_id,
         access_key_id: served.access_key_id.as_deref(),
-        principal: served.access_key_id.as_deref(),
+        principal: served.principal.as_deref(),
         source_ip: peer.ip().to_string(),
         action: action.map(|a| a.as_str()),
         resources: &served.resources,
@@ -69,7 +69,7 @@ async fn handle(head: Request, state: &State, peer: SocketAddr, request_id: &str
             Code::InternalFailure.as_str()
         }
     };
-    crate::metrics::request(action.map(|a| a.as_str()).unwrap_or("-"), code);
+    crate::metrics::request(action.map(|a| a.as_str()).unwrap_or("-"), code, started.elapsed().as_secs_f64());
     tracing::info!(
         request_id,
         %peer,
@@ -119,11 +119,13 @@ async fn decode_and_serve(
     path: &str,
     query: Option<&str>,
     state: &State,
+    peer: SocketAddr,
     request_id: &str,
 ) -> (crate::dispatch::Served, Format) {
     let refused = |e: ApiError| crate::dispatch::Served {
         action: None,
         access_key_id: None,
+        principal: None,
         resources: Vec::new(),
         result: Err(e),
     };
@@ -138,5 +140,5 @@ async fn decode_and_serve(
         served.access_key_id = crate::audit::claimed_access_key(&raw);
         return (served, format);
     }
-    (crate::dispatch::serve(&raw, state, request_id).await, format)
+    (crate::dispatch::serve(&raw, state, peer.ip(), request_id).await, format)
 }

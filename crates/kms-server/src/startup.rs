@@ -117,6 +117,8 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         jobs: tokio::sync::Mutex::new(()),
         metrics: crate::metrics::install(),
         audit,
+        secure: tls.is_some(),
+        quotas: crate::quota::Quotas::new(config.quota_crypto_qps, config.quota_asymmetric_qps),
     };
     Ok(Server { listener, tls, state: Arc::new(state) })
 }
@@ -214,7 +216,7 @@ async fn bootstrap_access_key(kms: &Kms, config: &Config) -> Result<(), StartErr
                     "access key {id} already exists with a different secret than {BOOTSTRAP_SECRET_ENV}"
                 ))),
                 None => {
-                    kms.add_access_key(&id, &secret).await.map_err(store_err)?;
+                    kms.add_access_key(&id, &secret, &bootstrap_grant()).await.map_err(store_err)?;
                     tracing::info!(access_key_id = %id, "created the bootstrap access key from the environment");
                     Ok(())
                 }
@@ -229,12 +231,17 @@ async fn bootstrap_access_key(kms: &Kms, config: &Config) -> Result<(), StartErr
             let path = config.credentials_path();
             write_credentials(&path, &id, &secret)
                 .map_err(|source| StartError::DataDir { path: path.display().to_string(), source })?;
-            kms.add_access_key(&id, &secret).await.map_err(store_err)?;
+            kms.add_access_key(&id, &secret, &bootstrap_grant()).await.map_err(store_err)?;
             eprintln!("kmsd: created access key {id}; its secret is in {} (mode 0600)", path.display());
             Ok(())
         }
         (None, None) => Ok(()),
     }
+}
+
+/// The first access key may do everything: it is the operator's own.
+fn bootstrap_grant() -> kms_core::AccessKeyGrant {
+    kms_core::AccessKeyGrant { principal: "bootstrap".into(), policy: None }
 }
 
 fn write_credentials(path: &Path, id: &str, secret: &str) -> std::io::Result<()> {

@@ -72,7 +72,7 @@ async fn admin_access_keys_take_effect_on_running_nodes() {
     let (ok_, listed, _) = admin(&a, &["list"]);
     assert!(ok_);
     let line = listed.lines().find(|l| l.starts_with(&id)).unwrap_or_else(|| panic!("{listed}"));
-    assert!(line.contains("\tEnabled\t") && line.ends_with('Z'), "{line}");
+    assert!(line.contains("\tEnabled\t") && line.ends_with("Z\t-\tunrestricted"), "{line}");
     assert!(!listed.contains(&secret), "list shows a secret: {listed}");
 
     assert!(admin(&a, &["disable", &id]).0);

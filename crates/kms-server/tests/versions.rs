@@ -271,4 +271,20 @@ async fn metrics_expose_version_usage_and_requests() {
     assert_eq!(dec.as_deref().and_then(|l| l.rsplit(' ').next()), Some("1"), "{text}");
     assert!(text.contains("kmsd_requests_total{action=\"DescribeKey\",code=\"Forbidden.AliasNotFound\"} 1"), "{text}");
     assert!(!text.contains("aGk="), "no values in metrics");
+    // Latency per action as a histogram: every Encrypt under the largest bucket boundary.
+    let count = line("kmsd_request_duration_seconds_count{action=\"Encrypt\"}");
+    assert_eq!(count.as_deref().and_then(|l| l.rsplit(' ').next()), Some("2"), "{text}");
+    let inf = line("kmsd_request_duration_seconds_bucket{action=\"Encrypt\",le=\"+Inf\"}");
+    assert_eq!(inf.as_deref().and_then(|l| l.rsplit(' ').next()), Some("2"), "{text}");
+    // Keys by state, as of the scrape.
+    ok(&c, "DisableKey", &[("KeyId", &new_key(&c).await)]).await;
+    let text = c.raw("GET", "/metrics", &[], vec![], false).await.text();
+    let gauge = |state: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("kmsd_keys{{state=\"{state}\"}}")))
+            .and_then(|l| l.rsplit(' ').next())
+            .map(str::to_owned)
+    };
+    assert_eq!((gauge("Enabled").as_deref(), gauge("Disabled").as_deref()), (Some("1"), Some("1")), "{text}");
+    assert_eq!(gauge("PendingDeletion").as_deref(), Some("0"));
 }

@@ -231,7 +231,14 @@ async fn aliases(store: &dyn Store) {
 }
 
 async fn access_keys(store: &dyn Store) {
-    let ak = AccessKeyRecord { id: "LTAI-test".into(), wrapped_secret: vec![9; 40], enabled: true, created_at: 5 };
+    let ak = AccessKeyRecord {
+        id: "LTAI-test".into(),
+        wrapped_secret: vec![9; 40],
+        enabled: true,
+        created_at: 5,
+        principal: "app1".into(),
+        policy: Some(r#"{"Version":"1","Statement":[]}"#.into()),
+    };
     store.insert_access_key(&ak).await.unwrap();
     assert!(matches!(store.insert_access_key(&ak).await, Err(StoreError::Conflict)));
     assert_eq!(store.list_access_keys().await.unwrap(), vec![ak.clone()]);
@@ -245,6 +252,10 @@ async fn access_keys(store: &dyn Store) {
     assert_eq!(store.list_access_keys().await.unwrap(), vec![]);
     // Its id can be used again.
     store.insert_access_key(&ak).await.unwrap();
+    let unrestricted =
+        AccessKeyRecord { id: "LTAI-admin".into(), principal: String::new(), policy: None, ..ak.clone() };
+    store.insert_access_key(&unrestricted).await.unwrap();
+    assert_eq!(store.list_access_keys().await.unwrap(), vec![unrestricted, ak]);
 }
 
 async fn state_changes(store: &dyn Store) {

@@ -92,11 +92,19 @@ pub struct AccessKeyRecord {
     pub wrapped_secret: Vec<u8>,
     pub enabled: bool,
     pub created_at: i64,
+    /// Who the key belongs to (an application's name); empty for keys made before names.
+    pub principal: String,
+    /// The RAM-style identity policy (JSON); `None`: the key may do everything.
+    pub policy: Option<String>,
 }
 
 impl fmt::Debug for AccessKeyRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AccessKeyRecord").field("id", &self.id).field("enabled", &self.enabled).finish_non_exhaustive()
+        f.debug_struct("AccessKeyRecord")
+            .field("id", &self.id)
+            .field("enabled", &self.enabled)
+            .field("principal", &self.principal)
+            .finish_non_exhaustive()
     }
 }
 

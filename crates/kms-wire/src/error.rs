@@ -44,12 +44,16 @@ codes! {
     SignatureDoesNotMatch = "SignatureDoesNotMatch", 400, "Specified signature is not matched with our calculation.";
     InvalidAccessKeyIdNotFound = "InvalidAccessKeyId.NotFound", 404, "The Access Key ID provided does not exist in our records.";
     InvalidAccessKeyIdInactive = "InvalidAccessKeyId.Inactive", 400, "Specified access key is disabled.";
+    InvalidSecurityTokenExpired = "InvalidSecurityToken.Expired", 400, "Specified SecurityToken is expired.";
+    InvalidSecurityTokenMalformed = "InvalidSecurityToken.Malformed", 400, "Specified SecurityToken is malformed.";
+    InvalidSecurityTokenMismatch = "InvalidSecurityToken.MismatchWithAccessKey", 400, "Specified SecurityToken mismatch with the AccessKey.";
     ForbiddenNoPermission = "Forbidden.NoPermission", 403, "This operation is forbidden by permission system.";
     UnsupportedHttpMethod = "UnsupportedHTTPMethod", 403, "This http method is not supported.";
     InvalidVersion = "InvalidVersion", 400, "Specified parameter Version is not valid.";
     InvalidActionNotFound = "InvalidAction.NotFound", 400, "Specified api is not found, please check your url and method.";
     ParseRequestParameterException = "ParseRequestParameterException", 400, "Server parse parameters exception. Please check your input params.";
     InternalFailure = "InternalFailure", 500, "Internal Failure.";
+    RejectedThrottling = "Rejected.Throttling", 429, "QPS Limit Exceeded";
     ServiceUnavailableTemporary = "ServiceUnavailableTemporary", 503, "Service Unavailable Temporary.";
     // KMS business errors (spec §5.3).
     KeyNotFound = "Forbidden.KeyNotFound", 404, "The specified Key is not found.";

@@ -39,6 +39,17 @@ class KmsServer:
     process: subprocess.Popen
     stderr_path: Path
     ca: Optional[str] = None  # PEM file the client must trust (https only)
+    data_dir: Optional[Path] = None
+    store_args: tuple = ()
+
+    def admin(self, *args: str) -> str:
+        """`kmsd admin access-key <args>` on this server's data dir and store; its stdout."""
+        kmsd = str(Path(KMSD_BIN).with_name("kmsd"))  # also when KMSD_BIN is kms-cluster
+        env = {k: v for k, v in os.environ.items() if k not in ("KMSD_STORE", "KMSD_DATA_DIR")}
+        out = subprocess.run([kmsd, "admin", "access-key", *args, "--data-dir", str(self.data_dir),
+                              *self.store_args], capture_output=True, env=env, timeout=60)
+        assert out.returncode == 0, out.stderr.decode(errors="replace")
+        return out.stdout.decode()
 
     def stderr_tail(self, n: int = 60) -> str:
         try:
@@ -46,8 +57,9 @@ class KmsServer:
         except OSError:
             return ""
 
-    def client(self, mode: str, ak: str = ACCESS_KEY_ID, secret: str = ACCESS_KEY_SECRET) -> KmsCaller:
-        return make_caller(mode, self.endpoint, ak, secret, self.ca)
+    def client(self, mode: str, ak: str = ACCESS_KEY_ID, secret: str = ACCESS_KEY_SECRET,
+               token: Optional[str] = None) -> KmsCaller:
+        return make_caller(mode, self.endpoint, ak, secret, self.ca, token)
 
     def advance_clock(self, seconds: int) -> dict:
         """--dev-clock only: plain unsigned POST /-/clock/advance?seconds=N; kmsd runs the jobs
@@ -83,7 +95,8 @@ def _start_kmsd(workdir: Path, extra_args: list[str] = ()) -> KmsServer:
     env = dict(os.environ,
                KMSD_BOOTSTRAP_ACCESS_KEY_ID=ACCESS_KEY_ID,
                KMSD_BOOTSTRAP_ACCESS_KEY_SECRET=ACCESS_KEY_SECRET)
-    cmd = [KMSD_BIN, "--listen", "127.0.0.1:0", "--data-dir", str(data_dir), *_store_args(), *extra_args]
+    store_args = tuple(_store_args())
+    cmd = [KMSD_BIN, "--listen", "127.0.0.1:0", "--data-dir", str(data_dir), *store_args, *extra_args]
     with open(stderr_path, "wb") as stderr:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=stderr, env=env)
@@ -112,7 +125,7 @@ def _start_kmsd(workdir: Path, extra_args: list[str] = ()) -> KmsServer:
                     f"stdout line: {line!r}, exit code: {proc.returncode})\ncommand: {cmd}\n"
                     f"--- stderr ---\n{server_stub.stderr_tail()}", pytrace=False)
     url = re.search(r"(https?://\S+)", line).group(1)
-    return KmsServer(Endpoint(url), proc, stderr_path)
+    return KmsServer(Endpoint(url), proc, stderr_path, data_dir=data_dir, store_args=store_args)
 
 
 def _stop_kmsd(server: KmsServer) -> None:

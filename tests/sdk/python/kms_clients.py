@@ -28,6 +28,7 @@ from typing import Any, Optional
 from urllib.parse import urlsplit
 
 # old "core" SDK
+from aliyunsdkcore.auth.credentials import StsTokenCredential
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.acs_exception.exceptions import ServerException as CoreServerException
 from aliyunsdkcore.http import protocol_type as core_protocol_type
@@ -98,11 +99,17 @@ class CoreCaller(KmsCaller):
 
     mode = "core"
 
-    def __init__(self, endpoint: Endpoint, ak: str, secret: str, ca: Optional[str] = None):
+    def __init__(self, endpoint: Endpoint, ak: str, secret: str, ca: Optional[str] = None,
+                 token: Optional[str] = None):
         self.endpoint = endpoint
         # auto_retry off: a failing server must fail fast, not be retried behind our back
-        self.client = AcsClient(ak, secret, REGION, auto_retry=False, timeout=30,
-                                connect_timeout=10, verify=ca)
+        if token:
+            # STS credentials: the core SDK's own credential class adds the signed SecurityToken
+            self.client = AcsClient(region_id=REGION, auto_retry=False, timeout=30, connect_timeout=10,
+                                    verify=ca, credential=StsTokenCredential(ak, secret, token))
+        else:
+            self.client = AcsClient(ak, secret, REGION, auto_retry=False, timeout=30,
+                                    connect_timeout=10, verify=ca)
 
     def call(self, action: str, params: Optional[dict] = None) -> dict:
         module = importlib.import_module(f"aliyunsdkkms.request.v20160120.{action}Request")
@@ -128,11 +135,13 @@ class CoreCaller(KmsCaller):
 class TeaCaller(KmsCaller):
     """alibabacloud-kms20160120 (Tea/Darabonba SDK 2.0) in one of its signing modes."""
 
-    def __init__(self, mode: str, endpoint: Endpoint, ak: str, secret: str, ca: Optional[str] = None):
+    def __init__(self, mode: str, endpoint: Endpoint, ak: str, secret: str, ca: Optional[str] = None,
+                 token: Optional[str] = None):
         self.mode = mode
         config = TeaConfig(
             access_key_id=ak,
             access_key_secret=secret,
+            security_token=token,
             region_id=REGION,
             endpoint=endpoint.host_port,
             protocol=endpoint.scheme,
@@ -180,7 +189,8 @@ def _error_body(data: Any) -> Optional[dict]:
     return dict(data) if isinstance(data, dict) else None
 
 
-def make_caller(mode: str, endpoint: Endpoint, ak: str, secret: str, ca: Optional[str] = None) -> KmsCaller:
+def make_caller(mode: str, endpoint: Endpoint, ak: str, secret: str, ca: Optional[str] = None,
+                token: Optional[str] = None) -> KmsCaller:
     if mode == "core":
-        return CoreCaller(endpoint, ak, secret, ca)
-    return TeaCaller(mode, endpoint, ak, secret, ca)
+        return CoreCaller(endpoint, ak, secret, ca, token)
+    return TeaCaller(mode, endpoint, ak, secret, ca, token)

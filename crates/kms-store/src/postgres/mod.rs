@@ -408,8 +408,9 @@ impl Store for PostgresStore {
     async fn insert_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()> {
         let c = self.client().await?;
         c.execute(
-            "INSERT INTO access_keys (access_key_id, wrapped_secret, enabled, created_at) VALUES ($1, $2, $3, $4)",
-            &[&key.id, &key.wrapped_secret, &key.enabled, &key.created_at],
+            "INSERT INTO access_keys (access_key_id, wrapped_secret, enabled, created_at, principal, policy)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&key.id, &key.wrapped_secret, &key.enabled, &key.created_at, &key.principal, &key.policy],
         )
         .await
         .map(|_| ())
@@ -420,7 +421,7 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let rows = c
             .query(
-                "SELECT access_key_id, wrapped_secret, enabled, created_at FROM access_keys ORDER BY access_key_id",
+                "SELECT access_key_id, wrapped_secret, enabled, created_at, principal, policy FROM access_keys ORDER BY access_key_id",
                 &[],
             )
             .await
@@ -432,6 +433,8 @@ impl Store for PostgresStore {
                 wrapped_secret: r.get(1),
                 enabled: r.get(2),
                 created_at: r.get(3),
+                principal: r.get(4),
+                policy: r.get(5),
             })
             .collect())
     }

@@ -668,8 +668,9 @@ impl Store for SqliteStore {
         let k = key.clone();
         self.write(move |c| {
             c.execute(
-                "INSERT INTO access_keys (access_key_id, wrapped_secret, enabled, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![k.id, k.wrapped_secret, k.enabled, k.created_at],
+                "INSERT INTO access_keys (access_key_id, wrapped_secret, enabled, created_at, principal, policy)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![k.id, k.wrapped_secret, k.enabled, k.created_at, k.principal, k.policy],
             )
             .map(|_| ())
             .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict } else { unavailable(e) })
@@ -681,7 +682,7 @@ impl Store for SqliteStore {
         self.with(|c| {
             let mut stmt = c
                 .prepare(
-                    "SELECT access_key_id, wrapped_secret, enabled, created_at FROM access_keys ORDER BY access_key_id",
+                    "SELECT access_key_id, wrapped_secret, enabled, created_at, principal, policy FROM access_keys ORDER BY access_key_id",
                 )
                 .map_err(unavailable)?;
             let rows = stmt
@@ -691,6 +692,8 @@ impl Store for SqliteStore {
                         wrapped_secret: r.get(1)?,
                         enabled: r.get(2)?,
                         created_at: r.get(3)?,
+                        principal: r.get(4)?,
+                        policy: r.get(5)?,
                     })
                 })
                 .map_err(unavailable)?;

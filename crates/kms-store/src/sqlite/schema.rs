@@ -98,4 +98,8 @@ ALTER TABLE keys ADD COLUMN material_expire_at INTEGER;
 ALTER TABLE keys ADD COLUMN material_fingerprint TEXT;
 CREATE INDEX keys_by_material_expiry ON keys(material_expire_at) WHERE material_expire_at IS NOT NULL;
 "#,
+    r#"
+ALTER TABLE access_keys ADD COLUMN principal TEXT NOT NULL DEFAULT '';
+ALTER TABLE access_keys ADD COLUMN policy TEXT;
+"#,
 ];

@@ -36,11 +36,18 @@ pub enum Scheme {
 pub enum LookupError {
     NotFound,
     Inactive,
+    /// The request's security token is past its expiry.
+    TokenExpired,
+    /// The security token does not open.
+    TokenMalformed,
+    /// The security token is another temporary key's.
+    TokenMismatch,
 }
 
-/// Where the verifier finds the secret of an access key.
+/// Where the verifier finds the secret of an access key: a stored one, or a temporary one
+/// whose security token (`SecurityToken` / `x-acs-security-token`) came with the request.
 pub trait CredentialLookup {
-    fn secret(&self, access_key_id: &str) -> Result<Zeroizing<String>, LookupError>;
+    fn secret(&self, access_key_id: &str, security_token: Option<&str>) -> Result<Zeroizing<String>, LookupError>;
 }
 
 /// Remembers nonces while a replay could still pass the clock check. Returns `false` when
@@ -126,9 +133,17 @@ pub fn verify(
 ) -> Result<Verified, ApiError> {
     let claim = claim(raw)?;
     let timestamp = parse_timestamp(&claim.timestamp)?;
-    let secret = credentials.secret(&claim.access_key_id).map_err(|e| match e {
+    let security_token = match claim.scheme {
+        Scheme::V1 => raw.param("SecurityToken").map(str::to_owned),
+        Scheme::Acs3 | Scheme::Acs4 => raw.header("x-acs-security-token"),
+    }
+    .filter(|t| !t.is_empty());
+    let secret = credentials.secret(&claim.access_key_id, security_token.as_deref()).map_err(|e| match e {
         LookupError::NotFound => ApiError::new(Code::InvalidAccessKeyIdNotFound),
         LookupError::Inactive => ApiError::new(Code::InvalidAccessKeyIdInactive),
+        LookupError::TokenExpired => ApiError::new(Code::InvalidSecurityTokenExpired),
+        LookupError::TokenMalformed => ApiError::new(Code::InvalidSecurityTokenMalformed),
+        LookupError::TokenMismatch => ApiError::new(Code::InvalidSecurityTokenMismatch),
     })?;
     check_mac(raw, &claim, &secret)?;
     if (timestamp - now).abs() > TIMESTAMP_WINDOW {

@@ -11,7 +11,7 @@ use crate::error::Code;
 
 struct OneKey(&'static str, &'static str);
 impl CredentialLookup for OneKey {
-    fn secret(&self, id: &str) -> Result<Zeroizing<String>, LookupError> {
+    fn secret(&self, id: &str, _token: Option<&str>) -> Result<Zeroizing<String>, LookupError> {
         if id == self.0 { Ok(Zeroizing::new(self.1.to_owned())) } else { Err(LookupError::NotFound) }
     }
 }

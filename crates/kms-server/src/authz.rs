@@ -1,0 +1,177 @@
+//! Identity policies at the door: which resources a request acts on, and whether the signing
+//! access key's policy allows the action (`kms:<Action>`, from the action table) on every one
+//! of them. Runs after the signature verified and before the handler: a refused request
+//! changes nothing and answers `Forbidden.NoPermission`.
+//!
+//! Resources are ARNs. A key named by alias is checked as the key the alias points to and as
+//! the alias: either may allow it (a policy on `key/<id>` covers its aliases, and one on
+//! `alias/app1-*` lets an application use its keys by alias only), and a `Deny` on either
+//! denies. The alias actions also check the alias itself. A
+//! ciphertext blob is checked as the key its version belongs to. An action that names no
+//! resource (CreateKey, ListKeys, ListSecrets …) is checked against its kind,
+//! `acs:kms:<region>:<account>:key` / `alias` / `secret`, and the service actions against `*`.
+
+use std::net::IpAddr;
+
+use kms_core::Kms;
+use kms_policy::{Context, Decision, Policy};
+use kms_types::{KeyRef, ResourceType, SecretName};
+use kms_wire::actions::Family;
+use kms_wire::params::Params;
+use kms_wire::{Action, ApiError, Code};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// One resource a request acts on, with what its tag conditions need.
+#[derive(Debug)]
+struct Target {
+    arn: String,
+    /// The alias the request named the key by: a second ARN that may allow the request.
+    alias_arn: Option<String>,
+    tagged: Option<(ResourceType, String)>,
+}
+
+/// The request's side of the condition keys.
+struct RequestContext<'a> {
+    source_ip: IpAddr,
+    now: OffsetDateTime,
+    secure: bool,
+    tags: &'a [kms_types::Tag],
+}
+
+impl Context for RequestContext<'_> {
+    fn values(&self, key: &str) -> Vec<String> {
+        match key {
+            "acs:SourceIp" => vec![self.source_ip.to_string()],
+            "acs:CurrentTime" => self.now.format(&Rfc3339).into_iter().collect(),
+            "acs:SecureTransport" => vec![self.secure.to_string()],
+            _ => match key.strip_prefix("kms:tag/") {
+                Some(k) => self.tags.iter().filter(|t| t.key == k).map(|t| t.value.clone()).collect(),
+                None => Vec::new(),
+            },
+        }
+    }
+}
+
+async fn key_target(kms: &Kms, raw: &str) -> Option<Target> {
+    let r = KeyRef::parse(raw).ok()?;
+    let alias_arn = match &r {
+        KeyRef::Alias { name, .. } => Some(kms.alias_arn(name)),
+        KeyRef::Id { .. } => None,
+    };
+    match kms.key_id_of(&r).await {
+        Ok(id) => Some(Target { arn: kms.key_arn(&id), alias_arn, tagged: Some((ResourceType::Key, id.to_string())) }),
+        // A key or alias that does not exist: checked by the name given, the action then
+        // answers its not-found code if allowed.
+        Err(_) => Some(Target {
+            arn: match r {
+                KeyRef::Id { id, .. } => kms.key_arn(&id),
+                KeyRef::Alias { name, .. } => kms.alias_arn(&name),
+            },
+            alias_arn: None,
+            tagged: None,
+        }),
+    }
+}
+
+fn secret_target(kms: &Kms, raw: &str) -> Option<Target> {
+    let name = raw.rsplit_once(":secret/").map_or(raw, |(_, n)| n);
+    let name = SecretName::parse(name).ok()?;
+    Some(Target { arn: kms.secret_arn(&name), alias_arn: None, tagged: Some((ResourceType::Secret, name.to_string())) })
+}
+
+async fn targets(action: Action, params: &Params, kms: &Kms) -> Vec<Target> {
+    let mut out = Vec::new();
+    for name in ["KeyId", "SourceKeyId", "DestinationKeyId"] {
+        if let Some(raw) = params.get(name)
+            && let Some(t) = key_target(kms, raw).await
+        {
+            out.push(t);
+        }
+    }
+    if let Some(alias) = params.get("AliasName").and_then(|a| KeyRef::parse(a).ok())
+        && let KeyRef::Alias { name, .. } = alias
+    {
+        out.push(Target { arn: kms.alias_arn(&name), alias_arn: None, tagged: None });
+    }
+    if let Some(raw) = params.get("SecretName") {
+        out.extend(secret_target(kms, raw));
+    }
+    let secrets = params.get("ResourceType") == Some("secret");
+    for (name, value) in params.iter() {
+        if name.starts_with("ResourceId.") {
+            let t = if secrets { secret_target(kms, value) } else { key_target(kms, value).await };
+            out.extend(t);
+        }
+    }
+    if let Some(list) = params.get("SecretsList")
+        && let Ok(items) = serde_json::from_str::<Vec<serde_json::Value>>(list)
+    {
+        out.extend(items.iter().filter_map(|i| i["SecretName"].as_str()).filter_map(|s| secret_target(kms, s)));
+    }
+    use Action::{Decrypt, ExportDataKey, ReEncrypt};
+    if matches!(action, Decrypt | ReEncrypt | ExportDataKey) && params.get("SourceKeyId").is_none() {
+        let blob = params.get("CiphertextBlob").and_then(kms_wire::params::decode_base64);
+        let version =
+            blob.as_deref().and_then(|b| kms_crypto::blob::CiphertextBlob::parse(b).ok()).map(|b| b.version_id);
+        if let Some(v) = version
+            && let Ok(Some(id)) = kms.key_of_version(&v).await
+        {
+            out.push(Target {
+                arn: kms.key_arn(&id),
+                alias_arn: None,
+                tagged: Some((ResourceType::Key, id.to_string())),
+            });
+        }
+    }
+    if out.is_empty() {
+        let arn = match action.family() {
+            Family::Service => "*".to_owned(),
+            Family::Secrets => kms.kind_arn("secret"),
+            Family::Aliases => kms.kind_arn("alias"),
+            _ => kms.kind_arn("key"),
+        };
+        out.push(Target { arn, alias_arn: None, tagged: None });
+    }
+    out
+}
+
+/// Whether `policy` lets the request through; `Forbidden.NoPermission` when it does not.
+pub async fn authorize(
+    action: Action,
+    params: &Params,
+    kms: &Kms,
+    policy: &Policy,
+    source_ip: IpAddr,
+    secure: bool,
+) -> Result<(), ApiError> {
+    let now = OffsetDateTime::now_utc();
+    for target in targets(action, params, kms).await {
+        let tags = match (&target.tagged, policy.needs_tags()) {
+            (Some((kind, id)), true) => kms.resource_tags(*kind, id).await.unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let ctx = RequestContext { source_ip, now, secure, tags: &tags };
+        let on_key = policy.evaluate(action.permission(), &target.arn, &ctx);
+        let on_alias = target.alias_arn.as_ref().map(|a| policy.evaluate(action.permission(), a, &ctx));
+        let decision = match (on_key, on_alias) {
+            (Decision::ExplicitDeny, _) | (_, Some(Decision::ExplicitDeny)) => Decision::ExplicitDeny,
+            (Decision::Allow, _) | (_, Some(Decision::Allow)) => Decision::Allow,
+            _ => Decision::NotAllowed,
+        };
+        match decision {
+            Decision::Allow => {}
+            Decision::ExplicitDeny | Decision::NotAllowed => {
+                return Err(ApiError::with_message(
+                    Code::ForbiddenNoPermission,
+                    format!(
+                        "This operation is forbidden by permission system. {} on {} is not allowed by the access key's policy.",
+                        action.permission(),
+                        target.arn
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}

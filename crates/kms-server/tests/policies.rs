@@ -1,0 +1,263 @@
+//! Identity policies: access keys made with `kmsd admin access-key create --name … --policy …`
+//! may do what their policy allows and nothing else — by action, by key (also through the
+//! alias), by alias pattern, by tag, by source address and by time; an explicit Deny wins; a
+//! refusal changes nothing, answers `Forbidden.NoPermission` 403 and is audited under the
+//! principal's name; a rotated key keeps the policy.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn admin(k: &Kmsd, args: &[&str]) -> (bool, String, String) {
+    let mut cmd = Command::new(bin());
+    cmd.arg("admin").arg("access-key").args(args).arg("--data-dir").arg(&k.data_dir);
+    if let Ok(url) = std::fs::read_to_string(k.data_dir.with_extension("pgurl")) {
+        cmd.arg("--store").arg(url);
+    }
+    let out = cmd.env_remove("KMSD_STORE").env_remove("KMSD_DATA_DIR").output().expect("run kmsd admin");
+    (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+/// A client for a new access key of `name` with `policy`, once the server has loaded it.
+async fn app(k: &Kmsd, name: &str, policy: Option<&str>) -> (Client, String) {
+    let file = k.data_dir.with_extension(format!("{name}.policy.json"));
+    let mut args = vec!["create", "--name", name];
+    if let Some(p) = policy {
+        std::fs::write(&file, p).unwrap();
+        args.extend(["--policy", file.to_str().unwrap()]);
+    }
+    let (ok_, out, err) = admin(k, &args);
+    assert!(ok_, "{err}");
+    let field = |f: &str| out.lines().find_map(|l| l.strip_prefix(&format!("{f}: "))).unwrap().to_owned();
+    let c = kms_testkit::Client {
+        addr: k.client().addr,
+        access_key_id: field("AccessKeyId"),
+        secret: field("AccessKeySecret"),
+    };
+    wait_until_known(&c).await;
+    (c, field("AccessKeyId"))
+}
+
+/// Nodes reload access keys every 500 ms.
+async fn wait_until_known(c: &Client) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let code = call(c, "DescribeRegions", &[]).await.code();
+        if code != "InvalidAccessKeyId.NotFound" {
+            return;
+        }
+        assert!(Instant::now() < deadline, "access key never loaded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn denied(r: &Resp) {
+    assert_error(r, 403, "Forbidden.NoPermission");
+}
+
+const APP1: &str = r#"{"Version":"1","Statement":[
+  {"Effect":"Allow","Action":["kms:Encrypt","kms:Decrypt","kms:GenerateDataKey","kms:DescribeKey"],
+   "Resource":"acs:kms:*:*:key/*","Condition":{"StringEquals":{"kms:tag/app":"app1"}}},
+  {"Effect":"Allow","Action":"kms:List*","Resource":"*"},
+  {"Effect":"Deny","Action":"kms:Decrypt","Resource":"*","Condition":{"NotIpAddress":{"acs:SourceIp":"127.0.0.0/8"}}}
+]}"#;
+
+const APP2: &str = r#"{"Version":"1","Statement":[
+  {"Effect":"Allow","Action":["kms:Encrypt","kms:CreateAlias","kms:UpdateAlias","kms:DeleteAlias"],
+   "Resource":["acs:kms:*:*:alias/app2-*"]},
+  {"Effect":"Allow","Action":"kms:CreateAlias","Resource":"acs:kms:*:*:key/*","Condition":{"StringEquals":{"kms:tag/app":"app2"}}}
+]}"#;
+
+#[tokio::test]
+async fn each_application_reaches_only_what_its_policy_allows() {
+    let k = start();
+    let admin_c = k.client();
+    let key_of = |tag: &'static str| {
+        let c = admin_c.clone();
+        async move {
+            let tags = format!(r#"[{{"TagKey":"app","TagValue":"{tag}"}}]"#);
+            let m = ok(&c, "CreateKey", &[("Tags", &tags)]).await;
+            m["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned()
+        }
+    };
+    let (ka, kb) = (key_of("app1").await, key_of("app2").await);
+    ok(&admin_c, "CreateAlias", &[("AliasName", "alias/app1-main"), ("KeyId", &ka)]).await;
+    ok(&admin_c, "CreateAlias", &[("AliasName", "alias/app2-main"), ("KeyId", &kb)]).await;
+    let blob_b = ok(&admin_c, "Encrypt", &[("KeyId", &kb), ("Plaintext", "YjE=")]).await["CiphertextBlob"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let (app1, app1_id) = app(&k, "app1", Some(APP1)).await;
+    let (app2, _) = app(&k, "app2", Some(APP2)).await;
+
+    // app1: its own key by id and by alias (tag condition), never app2's.
+    let enc = ok(&app1, "Encrypt", &[("KeyId", &ka), ("Plaintext", "YTE=")]).await;
+    ok(&app1, "Encrypt", &[("KeyId", "alias/app1-main"), ("Plaintext", "YTE=")]).await;
+    ok(&app1, "Decrypt", &[("CiphertextBlob", enc["CiphertextBlob"].as_str().unwrap())]).await;
+    ok(&app1, "DescribeKey", &[("KeyId", &ka)]).await;
+    ok(&app1, "ListKeys", &[]).await;
+    denied(&call(&app1, "Encrypt", &[("KeyId", &kb), ("Plaintext", "YTE=")]).await);
+    denied(&call(&app1, "Encrypt", &[("KeyId", "alias/app2-main"), ("Plaintext", "YTE=")]).await);
+    denied(&call(&app1, "Decrypt", &[("CiphertextBlob", &blob_b)]).await);
+    // Actions it was not given, on its own key too; and nothing changed.
+    denied(&call(&app1, "ScheduleKeyDeletion", &[("KeyId", &ka), ("PendingWindowInDays", "7")]).await);
+    denied(&call(&app1, "DisableKey", &[("KeyId", &ka)]).await);
+    denied(&call(&app1, "CreateKey", &[]).await);
+    denied(&call(&app1, "CreateSecret", &[("SecretName", "s"), ("SecretData", "x"), ("VersionId", "v1")]).await);
+    assert_eq!(ok(&admin_c, "DescribeKey", &[("KeyId", &ka)]).await["KeyMetadata"]["KeyState"], "Enabled");
+
+    // app2: only through aliases named app2-*, and alias management there.
+    ok(&app2, "Encrypt", &[("KeyId", "alias/app2-main"), ("Plaintext", "YTI=")]).await;
+    denied(&call(&app2, "Encrypt", &[("KeyId", &kb), ("Plaintext", "YTI=")]).await);
+    denied(&call(&app2, "Encrypt", &[("KeyId", "alias/app1-main"), ("Plaintext", "YTI=")]).await);
+    denied(&call(&app2, "Decrypt", &[("CiphertextBlob", &blob_b)]).await);
+    ok(&app2, "CreateAlias", &[("AliasName", "alias/app2-extra"), ("KeyId", &kb)]).await;
+    denied(&call(&app2, "CreateAlias", &[("AliasName", "alias/app2-steal"), ("KeyId", &ka)]).await);
+    denied(&call(&app2, "CreateAlias", &[("AliasName", "alias/other"), ("KeyId", &kb)]).await);
+    ok(&app2, "DeleteAlias", &[("AliasName", "alias/app2-extra")]).await;
+
+    // The bootstrap key is unrestricted.
+    ok(&admin_c, "Decrypt", &[("CiphertextBlob", &blob_b)]).await;
+
+    // Refusals are audited under the principal.
+    let audit = std::fs::read_to_string(k.data_dir.join("audit.log")).unwrap();
+    let refused: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|l| l["Code"] == "Forbidden.NoPermission")
+        .collect();
+    assert!(refused.iter().any(|l| l["Principal"] == "app1" && l["AccessKeyId"] == app1_id.as_str()));
+    assert!(refused.iter().all(|l| l["HttpStatus"] == 403));
+
+    // A rotated key keeps principal and policy.
+    let (ok_, out, err) = admin(&k, &["rotate", &app1_id]);
+    assert!(ok_, "{err}");
+    let field = |f: &str| out.lines().find_map(|l| l.strip_prefix(&format!("{f}: "))).unwrap().to_owned();
+    let rotated = kms_testkit::Client {
+        addr: k.client().addr,
+        access_key_id: field("AccessKeyId"),
+        secret: field("AccessKeySecret"),
+    };
+    wait_until_known(&rotated).await;
+    ok(&rotated, "Encrypt", &[("KeyId", &ka), ("Plaintext", "YTE=")]).await;
+    denied(&call(&rotated, "Encrypt", &[("KeyId", &kb), ("Plaintext", "YTE=")]).await);
+    let (_, list, _) = admin(&k, &["list"]);
+    assert_eq!(list.lines().filter(|l| l.contains("\tapp1\tpolicy")).count(), 2, "{list}");
+}
+
+#[tokio::test]
+async fn source_address_and_time_conditions() {
+    let k = start();
+    let (office, _) = app(
+        &k,
+        "office-only",
+        Some(r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*","Condition":{"IpAddress":{"acs:SourceIp":"10.0.0.0/8"}}}]}"#),
+    )
+    .await;
+    denied(&call(&office, "DescribeRegions", &[]).await);
+    let (local, _) = app(
+        &k,
+        "local",
+        Some(r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*","Condition":{"IpAddress":{"acs:SourceIp":["10.0.0.0/8","127.0.0.1/32"]}}}]}"#),
+    )
+    .await;
+    ok(&local, "DescribeRegions", &[]).await;
+    let (expired, _) = app(
+        &k,
+        "expired",
+        Some(r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*","Condition":{"DateLessThan":{"acs:CurrentTime":"2001-01-01T00:00:00Z"}}}]}"#),
+    )
+    .await;
+    denied(&call(&expired, "DescribeRegions", &[]).await);
+    // An unnamed key without a policy is unrestricted; a policy kmsd cannot read is refused
+    // at creation, not stored.
+    let (free, _) = app(&k, "free", None).await;
+    ok(&free, "CreateKey", &[]).await;
+    let bad = k.data_dir.with_extension("bad.json");
+    std::fs::write(&bad, r#"{"Version":"1","Statement":[{"Effect":"Allow","NotAction":"kms:*","Resource":"*"}]}"#)
+        .unwrap();
+    let (ok_, _, err) = admin(&k, &["create", "--name", "bad", "--policy", bad.to_str().unwrap()]);
+    assert!(!ok_ && err.contains("NotAction"), "{err}");
+}
+
+/// Temporary credentials from `kmsd admin access-key temporary`: an `STS.` key with a
+/// security token, acting as the key it was issued from (policy and principal), refused when
+/// the token is altered, another key's, expired, or when that key is disabled.
+#[tokio::test]
+async fn temporary_credentials_act_as_their_key_until_they_expire() {
+    let k = start();
+    let admin_c = k.client();
+    let tagged = |tag: &'static str| {
+        let c = admin_c.clone();
+        async move {
+            let tags = format!(r#"[{{"TagKey":"app","TagValue":"{tag}"}}]"#);
+            ok(&c, "CreateKey", &[("Tags", &tags)]).await["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned()
+        }
+    };
+    let (ka, kb) = (tagged("app1").await, tagged("app2").await);
+    let (_, app1_id) = app(&k, "app1", Some(APP1)).await;
+    let issue = |duration: &str| {
+        let (ok_, out, err) = admin(&k, &["temporary", &app1_id, "--duration", duration]);
+        assert!(ok_, "{err}");
+        assert!(!err.contains("AccessKeySecret"), "{err}");
+        let field = |f: &str| out.lines().find_map(|l| l.strip_prefix(&format!("{f}: "))).unwrap().to_owned();
+        let c = kms_testkit::Client {
+            addr: k.client().addr,
+            access_key_id: field("AccessKeyId"),
+            secret: field("AccessKeySecret"),
+        };
+        assert!(c.access_key_id.starts_with("STS.") && field("Expiration").ends_with('Z'), "{out}");
+        (c, field("SecurityToken"))
+    };
+    let (sts, token) = issue("2");
+    let enc = |key: &str, token: &str| {
+        vec![("KeyId", key.to_owned()), ("Plaintext", "aGk=".to_owned()), ("SecurityToken", token.to_owned())]
+    };
+    let send = |c: &Client, p: Vec<(&'static str, String)>| {
+        let c = c.clone();
+        async move {
+            let refs: Vec<(&str, &str)> = p.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            call(&c, "Encrypt", &refs).await
+        }
+    };
+    // The parent's policy applies: its own key, not the other application's.
+    let r = send(&sts, enc(&ka, &token)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    denied(&send(&sts, enc(&kb, &token)).await);
+    // Without its token the STS id is no stored key; an altered token does not open; another
+    // temporary key's token does not fit.
+    let r = call(&sts, "Encrypt", &[("KeyId", &ka), ("Plaintext", "aGk=")]).await;
+    assert_error(&r, 404, "InvalidAccessKeyId.NotFound");
+    let mut bent = unb64(&token);
+    bent[30] ^= 1;
+    assert_error(&send(&sts, enc(&ka, &b64(&bent))).await, 400, "InvalidSecurityToken.Malformed");
+    let (other, other_token) = issue("600");
+    assert_error(&send(&sts, enc(&ka, &other_token)).await, 400, "InvalidSecurityToken.MismatchWithAccessKey");
+    // The audit trail names the temporary key and the principal it acts as.
+    let audit = std::fs::read_to_string(k.data_dir.join("audit.log")).unwrap();
+    assert!(audit.lines().any(|l| l.contains(&format!("\"AccessKeyId\":\"{}\"", sts.access_key_id))
+        && l.contains("\"Principal\":\"app1\"")
+        && l.contains("\"Code\":\"OK\"")));
+    // Expiry, by real time.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_error(&send(&sts, enc(&ka, &token)).await, 400, "InvalidSecurityToken.Expired");
+    // Disabling the parent cuts its temporary keys off.
+    assert_eq!(send(&other, enc(&ka, &other_token)).await.status, 200);
+    assert!(admin(&k, &["disable", &app1_id]).0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = send(&other, enc(&ka, &other_token)).await;
+        if r.status != 200 {
+            assert_error(&r, 400, "InvalidAccessKeyId.Inactive");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (ok_, _, err) = admin(&k, &["temporary", &app1_id, "--duration", "99999"]);
+    assert!(!ok_ && err.contains("--duration"), "{err}");
+}
