@@ -21,7 +21,8 @@ pub struct NewKey {
     pub dkms_instance_id: Option<String>,
     /// Validated tags (at most 20), stored with the key.
     pub tags: Vec<kms_types::Tag>,
-    pub has_policy: bool,
+    /// The key policy to set with the key (`None`: the default).
+    pub policy: Option<String>,
 }
 
 /// A `RotationInterval` within 7–730 days (spec §6.8).
@@ -64,8 +65,8 @@ impl Kms {
         }
         let rotation_interval =
             if new.automatic_rotation { Some(rotation_interval(new.rotation_interval.as_deref())?) } else { None };
-        if new.has_policy {
-            return Err(CoreError::Unsupported("Policy"));
+        if let Some(p) = &new.policy {
+            kms_policy::Policy::parse_resource(p).map_err(|e| CoreError::InvalidPolicy(e.0))?;
         }
         let id = KeyId::generate();
         let version_id = KeyVersionId::generate();
@@ -110,6 +111,9 @@ impl Kms {
             usage: Default::default(),
         };
         self.store.insert_key(&key, &version, &new.tags).await?;
+        if let Some(p) = &new.policy {
+            self.store.put_resource_policy(kms_types::ResourceType::Key, key.id.as_str(), p).await?;
+        }
         Ok(key)
     }
 

@@ -108,7 +108,7 @@ impl Kms {
                 rotation_interval: None,
                 dkms_instance_id: None,
                 tags: Vec::new(),
-                has_policy: false,
+                policy: None,
             })
             .await?;
         // Two first uses at once: the first stored wins, and both use it.
@@ -139,7 +139,7 @@ impl Kms {
     }
 
     /// A live secret (not in its recovery window).
-    async fn live_secret(&self, name: &SecretName) -> CoreResult<SecretRecord> {
+    pub(crate) async fn live_secret(&self, name: &SecretName) -> CoreResult<SecretRecord> {
         let s = self.store.get_secret(name).await?.ok_or(CoreError::SecretNotFound)?;
         if s.planned_delete_at.is_some() {
             return Err(CoreError::SecretInDeleteWindow);

@@ -18,7 +18,7 @@ fn new_key() -> NewKey {
         rotation_interval: None,
         dkms_instance_id: None,
         tags: Vec::new(),
-        has_policy: false,
+        policy: None,
     }
 }
 

@@ -40,6 +40,9 @@ pub enum Effect {
 #[derive(Debug, Clone)]
 struct Statement {
     effect: Effect,
+    /// Resource policies (key and secret policies) say whom a statement is for:
+    /// `acs:ram::<account>:user/<name>` patterns, or `*`. `None` in identity policies.
+    principals: Option<Vec<Pattern>>,
     actions: Vec<Pattern>,
     resources: Vec<Pattern>,
     conditions: Vec<Condition>,
@@ -79,6 +82,16 @@ impl Policy {
     /// keys are refused rather than ignored: a policy that says more than kmsd understands
     /// must not silently allow more than its author meant.
     pub fn parse(text: &str) -> Result<Self, PolicyError> {
+        Self::parse_as(text, false)
+    }
+
+    /// Parses a resource policy (a key's or a secret's): every statement names its
+    /// `Principal` — `"*"` or `{"RAM": [ARN patterns]}`.
+    pub fn parse_resource(text: &str) -> Result<Self, PolicyError> {
+        Self::parse_as(text, true)
+    }
+
+    fn parse_as(text: &str, resource_policy: bool) -> Result<Self, PolicyError> {
         if text.len() > MAX_POLICY_BYTES {
             return Err(invalid("longer than 32768 bytes"));
         }
@@ -98,7 +111,8 @@ impl Policy {
             Some(Value::Object(_)) => std::slice::from_ref(obj.get("Statement").unwrap_or(&Value::Null)),
             _ => return Err(invalid("Statement must be a list")),
         };
-        let statements = statements.iter().map(Statement::parse).collect::<Result<Vec<_>, _>>()?;
+        let statements =
+            statements.iter().map(|s| Statement::parse(s, resource_policy)).collect::<Result<Vec<_>, _>>()?;
         Ok(Self { statements })
     }
 
@@ -109,8 +123,19 @@ impl Policy {
 
     /// Whether the policy allows `action` (`kms:Encrypt`) on `resource` (an ARN).
     pub fn evaluate(&self, action: &str, resource: &str, ctx: &dyn Context) -> Decision {
+        self.evaluate_for(None, action, resource, ctx)
+    }
+
+    /// As [`Policy::evaluate`], for `principal` (its ARN, `acs:ram::<account>:user/<name>`):
+    /// statements of a resource policy apply only to the principals they name.
+    pub fn evaluate_for(&self, principal: Option<&str>, action: &str, resource: &str, ctx: &dyn Context) -> Decision {
         let mut allowed = false;
         for s in &self.statements {
+            if let Some(principals) = &s.principals
+                && !principal.is_some_and(|p| principals.iter().any(|pat| pat.matches(p)))
+            {
+                continue;
+            }
             if !s.matches(action, resource, ctx) {
                 continue;
             }
@@ -129,14 +154,37 @@ impl Policy {
     }
 }
 
+fn principals(v: Option<&Value>) -> Result<Vec<Pattern>, PolicyError> {
+    match v {
+        Some(Value::String(s)) if s == "*" => Ok(vec![Pattern::new("*")]),
+        Some(Value::Object(o)) => {
+            let mut out = Vec::new();
+            for (kind, arns) in o {
+                if kind != "RAM" {
+                    return Err(invalid(format!("unsupported principal kind {kind}")));
+                }
+                out.extend(strings(arns, "Principal.RAM")?.iter().map(|a| Pattern::new(a)));
+            }
+            if out.is_empty() {
+                return Err(invalid("Principal names no one"));
+            }
+            Ok(out)
+        }
+        _ => Err(invalid("a resource policy statement needs Principal: \"*\" or {\"RAM\": [...]}")),
+    }
+}
+
 impl Statement {
-    fn parse(v: &Value) -> Result<Self, PolicyError> {
+    fn parse(v: &Value, resource_policy: bool) -> Result<Self, PolicyError> {
         let obj = v.as_object().ok_or_else(|| invalid("a statement must be an object"))?;
         for k in obj.keys() {
-            if !matches!(k.as_str(), "Sid" | "Effect" | "Action" | "Resource" | "Condition") {
+            let known = matches!(k.as_str(), "Sid" | "Effect" | "Action" | "Resource" | "Condition")
+                || (resource_policy && k == "Principal");
+            if !known {
                 return Err(invalid(format!("unsupported statement field {k}")));
             }
         }
+        let principals = if resource_policy { Some(principals(obj.get("Principal"))?) } else { None };
         let effect = match obj.get("Effect").and_then(Value::as_str) {
             Some("Allow") => Effect::Allow,
             Some("Deny") => Effect::Deny,
@@ -155,6 +203,7 @@ impl Statement {
         };
         Ok(Self {
             effect,
+            principals,
             // RAM action names are case-insensitive; resources are not.
             actions: actions.iter().map(|a| Pattern::new(&a.to_ascii_lowercase())).collect(),
             resources: resources.iter().map(|r| Pattern::new(r)).collect(),

@@ -127,6 +127,36 @@ fn documents_kmsd_does_not_understand_are_refused() {
     );
 }
 
+#[test]
+fn resource_policies_apply_to_the_principals_they_name() {
+    let p = Policy::parse_resource(
+        r#"{"Version":"1","Statement":[
+            {"Effect":"Allow","Principal":{"RAM":["acs:ram::1234567890123456:user/app1"]},"Action":"kms:Decrypt","Resource":"*"},
+            {"Effect":"Deny","Principal":"*","Action":"kms:ScheduleKeyDeletion","Resource":"*"},
+            {"Effect":"Allow","Principal":{"RAM":"acs:ram::1234567890123456:root"},"Action":"kms:*","Resource":"*"}]}"#,
+    )
+    .unwrap();
+    let c = ctx(&[]);
+    let app1 = Some("acs:ram::1234567890123456:user/app1");
+    let app2 = Some("acs:ram::1234567890123456:user/app2");
+    assert_eq!(p.evaluate_for(app1, "kms:Decrypt", KEY_A, &c), Decision::Allow);
+    assert_eq!(p.evaluate_for(app2, "kms:Decrypt", KEY_A, &c), Decision::NotAllowed);
+    assert_eq!(p.evaluate_for(app2, "kms:ScheduleKeyDeletion", KEY_A, &c), Decision::ExplicitDeny);
+    assert_eq!(p.evaluate_for(None, "kms:Decrypt", KEY_A, &c), Decision::NotAllowed, "no principal, no statement");
+    // Principal belongs to resource policies only, and they must name one.
+    assert!(
+        Policy::parse(
+            r#"{"Version":"1","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}"#
+        )
+        .is_err()
+    );
+    assert!(
+        Policy::parse_resource(r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#)
+            .is_err()
+    );
+    assert!(Policy::parse_resource(r#"{"Version":"1","Statement":[{"Effect":"Allow","Principal":{"Service":"x"},"Action":"kms:*","Resource":"*"}]}"#).is_err());
+}
+
 proptest! {
     /// A pattern without wildcards matches exactly itself; `*` anything; `prefix*` exactly
     /// the strings that start with the prefix.

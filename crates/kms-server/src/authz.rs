@@ -136,41 +136,68 @@ async fn targets(action: Action, params: &Params, kms: &Kms) -> Vec<Target> {
     out
 }
 
-/// Whether `policy` lets the request through; `Forbidden.NoPermission` when it does not.
-pub async fn authorize(
-    action: Action,
-    params: &Params,
-    kms: &Kms,
-    policy: &Policy,
-    source_ip: IpAddr,
-    secure: bool,
-) -> Result<(), ApiError> {
+/// Who is asking, and which policies decide.
+pub struct Who<'a> {
+    /// The access key's identity policy; `None`: unrestricted.
+    pub identity: Option<&'a Policy>,
+    /// The principal's ARN in resource policies (`…:user/<name>`, or `…:root`).
+    pub principal_arn: &'a str,
+    /// Whether any key or secret has a policy to consult.
+    pub resource_policies: bool,
+    pub source_ip: IpAddr,
+    pub secure: bool,
+}
+
+/// Combines decisions: an explicit Deny anywhere wins, then an Allow anywhere.
+fn combine(decisions: &[Decision]) -> Decision {
+    if decisions.contains(&Decision::ExplicitDeny) {
+        Decision::ExplicitDeny
+    } else if decisions.contains(&Decision::Allow) {
+        Decision::Allow
+    } else {
+        Decision::NotAllowed
+    }
+}
+
+/// Whether the signer's identity policy or the resource's policy lets the request through
+/// (neither denying it); `Forbidden.NoPermission` when not.
+pub async fn authorize(action: Action, params: &Params, kms: &Kms, who: &Who<'_>) -> Result<(), ApiError> {
     let now = OffsetDateTime::now_utc();
+    let permission = action.permission();
+    let needs_tags = who.identity.is_some_and(Policy::needs_tags);
     for target in targets(action, params, kms).await {
-        let tags = match (&target.tagged, policy.needs_tags()) {
-            (Some((kind, id)), true) => kms.resource_tags(*kind, id).await.unwrap_or_default(),
+        let resource_policy = match (&target.tagged, who.resource_policies) {
+            (Some((kind, id)), true) => kms.resource_policy(*kind, id).await.ok().flatten(),
+            _ => None,
+        };
+        let tags = match &target.tagged {
+            Some((kind, id)) if needs_tags || resource_policy.as_ref().is_some_and(|p| p.needs_tags()) => {
+                kms.resource_tags(*kind, id).await.unwrap_or_default()
+            }
             _ => Vec::new(),
         };
-        let ctx = RequestContext { source_ip, now, secure, tags: &tags };
-        let on_key = policy.evaluate(action.permission(), &target.arn, &ctx);
-        let on_alias = target.alias_arn.as_ref().map(|a| policy.evaluate(action.permission(), a, &ctx));
-        let decision = match (on_key, on_alias) {
-            (Decision::ExplicitDeny, _) | (_, Some(Decision::ExplicitDeny)) => Decision::ExplicitDeny,
-            (Decision::Allow, _) | (_, Some(Decision::Allow)) => Decision::Allow,
-            _ => Decision::NotAllowed,
-        };
-        match decision {
-            Decision::Allow => {}
-            Decision::ExplicitDeny | Decision::NotAllowed => {
-                return Err(ApiError::with_message(
-                    Code::ForbiddenNoPermission,
-                    format!(
-                        "This operation is forbidden by permission system. {} on {} is not allowed by the access key's policy.",
-                        action.permission(),
-                        target.arn
-                    ),
-                ));
+        let ctx = RequestContext { source_ip: who.source_ip, now, secure: who.secure, tags: &tags };
+        let mut decisions = Vec::with_capacity(4);
+        match who.identity {
+            Some(policy) => {
+                decisions.push(policy.evaluate(permission, &target.arn, &ctx));
+                if let Some(alias) = &target.alias_arn {
+                    decisions.push(policy.evaluate(permission, alias, &ctx));
+                }
             }
+            None => decisions.push(Decision::Allow),
+        }
+        if let Some(policy) = &resource_policy {
+            decisions.push(policy.evaluate_for(Some(who.principal_arn), permission, &target.arn, &ctx));
+        }
+        if combine(&decisions) != Decision::Allow {
+            return Err(ApiError::with_message(
+                Code::ForbiddenNoPermission,
+                format!(
+                    "This operation is forbidden by permission system. {permission} on {} is not allowed for {}.",
+                    target.arn, who.principal_arn
+                ),
+            ));
         }
     }
     Ok(())

@@ -93,17 +93,36 @@ pub async fn serve(raw: &RawRequest, state: &State, peer: std::net::IpAddr, requ
         Err(e) => return unserved(Some(action), e),
     };
     let resources = crate::audit::resources(action, &params, &state.kms).await;
-    if let Some(policy) = &policy
-        && let Err(e) = crate::authz::authorize(action, &params, &state.kms, policy, peer, state.secure).await
-    {
-        return Served { action: Some(action), access_key_id: signer, principal, resources, result: Err(e) };
+    let resource_policies = state.resource_policies.load(std::sync::atomic::Ordering::Relaxed);
+    if policy.is_some() || resource_policies {
+        // Unrestricted keys act as the account itself; named ones as their principal.
+        let principal_arn = match (&policy, &principal) {
+            (Some(_), Some(name)) => state.kms.principal_arn(name),
+            _ => format!("acs:ram::{}:root", state.kms.account()),
+        };
+        let who = crate::authz::Who {
+            identity: policy.as_deref(),
+            principal_arn: &principal_arn,
+            resource_policies,
+            source_ip: peer,
+            secure: state.secure,
+        };
+        if let Err(e) = crate::authz::authorize(action, &params, &state.kms, &who).await {
+            return Served { action: Some(action), access_key_id: signer, principal, resources, result: Err(e) };
+        }
     }
+    // A policy set here is in force on this node at once (others notice within a second).
+    let sets_policy = matches!(action, Action::SetKeyPolicy | Action::SetSecretPolicy)
+        || (action == Action::CreateKey && params.get("Policy").is_some());
     if !state.quotas.admit(verified.access_key_id(), action) {
         let e: ApiError = kms_wire::Code::RejectedThrottling.into();
         return Served { action: Some(action), access_key_id: signer, principal, resources, result: Err(e) };
     }
     let ctx = Ctx { kms: &state.kms, request_id };
     let result = dispatch(action, params, &ctx, raw.format()).await;
+    if sets_policy && result.is_ok() {
+        state.resource_policies.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     Served { action: Some(action), access_key_id: signer, principal, resources, result }
 }
 

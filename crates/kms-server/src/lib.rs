@@ -57,6 +57,9 @@ pub struct State {
     secure: bool,
     /// Per-access-key request rates of the cryptographic actions.
     quotas: quota::Quotas,
+    /// Whether any key or secret has a policy: until one has, requests from unrestricted
+    /// access keys are authorised without looking any up.
+    resource_policies: std::sync::atomic::AtomicBool,
 }
 
 /// How often scheduled jobs (deletion, rotation) look for due work.
@@ -114,6 +117,10 @@ async fn refresh_access_keys(state: Arc<State>) {
             Ok(true) => tracing::info!("access keys reloaded from the store"),
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "could not reload access keys; keeping the current ones"),
+        }
+        // Key and secret policies set through another node count here within the same tick.
+        if let Ok(true) = state.kms.resource_policies_in_use().await {
+            state.resource_policies.store(true, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }

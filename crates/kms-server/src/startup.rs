@@ -105,6 +105,7 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
     let records = kms.access_key_records().await.map_err(|e| StartError::Store(e.to_string()))?;
     let access_keys = AccessKeys::load(&kms, records).map_err(|e| StartError::Store(e.to_string()))?;
 
+    let resource_policies = kms.resource_policies_in_use().await.map_err(|e| StartError::Store(e.to_string()))?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Listen { addr: config.listen.to_string(), source })?;
@@ -119,6 +120,7 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         audit,
         secure: tls.is_some(),
         quotas: crate::quota::Quotas::new(config.quota_crypto_qps, config.quota_asymmetric_qps),
+        resource_policies: std::sync::atomic::AtomicBool::new(resource_policies),
     };
     Ok(Server { listener, tls, state: Arc::new(state) })
 }

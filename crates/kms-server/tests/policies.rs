@@ -261,3 +261,84 @@ async fn temporary_credentials_act_as_their_key_until_they_expire() {
     let (ok_, _, err) = admin(&k, &["temporary", &app1_id, "--duration", "99999"]);
     assert!(!ok_ && err.contains("--duration"), "{err}");
 }
+
+/// Key and secret policies, evaluated together with identity policies: a resource policy can
+/// grant a named principal what its identity policy does not, and a Deny in either wins —
+/// also over the unrestricted keys, which act as the account (`…:root`).
+#[tokio::test]
+async fn key_and_secret_policies_grant_and_deny_with_identity_policies() {
+    let k = start();
+    let admin_c = k.client();
+    let tags = r#"[{"TagKey":"app","TagValue":"app2"}]"#;
+    let kb = ok(&admin_c, "CreateKey", &[("Tags", tags)]).await["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    let blob = ok(&admin_c, "Encrypt", &[("KeyId", &kb), ("Plaintext", "Yg==")]).await["CiphertextBlob"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (app1, _) = app(&k, "app1", Some(APP1)).await;
+    denied(&call(&app1, "Decrypt", &[("CiphertextBlob", &blob)]).await);
+
+    // The default policy names the account only.
+    let default = ok(&admin_c, "GetKeyPolicy", &[("KeyId", &kb)]).await["Policy"].as_str().unwrap().to_owned();
+    let parsed: serde_json::Value = serde_json::from_str(&default).unwrap();
+    let account = ok(&admin_c, "DescribeKey", &[("KeyId", &kb)]).await["KeyMetadata"]["Arn"]
+        .as_str()
+        .unwrap()
+        .split(':')
+        .nth(3)
+        .unwrap()
+        .to_owned();
+    assert_eq!(parsed["Statement"][0]["Principal"]["RAM"][0], format!("acs:ram::{account}:root"));
+
+    let policy = format!(
+        r#"{{"Version":"1","Statement":[
+            {{"Effect":"Allow","Principal":{{"RAM":["acs:ram::{account}:user/app1"]}},"Action":"kms:Decrypt","Resource":"*"}},
+            {{"Effect":"Deny","Principal":"*","Action":"kms:ScheduleKeyDeletion","Resource":"*"}}]}}"#
+    );
+    ok(&admin_c, "SetKeyPolicy", &[("KeyId", &kb), ("Policy", &policy), ("PolicyName", "default")]).await;
+    assert_eq!(ok(&admin_c, "GetKeyPolicy", &[("KeyId", &kb)]).await["Policy"], policy.as_str());
+    // The key policy grants app1 what its identity policy does not; not more.
+    ok(&app1, "Decrypt", &[("CiphertextBlob", &blob)]).await;
+    denied(&call(&app1, "Encrypt", &[("KeyId", &kb), ("Plaintext", "Yg==")]).await);
+    // Its Deny binds the unrestricted key too, and changes nothing.
+    denied(&call(&admin_c, "ScheduleKeyDeletion", &[("KeyId", &kb), ("PendingWindowInDays", "7")]).await);
+    assert_eq!(ok(&admin_c, "DescribeKey", &[("KeyId", &kb)]).await["KeyMetadata"]["KeyState"], "Enabled");
+    // Documents kmsd cannot apply are refused.
+    let no_principal = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#;
+    assert_error(
+        &call(&admin_c, "SetKeyPolicy", &[("KeyId", &kb), ("Policy", no_principal)]).await,
+        400,
+        "InvalidParameter",
+    );
+    assert_error(
+        &call(&admin_c, "SetKeyPolicy", &[("KeyId", &kb), ("Policy", &policy), ("PolicyName", "other")]).await,
+        400,
+        "InvalidParameter",
+    );
+    assert_error(&call(&admin_c, "GetKeyPolicy", &[("KeyId", "alias/none")]).await, 404, "Forbidden.AliasNotFound");
+    // CreateKey takes a policy too.
+    let made = ok(&admin_c, "CreateKey", &[("Policy", &policy)]).await;
+    let kc = made["KeyMetadata"]["KeyId"].as_str().unwrap();
+    assert_eq!(ok(&admin_c, "GetKeyPolicy", &[("KeyId", kc)]).await["Policy"], policy.as_str());
+
+    // A secret policy: app1 may read this one secret.
+    ok(&admin_c, "CreateSecret", &[("SecretName", "shared/db"), ("VersionId", "v1"), ("SecretData", "pw")]).await;
+    denied(&call(&app1, "GetSecretValue", &[("SecretName", "shared/db")]).await);
+    assert!(
+        ok(&admin_c, "GetSecretPolicy", &[("SecretName", "shared/db")]).await["Policy"]
+            .as_str()
+            .unwrap()
+            .contains(":root")
+    );
+    let secret_policy = format!(
+        r#"{{"Version":"1","Statement":[{{"Effect":"Allow","Principal":{{"RAM":"acs:ram::{account}:user/app1"}},"Action":"kms:GetSecretValue","Resource":"*"}}]}}"#
+    );
+    ok(&admin_c, "SetSecretPolicy", &[("SecretName", "shared/db"), ("Policy", &secret_policy)]).await;
+    assert_eq!(ok(&app1, "GetSecretValue", &[("SecretName", "shared/db")]).await["SecretData"], "pw");
+    denied(&call(&app1, "DeleteSecret", &[("SecretName", "shared/db")]).await);
+    assert_error(
+        &call(&admin_c, "GetSecretPolicy", &[("SecretName", "none")]).await,
+        404,
+        "Forbidden.ResourceNotFound",
+    );
+}

@@ -146,6 +146,16 @@ impl<S: Store> Store for Cached<S> {
         self.inner.keys_with_expired_material(now, limit).await
     }
 
+    async fn put_resource_policy(&self, resource: ResourceType, id: &str, policy: &str) -> StoreResult<()> {
+        self.inner.put_resource_policy(resource, id, policy).await
+    }
+    async fn get_resource_policy(&self, resource: ResourceType, id: &str) -> StoreResult<Option<String>> {
+        self.inner.get_resource_policy(resource, id).await
+    }
+    async fn count_resource_policies(&self) -> StoreResult<u64> {
+        self.inner.count_resource_policies().await
+    }
+
     async fn add_version_usage(&self, usage: &[(KeyVersionId, VersionUsage)]) -> StoreResult<()> {
         self.inner.add_version_usage(usage).await
     }

@@ -55,6 +55,7 @@ pub async fn run(store: &dyn Store) {
     nonces(store).await;
     secrets(store).await;
     imported_material(store).await;
+    resource_policies(store).await;
 }
 
 async fn secrets(store: &dyn Store) {
@@ -421,4 +422,26 @@ async fn imported_material(store: &dyn Store) {
     store.insert_key(&other, &other_v, &[]).await.unwrap();
     assert!(matches!(store.set_key_material(&stored, &other_v.id, &[1]).await, Err(StoreError::NotFound)));
     assert_eq!(store.get_version(&other_v.id).await.unwrap().unwrap().material, other_v.material);
+}
+
+/// Key and secret policies: set, replaced, read back, counted, and gone with their key.
+async fn resource_policies(store: &dyn Store) {
+    let (k, v) = key(8000, KeyState::PendingDeletion);
+    store.insert_key(&k, &v, &[]).await.unwrap();
+    let before = store.count_resource_policies().await.unwrap();
+    assert_eq!(store.get_resource_policy(ResourceType::Key, k.id.as_str()).await.unwrap(), None);
+    store.put_resource_policy(ResourceType::Key, k.id.as_str(), "{\"a\":1}").await.unwrap();
+    store.put_resource_policy(ResourceType::Key, k.id.as_str(), "{\"b\":2}").await.unwrap();
+    store.put_resource_policy(ResourceType::Secret, k.id.as_str(), "{\"s\":3}").await.unwrap();
+    assert_eq!(
+        store.get_resource_policy(ResourceType::Key, k.id.as_str()).await.unwrap().as_deref(),
+        Some("{\"b\":2}")
+    );
+    assert_eq!(store.count_resource_policies().await.unwrap(), before + 2);
+    store.destroy_key(&k).await.unwrap();
+    assert_eq!(store.get_resource_policy(ResourceType::Key, k.id.as_str()).await.unwrap(), None);
+    assert_eq!(
+        store.get_resource_policy(ResourceType::Secret, k.id.as_str()).await.unwrap().as_deref(),
+        Some("{\"s\":3}")
+    );
 }

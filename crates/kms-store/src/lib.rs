@@ -89,6 +89,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<KeyRecord>;
     /// Keys whose imported material expired at or before `now`.
     async fn keys_with_expired_material(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>>;
+    /// Sets (or replaces) a key's or secret's resource policy document.
+    async fn put_resource_policy(&self, resource: ResourceType, id: &str, policy: &str) -> StoreResult<()>;
+    async fn get_resource_policy(&self, resource: ResourceType, id: &str) -> StoreResult<Option<String>>;
+    /// How many resource policies exist (nodes skip resource-policy checks while there are none).
+    async fn count_resource_policies(&self) -> StoreResult<u64>;
     /// Adds counted uses to versions, in one durable write; versions that no longer exist
     /// are skipped.
     async fn add_version_usage(&self, usage: &[(KeyVersionId, VersionUsage)]) -> StoreResult<()>;

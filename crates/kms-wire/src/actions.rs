@@ -66,6 +66,10 @@ macro_rules! for_each_action {
             GetRandomPassword: Secrets => GetRandomPasswordRequest,
             RotateSecret: Secrets => RotateSecretRequest,
             UpdateSecretRotationPolicy: Secrets => UpdateSecretRotationPolicyRequest,
+            GetKeyPolicy: Policies => GetKeyPolicyRequest,
+            SetKeyPolicy: Policies => SetKeyPolicyRequest,
+            GetSecretPolicy: Policies => GetSecretPolicyRequest,
+            SetSecretPolicy: Policies => SetSecretPolicyRequest,
         }
     };
 }
@@ -88,6 +92,8 @@ pub enum Family {
     Tags,
     /// Secrets Manager (spec §7.8).
     Secrets,
+    /// Key and secret policies (spec §7.9).
+    Policies,
 }
 
 macro_rules! define_actions {

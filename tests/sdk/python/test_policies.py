@@ -62,6 +62,7 @@ def setup(kmsd, tmp_path_factory):
     blob2 = admin.call("Encrypt", {"KeyId": k2, "Plaintext": b64(b"app2 data")})["CiphertextBlob"]
     return {
         "k1": k1, "k2": k2, "alias2": alias2, "blob2": blob2,
+        "app1_name": f"sdk-app1-{suffix}",
         "app1": _access_key(kmsd, tmp, f"sdk-app1-{suffix}", APP1),
         "app2": _access_key(kmsd, tmp, f"sdk-app2-{suffix}", APP2),
         "remote": _access_key(kmsd, tmp, f"sdk-remote-{suffix}", REMOTE_ONLY),
@@ -112,3 +113,32 @@ def test_temporary_credentials_through_the_sdks(kmsd, mode, setup):
     forged = kmsd.client(mode, fields["AccessKeyId"], fields["AccessKeySecret"], fields["SecurityToken"][:-8] + "AAAAAAA=")
     expect_error(forged, "Encrypt", {"KeyId": setup["k1"], "Plaintext": b64(b"x")},
                  "InvalidSecurityToken.Malformed", 400)
+
+
+def _principal(setup):
+    return setup["app1_name"]
+
+
+def test_key_and_secret_policies(kmsd, mode, setup, unique):
+    """SetKeyPolicy / SetSecretPolicy through each SDK: a resource policy grants app1 what its
+    identity policy does not, and Get*Policy reads the document back."""
+    admin = kmsd.client(mode)
+    app1 = _client_when_loaded(kmsd, mode, *setup["app1"])
+    account = admin.call("DescribeKey", {"KeyId": setup["k2"]})["KeyMetadata"]["Arn"].split(":")[3]
+    principal = f"acs:ram::{account}:user/{_principal(setup)}"
+    policy = json.dumps({"Version": "1", "Statement": [
+        {"Effect": "Allow", "Principal": {"RAM": [principal]}, "Action": "kms:Decrypt", "Resource": "*"}]})
+    admin.call("SetKeyPolicy", {"KeyId": setup["k2"], "Policy": policy})
+    assert json.loads(admin.call("GetKeyPolicy", {"KeyId": setup["k2"]})["Policy"]) == json.loads(policy)
+    assert unb64(app1.call("Decrypt", {"CiphertextBlob": setup["blob2"]})["Plaintext"]) == b"app2 data"
+    expect_error(app1, "Encrypt", {"KeyId": setup["k2"], "Plaintext": b64(b"x")}, "Forbidden.NoPermission", 403)
+    expect_error(admin, "SetKeyPolicy", {"KeyId": setup["k2"], "Policy": "{}"}, "InvalidParameter", 400)
+
+    name = f"sdk-policy/{unique}"
+    admin.call("CreateSecret", {"SecretName": name, "VersionId": "v1", "SecretData": "shared"})
+    assert ":root" in admin.call("GetSecretPolicy", {"SecretName": name})["Policy"]
+    expect_error(app1, "GetSecretValue", {"SecretName": name}, "Forbidden.NoPermission", 403)
+    secret_policy = json.dumps({"Version": "1", "Statement": [
+        {"Effect": "Allow", "Principal": {"RAM": principal}, "Action": "kms:GetSecretValue", "Resource": "*"}]})
+    admin.call("SetSecretPolicy", {"SecretName": name, "Policy": secret_policy})
+    assert app1.call("GetSecretValue", {"SecretName": name})["SecretData"] == "shared"

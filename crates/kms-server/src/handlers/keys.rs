@@ -47,7 +47,7 @@ impl Handle for CreateKeyRequest {
             rotation_interval: self.rotation_interval,
             dkms_instance_id: self.dkms_instance_id,
             tags: self.tags,
-            has_policy: self.policy.is_some(),
+            policy: self.policy,
         };
         let key = ctx.kms.create_key(new).await.map_err(|e| ctx.fail(e))?;
         Ok(CreateKeyResponse { key_metadata: metadata(ctx.kms, key) })

@@ -8,6 +8,7 @@ mod crypto;
 mod import;
 mod keys;
 mod lifecycle;
+mod policies;
 mod secrets;
 mod service;
 mod tags;

@@ -14,7 +14,7 @@ use super::{Ctx, Handle, dry_run_outcome};
 const GENERIC: &str = "Generic";
 
 /// The secret an ARN or name names, if it is this deployment's.
-fn name_of(ctx: &Ctx<'_>, r: SecretRef) -> Result<SecretName, ApiError> {
+pub(super) fn name_of(ctx: &Ctx<'_>, r: SecretRef) -> Result<SecretName, ApiError> {
     match &r.scope {
         Some((region, account)) if region != ctx.kms.region().as_str() || account != ctx.kms.account().as_str() => {
             Err(Code::ResourceNotFound.into())

@@ -192,6 +192,34 @@ impl Store for PostgresStore {
         keys_where(&self.client().await?, "material_expire_at <= $1", now, limit).await
     }
 
+    async fn put_resource_policy(&self, resource: ResourceType, id: &str, policy: &str) -> StoreResult<()> {
+        let c = self.client().await?;
+        c.execute(
+            "INSERT INTO resource_policies (resource_type, resource_id, policy) VALUES ($1, $2, $3)
+             ON CONFLICT (resource_type, resource_id) DO UPDATE SET policy = excluded.policy",
+            &[&resource.as_str(), &id, &policy],
+        )
+        .await
+        .map(|_| ())
+        .map_err(unavailable)
+    }
+
+    async fn get_resource_policy(&self, resource: ResourceType, id: &str) -> StoreResult<Option<String>> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached("SELECT policy FROM resource_policies WHERE resource_type = $1 AND resource_id = $2")
+            .await
+            .map_err(unavailable)?;
+        let row = c.query_opt(&stmt, &[&resource.as_str(), &id]).await.map_err(unavailable)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn count_resource_policies(&self) -> StoreResult<u64> {
+        let c = self.client().await?;
+        let n: i64 = c.query_one("SELECT COUNT(*) FROM resource_policies", &[]).await.map_err(unavailable)?.get(0);
+        Ok(n as u64)
+    }
+
     async fn list_versions(&self, key: &KeyId, window: Window) -> StoreResult<Listing<VersionRecord>> {
         let c = self.client().await?;
         let total: i64 = c
@@ -234,6 +262,9 @@ impl Store for PostgresStore {
         }
         tx.execute("DELETE FROM aliases WHERE key_id = $1", &[&id]).await.map_err(unavailable)?;
         tx.execute("DELETE FROM tags WHERE resource_type = 'key' AND resource_id = $1", &[&id])
+            .await
+            .map_err(unavailable)?;
+        tx.execute("DELETE FROM resource_policies WHERE resource_type = 'key' AND resource_id = $1", &[&id])
             .await
             .map_err(unavailable)?;
         tx.execute("DELETE FROM key_versions WHERE key_id = $1", &[&id]).await.map_err(unavailable)?;

@@ -176,6 +176,7 @@ pub(super) async fn purge(tx: &Transaction<'_>, s: &SecretRecord) -> StoreResult
         "DELETE FROM secret_stages WHERE secret_name = $1",
         "DELETE FROM secret_versions WHERE secret_name = $1",
         "DELETE FROM tags WHERE resource_type = 'secret' AND resource_id = $1",
+        "DELETE FROM resource_policies WHERE resource_type = 'secret' AND resource_id = $1",
         "DELETE FROM secrets WHERE secret_name = $1",
     ] {
         tx.execute(sql, &[&name]).await.map_err(unavailable)?;

@@ -377,6 +377,39 @@ impl Store for SqliteStore {
         self.with(move |c| keys_where(c, "material_expire_at <= ?1", now, limit)).await
     }
 
+    async fn put_resource_policy(&self, resource: ResourceType, id: &str, policy: &str) -> StoreResult<()> {
+        let (id, policy) = (id.to_owned(), policy.to_owned());
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO resource_policies (resource_type, resource_id, policy) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (resource_type, resource_id) DO UPDATE SET policy = excluded.policy",
+                params![resource.as_str(), id, policy],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn get_resource_policy(&self, resource: ResourceType, id: &str) -> StoreResult<Option<String>> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            c.prepare_cached("SELECT policy FROM resource_policies WHERE resource_type = ?1 AND resource_id = ?2")
+                .and_then(|mut stmt| stmt.query_row(params![resource.as_str(), id], |r| r.get(0)).optional())
+                .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn count_resource_policies(&self) -> StoreResult<u64> {
+        self.with(|c| {
+            c.query_row("SELECT COUNT(*) FROM resource_policies", [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(unavailable)
+        })
+        .await
+    }
+
     async fn list_versions(&self, key: &KeyId, window: Window) -> StoreResult<Listing<VersionRecord>> {
         let key = key.as_str().to_owned();
         self.with(move |c| {
@@ -421,6 +454,8 @@ impl Store for SqliteStore {
             }
             tx.execute("DELETE FROM aliases WHERE key_id = ?1", [&id]).map_err(unavailable)?;
             tx.execute("DELETE FROM tags WHERE resource_type = 'key' AND resource_id = ?1", [&id])
+                .map_err(unavailable)?;
+            tx.execute("DELETE FROM resource_policies WHERE resource_type = 'key' AND resource_id = ?1", [&id])
                 .map_err(unavailable)?;
             // Overwrite the material in place before deleting: SQLite's secure_delete does not
             // zero a page's last cell when the page empties, so deletion alone can leave it.

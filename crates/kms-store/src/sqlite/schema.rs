@@ -102,4 +102,12 @@ CREATE INDEX keys_by_material_expiry ON keys(material_expire_at) WHERE material_
 ALTER TABLE access_keys ADD COLUMN principal TEXT NOT NULL DEFAULT '';
 ALTER TABLE access_keys ADD COLUMN policy TEXT;
 "#,
+    r#"
+CREATE TABLE resource_policies (
+    resource_type TEXT NOT NULL,
+    resource_id   TEXT NOT NULL,
+    policy        TEXT NOT NULL,
+    PRIMARY KEY (resource_type, resource_id)
+);
+"#,
 ];

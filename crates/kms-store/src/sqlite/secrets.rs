@@ -188,6 +188,8 @@ pub(super) fn purge(c: &Connection, s: &SecretRecord) -> StoreResult<()> {
         .map_err(unavailable)?;
     c.execute("DELETE FROM secret_versions WHERE secret_name = ?1", [name]).map_err(unavailable)?;
     c.execute("DELETE FROM tags WHERE resource_type = 'secret' AND resource_id = ?1", [name]).map_err(unavailable)?;
+    c.execute("DELETE FROM resource_policies WHERE resource_type = 'secret' AND resource_id = ?1", [name])
+        .map_err(unavailable)?;
     c.execute("DELETE FROM secrets WHERE secret_name = ?1", [name]).map_err(unavailable)?;
     Ok(())
 }

@@ -17,7 +17,7 @@ pub struct SecretRef {
 }
 
 /// A secret named by a lookup: a value of no valid shape names nothing (not found).
-fn secret_ref(p: &mut Params) -> Result<SecretRef, ApiError> {
+pub(crate) fn secret_ref(p: &mut Params) -> Result<SecretRef, ApiError> {
     let raw = p.required("SecretName")?;
     let not_found = || ApiError::new(Code::ResourceNotFound);
     if let Some(rest) = raw.strip_prefix("acs:kms:") {
