@@ -78,6 +78,27 @@ async fn every_request_is_audited_with_nothing_secret_in_it() {
     .await;
     track(&signed, "AsymmetricSign", "OK");
     secrets_sent.push(signed["Value"].as_str().unwrap().to_owned());
+    // The remaining families: versions, import, policies, aliases.
+    let asym_version = ok(&c, "ListKeyVersions", &[("KeyId", &key_id)]).await;
+    track(&asym_version, "ListKeyVersions", "OK");
+    let external = ok(&c, "CreateKey", &[("Origin", "EXTERNAL")]).await;
+    track(&external, "CreateKey", "OK");
+    let external_id = external["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    let import = ok(
+        &c,
+        "GetParametersForImport",
+        &[("KeyId", &external_id), ("WrappingAlgorithm", "RSAES_OAEP_SHA_256"), ("WrappingKeySpec", "RSA_2048")],
+    )
+    .await;
+    track(&import, "GetParametersForImport", "OK");
+    secrets_sent.push(import["ImportToken"].as_str().unwrap().to_owned());
+    let key_policy = ok(&c, "GetKeyPolicy", &[("KeyId", &key_id)]).await;
+    track(&key_policy, "GetKeyPolicy", "OK");
+    let aliases = ok(&c, "ListAliases", &[]).await;
+    track(&aliases, "ListAliases", "OK");
+    let password = ok(&c, "GetRandomPassword", &[]).await;
+    track(&password, "GetRandomPassword", "OK");
+    secrets_sent.push(password["RandomPassword"].as_str().unwrap().to_owned());
     // Refused before any action runs: a wrong secret, and an unknown action.
     let forged = kms_testkit::Client { secret: "wrong".into(), ..c.clone() };
     let r = forged.send(Call::new("DescribeRegions", &[])).await;
@@ -112,6 +133,15 @@ async fn every_request_is_audited_with_nothing_secret_in_it() {
     );
     assert_eq!(line_of(&lines, &unknown_id)["Code"], "InvalidAction.NotFound");
     assert_eq!(lines.len(), expected.len() + 2, "one line per request, no more");
+    // Every action family of the table is represented in this trail.
+    let families: std::collections::HashSet<String> = lines
+        .iter()
+        .filter_map(|l| l["Action"].as_str()?.parse::<kms_wire::Action>().ok())
+        .map(|a| format!("{:?}", a.family()))
+        .collect();
+    let all: std::collections::HashSet<String> =
+        kms_wire::Action::ALL.iter().map(|a| format!("{:?}", a.family())).collect();
+    assert_eq!(families, all, "families without an audited request");
 
     // Nothing sent or answered that is secret appears in the trail, raw or base64.
     let text = std::fs::read(k.data_dir.join("audit.log")).unwrap();
