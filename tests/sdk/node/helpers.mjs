@@ -71,6 +71,12 @@ function storeArgs() {
   return ['--store', `${admin.split('?')[0].replace(/\/[^/]*$/, '')}/${name}`];
 }
 
+/** The `--store URL` pair of a kmsd command line, if any. */
+function storeArgsOf(args) {
+  const i = args.indexOf('--store');
+  return i >= 0 ? args.slice(i, i + 2) : [];
+}
+
 export async function startKmsd(extraArgs = []) {
   try {
     fs.accessSync(KMSD_BIN, fs.constants.X_OK);
@@ -127,6 +133,16 @@ export async function startKmsd(extraArgs = []) {
     url,
     hostPort: new URL(url).host,
     workdir,
+    // `kmsd admin access-key <args>` on this server's data dir and store; its stdout as fields.
+    admin(...adminArgs) {
+      const kmsd = path.join(path.dirname(KMSD_BIN), 'kmsd'); // also when KMSD_BIN is kms-cluster
+      const env = { ...process.env };
+      delete env.KMSD_STORE;
+      delete env.KMSD_DATA_DIR;
+      const out = execFileSync(kmsd, ['admin', 'access-key', ...adminArgs, '--data-dir', dataDir, ...storeArgsOf(args)],
+        { env, encoding: 'utf8' });
+      return Object.fromEntries(out.split('\n').filter((l) => l.includes(': ')).map((l) => l.split(': ')));
+    },
     stderrTail,
     client: (mode, creds = {}) => makeClient(mode, url, creds),
     // --dev-clock only: plain unsigned POST /-/clock/advance?seconds=N; kmsd runs the jobs that
