@@ -16,7 +16,6 @@ use std::net::IpAddr;
 use kms_core::Kms;
 use kms_policy::{Context, Decision, Policy};
 use kms_types::{KeyRef, ResourceType, SecretName};
-use kms_wire::actions::Family;
 use kms_wire::params::Params;
 use kms_wire::{Action, ApiError, Code};
 use time::OffsetDateTime;
@@ -125,11 +124,9 @@ async fn targets(action: Action, params: &Params, kms: &Kms) -> Vec<Target> {
         }
     }
     if out.is_empty() {
-        let arn = match action.family() {
-            Family::Service => "*".to_owned(),
-            Family::Secrets => kms.kind_arn("secret"),
-            Family::Aliases => kms.kind_arn("alias"),
-            _ => kms.kind_arn("key"),
+        let arn = match action.resource_kind() {
+            "*" => "*".to_owned(),
+            kind => kms.kind_arn(kind),
         };
         out.push(Target { arn, alias_arn: None, tagged: None });
     }

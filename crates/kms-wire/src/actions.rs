@@ -116,6 +116,18 @@ macro_rules! define_actions {
             pub const fn permission(self) -> &'static str {
                 match self { $(Action::$name => concat!("kms:", stringify!($name)),)+ }
             }
+            /// The kind of resource the action acts on, as policies name it: the action's
+            /// parameters (`KeyId`, `SecretName`, …) say which one; an action that names none
+            /// (CreateKey, ListKeys, …) is checked against `acs:kms:<region>:<account>:<kind>`,
+            /// and the service actions (kind `*`) against `*`.
+            pub const fn resource_kind(self) -> &'static str {
+                match self.family() {
+                    Family::Service => "*",
+                    Family::Aliases => "alias",
+                    Family::Secrets => "secret",
+                    _ => "key",
+                }
+            }
         }
 
         impl std::str::FromStr for Action {
