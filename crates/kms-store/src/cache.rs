@@ -1,7 +1,9 @@
-//! [`Cached`]: a store in front of another that answers key and alias lookups from memory.
+//! [`Cached`]: a store in front of another that answers key, alias and secret lookups from
+//! memory.
 //!
-//! Every Encrypt, Decrypt and GenerateDataKey looks up a key (and often an alias) first; served
-//! from the engine, those lookups are most of a request's cost. Only a store that no other
+//! Every Encrypt, Decrypt and GenerateDataKey looks up a key (and often an alias) first, every
+//! GetSecretValue a secret and its versions; served from the engine, those lookups are most of a
+//! request's cost. Only a store that no other
 //! process writes may be cached like this — one kmsd on its SQLite file — because only then does
 //! every change pass through this wrapper and invalidate its entry before the change is
 //! acknowledged. Nodes sharing PostgreSQL read the database instead, so a change made through
@@ -25,12 +27,17 @@ use crate::{
 /// Entries kept per kind; past this the table starts over (a bound on memory, not an LRU:
 /// hot keys come back on their next lookup).
 const MAX_ENTRIES: usize = 100_000;
+/// Secrets carry their (sealed) versions, up to 10 × 30 KB each: a smaller bound.
+const MAX_SECRET_ENTRIES: usize = 1_000;
 
 #[derive(Default)]
 struct Tables {
     generation: u64,
     keys: HashMap<KeyId, KeyRecord>,
     aliases: HashMap<AliasName, AliasRecord>,
+    /// Secrets and their versions (values sealed, as stored): GetSecretValue reads both.
+    secrets: HashMap<SecretName, SecretRecord>,
+    secret_versions: HashMap<SecretName, Vec<SecretVersionRecord>>,
 }
 
 /// `inner` with key and alias lookups served from memory. See the module doc for when this
@@ -54,6 +61,7 @@ impl<S: Store> Cached<S> {
     async fn read_through<K, V>(
         &self,
         pick: fn(&mut Tables) -> &mut HashMap<K, V>,
+        max: usize,
         key: &K,
         fetch: impl Future<Output = StoreResult<Option<V>>>,
     ) -> StoreResult<Option<V>>
@@ -70,12 +78,19 @@ impl<S: Store> Cached<S> {
             && t.generation == started
         {
             let table = pick(&mut t);
-            if table.len() >= MAX_ENTRIES {
+            if table.len() >= max {
                 table.clear();
             }
             table.insert(key.clone(), record.clone());
         }
         Ok(found)
+    }
+
+    fn forget_secret(&self, name: &SecretName) {
+        self.changed(|t| {
+            t.secrets.remove(name);
+            t.secret_versions.remove(name);
+        });
     }
 
     /// Forgets what `change` names; every change goes through here after it is stored.
@@ -107,7 +122,7 @@ impl<S: Store> Store for Cached<S> {
     }
 
     async fn get_key(&self, id: &KeyId) -> StoreResult<Option<KeyRecord>> {
-        self.read_through(|t| &mut t.keys, id, self.inner.get_key(id)).await
+        self.read_through(|t| &mut t.keys, MAX_ENTRIES, id, self.inner.get_key(id)).await
     }
 
     async fn get_version(&self, id: &KeyVersionId) -> StoreResult<Option<VersionRecord>> {
@@ -192,7 +207,7 @@ impl<S: Store> Store for Cached<S> {
     }
 
     async fn get_alias(&self, name: &AliasName) -> StoreResult<Option<AliasRecord>> {
-        self.read_through(|t| &mut t.aliases, name, self.inner.get_alias(name)).await
+        self.read_through(|t| &mut t.aliases, MAX_ENTRIES, name, self.inner.get_alias(name)).await
     }
 
     async fn update_alias(&self, name: &AliasName, key: &KeyId) -> StoreResult<()> {
@@ -254,12 +269,13 @@ impl<S: Store> Store for Cached<S> {
     async fn delete_access_key(&self, id: &str) -> StoreResult<()> {
         self.inner.delete_access_key(id).await
     }
-    // Secrets are not cached: each read goes to the engine.
     async fn insert_secret(&self, secret: &SecretRecord, first: &SecretVersionRecord, tags: &[Tag]) -> StoreResult<()> {
-        self.inner.insert_secret(secret, first, tags).await
+        let result = self.inner.insert_secret(secret, first, tags).await;
+        self.forget_secret(&secret.name);
+        result
     }
     async fn get_secret(&self, name: &SecretName) -> StoreResult<Option<SecretRecord>> {
-        self.inner.get_secret(name).await
+        self.read_through(|t| &mut t.secrets, MAX_SECRET_ENTRIES, name, self.inner.get_secret(name)).await
     }
     async fn get_secret_version(
         &self,
@@ -269,13 +285,18 @@ impl<S: Store> Store for Cached<S> {
         self.inner.get_secret_version(name, version).await
     }
     async fn list_secret_versions(&self, name: &SecretName) -> StoreResult<Vec<SecretVersionRecord>> {
-        self.inner.list_secret_versions(name).await
+        let fetch = async { self.inner.list_secret_versions(name).await.map(Some) };
+        Ok(self.read_through(|t| &mut t.secret_versions, MAX_SECRET_ENTRIES, name, fetch).await?.unwrap_or_default())
     }
     async fn change_secret(&self, secret: &SecretRecord, change: VersionChange<'_>) -> StoreResult<SecretRecord> {
-        self.inner.change_secret(secret, change).await
+        let result = self.inner.change_secret(secret, change).await;
+        self.forget_secret(&secret.name);
+        result
     }
     async fn purge_secret(&self, secret: &SecretRecord) -> StoreResult<()> {
-        self.inner.purge_secret(secret).await
+        let result = self.inner.purge_secret(secret).await;
+        self.forget_secret(&secret.name);
+        result
     }
     async fn list_secrets(&self, window: Window) -> StoreResult<Listing<SecretRecord>> {
         self.inner.list_secrets(window).await
@@ -292,6 +313,15 @@ mod tests {
     use super::*;
     use crate::conformance::key;
     use crate::sqlite::SqliteStore;
+
+    /// The whole storage conformance suite holds through the cache: every read after a change
+    /// (keys, aliases, secrets and their versions) sees the change.
+    #[tokio::test]
+    async fn the_conformance_suite_holds_through_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Cached::new(SqliteStore::open(&dir.path().join("kms.db")).unwrap());
+        crate::conformance::run(&store).await;
+    }
 
     /// Each change made through the cache is seen by the next lookup, even when the old record
     /// was cached just before.
