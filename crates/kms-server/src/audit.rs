@@ -59,64 +59,22 @@ impl AuditRecord<'_> {
     }
 }
 
-/// The resources a request names, as ARNs: keys (by id, alias or ARN), aliases, secrets, the
-/// resources of the batch tag actions, and for blob-addressed actions (Decrypt, ReEncrypt,
-/// ExportDataKey) the key the blob's version belongs to. Only after the signature verified:
-/// an anonymous request costs no lookups.
-pub async fn resources(
-    action: kms_wire::Action,
-    params: &kms_wire::params::Params,
-    kms: &kms_core::Kms,
-) -> Vec<String> {
+/// The resources a request named, as ARNs; for a ciphertext blob the key its version belongs
+/// to (the one lookup, and only after the signature verified).
+pub async fn resources(named: &[crate::named::Named], kms: &kms_core::Kms) -> Vec<String> {
+    use crate::named::Named;
     use kms_types::KeyRef;
-    let mut out: Vec<String> = Vec::new();
-    let key = |raw: &str| -> Option<String> {
-        if raw.starts_with("acs:") {
-            return Some(raw.to_owned());
-        }
-        match KeyRef::parse(raw).ok()? {
-            KeyRef::Id { id, .. } => Some(kms.key_arn(&id)),
-            KeyRef::Alias { name, .. } => Some(kms.alias_arn(&name)),
-        }
-    };
-    let secret = |raw: &str| -> Option<String> {
-        if raw.starts_with("acs:") {
-            return Some(raw.to_owned());
-        }
-        kms_types::SecretName::parse(raw).ok().map(|n| kms.secret_arn(&n))
-    };
-    for name in ["KeyId", "SourceKeyId", "DestinationKeyId"] {
-        if let Some(arn) = params.get(name).and_then(key) {
-            out.push(arn);
-        }
-    }
-    if let Some(alias) = params.get("AliasName").and_then(key) {
-        out.push(alias);
-    }
-    if let Some(arn) = params.get("SecretName").and_then(secret) {
-        out.push(arn);
-    }
-    let resource_type = params.get("ResourceType");
-    for (name, value) in params.iter() {
-        if name.starts_with("ResourceId.") {
-            let arn = if resource_type == Some("secret") { secret(value) } else { key(value) };
-            out.extend(arn);
-        }
-    }
-    if let Some(list) = params.get("SecretsList")
-        && let Ok(items) = serde_json::from_str::<Vec<serde_json::Value>>(list)
-    {
-        out.extend(items.iter().filter_map(|i| i["SecretName"].as_str()).filter_map(secret));
-    }
-    use kms_wire::Action::{Decrypt, ExportDataKey, ReEncrypt};
-    if matches!(action, Decrypt | ReEncrypt | ExportDataKey) && params.get("SourceKeyId").is_none() {
-        let blob = params.get("CiphertextBlob").and_then(kms_wire::params::decode_base64);
-        let version =
-            blob.as_deref().and_then(|b| kms_crypto::blob::CiphertextBlob::parse(b).ok()).map(|b| b.version_id);
-        if let Some(v) = version
-            && let Ok(Some(key_id)) = kms.key_of_version(&v).await
-        {
-            out.push(kms.key_arn(&key_id));
+    let mut out: Vec<String> = Vec::with_capacity(named.len());
+    for n in named {
+        match n {
+            Named::Key(KeyRef::Id { id, .. }) => out.push(kms.key_arn(id)),
+            Named::Key(KeyRef::Alias { name, .. }) | Named::Alias(name) => out.push(kms.alias_arn(name)),
+            Named::Secret(name) => out.push(kms.secret_arn(name)),
+            Named::Version(v) => {
+                if let Ok(Some(key_id)) = kms.key_of_version(v).await {
+                    out.push(kms.key_arn(&key_id));
+                }
+            }
         }
     }
     out.dedup();

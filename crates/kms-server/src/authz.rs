@@ -13,10 +13,10 @@
 
 use std::net::IpAddr;
 
+use crate::named::Named;
 use kms_core::Kms;
 use kms_policy::{Context, Decision, Policy};
 use kms_types::{KeyRef, ResourceType, SecretName};
-use kms_wire::params::Params;
 use kms_wire::{Action, ApiError, Code};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -52,75 +52,43 @@ impl Context for RequestContext<'_> {
     }
 }
 
-async fn key_target(kms: &Kms, raw: &str) -> Option<Target> {
-    let r = KeyRef::parse(raw).ok()?;
-    let alias_arn = match &r {
+async fn key_target(kms: &Kms, r: &KeyRef) -> Target {
+    let alias_arn = match r {
         KeyRef::Alias { name, .. } => Some(kms.alias_arn(name)),
         KeyRef::Id { .. } => None,
     };
-    match kms.key_id_of(&r).await {
-        Ok(id) => Some(Target { arn: kms.key_arn(&id), alias_arn, tagged: Some((ResourceType::Key, id.to_string())) }),
+    match kms.key_id_of(r).await {
+        Ok(id) => Target { arn: kms.key_arn(&id), alias_arn, tagged: Some((ResourceType::Key, id.to_string())) },
         // A key or alias that does not exist: checked by the name given, the action then
         // answers its not-found code if allowed.
-        Err(_) => Some(Target {
+        Err(_) => Target {
             arn: match r {
-                KeyRef::Id { id, .. } => kms.key_arn(&id),
-                KeyRef::Alias { name, .. } => kms.alias_arn(&name),
+                KeyRef::Id { id, .. } => kms.key_arn(id),
+                KeyRef::Alias { name, .. } => kms.alias_arn(name),
             },
             alias_arn: None,
             tagged: None,
-        }),
+        },
     }
 }
 
-fn secret_target(kms: &Kms, raw: &str) -> Option<Target> {
-    let name = raw.rsplit_once(":secret/").map_or(raw, |(_, n)| n);
-    let name = SecretName::parse(name).ok()?;
-    Some(Target { arn: kms.secret_arn(&name), alias_arn: None, tagged: Some((ResourceType::Secret, name.to_string())) })
+fn secret_target(kms: &Kms, name: &SecretName) -> Target {
+    Target { arn: kms.secret_arn(name), alias_arn: None, tagged: Some((ResourceType::Secret, name.to_string())) }
 }
 
-async fn targets(action: Action, params: &Params, kms: &Kms) -> Vec<Target> {
-    let mut out = Vec::new();
-    for name in ["KeyId", "SourceKeyId", "DestinationKeyId"] {
-        if let Some(raw) = params.get(name)
-            && let Some(t) = key_target(kms, raw).await
-        {
-            out.push(t);
-        }
-    }
-    if let Some(alias) = params.get("AliasName").and_then(|a| KeyRef::parse(a).ok())
-        && let KeyRef::Alias { name, .. } = alias
-    {
-        out.push(Target { arn: kms.alias_arn(&name), alias_arn: None, tagged: None });
-    }
-    if let Some(raw) = params.get("SecretName") {
-        out.extend(secret_target(kms, raw));
-    }
-    let secrets = params.get("ResourceType") == Some("secret");
-    for (name, value) in params.iter() {
-        if name.starts_with("ResourceId.") {
-            let t = if secrets { secret_target(kms, value) } else { key_target(kms, value).await };
-            out.extend(t);
-        }
-    }
-    if let Some(list) = params.get("SecretsList")
-        && let Ok(items) = serde_json::from_str::<Vec<serde_json::Value>>(list)
-    {
-        out.extend(items.iter().filter_map(|i| i["SecretName"].as_str()).filter_map(|s| secret_target(kms, s)));
-    }
-    use Action::{Decrypt, ExportDataKey, ReEncrypt};
-    if matches!(action, Decrypt | ReEncrypt | ExportDataKey) && params.get("SourceKeyId").is_none() {
-        let blob = params.get("CiphertextBlob").and_then(kms_wire::params::decode_base64);
-        let version =
-            blob.as_deref().and_then(|b| kms_crypto::blob::CiphertextBlob::parse(b).ok()).map(|b| b.version_id);
-        if let Some(v) = version
-            && let Ok(Some(id)) = kms.key_of_version(&v).await
-        {
-            out.push(Target {
-                arn: kms.key_arn(&id),
-                alias_arn: None,
-                tagged: Some((ResourceType::Key, id.to_string())),
-            });
+async fn targets(action: Action, named: &[Named], kms: &Kms) -> Vec<Target> {
+    let mut out = Vec::with_capacity(named.len());
+    for n in named {
+        match n {
+            Named::Key(r) => out.push(key_target(kms, r).await),
+            Named::Alias(name) => out.push(Target { arn: kms.alias_arn(name), alias_arn: None, tagged: None }),
+            Named::Secret(name) => out.push(secret_target(kms, name)),
+            Named::Version(v) => {
+                if let Ok(Some(id)) = kms.key_of_version(v).await {
+                    let tagged = Some((ResourceType::Key, id.to_string()));
+                    out.push(Target { arn: kms.key_arn(&id), alias_arn: None, tagged });
+                }
+            }
         }
     }
     if out.is_empty() {
@@ -158,11 +126,11 @@ fn combine(decisions: &[Decision]) -> Decision {
 
 /// Whether the signer's identity policy or the resource's policy lets the request through
 /// (neither denying it); `Forbidden.NoPermission` when not.
-pub async fn authorize(action: Action, params: &Params, kms: &Kms, who: &Who<'_>) -> Result<(), ApiError> {
+pub async fn authorize(action: Action, named: &[Named], kms: &Kms, who: &Who<'_>) -> Result<(), ApiError> {
     let now = OffsetDateTime::now_utc();
     let permission = action.permission();
     let needs_tags = who.identity.is_some_and(Policy::needs_tags);
-    for target in targets(action, params, kms).await {
+    for target in targets(action, named, kms).await {
         let resource_policy = match (&target.tagged, who.resource_policies) {
             (Some((kind, id)), true) => kms.resource_policy(*kind, id).await.ok().flatten(),
             _ => None,

@@ -92,7 +92,8 @@ pub async fn serve(raw: &RawRequest, state: &State, peer: std::net::IpAddr, requ
         Ok(p) => p,
         Err(e) => return unserved(Some(action), e),
     };
-    let resources = crate::audit::resources(action, &params, &state.kms).await;
+    let named = crate::named::of(action, &params);
+    let resources = crate::audit::resources(&named, &state.kms).await;
     let resource_policies = state.resource_policies.load(std::sync::atomic::Ordering::Relaxed);
     if policy.is_some() || resource_policies {
         // Unrestricted keys act as the account itself; named ones as their principal.
@@ -110,7 +111,7 @@ pub async fn serve(raw: &RawRequest, state: &State, peer: std::net::IpAddr, requ
             source_ip: peer,
             secure: state.secure,
         };
-        if let Err(e) = crate::authz::authorize(action, &params, &state.kms, &who).await {
+        if let Err(e) = crate::authz::authorize(action, &named, &state.kms, &who).await {
             return Served { action: Some(action), access_key_id: signer, principal, resources, result: Err(e) };
         }
     }

@@ -22,6 +22,7 @@ mod error_map;
 mod handlers;
 pub mod http;
 mod metrics;
+mod named;
 mod quota;
 mod routes;
 mod startup;

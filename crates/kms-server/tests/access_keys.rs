@@ -10,17 +10,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use kms_testkit::Options;
 
-/// `kmsd admin access-key <args>` against `k`'s data dir and store: (success, stdout, stderr).
-fn admin(k: &Kmsd, args: &[&str]) -> (bool, String, String) {
-    let mut cmd = Command::new(bin());
-    cmd.arg("admin").arg("access-key").args(args).arg("--data-dir").arg(&k.data_dir);
-    if let Ok(url) = std::fs::read_to_string(k.data_dir.with_extension("pgurl")) {
-        cmd.arg("--store").arg(url);
-    }
-    let out = cmd.env_remove("KMSD_STORE").env_remove("KMSD_DATA_DIR").output().expect("run kmsd admin");
-    (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
-}
-
 /// Polls until a DescribeRegions signed by `c` answers `code` ("" for success). Nodes reload
 /// access keys every 500 ms; the generous bound only keeps a broken build from hanging.
 async fn until_answers(c: &Client, code: &str) {

@@ -9,17 +9,6 @@ use aws_lc_rs::rsa::{
     OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepPublicEncryptingKey, Pkcs1PublicEncryptingKey, PublicEncryptingKey,
 };
 use common::*;
-use kms_testkit::Options;
-
-fn dev_clock() -> Kmsd {
-    Kmsd::start_with(&bin(), Options { extra_args: vec!["--dev-clock".into()], ..Default::default() }).unwrap()
-}
-
-async fn advance(c: &Client, seconds: i64) -> serde_json::Value {
-    let r = c.raw("POST", &format!("/-/clock/advance?seconds={seconds}"), &[], vec![], false).await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()
-}
 
 async fn external_key(c: &Client, spec: &str) -> (String, String) {
     let made = ok(c, "CreateKey", &[("KeySpec", spec), ("Origin", "EXTERNAL")]).await;

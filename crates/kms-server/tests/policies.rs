@@ -6,20 +6,9 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-
-fn admin(k: &Kmsd, args: &[&str]) -> (bool, String, String) {
-    let mut cmd = Command::new(bin());
-    cmd.arg("admin").arg("access-key").args(args).arg("--data-dir").arg(&k.data_dir);
-    if let Ok(url) = std::fs::read_to_string(k.data_dir.with_extension("pgurl")) {
-        cmd.arg("--store").arg(url);
-    }
-    let out = cmd.env_remove("KMSD_STORE").env_remove("KMSD_DATA_DIR").output().expect("run kmsd admin");
-    (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
-}
 
 /// A client for a new access key of `name` with `policy`, once the server has loaded it.
 async fn app(k: &Kmsd, name: &str, policy: Option<&str>) -> (Client, String) {

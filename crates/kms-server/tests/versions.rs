@@ -6,16 +6,6 @@ mod common;
 use common::*;
 use kms_testkit::Options;
 
-fn dev_clock() -> Kmsd {
-    Kmsd::start_with(&bin(), Options { extra_args: vec!["--dev-clock".into()], ..Default::default() }).unwrap()
-}
-
-async fn advance(c: &Client, seconds: i64) -> serde_json::Value {
-    let r = c.raw("POST", &format!("/-/clock/advance?seconds={seconds}"), &[], vec![], false).await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()
-}
-
 async fn primary(c: &Client, key: &str) -> String {
     ok(c, "DescribeKey", &[("KeyId", key)]).await["KeyMetadata"]["PrimaryKeyVersion"].as_str().unwrap().to_owned()
 }

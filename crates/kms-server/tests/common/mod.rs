@@ -113,3 +113,27 @@ pub fn stored_materials(data_dir: &std::path::Path, key_id: &str) -> Vec<Vec<u8>
         }
     }
 }
+
+/// `kmsd admin access-key <args>` against `k`'s data dir and store: (success, stdout, stderr).
+pub fn admin(k: &Kmsd, args: &[&str]) -> (bool, String, String) {
+    let mut cmd = std::process::Command::new(bin());
+    cmd.arg("admin").arg("access-key").args(args).arg("--data-dir").arg(&k.data_dir);
+    if let Ok(url) = std::fs::read_to_string(k.data_dir.with_extension("pgurl")) {
+        cmd.arg("--store").arg(url);
+    }
+    let out = cmd.env_remove("KMSD_STORE").env_remove("KMSD_DATA_DIR").output().expect("run kmsd admin");
+    (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+/// A kmsd whose service clock `advance` moves (`--dev-clock`).
+pub fn dev_clock() -> Kmsd {
+    Kmsd::start_with(&bin(), kms_testkit::Options { extra_args: vec!["--dev-clock".into()], ..Default::default() })
+        .unwrap()
+}
+
+/// `POST /-/clock/advance?seconds=N`: the new time and what the jobs did.
+pub async fn advance(c: &Client, seconds: i64) -> Value {
+    let r = c.raw("POST", &format!("/-/clock/advance?seconds={seconds}"), &[], vec![], false).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()
+}
