@@ -119,16 +119,19 @@ mod tests {
             let mut ct = vec![0u8; key.ciphertext_size()];
             let ct = key.encrypt(oaep, &material, &mut ct, None).unwrap().to_vec();
             assert_eq!(&*open_imported(KeySpec::Rsa2048, alg, &rsa.private, &ct).unwrap(), &material);
-            // The other OAEP hash, or PKCS#1 v1.5, does not open it: one error for all.
+            // The other OAEP hash does not open it (its label hash check fails).
             let other = if alg == Wrap::RsaesOaepSha1 { Wrap::RsaesOaepSha256 } else { Wrap::RsaesOaepSha1 };
             assert_eq!(
                 open_imported(KeySpec::Rsa2048, other, &rsa.private, &ct),
                 Err(CryptoError::AuthenticationFailed)
             );
-            assert_eq!(
-                open_imported(KeySpec::Rsa2048, Wrap::RsaesPkcs1V15, &rsa.private, &ct),
-                Err(CryptoError::AuthenticationFailed)
-            );
+            // PKCS#1 v1.5 has no integrity check: about one OAEP ciphertext in 256 happens to
+            // unpad as v1.5, into unrelated bytes. Either way it never yields the material
+            // (the key service then refuses bytes of the wrong length or fingerprint).
+            match open_imported(KeySpec::Rsa2048, Wrap::RsaesPkcs1V15, &rsa.private, &ct) {
+                Err(e) => assert_eq!(e, CryptoError::AuthenticationFailed),
+                Ok(opened) => assert_ne!(&*opened, &material),
+            }
         }
         let key = Pkcs1PublicEncryptingKey::new(public).unwrap();
         let mut ct = vec![0u8; key.ciphertext_size()];
