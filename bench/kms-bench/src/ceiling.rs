@@ -36,7 +36,7 @@ impl Responder for FixedBody {
             .and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse::<usize>().ok())
             .unwrap_or(DEFAULT_SIZE)
             .min(MAX_SIZE);
-        Rendered { status: 200, content_type: JSON_CONTENT_TYPE, body: body_of(size) }
+        Rendered::plain(JSON_CONTENT_TYPE, body_of(size))
     }
 }
 

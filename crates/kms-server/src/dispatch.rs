@@ -118,8 +118,8 @@ pub async fn serve(raw: &RawRequest, state: &State, peer: std::net::IpAddr, requ
     // A policy set here is in force on this node at once (others notice within a second).
     let sets_policy = matches!(action, Action::SetKeyPolicy | Action::SetSecretPolicy)
         || (action == Action::CreateKey && params.get("Policy").is_some());
-    if !state.quotas.admit(verified.access_key_id(), action) {
-        let e: ApiError = kms_wire::Code::RejectedThrottling.into();
+    if let Err(wait) = state.quotas.admit(verified.access_key_id(), action) {
+        let e = ApiError::throttled(wait);
         return Served { action: Some(action), access_key_id: signer, principal, resources, result: Err(e) };
     }
     let ctx = Ctx { kms: &state.kms, request_id };

@@ -352,8 +352,12 @@ async fn write_response<S: AsyncWrite + Unpin>(
         _ => "",
     };
     let connection = if keep_alive { "keep-alive" } else { "close" };
+    let retry_after = match r.retry_after_ms {
+        Some(ms) => format!("x-acs-retry-after: {ms}\r\n"),
+        None => String::new(),
+    };
     let head = format!(
-        "HTTP/1.1 {} {reason}\r\ncontent-type: {}\r\ncontent-length: {}\r\nx-acs-request-id: {request_id}\r\nconnection: {connection}\r\n\r\n",
+        "HTTP/1.1 {} {reason}\r\ncontent-type: {}\r\ncontent-length: {}\r\nx-acs-request-id: {request_id}\r\n{retry_after}connection: {connection}\r\n\r\n",
         r.status,
         r.content_type,
         r.body.len()

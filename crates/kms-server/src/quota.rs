@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use kms_wire::Action;
 use kms_wire::actions::Family;
@@ -52,17 +52,18 @@ impl Quotas {
         Self { symmetric: rate(symmetric), asymmetric: rate(asymmetric), buckets: Mutex::default() }
     }
 
-    /// Takes one request from the access key's budget for `action`; `false` when it is spent.
-    pub fn admit(&self, access_key_id: &str, action: Action) -> bool {
-        let Some(class) = Class::of(action) else { return true };
+    /// Takes one request from the access key's budget for `action`; when it is spent, how
+    /// long until it holds one request again.
+    pub fn admit(&self, access_key_id: &str, action: Action) -> Result<(), Duration> {
+        let Some(class) = Class::of(action) else { return Ok(()) };
         let Some(rate) = (match class {
             Class::Symmetric => self.symmetric,
             Class::Asymmetric => self.asymmetric,
         }) else {
-            return true;
+            return Ok(());
         };
         let now = Instant::now();
-        let Ok(mut buckets) = self.buckets.lock() else { return true };
+        let Ok(mut buckets) = self.buckets.lock() else { return Ok(()) };
         if buckets.len() >= MAX_BUCKETS {
             buckets.retain(|_, b| b.tokens + now.duration_since(b.refilled).as_secs_f64() * rate < rate);
         }
@@ -71,9 +72,9 @@ impl Quotas {
         bucket.refilled = now;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
-            true
+            Ok(())
         } else {
-            false
+            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / rate))
         }
     }
 }
@@ -85,13 +86,15 @@ mod tests {
     #[test]
     fn a_burst_past_the_rate_is_refused_per_key_and_class() {
         let q = Quotas::new(3, 1);
-        let admitted = (0..10).filter(|_| q.admit("a", Action::Encrypt)).count();
+        let admitted = (0..10).filter(|_| q.admit("a", Action::Encrypt).is_ok()).count();
         assert_eq!(admitted, 3, "one second's worth at once");
-        assert!(q.admit("b", Action::Encrypt), "another key has its own budget");
-        assert!(q.admit("a", Action::AsymmetricSign), "another class too");
-        assert!(!q.admit("a", Action::AsymmetricSign));
-        assert!((0..100).all(|_| q.admit("a", Action::DescribeKey)), "management actions are not limited");
+        assert!(q.admit("b", Action::Encrypt).is_ok(), "another key has its own budget");
+        assert!(q.admit("a", Action::AsymmetricSign).is_ok(), "another class too");
+        let wait = q.admit("a", Action::AsymmetricSign).unwrap_err();
+        // At 1/s an empty bucket has room again within a second, and not at once.
+        assert!(wait > Duration::from_millis(500) && wait <= Duration::from_secs(1), "{wait:?}");
+        assert!((0..100).all(|_| q.admit("a", Action::DescribeKey).is_ok()), "management actions are not limited");
         let off = Quotas::new(0, 0);
-        assert!((0..1000).all(|_| off.admit("a", Action::Encrypt)));
+        assert!((0..1000).all(|_| off.admit("a", Action::Encrypt).is_ok()));
     }
 }

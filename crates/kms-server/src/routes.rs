@@ -25,11 +25,11 @@ async fn handle(head: Request, state: &State, peer: SocketAddr, request_id: &str
         None => (head.target.clone(), None),
     };
     if path == "/healthz" {
-        return Rendered { status: 200, content_type: "text/plain;charset=utf-8", body: b"ok\n".to_vec() };
+        return Rendered::plain("text/plain;charset=utf-8", b"ok\n".to_vec());
     }
     if path == "/metrics" && head.method == "GET" {
         let body = crate::metrics::render(state).await.into_bytes();
-        return Rendered { status: 200, content_type: "text/plain; version=0.0.4", body };
+        return Rendered::plain("text/plain; version=0.0.4", body);
     }
     if path == DEV_CLOCK_PATH && state.dev_clock.is_some() {
         return advance_dev_clock(&head.method, query.as_deref(), state, request_id).await;
@@ -111,7 +111,7 @@ async fn advance_dev_clock(method: &str, query: Option<&str>, state: &State, req
         "Destroyed": report.destroyed,
         "Rotated": report.rotated,
     });
-    Rendered { status: 200, content_type: render::JSON_CONTENT_TYPE, body: body.to_string().into_bytes() }
+    Rendered::plain(render::JSON_CONTENT_TYPE, body.to_string().into_bytes())
 }
 
 async fn decode_and_serve(

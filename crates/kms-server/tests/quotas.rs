@@ -29,6 +29,10 @@ async fn a_burst_past_the_quota_is_throttled_and_recovers() {
             200 => served += 1,
             _ => {
                 assert_error(&r, 429, "Rejected.Throttling");
+                // How long until the bucket (2/s) has room again, in milliseconds: the Tea SDKs
+                // back off by it.
+                let after: u64 = r.headers["x-acs-retry-after"].to_str().unwrap().parse().unwrap();
+                assert!((1..=500).contains(&after), "x-acs-retry-after: {after}");
                 throttled += 1;
             }
         }

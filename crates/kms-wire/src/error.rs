@@ -90,15 +90,25 @@ codes! {
 pub struct ApiError {
     pub code: Code,
     pub message: Cow<'static, str>,
+    /// Milliseconds the client should wait before retrying, sent as `x-acs-retry-after`: the
+    /// Tea SDKs turn such an answer into a `ThrottlingException` and back off that long.
+    pub retry_after_ms: Option<u32>,
 }
 
 impl ApiError {
     pub const fn new(code: Code) -> Self {
-        Self { code, message: Cow::Borrowed(code.default_message()) }
+        Self { code, message: Cow::Borrowed(code.default_message()), retry_after_ms: None }
     }
 
     pub fn with_message(code: Code, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { code, message: message.into() }
+        Self { code, message: message.into(), retry_after_ms: None }
+    }
+
+    /// `Rejected.Throttling`, with how long until the client's budget has room again (at
+    /// least 1 ms: the SDKs ignore a wait of zero).
+    pub fn throttled(wait: std::time::Duration) -> Self {
+        let ms = u32::try_from(wait.as_millis()).unwrap_or(u32::MAX).max(1);
+        Self { retry_after_ms: Some(ms), ..Self::new(Code::RejectedThrottling) }
     }
 
     /// `MissingParameter` naming the absent parameter.

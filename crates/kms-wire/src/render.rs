@@ -22,6 +22,15 @@ pub struct Rendered {
     pub status: u16,
     pub content_type: &'static str,
     pub body: Vec<u8>,
+    /// `x-acs-retry-after` (milliseconds), only on throttling answers.
+    pub retry_after_ms: Option<u32>,
+}
+
+impl Rendered {
+    /// A 200 answer that is not an API response (health, metrics, the dev clock).
+    pub fn plain(content_type: &'static str, body: Vec<u8>) -> Self {
+        Self { status: 200, content_type, body, retry_after_ms: None }
+    }
 }
 
 /// Renders a success body for `action` with `RequestId` added.
@@ -54,15 +63,18 @@ pub fn error(e: &ApiError, request_id: &str, host_id: &str, format: Format) -> R
         format!("https://api.aliyun.com/troubleshoot?q={code}&product=Kms&requestId={request_id}").into(),
     );
     map.insert("HttpStatus".into(), e.code.http_status().into());
-    render("Error", Value::Object(map), e.code.http_status(), format)
+    Rendered { retry_after_ms: e.retry_after_ms, ..render("Error", Value::Object(map), e.code.http_status(), format) }
 }
 
 fn render(root: &str, value: Value, status: u16, format: Format) -> Rendered {
     match format {
         Format::Json => {
-            Rendered { status, content_type: JSON_CONTENT_TYPE, body: serde_json::to_vec(&value).unwrap_or_default() }
+            let body = serde_json::to_vec(&value).unwrap_or_default();
+            Rendered { status, content_type: JSON_CONTENT_TYPE, body, retry_after_ms: None }
         }
-        Format::Xml => Rendered { status, content_type: XML_CONTENT_TYPE, body: to_xml(root, &value) },
+        Format::Xml => {
+            Rendered { status, content_type: XML_CONTENT_TYPE, body: to_xml(root, &value), retry_after_ms: None }
+        }
     }
 }
 

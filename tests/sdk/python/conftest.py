@@ -204,6 +204,14 @@ def dev_kmsd(tmp_path_factory) -> KmsServer:
     _stop_kmsd(server)
 
 
+@pytest.fixture(scope="module")
+def quota_kmsd(tmp_path_factory) -> KmsServer:
+    """A kmsd that allows each access key 2 cryptographic calls a second (--quota-crypto-qps)."""
+    server = _start_kmsd(tmp_path_factory.mktemp("kmsd-quota"), ["--quota-crypto-qps", "2"])
+    yield server
+    _stop_kmsd(server)
+
+
 @pytest.fixture(params=MODES)
 def mode(request) -> str:
     return request.param

@@ -41,6 +41,7 @@ from alibabacloud_tea_openapi.exceptions import (
     AlibabaCloudException,
     ClientException as TeaClientException,
     ServerException as TeaServerException,
+    ThrottlingException as TeaThrottlingException,
 )
 from darabonba.runtime import RuntimeOptions
 from Tea.exceptions import TeaException, UnretryableException as TeaUnretryableException
@@ -169,7 +170,14 @@ class TeaCaller(KmsCaller):
                 response = method(model_cls().from_map(dict(params or {})), runtime)
         except AlibabaCloudException as e:  # tea-v3, tea-v2
             assert self.mode != "tea-v4", f"unexpected {type(e).__name__} in v4 mode"
-            expected = TeaClientException if 400 <= (e.status_code or 0) < 500 else TeaServerException
+            # An answer with x-acs-retry-after (throttling) is a ThrottlingException carrying
+            # the wait; any other is a client or server exception by its status.
+            if getattr(e, "retry_after", None) is not None:
+                expected = TeaThrottlingException
+            elif 400 <= (e.status_code or 0) < 500:
+                expected = TeaClientException
+            else:
+                expected = TeaServerException
             assert isinstance(e, expected), f"HTTP {e.status_code} raised {type(e).__name__}"
             raise ApiError(self.mode, e.code, e.status_code, e.request_id, e.message,
                            _error_body(e.data), e) from None
