@@ -22,10 +22,12 @@ if ! pg_lsclusters -h | awk -v v="$version" '$1==v && $2=="main" {print $4}' | g
   log "starting cluster $version/main"
   pg_ctlcluster "$version" main start >&2
 fi
+ready=""
 for _ in $(seq 1 30); do
-  su postgres -c "psql -qAt -c 'select 1'" >/dev/null 2>&1 && break
+  su postgres -c "psql -qAt -c 'select 1'" >/dev/null 2>&1 && { ready=1; break; }
   sleep 1
 done
+[ -n "$ready" ] || { log "PostgreSQL $version/main did not accept connections within 30 s"; exit 1; }
 su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD 'kmsd-test'\"" >&2
 port="$(pg_lsclusters -h | awk -v v="$version" '$1==v && $2=="main" {print $3}')"
 echo "postgres://postgres:kmsd-test@127.0.0.1:${port}/postgres"

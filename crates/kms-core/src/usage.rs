@@ -4,6 +4,10 @@
 //! Counting must not slow the hot path or add a write per request: calls add to an in-memory
 //! table, and [`Kms::flush_usage`] moves the table to the store in one write (the server does
 //! that every few seconds and at shutdown). Reads add what is not flushed yet.
+//!
+//! A read must not catch a flush half-way (the batch taken from memory but not yet in the
+//! store, or in the store and still counted in memory), so reads and flushes pass a gate: reads
+//! share it, a flush holds it alone for its one write. The hot path never touches the gate.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -19,6 +23,7 @@ use crate::service::Kms;
 pub(crate) struct UsageCounter {
     pending: Mutex<HashMap<KeyVersionId, VersionUsage>>,
     since_start: Mutex<HashMap<KeyVersionId, VersionUsage>>,
+    gate: tokio::sync::RwLock<()>,
 }
 
 impl UsageCounter {
@@ -37,6 +42,11 @@ impl UsageCounter {
 
     pub(crate) fn decrypted(&self, version: &KeyVersionId, now: i64) {
         self.add(version, VersionUsage { encrypts: 0, decrypts: 1, last_used_at: Some(now) });
+    }
+
+    /// Held while reading stored usage and adding [`Self::pending`] to it.
+    pub(crate) async fn read_gate(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.gate.read().await
     }
 
     /// What is counted but not yet flushed for one version.
@@ -66,6 +76,7 @@ impl Kms {
     /// Writes the counted uses to the store in one write. On failure they are kept for the
     /// next flush.
     pub async fn flush_usage(&self) -> CoreResult<usize> {
+        let _alone = self.usage.gate.write().await;
         let batch = self.usage.take();
         if batch.is_empty() {
             return Ok(0);

@@ -59,6 +59,7 @@ impl Kms {
     pub async fn describe_key_version(&self, r: &KeyRef, version: &KeyVersionId) -> CoreResult<VersionRecord> {
         let key = self.resolve(r).await?;
         check(key.state, Operation::Read)?;
+        let _usage = self.usage.read_gate().await;
         match self.store.get_version(version).await? {
             Some(mut v) if v.key_id == key.id => {
                 v.usage.add(&self.usage.pending(&v.id));
@@ -72,6 +73,7 @@ impl Kms {
     pub async fn list_key_versions(&self, r: &KeyRef, window: Window) -> CoreResult<Listing<VersionRecord>> {
         let key = self.resolve(r).await?;
         check(key.state, Operation::Read)?;
+        let _usage = self.usage.read_gate().await;
         let mut listing = self.store.list_versions(&key.id, window).await?;
         for v in &mut listing.items {
             v.usage.add(&self.usage.pending(&v.id));

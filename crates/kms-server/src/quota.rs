@@ -55,6 +55,10 @@ impl Quotas {
     /// Takes one request from the access key's budget for `action`; when it is spent, how
     /// long until it holds one request again.
     pub fn admit(&self, access_key_id: &str, action: Action) -> Result<(), Duration> {
+        self.admit_at(access_key_id, action, Instant::now())
+    }
+
+    fn admit_at(&self, access_key_id: &str, action: Action, now: Instant) -> Result<(), Duration> {
         let Some(class) = Class::of(action) else { return Ok(()) };
         let Some(rate) = (match class {
             Class::Symmetric => self.symmetric,
@@ -62,7 +66,6 @@ impl Quotas {
         }) else {
             return Ok(());
         };
-        let now = Instant::now();
         let Ok(mut buckets) = self.buckets.lock() else { return Ok(()) };
         if buckets.len() >= MAX_BUCKETS {
             buckets.retain(|_, b| b.tokens + now.duration_since(b.refilled).as_secs_f64() * rate < rate);
@@ -86,14 +89,24 @@ mod tests {
     #[test]
     fn a_burst_past_the_rate_is_refused_per_key_and_class() {
         let q = Quotas::new(3, 1);
-        let admitted = (0..10).filter(|_| q.admit("a", Action::Encrypt).is_ok()).count();
+        let t0 = Instant::now();
+        let admitted = (0..10).filter(|_| q.admit_at("a", Action::Encrypt, t0).is_ok()).count();
         assert_eq!(admitted, 3, "one second's worth at once");
-        assert!(q.admit("b", Action::Encrypt).is_ok(), "another key has its own budget");
-        assert!(q.admit("a", Action::AsymmetricSign).is_ok(), "another class too");
-        let wait = q.admit("a", Action::AsymmetricSign).unwrap_err();
-        // At 1/s an empty bucket has room again within a second, and not at once.
-        assert!(wait > Duration::from_millis(500) && wait <= Duration::from_secs(1), "{wait:?}");
-        assert!((0..100).all(|_| q.admit("a", Action::DescribeKey).is_ok()), "management actions are not limited");
+        assert_eq!(q.admit_at("a", Action::Encrypt, t0), Err(Duration::from_secs_f64(1.0 / 3.0)));
+        assert!(q.admit_at("b", Action::Encrypt, t0).is_ok(), "another key has its own budget");
+        assert!(q.admit_at("a", Action::AsymmetricSign, t0).is_ok(), "another class too");
+        assert_eq!(q.admit_at("a", Action::AsymmetricSign, t0), Err(Duration::from_secs(1)));
+        // Half a second later half a request has come back: the wait is the other half.
+        let t1 = t0 + Duration::from_millis(500);
+        assert_eq!(q.admit_at("a", Action::AsymmetricSign, t1), Err(Duration::from_millis(500)));
+        assert!(q.admit_at("a", Action::AsymmetricSign, t0 + Duration::from_secs(1)).is_ok());
+        // The bucket holds at most one second's worth, however long it was idle.
+        let later = t0 + Duration::from_secs(60);
+        assert_eq!((0..10).filter(|_| q.admit_at("a", Action::Encrypt, later).is_ok()).count(), 3);
+        assert!(
+            (0..100).all(|_| q.admit_at("a", Action::DescribeKey, t0).is_ok()),
+            "management actions are not limited"
+        );
         let off = Quotas::new(0, 0);
         assert!((0..1000).all(|_| off.admit("a", Action::Encrypt).is_ok()));
     }

@@ -122,7 +122,22 @@ async fn acknowledged_writes_survive_sigkill() {
         verify(&c, &now, &verified).await;
         verified = now;
         let workers: Vec<_> = (0..8).map(|w| tokio::spawn(load(c.clone(), acked.clone(), cycle * 100 + w))).collect();
-        tokio::time::sleep(Duration::from_millis(50 + random(250))).await;
+        // The kill lands at a random moment, but only once the load has made progress (a key
+        // in every cycle, a secret version by the last one), however slow the disk.
+        let (keys_before, last) = (verified.keys.len(), cycle + 1 == cycles);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let progressed = {
+                let a = acked.lock().unwrap();
+                a.keys.len() > keys_before && (!last || !a.secret_versions.is_empty())
+            };
+            if progressed {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "no progress in 30 s in cycle {cycle}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(random(250))).await;
         k.kill();
         for w in workers {
             let _ = w.await;

@@ -205,14 +205,27 @@ async fn shutdown_drains_in_flight_requests() {
     }
     head.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
     let mut stream = tokio::net::TcpStream::connect(&k.addr).await.unwrap();
+    // One whole request first: the connection is then certainly accepted and being served.
+    let (m0, t0, h0, b0) = c.build(Call::new("DescribeRegions", &[]).placed(Placement::Form));
+    let mut first = format!("{m0} {t0} HTTP/1.1\r\n");
+    for (name, value) in &h0 {
+        first.push_str(&format!("{name}: {value}\r\n"));
+    }
+    first.push_str(&format!("content-length: {}\r\n\r\n", b0.len()));
+    stream.write_all(first.as_bytes()).await.unwrap();
+    stream.write_all(&b0).await.unwrap();
+    assert_eq!(kms_testkit::read_response(&mut stream).await.status, 200);
     stream.write_all(head.as_bytes()).await.unwrap();
     stream.write_all(&body[..10]).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let pid = k.pid();
     std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     // New connections are no longer accepted...
-    assert!(tokio::net::TcpStream::connect(&k.addr).await.is_err(), "the listener is closed");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(&k.addr).await.is_ok() {
+        assert!(std::time::Instant::now() < deadline, "the listener is still open 10 s after SIGTERM");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     // ...but the request in flight completes.
     stream.write_all(&body[10..]).await.unwrap();
     let resp = kms_testkit::read_response(&mut stream).await;

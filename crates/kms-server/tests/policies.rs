@@ -200,9 +200,12 @@ async fn temporary_credentials_act_as_their_key_until_they_expire() {
             secret: field("AccessKeySecret"),
         };
         assert!(c.access_key_id.starts_with("STS.") && field("Expiration").ends_with('Z'), "{out}");
-        (c, field("SecurityToken"))
+        let expiration =
+            time::OffsetDateTime::parse(&field("Expiration"), &time::format_description::well_known::Rfc3339).unwrap();
+        (c, field("SecurityToken"), expiration)
     };
-    let (sts, token) = issue("2");
+    // Long enough for the checks below on a slow machine; expiry is then awaited by its date.
+    let (sts, token, expiration) = issue("10");
     let enc = |key: &str, token: &str| {
         vec![("KeyId", key.to_owned()), ("Plaintext", "aGk=".to_owned()), ("SecurityToken", token.to_owned())]
     };
@@ -224,15 +227,16 @@ async fn temporary_credentials_act_as_their_key_until_they_expire() {
     let mut bent = unb64(&token);
     bent[30] ^= 1;
     assert_error(&send(&sts, enc(&ka, &b64(&bent))).await, 400, "InvalidSecurityToken.Malformed");
-    let (other, other_token) = issue("600");
+    let (other, other_token, _) = issue("600");
     assert_error(&send(&sts, enc(&ka, &other_token)).await, 400, "InvalidSecurityToken.MismatchWithAccessKey");
     // The audit trail names the temporary key and the principal it acts as.
     let audit = std::fs::read_to_string(k.data_dir.join("audit.log")).unwrap();
     assert!(audit.lines().any(|l| l.contains(&format!("\"AccessKeyId\":\"{}\"", sts.access_key_id))
         && l.contains("\"Principal\":\"app1\"")
         && l.contains("\"Code\":\"OK\"")));
-    // Expiry, by real time.
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    // Expiry, by real time: refused from the second the token names on.
+    let left = expiration - time::OffsetDateTime::now_utc() + time::Duration::milliseconds(1100);
+    tokio::time::sleep(left.try_into().unwrap_or_default()).await;
     assert_error(&send(&sts, enc(&ka, &token)).await, 400, "InvalidSecurityToken.Expired");
     // Disabling the parent cuts its temporary keys off.
     assert_eq!(send(&other, enc(&ka, &other_token)).await.status, 200);

@@ -61,7 +61,17 @@ async fn a_burst_past_the_quota_is_throttled_and_recovers() {
         }
     };
     assert_eq!(public(c.clone()).await.status, 200);
-    assert_error(&public(c.clone()).await, 429, "Rejected.Throttling");
+    // At 1/s the next calls in a row meet an empty bucket (one may land after a refill on a
+    // slow machine, not all of them).
+    let mut refused = None;
+    for _ in 0..5 {
+        let r = public(c.clone()).await;
+        if r.status != 200 {
+            refused = Some(r);
+            break;
+        }
+    }
+    assert_error(&refused.expect("5 GetPublicKey calls in a row at 1/s, none throttled"), 429, "Rejected.Throttling");
     // Throttled requests are in the audit trail.
     let audit = std::fs::read_to_string(k.data_dir.join("audit.log")).unwrap();
     assert!(audit.lines().filter(|l| l.contains("\"Code\":\"Rejected.Throttling\"")).count() > throttled);

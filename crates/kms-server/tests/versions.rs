@@ -92,16 +92,14 @@ async fn automatic_rotation_happens_on_schedule_and_pauses_while_disabled() {
     let second = primary(&c, &key).await;
     assert_ne!(second, first);
     let m = ok(&c, "DescribeKey", &[("KeyId", &key)]).await["KeyMetadata"].clone();
-    assert_eq!(m["LastRotationDate"], report["Now"]);
-    let next = time::OffsetDateTime::parse(
-        m["NextRotationDate"].as_str().unwrap(),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .unwrap();
-    let now =
-        time::OffsetDateTime::parse(report["Now"].as_str().unwrap(), &time::format_description::well_known::Rfc3339)
-            .unwrap();
-    assert_eq!(next - now, time::Duration::days(7));
+    let date = |v: &serde_json::Value| {
+        time::OffsetDateTime::parse(v.as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap()
+    };
+    let (last, next) = (date(&m["LastRotationDate"]), date(&m["NextRotationDate"]));
+    // The clock keeps running: the rotation happened within the second before `Now` was read.
+    let rotated_ago = date(&report["Now"]) - last;
+    assert!(rotated_ago >= time::Duration::ZERO && rotated_ago <= time::Duration::seconds(1), "{rotated_ago}");
+    assert_eq!(next - last, time::Duration::days(7));
     let enc2 = ok(&c, "Encrypt", &[("KeyId", &key), ("Plaintext", "dHdv")]).await;
     assert_eq!(enc2["KeyVersionId"], second.as_str());
 
@@ -110,9 +108,10 @@ async fn automatic_rotation_happens_on_schedule_and_pauses_while_disabled() {
     assert_eq!(ok(&c, "DescribeKey", &[("KeyId", &key)]).await["KeyMetadata"]["AutomaticRotation"], "Suspended");
     assert_eq!(advance(&c, 8 * 86_400).await["Rotated"], 0);
     assert_eq!(primary(&c, &key).await, second);
-    // Enabled again while overdue: it rotates at the next run.
+    // Enabled again while overdue: it rotates at the next run (which may be the server's own
+    // periodic one, so the test looks at the key rather than at its report).
     ok(&c, "EnableKey", &[("KeyId", &key)]).await;
-    assert_eq!(advance(&c, 0).await["Rotated"], 1);
+    advance(&c, 0).await;
     let third = primary(&c, &key).await;
     assert!(third != second && third != first);
 

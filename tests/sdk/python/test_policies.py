@@ -60,13 +60,15 @@ def setup(kmsd, tmp_path_factory):
     alias2 = f"alias/sdk-app2-{suffix}"
     admin.call("CreateAlias", {"AliasName": alias2, "KeyId": k2})
     blob2 = admin.call("Encrypt", {"KeyId": k2, "Plaintext": b64(b"app2 data")})["CiphertextBlob"]
-    return {
-        "k1": k1, "k2": k2, "alias2": alias2, "blob2": blob2,
-        "app1_name": f"sdk-app1-{suffix}",
+    keys = {
         "app1": _access_key(kmsd, tmp, f"sdk-app1-{suffix}", APP1),
         "app2": _access_key(kmsd, tmp, f"sdk-app2-{suffix}", APP2),
         "remote": _access_key(kmsd, tmp, f"sdk-remote-{suffix}", REMOTE_ONLY),
     }
+    # Every test may use them first (whatever order they run in): wait until all nodes know them.
+    for ak, secret in keys.values():
+        _client_when_loaded(kmsd, "tea-v3", ak, secret)
+    return {"k1": k1, "k2": k2, "alias2": alias2, "blob2": blob2, "app1_name": f"sdk-app1-{suffix}", **keys}
 
 
 def test_policy_matrix(kmsd, mode, setup):
