@@ -368,3 +368,214 @@ async fn write_response<S: AsyncWrite + Unpin>(
     io.write_all(&out).await?;
     io.flush().await
 }
+
+/// Drives one connection over scripted bytes, with nothing else of the server: the property
+/// tests below and the `http_framing` fuzz target feed it what a peer might send.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::pin::Pin;
+    use std::sync::Mutex;
+    use std::task::{Context, Poll};
+
+    use super::*;
+
+    /// A peer that sends `chunks` one read at a time, then closes; what the server writes is
+    /// kept in `written`.
+    struct Scripted {
+        chunks: std::collections::VecDeque<Vec<u8>>,
+        written: Vec<u8>,
+    }
+
+    impl AsyncRead for Scripted {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            out: &mut tokio::io::ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            if let Some(mut chunk) = self.chunks.pop_front() {
+                let n = chunk.len().min(out.remaining());
+                out.put_slice(&chunk[..n]);
+                if n < chunk.len() {
+                    self.chunks.push_front(chunk.split_off(n));
+                }
+            }
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl AsyncWrite for Scripted {
+        fn poll_write(mut self: Pin<&mut Self>, _: &mut Context<'_>, b: &[u8]) -> Poll<std::io::Result<usize>> {
+            self.written.extend_from_slice(b);
+            Poll::Ready(Ok(b.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// Answers every request with its own body, and remembers what it was handed.
+    #[derive(Default)]
+    struct Echo(Mutex<Vec<(String, String, Vec<u8>)>>);
+
+    impl Responder for Echo {
+        async fn respond(&self, req: Request, _: SocketAddr, _: &str) -> Rendered {
+            let body = req.body.clone();
+            self.0.lock().unwrap().push((req.method, req.target, req.body));
+            Rendered::plain("application/octet-stream", body)
+        }
+    }
+
+    /// What one connection made of the bytes.
+    pub struct Framed {
+        /// Method, target and body of each request the responder was handed, in order.
+        pub requests: Vec<(String, String, Vec<u8>)>,
+        /// Everything written back.
+        pub written: Vec<u8>,
+    }
+
+    /// Serves one connection whose peer sends `chunks` (one read each) and then closes.
+    pub fn frame(chunks: Vec<Vec<u8>>) -> Framed {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let echo = Echo::default();
+        let mut io = Scripted { chunks: chunks.into(), written: Vec::new() };
+        let (_stop_tx, stop) = watch::channel(false);
+        let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        runtime.block_on(connection(&mut io, peer, &echo, stop));
+        Framed { requests: echo.0.into_inner().unwrap(), written: io.written }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::fuzzing::frame;
+
+    /// One request as a client may frame it: body by Content-Length or in chunks.
+    #[derive(Debug, Clone)]
+    struct Sent {
+        post: bool,
+        target: String,
+        body: Vec<u8>,
+        chunks: Option<Vec<usize>>,
+    }
+
+    impl Sent {
+        fn bytes(&self) -> Vec<u8> {
+            let method = if self.post { "POST" } else { "GET" };
+            let mut out = format!("{method} {} HTTP/1.1\r\nhost: kms.test\r\n", self.target).into_bytes();
+            match &self.chunks {
+                None => {
+                    out.extend_from_slice(format!("content-length: {}\r\n\r\n", self.body.len()).as_bytes());
+                    out.extend_from_slice(&self.body);
+                }
+                Some(cuts) => {
+                    out.extend_from_slice(b"transfer-encoding: chunked\r\n\r\n");
+                    let mut rest = &self.body[..];
+                    for cut in cuts {
+                        let (chunk, tail) = rest.split_at((*cut).min(rest.len()));
+                        if !chunk.is_empty() {
+                            out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                            out.extend_from_slice(chunk);
+                            out.extend_from_slice(b"\r\n");
+                        }
+                        rest = tail;
+                    }
+                    if !rest.is_empty() {
+                        out.extend_from_slice(format!("{:X}\r\n", rest.len()).as_bytes());
+                        out.extend_from_slice(rest);
+                        out.extend_from_slice(b"\r\n");
+                    }
+                    out.extend_from_slice(b"0\r\n\r\n");
+                }
+            }
+            out
+        }
+    }
+
+    fn sent() -> impl Strategy<Value = Sent> {
+        (
+            any::<bool>(),
+            "/(\\?[A-Za-z0-9%=&._~-]{0,300})?",
+            proptest::collection::vec(any::<u8>(), 0..600),
+            proptest::option::of(proptest::collection::vec(1usize..200, 0..6)),
+        )
+            .prop_map(|(post, target, body, chunks)| Sent { post, target, body, chunks })
+    }
+
+    /// Splits `bytes` into reads at the given (sorted, deduplicated) cut points.
+    fn split(bytes: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        let mut out = Vec::new();
+        let mut from = 0;
+        for cut in cuts.into_iter().chain([bytes.len()]) {
+            if cut > from {
+                out.push(bytes[from..cut].to_vec());
+                from = cut;
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Pipelined requests arrive intact and in order, however the bytes are split
+        /// across reads, and each gets one answer.
+        #[test]
+        fn requests_survive_any_split(requests in proptest::collection::vec(sent(), 1..4),
+                                      cuts in proptest::collection::vec(any::<usize>(), 0..12)) {
+            let bytes: Vec<u8> = requests.iter().flat_map(Sent::bytes).collect();
+            let framed = frame(split(&bytes, &cuts));
+            let want: Vec<(String, String, Vec<u8>)> = requests
+                .iter()
+                .map(|r| ((if r.post { "POST" } else { "GET" }).to_owned(), r.target.clone(), r.body.clone()))
+                .collect();
+            prop_assert_eq!(&framed.requests, &want);
+            let answers = framed.written.windows(9).filter(|w| w == b"HTTP/1.1 ").count();
+            prop_assert_eq!(answers, requests.len());
+        }
+
+        /// Whatever a peer sends, the connection ends (never panics or hangs) and anything it
+        /// wrote is an HTTP/1.1 answer.
+        #[test]
+        fn any_bytes_end_cleanly(bytes in proptest::collection::vec(any::<u8>(), 0..2048),
+                                 cuts in proptest::collection::vec(any::<usize>(), 0..8)) {
+            let framed = frame(split(&bytes, &cuts));
+            prop_assert!(framed.written.is_empty() || framed.written.starts_with(b"HTTP/1.1 "));
+        }
+
+        /// A valid request with one byte of its framing changed is served as some request or
+        /// answered with an error; never half of one.
+        #[test]
+        fn one_changed_byte_is_never_half_served(request in sent(), at in any::<usize>(), to in any::<u8>()) {
+            let mut bytes = request.bytes();
+            let at = at % bytes.len();
+            bytes[at] = to;
+            let framed = frame(vec![bytes]);
+            prop_assert!(framed.requests.len() <= 1);
+            prop_assert!(framed.written.is_empty() || framed.written.starts_with(b"HTTP/1.1 "));
+        }
+    }
+
+    #[test]
+    fn framing_errors_are_answered_with_the_api_error_and_close() {
+        // Both Content-Length and chunked: refused before any body is read.
+        let framed = frame(vec![
+            b"POST / HTTP/1.1\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n".to_vec(),
+        ]);
+        assert!(framed.requests.is_empty());
+        let text = String::from_utf8_lossy(&framed.written);
+        assert!(text.starts_with("HTTP/1.1 400 "), "{text}");
+        assert!(text.contains("connection: close") && text.contains("ParseRequestParameterException"), "{text}");
+        // A body over 1 MiB is refused by its declared length, before it is read.
+        let framed =
+            frame(vec![format!("POST / HTTP/1.1\r\ncontent-length: {}\r\n\r\n", super::MAX_BODY + 1).into_bytes()]);
+        assert!(framed.requests.is_empty() && framed.written.starts_with(b"HTTP/1.1 400 "));
+    }
+}
