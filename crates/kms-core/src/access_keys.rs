@@ -125,6 +125,15 @@ impl Kms {
         Ok(out)
     }
 
+    /// Replaces what an access key may do (`None`: everything); checked like a new key's
+    /// policy. Its principal, secret and state stay. Running nodes pick it up within a second.
+    pub async fn set_access_key_policy(&self, id: &str, policy: Option<String>) -> CoreResult<()> {
+        let stored = self.store.list_access_keys().await?;
+        let old = stored.into_iter().find(|r| r.id == id).ok_or(CoreError::Store(StoreError::NotFound))?;
+        AccessKeyGrant { principal: old.principal, policy: policy.clone() }.check()?;
+        Ok(self.store.set_access_key_policy(id, policy.as_deref()).await?)
+    }
+
     /// Enables or disables an access key. [`CoreError::Store`] with `NotFound` for an unknown id.
     pub async fn set_access_key_enabled(&self, id: &str, enabled: bool) -> CoreResult<()> {
         Ok(self.store.set_access_key_enabled(id, enabled).await?)

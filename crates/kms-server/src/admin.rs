@@ -24,18 +24,26 @@ pub async fn run(config: &Config, command: &Admin) -> Result<String, StartError>
         tracing::info!(access_key_id = %id, "created an access key");
         format!("AccessKeyId: {id}\nAccessKeySecret: {}\n", secret.as_str())
     };
+    let read_policy = |path: &Option<std::path::PathBuf>| match path {
+        Some(path) => std::fs::read_to_string(path)
+            .map(Some)
+            .map_err(|e| StartError::Config(format!("cannot read the policy file {}: {e}", path.display()))),
+        None => Ok(None),
+    };
     match command {
         Admin::AccessKey(AccessKeyCommand::Create { name, policy }) => {
-            let policy =
-                match policy {
-                    Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-                        StartError::Config(format!("cannot read the policy file {}: {e}", path.display()))
-                    })?),
-                    None => None,
-                };
+            let policy = read_policy(policy)?;
             let grant = AccessKeyGrant { principal: name.clone().unwrap_or_default(), policy };
             let (id, secret) = kms.create_access_key(&grant).await.map_err(|e| fail("", e))?;
             Ok(created(id, secret))
+        }
+        Admin::AccessKey(AccessKeyCommand::SetPolicy { access_key_id: id, policy, unrestricted: _ }) => {
+            // clap lets exactly one of --policy and --unrestricted through.
+            let policy = read_policy(policy)?;
+            let what = if policy.is_some() { "a new policy" } else { "no policy (unrestricted)" };
+            kms.set_access_key_policy(id, policy).await.map_err(|e| fail(id, e))?;
+            tracing::info!(access_key_id = %id, "set an access key's policy");
+            Ok(format!("{id} now has {what}\n"))
         }
         Admin::AccessKey(AccessKeyCommand::Rotate { access_key_id: id }) => {
             let (new_id, secret) = kms.rotate_access_key(id).await.map_err(|e| fail(id, e))?;

@@ -112,6 +112,17 @@ pub enum AccessKeyCommand {
         #[arg(long)]
         policy: Option<PathBuf>,
     },
+    /// Replaces an access key's policy; running nodes apply it within a second.
+    #[command(name = "set-policy")]
+    SetPolicy {
+        access_key_id: String,
+        /// The new RAM-style policy document (JSON file).
+        #[arg(long, required_unless_present = "unrestricted", conflicts_with = "unrestricted")]
+        policy: Option<PathBuf>,
+        /// Lets the key do everything (removes its policy).
+        #[arg(long)]
+        unrestricted: bool,
+    },
     /// A new access key for the same principal and policy (the old one works until disabled).
     Rotate { access_key_id: String },
     /// Temporary credentials (STS-style: `STS.…` id, secret, security token) acting as this

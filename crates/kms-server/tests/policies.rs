@@ -2,7 +2,7 @@
 //! may do what their policy allows and nothing else — by action, by key (also through the
 //! alias), by alias pattern, by tag, by source address and by time; an explicit Deny wins; a
 //! refusal changes nothing, answers `Forbidden.NoPermission` 403 and is audited under the
-//! principal's name; a rotated key keeps the policy.
+//! principal's name; a rotated key keeps the policy; `set-policy` changes it in place.
 
 mod common;
 
@@ -136,6 +136,74 @@ async fn each_application_reaches_only_what_its_policy_allows() {
     denied(&call(&rotated, "Encrypt", &[("KeyId", &kb), ("Plaintext", "YTE=")]).await);
     let (_, list, _) = admin(&k, &["list"]);
     assert_eq!(list.lines().filter(|l| l.contains("\tapp1\tpolicy")).count(), 2, "{list}");
+}
+
+/// `kmsd admin access-key set-policy`: a running server applies a new policy to the same
+/// access key (no new secret to hand out), or lifts it with `--unrestricted`; a policy that
+/// does not parse, or an unknown key, is refused and changes nothing.
+#[tokio::test]
+async fn set_policy_changes_what_a_key_may_do_in_place() {
+    let k = start();
+    let admin_c = k.client();
+    let tags = r#"[{"TagKey":"app","TagValue":"app1"}]"#;
+    let ka = ok(&admin_c, "CreateKey", &[("Tags", tags)]).await["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    let kb = ok(&admin_c, "CreateKey", &[]).await["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    let (app1, id) = app(&k, "app1", Some(APP1)).await;
+    let encrypt = |key: &str| {
+        let (c, key) = (app1.clone(), key.to_owned());
+        async move { call(&c, "Encrypt", &[("KeyId", &key), ("Plaintext", "YTE=")]).await }
+    };
+    denied(&encrypt(&kb).await);
+    // Servers pick changed access keys up within a second.
+    let until = |want: u16, key: String| {
+        let encrypt = &encrypt;
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let r = encrypt(&key).await;
+                if r.status == want {
+                    return r;
+                }
+                assert!(Instant::now() < deadline, "still {} after 10 s: {}", r.status, r.text());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+
+    let any_key =
+        r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:Encrypt","Resource":"acs:kms:*:*:key/*"}]}"#;
+    let file = k.data_dir.with_extension("any-key.json");
+    std::fs::write(&file, any_key).unwrap();
+    let (ok_, out, err) = admin(&k, &["set-policy", &id, "--policy", file.to_str().unwrap()]);
+    assert!(ok_, "{err}");
+    assert!(out.contains(&id), "{out}");
+    until(200, kb.clone()).await;
+    ok(&app1, "Encrypt", &[("KeyId", &ka), ("Plaintext", "YTE=")]).await;
+    // What the new policy does not give, the key no longer has (APP1 gave DescribeKey).
+    denied(&call(&app1, "DescribeKey", &[("KeyId", &ka)]).await);
+
+    // Refused, and nothing changes: a policy that does not parse, an unknown key, both or
+    // neither of --policy / --unrestricted.
+    let bad = k.data_dir.with_extension("bad.json");
+    std::fs::write(&bad, r#"{"Version":"1","Statement":[{"Effect":"Perhaps","Action":"*","Resource":"*"}]}"#).unwrap();
+    let (ok_, _, err) = admin(&k, &["set-policy", &id, "--policy", bad.to_str().unwrap()]);
+    assert!(!ok_ && err.contains("policy"), "{err}");
+    let (ok_, _, err) = admin(&k, &["set-policy", "LTAInone", "--unrestricted"]);
+    assert!(!ok_ && err.contains("LTAInone"), "{err}");
+    assert!(!admin(&k, &["set-policy", &id]).0);
+    assert!(!admin(&k, &["set-policy", &id, "--unrestricted", "--policy", file.to_str().unwrap()]).0);
+    ok(&app1, "Encrypt", &[("KeyId", &kb), ("Plaintext", "YTE=")]).await;
+    denied(&call(&app1, "CreateKey", &[]).await);
+
+    // Unrestricted: everything, and `list` says so; the principal stays.
+    assert!(admin(&k, &["set-policy", &id, "--unrestricted"]).0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while call(&app1, "CreateKey", &[]).await.status != 200 {
+        assert!(Instant::now() < deadline, "the policy was never lifted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, list, _) = admin(&k, &["list"]);
+    assert!(list.lines().any(|l| l.starts_with(&id) && l.ends_with("\tapp1\tunrestricted")), "{list}");
 }
 
 #[tokio::test]

@@ -266,6 +266,9 @@ impl<S: Store> Store for Cached<S> {
     async fn set_access_key_enabled(&self, id: &str, enabled: bool) -> StoreResult<()> {
         self.inner.set_access_key_enabled(id, enabled).await
     }
+    async fn set_access_key_policy(&self, id: &str, policy: Option<&str>) -> StoreResult<()> {
+        self.inner.set_access_key_policy(id, policy).await
+    }
     async fn delete_access_key(&self, id: &str) -> StoreResult<()> {
         self.inner.delete_access_key(id).await
     }

@@ -248,6 +248,14 @@ async fn access_keys(store: &dyn Store) {
     store.set_access_key_enabled(&ak.id, true).await.unwrap();
     assert!(store.list_access_keys().await.unwrap()[0].enabled);
     assert!(matches!(store.set_access_key_enabled("LTAI-none", false).await, Err(StoreError::NotFound)));
+    let other = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#;
+    store.set_access_key_policy(&ak.id, Some(other)).await.unwrap();
+    assert_eq!(store.list_access_keys().await.unwrap()[0].policy.as_deref(), Some(other));
+    store.set_access_key_policy(&ak.id, None).await.unwrap();
+    assert_eq!(store.list_access_keys().await.unwrap()[0].policy, None);
+    store.set_access_key_policy(&ak.id, ak.policy.as_deref()).await.unwrap();
+    assert_eq!(store.list_access_keys().await.unwrap(), vec![ak.clone()]);
+    assert!(matches!(store.set_access_key_policy("LTAI-none", None).await, Err(StoreError::NotFound)));
     store.delete_access_key(&ak.id).await.unwrap();
     assert!(matches!(store.delete_access_key(&ak.id).await, Err(StoreError::NotFound)));
     assert_eq!(store.list_access_keys().await.unwrap(), vec![]);

@@ -152,6 +152,9 @@ pub trait Store: Send + Sync + 'static {
     async fn list_access_keys(&self) -> StoreResult<Vec<AccessKeyRecord>>;
     /// Enables or disables an access key; [`StoreError::NotFound`] when there is none.
     async fn set_access_key_enabled(&self, id: &str, enabled: bool) -> StoreResult<()>;
+    /// Replaces an access key's policy (`None`: unrestricted); [`StoreError::NotFound`] when
+    /// there is no such key.
+    async fn set_access_key_policy(&self, id: &str, policy: Option<&str>) -> StoreResult<()>;
     /// Deletes an access key; [`StoreError::NotFound`] when there is none.
     async fn delete_access_key(&self, id: &str) -> StoreResult<()>;
 

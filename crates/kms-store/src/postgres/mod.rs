@@ -479,6 +479,15 @@ impl Store for PostgresStore {
         }
     }
 
+    async fn set_access_key_policy(&self, id: &str, policy: Option<&str>) -> StoreResult<()> {
+        let c = self.client().await?;
+        match c.execute("UPDATE access_keys SET policy = $2 WHERE access_key_id = $1", &[&id, &policy]).await {
+            Ok(0) => Err(StoreError::NotFound),
+            Ok(_) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     async fn delete_access_key(&self, id: &str) -> StoreResult<()> {
         let c = self.client().await?;
         match c.execute("DELETE FROM access_keys WHERE access_key_id = $1", &[&id]).await {

@@ -749,6 +749,18 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn set_access_key_policy(&self, id: &str, policy: Option<&str>) -> StoreResult<()> {
+        let (id, policy) = (id.to_owned(), policy.map(str::to_owned));
+        self.write(move |c| {
+            match c.execute("UPDATE access_keys SET policy = ?2 WHERE access_key_id = ?1", params![id, policy]) {
+                Ok(0) => Err(StoreError::NotFound),
+                Ok(_) => Ok(()),
+                Err(e) => Err(unavailable(e)),
+            }
+        })
+        .await
+    }
+
     async fn delete_access_key(&self, id: &str) -> StoreResult<()> {
         let id = id.to_owned();
         self.write(move |c| match c.execute("DELETE FROM access_keys WHERE access_key_id = ?1", params![id]) {
