@@ -193,12 +193,13 @@ function contextAsString(params) {
 
 const lcfirst = (s) => s[0].toLowerCase() + s.slice(1);
 
-function makeClient(mode, url, { accessKeyId = ACCESS_KEY_ID, accessKeySecret = ACCESS_KEY_SECRET } = {}) {
+// `securityToken`: temporary (STS) credentials, passed the way each SDK takes them.
+function makeClient(mode, url, { accessKeyId = ACCESS_KEY_ID, accessKeySecret = ACCESS_KEY_SECRET, securityToken } = {}) {
   const { protocol, host } = new URL(url);
   const scheme = protocol.replace(':', '');
 
   if (mode === 'pop-get' || mode === 'pop-post') {
-    const client = new RPCClient({ endpoint: url, apiVersion: API_VERSION, accessKeyId, accessKeySecret });
+    const client = new RPCClient({ endpoint: url, apiVersion: API_VERSION, accessKeyId, accessKeySecret, securityToken });
     const opts = { timeout: 30_000, ...(mode === 'pop-post' ? { method: 'POST' } : {}) };
     return {
       mode,
@@ -219,7 +220,7 @@ function makeClient(mode, url, { accessKeyId = ACCESS_KEY_ID, accessKeySecret = 
   if (mode === 'tea-rpc') {
     const KmsClient = kmsPkg.default;
     const client = new KmsClient(new RpcConfig({
-      accessKeyId, accessKeySecret, regionId: REGION, endpoint: host, protocol: scheme,
+      accessKeyId, accessKeySecret, securityToken, regionId: REGION, endpoint: host, protocol: scheme,
       readTimeout: 30_000, connectTimeout: 10_000,
     }));
     return {
@@ -261,7 +262,7 @@ function makeClient(mode, url, { accessKeyId = ACCESS_KEY_ID, accessKeySecret = 
   if (mode === 'openapi-v3' || mode === 'openapi-v2') {
     const OpenApiClient = openapi.default;
     const config = new openapi.Config({
-      accessKeyId, accessKeySecret, regionId: REGION, endpoint: host, protocol: scheme,
+      accessKeyId, accessKeySecret, securityToken, regionId: REGION, endpoint: host, protocol: scheme,
       readTimeout: 30_000, connectTimeout: 10_000,
     });
     if (mode === 'openapi-v2') config.signatureAlgorithm = 'v2';
