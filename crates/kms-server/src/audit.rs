@@ -7,12 +7,17 @@
 //! cannot be written is answered with an error instead. The file is append-only and rotated by
 //! size (`audit.log` → `audit.log.1` … keeping the newest files); or the lines go to stdout
 //! for a log collector.
+//!
+//! A written line survives the process being killed (it is in the kernel); with `sync` it also
+//! survives the machine losing power: it is on disk (fdatasync) before the answer leaves. The
+//! sync is group-committed — one fdatasync covers every line written before it began, so
+//! concurrent requests share it instead of queueing one disk flush each.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write as _};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -27,6 +32,8 @@ pub enum AuditTarget {
         path: PathBuf,
         max_bytes: u64,
         keep: u32,
+        /// Each line is on disk before its answer leaves.
+        sync: bool,
     },
 }
 
@@ -100,9 +107,18 @@ enum Sink {
     File { file: File, written: u64, path: PathBuf, max_bytes: u64, keep: u32 },
 }
 
-/// The open trail.
-pub struct AuditLog {
+/// The open trail; clones share it.
+#[derive(Clone)]
+pub struct AuditLog(Arc<Inner>);
+
+struct Inner {
     sink: Mutex<Sink>,
+    /// Lines written so far (also the ticket of the newest one).
+    lines: std::sync::atomic::AtomicU64,
+    /// With `sync`: the count of lines known to be on disk, and a lock held across each
+    /// fdatasync, so syncs queue behind each other and a waiter usually finds itself covered.
+    /// Waiters are tasks, not threads: only the sync itself occupies a blocking thread.
+    synced: Option<(tokio::sync::Mutex<()>, std::sync::atomic::AtomicU64)>,
 }
 
 fn open_append(path: &PathBuf) -> io::Result<File> {
@@ -111,40 +127,95 @@ fn open_append(path: &PathBuf) -> io::Result<File> {
 
 impl AuditLog {
     pub fn open(target: &AuditTarget) -> io::Result<Self> {
-        let sink = match target {
-            AuditTarget::Stdout => Sink::Stdout,
-            AuditTarget::File { path, max_bytes, keep } => {
+        let (sink, sync) = match target {
+            AuditTarget::Stdout => (Sink::Stdout, false),
+            AuditTarget::File { path, max_bytes, keep, sync } => {
                 let file = open_append(path)?;
                 let written = file.metadata()?.len();
-                Sink::File { file, written, path: path.clone(), max_bytes: *max_bytes, keep: *keep }
+                if *sync {
+                    file.sync_all()?;
+                    sync_parent(path)?;
+                }
+                (Sink::File { file, written, path: path.clone(), max_bytes: *max_bytes, keep: *keep }, *sync)
             }
         };
-        Ok(Self { sink: Mutex::new(sink) })
+        Ok(Self(Arc::new(Inner {
+            sink: Mutex::new(sink),
+            lines: Default::default(),
+            synced: sync.then(Default::default),
+        })))
     }
 
-    /// Appends one line; an error means the request must not be answered as if it succeeded.
-    pub fn write(&self, record: &AuditRecord<'_>) -> io::Result<()> {
+    /// Appends one line (and with `sync`, waits until it is on disk); an error means the
+    /// request must not be answered as if it succeeded.
+    pub async fn append(&self, record: &AuditRecord<'_>) -> io::Result<()> {
+        let ticket = self.write(record)?;
+        self.sync_through(ticket).await
+    }
+
+    /// Returns once line `ticket` is on disk: at once if a sync that began after it was
+    /// written has finished, else after one that covers every line written so far.
+    async fn sync_through(&self, ticket: u64) -> io::Result<()> {
+        use std::sync::atomic::Ordering;
+        let Some((turn, synced)) = &self.0.synced else { return Ok(()) };
+        if synced.load(Ordering::SeqCst) >= ticket {
+            return Ok(());
+        }
+        let _turn = turn.lock().await;
+        if synced.load(Ordering::SeqCst) >= ticket {
+            return Ok(());
+        }
+        let (file, upto) = {
+            let sink = self.0.sink.lock().map_err(|_| io::Error::other("audit log lock poisoned"))?;
+            match &*sink {
+                Sink::File { file, .. } => (file.try_clone()?, self.0.lines.load(Ordering::SeqCst)),
+                Sink::Stdout => return Ok(()),
+            }
+        };
+        tokio::task::spawn_blocking(move || file.sync_data()).await.map_err(io::Error::other)??;
+        synced.store(upto, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Writes one line to the kernel; its ticket for [`Inner::sync_through`].
+    fn write(&self, record: &AuditRecord<'_>) -> io::Result<u64> {
+        use std::sync::atomic::Ordering;
         let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
         line.push(b'\n');
-        let mut sink = self.sink.lock().map_err(|_| io::Error::other("audit log lock poisoned"))?;
+        let mut sink = self.0.sink.lock().map_err(|_| io::Error::other("audit log lock poisoned"))?;
         match &mut *sink {
             Sink::Stdout => {
                 let mut out = io::stdout().lock();
                 out.write_all(&line)?;
-                out.flush()
+                out.flush()?;
             }
             Sink::File { file, written, path, max_bytes, keep } => {
                 if *written > 0 && *written + line.len() as u64 > *max_bytes {
+                    if self.0.synced.is_some() {
+                        // Lines not yet synced leave with the old file: flush them first.
+                        file.sync_data()?;
+                    }
                     rotate(path, *keep)?;
                     *file = open_append(path)?;
+                    if self.0.synced.is_some() {
+                        sync_parent(path)?;
+                    }
                     *written = 0;
                 }
                 // One write of the whole line to an O_APPEND file: lines never interleave.
                 file.write_all(&line)?;
                 *written += line.len() as u64;
-                Ok(())
             }
         }
+        Ok(self.0.lines.fetch_add(1, Ordering::SeqCst) + 1)
+    }
+}
+
+/// Makes a file's creation or rename durable: fsync of the directory that names it.
+fn sync_parent(path: &std::path::Path) -> io::Result<()> {
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => File::open(dir)?.sync_all(),
+        None => File::open(".")?.sync_all(),
     }
 }
 
@@ -190,7 +261,8 @@ mod tests {
     fn lines_are_json_and_files_rotate_by_size_keeping_the_newest() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.log");
-        let log = AuditLog::open(&AuditTarget::File { path: path.clone(), max_bytes: 600, keep: 2 }).unwrap();
+        let log =
+            AuditLog::open(&AuditTarget::File { path: path.clone(), max_bytes: 600, keep: 2, sync: false }).unwrap();
         let resources = vec!["acs:kms:cn-hangzhou:1234567890123456:key/abc".to_owned()];
         for i in 0..20 {
             log.write(&record(&format!("req-{i:02}"), &resources)).unwrap();
@@ -222,8 +294,45 @@ mod tests {
         // Reopening appends, never truncates.
         drop(log);
         let before = std::fs::read_to_string(&path).unwrap().len();
-        let log = AuditLog::open(&AuditTarget::File { path: path.clone(), max_bytes: 1 << 20, keep: 2 }).unwrap();
+        let log = AuditLog::open(&AuditTarget::File { path: path.clone(), max_bytes: 1 << 20, keep: 2, sync: false })
+            .unwrap();
         log.write(&record("again", &resources)).unwrap();
         assert!(std::fs::read_to_string(&path).unwrap().len() > before);
+    }
+
+    /// With `sync`, concurrent requests each wait for their line to be on disk; the lines all
+    /// arrive, across rotations, each once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn synced_lines_all_arrive_across_rotations() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let log =
+            AuditLog::open(&AuditTarget::File { path: path.clone(), max_bytes: 4096, keep: 100, sync: true }).unwrap();
+        let tasks: Vec<_> = (0..200)
+            .map(|i| {
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let resources = vec![format!("acs:kms:cn-hangzhou:1234567890123456:key/{i}")];
+                    log.append(&record(&format!("req-{i:03}"), &resources)).await
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let synced = log.0.synced.as_ref().unwrap().1.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(synced, 200, "the last sync covered every line");
+        let mut ids = Vec::new();
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            for line in std::fs::read_to_string(entry.unwrap().path()).unwrap().lines() {
+                ids.push(
+                    serde_json::from_str::<serde_json::Value>(line).unwrap()["RequestId"].as_str().unwrap().to_owned(),
+                );
+            }
+        }
+        assert!(dir.path().join("audit.log.3").exists(), "the test rotated");
+        ids.sort();
+        let want: Vec<String> = (0..200).map(|i| format!("req-{i:03}")).collect();
+        assert_eq!(ids, want);
     }
 }

@@ -66,6 +66,11 @@ pub struct Config {
     #[arg(long, env = "KMSD_AUDIT_KEEP", default_value_t = 10)]
     pub audit_keep: u32,
 
+    /// Each audit line is on disk (fdatasync, shared by concurrent requests) before its answer
+    /// leaves, so the trail survives a power loss, not only a crash of kmsd. Audit file only.
+    #[arg(long, env = "KMSD_AUDIT_SYNC")]
+    pub audit_sync: bool,
+
     /// Requests per second each access key may make of the symmetric cryptographic actions
     /// (Encrypt, Decrypt, GenerateDataKey…, ReEncrypt, …Export…) on this node; beyond it,
     /// `Rejected.Throttling`. 0: no limit.
@@ -154,6 +159,7 @@ impl Config {
                 path: other.map(PathBuf::from).unwrap_or_else(|| self.data_dir.join("audit.log")),
                 max_bytes: self.audit_max_bytes,
                 keep: self.audit_keep,
+                sync: self.audit_sync,
             },
         }
     }

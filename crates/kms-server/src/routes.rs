@@ -61,7 +61,7 @@ async fn handle(head: Request, state: &State, peer: SocketAddr, request_id: &str
         latency_ms: started.elapsed().as_secs_f64() * 1000.0,
     };
     // Audit or fail: an answer whose audit line is not written does not leave as given.
-    let code = match state.audit.write(&record) {
+    let code = match state.audit.append(&record).await {
         Ok(()) => code,
         Err(e) => {
             tracing::error!(request_id, error = %e, "audit trail not writable: request answered InternalFailure");

@@ -167,14 +167,20 @@ async fn a_request_whose_audit_line_cannot_be_written_fails() {
 
 #[tokio::test]
 async fn the_trail_rotates_by_size() {
-    let k = Kmsd::start_with(
-        &bin(),
-        Options {
-            extra_args: vec!["--audit-max-bytes".into(), "2000".into(), "--audit-keep".into(), "2".into()],
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    rotates_by_size(&[]).await;
+}
+
+/// `--audit-sync`: every line on disk before its answer; the same trail, rotations included.
+#[tokio::test]
+async fn a_synced_trail_rotates_by_size_too() {
+    rotates_by_size(&["--audit-sync"]).await;
+}
+
+async fn rotates_by_size(more: &[&str]) {
+    let mut extra_args: Vec<String> =
+        vec!["--audit-max-bytes".into(), "2000".into(), "--audit-keep".into(), "2".into()];
+    extra_args.extend(more.iter().map(|a| a.to_string()));
+    let k = Kmsd::start_with(&bin(), Options { extra_args, ..Default::default() }).unwrap();
     let c = k.client();
     let mut ids = Vec::new();
     for _ in 0..40 {
