@@ -100,6 +100,11 @@ impl Kms {
             return Err(CoreError::KeyUnsupportedOperation);
         }
         let version = self.material(&key.primary_version).await?.ok_or(CoreError::KeyNotFound)?;
+        // Imported material taken away while the key waited for deletion, the key restored
+        // since: it has nothing to encrypt with, as PendingImport says.
+        if version.material.is_empty() {
+            return check(KeyState::PendingImport, Operation::UseKey).map(|()| (key, version));
+        }
         Ok((key, version))
     }
 
@@ -134,6 +139,10 @@ impl Kms {
         let version = self.material(&blob.version_id).await?.ok_or(CoreError::KeyNotFound)?;
         let key = self.store.get_key(&version.key_id).await?.ok_or(CoreError::KeyNotFound)?;
         self.check_use(&key)?;
+        // A blob may name any version id; one of a key pair is no symmetric ciphertext.
+        if !key.spec.is_symmetric() {
+            return Err(CoreError::KeyUnsupportedOperation);
+        }
         let label = MaterialLabel { key_id: &key.id, version_id: &version.id, spec: key.spec };
         let material = kms_crypto::WrappedMaterial(version.material);
         let plaintext = self.crypto.symmetric.open(
@@ -218,7 +227,12 @@ impl Kms {
         destination_context: &EncryptionContext,
     ) -> CoreResult<Encrypted> {
         let (key, version) = self.usable_primary(destination).await?;
-        let opened = self.asymmetric_decrypt(source, source_version, algorithm, ciphertext).await?;
+        // ReEncrypt answers an unfit source key with the plain form.
+        let opened =
+            self.asymmetric_decrypt(source, source_version, algorithm, ciphertext).await.map_err(|e| match e {
+                CoreError::KeyRejectedOperation => CoreError::KeyUnsupportedOperation,
+                other => other,
+            })?;
         self.seal(&key, &version, destination_context, &opened.value)
     }
 

@@ -60,8 +60,10 @@ impl Kms {
         if new.protection_level != ProtectionLevel::Software {
             return Err(CoreError::Unsupported("ProtectionLevel"));
         }
+        // CreateKey's documented answer is the plain UnsupportedOperation (spec §5.5), where
+        // UpdateRotationPolicy and CreateKeyVersion answer the `Rejected.` form.
         if new.automatic_rotation && (new.spec.is_asymmetric() || external) {
-            return Err(CoreError::RotationUnsupported);
+            return Err(CoreError::KeyUnsupportedOperation);
         }
         let rotation_interval =
             if new.automatic_rotation { Some(rotation_interval(new.rotation_interval.as_deref())?) } else { None };

@@ -98,10 +98,15 @@ impl Kms {
         .await
     }
 
-    /// CancelKeyDeletion: PendingDeletion → Enabled.
+    /// CancelKeyDeletion: PendingDeletion → Enabled; an `EXTERNAL` key whose material is gone
+    /// (never imported, deleted or expired meanwhile) → PendingImport.
     pub async fn cancel_key_deletion(&self, r: &KeyRef) -> CoreResult<KeyRecord> {
+        let key = self.resolve(r).await?;
+        let without_material = key.origin == Origin::External
+            && self.store.get_version(&key.primary_version).await?.is_none_or(|v| v.material.is_empty());
         self.change(r, Operation::CancelDeletion, |k, _| {
-            Ok(Change::Write(KeyRecord { state: KeyState::Enabled, delete_at: None, ..k.clone() }))
+            let state = if without_material { KeyState::PendingImport } else { KeyState::Enabled };
+            Ok(Change::Write(KeyRecord { state, delete_at: None, ..k.clone() }))
         })
         .await
     }

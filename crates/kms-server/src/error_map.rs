@@ -63,6 +63,10 @@ pub fn to_api(e: CoreError, request_id: &str) -> ApiError {
             Code::UnsupportedOperation,
             "This action is not supported. The key's spec or usage does not allow this operation.",
         ),
+        CoreError::KeyRejectedOperation => ApiError::with_message(
+            Code::RejectedUnsupportedOperation,
+            "Unsupported operation. The key's spec or usage does not allow this operation.",
+        ),
         CoreError::InstanceNotFound => Code::DkmsInstanceNotFound.into(),
         CoreError::Store(StoreError::Unavailable(detail)) => {
             tracing::error!(request_id, %detail, "store unavailable");

@@ -170,14 +170,14 @@ async fn usage_spec_version_and_state_rules_are_enforced() {
     assert_eq!(p256["KeyMetadata"]["KeyUsage"], "SIGN/VERIFY");
     let rsa_default = ok(&c, "CreateKey", &[("KeySpec", "RSA_2048")]).await;
     assert_eq!(rsa_default["KeyMetadata"]["KeyUsage"], "ENCRYPT/DECRYPT");
-    // Asymmetric keys do not rotate.
+    // Asymmetric keys do not rotate (CreateKey answers the plain form, spec §5.5).
     let r = call(
         &c,
         "CreateKey",
         &[("KeySpec", "EC_SM2"), ("EnableAutomaticRotation", "true"), ("RotationInterval", "30d")],
     )
     .await;
-    assert_error(&r, 400, "Rejected.UnsupportedOperation");
+    assert_error(&r, 400, "UnsupportedOperation");
 
     let (signer, signer_version) = key_of(&c, "RSA_2048", "SIGN/VERIFY").await;
     let (encrypter, encrypter_version) = key_of(&c, "EC_SM2", "ENCRYPT/DECRYPT").await;
@@ -238,6 +238,29 @@ async fn usage_spec_version_and_state_rules_are_enforced() {
     let mut enc = sign(&encrypter, &encrypter_version, "RSAES_OAEP_SHA_256");
     enc[3] = ("Plaintext", "aGk=".into());
     assert_error(&send("AsymmetricEncrypt", enc).await, 400, "InvalidParameter");
+    // An algorithm of the other family, even one the spec has: InvalidParameter, never a 500.
+    assert_error(
+        &send("AsymmetricSign", sign(&encrypter, &encrypter_version, "SM2PKE")).await,
+        400,
+        "InvalidParameter",
+    );
+    let mut verify = sign(&signer, &signer_version, "RSAES_OAEP_SHA_256");
+    verify.push(("Value", "AAAA".into()));
+    assert_error(&send("AsymmetricVerify", verify).await, 400, "InvalidParameter");
+    let mut dec = sign(&encrypter, &encrypter_version, "SM2DSA");
+    dec[3] = ("CiphertextBlob", "AAAA".into());
+    assert_error(&send("AsymmetricDecrypt", dec).await, 400, "InvalidParameter");
+    // AsymmetricEncrypt/Decrypt with a key that cannot: the `Rejected.` form (spec §5.5).
+    let mut enc = sign(&signer, &signer_version, "RSAES_OAEP_SHA_256");
+    enc[3] = ("Plaintext", "aGk=".into());
+    assert_error(&send("AsymmetricEncrypt", enc).await, 400, "Rejected.UnsupportedOperation");
+    let mut dec = sign(&aes, &aes_version, "RSAES_OAEP_SHA_256");
+    dec[3] = ("CiphertextBlob", "AAAA".into());
+    assert_error(&send("AsymmetricDecrypt", dec).await, 400, "Rejected.UnsupportedOperation");
+    // Decrypt of a blob that names a key pair's version: not a symmetric ciphertext.
+    let mut forged = encrypter_version.as_bytes().to_vec();
+    forged.extend_from_slice(&[7u8; 40]);
+    assert_error(&call(&c, "Decrypt", &[("CiphertextBlob", &b64(&forged))]).await, 400, "UnsupportedOperation");
     // A version of another key, or no version at all.
     assert_error(
         &send("AsymmetricSign", sign(&signer, &encrypter_version, "RSA_PSS_SHA_256")).await,

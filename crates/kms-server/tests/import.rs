@@ -132,7 +132,7 @@ async fn material_rules_tokens_and_deletion() {
         &[("Origin", "EXTERNAL"), ("EnableAutomaticRotation", "true"), ("RotationInterval", "30d")],
     )
     .await;
-    assert_error(&r, 400, "Rejected.UnsupportedOperation");
+    assert_error(&r, 400, "UnsupportedOperation");
     let r = call(&c, "CreateKey", &[("Origin", "EXTERNAL"), ("KeySpec", "RSA_2048")]).await;
     assert_error(&r, 400, "UnsupportedOperation");
 
@@ -194,6 +194,33 @@ async fn material_rules_tokens_and_deletion() {
     assert_error(&import(&c, &sm4, &t6, &w6, "0").await, 409, "Rejected.StateModifiedFailed");
     ok(&c, "DeleteKeyMaterial", &[("KeyId", &sm4)]).await;
     assert_eq!(state(&c, &sm4).await["KeyState"], "PendingDeletion");
+}
+
+/// CancelKeyDeletion restores an `EXTERNAL` key to what its material allows: `PendingImport`
+/// without material (never imported, or deleted while pending deletion), `Enabled` with.
+#[tokio::test]
+async fn restored_external_keys_without_material_wait_for_it() {
+    let k = start();
+    let c = k.client();
+    let (sm4, _) = external_key(&c, "Aliyun_SM4").await;
+    let (t5, w5) = wrap_for_import(&c, &sm4, "RSAES_OAEP_SHA_256", &[9u8; 16]).await;
+    assert_eq!(import(&c, &sm4, &t5, &w5, "0").await.status, 200);
+    ok(&c, "ScheduleKeyDeletion", &[("KeyId", &sm4), ("PendingWindowInDays", "7")]).await;
+    ok(&c, "DeleteKeyMaterial", &[("KeyId", &sm4)]).await;
+    ok(&c, "CancelKeyDeletion", &[("KeyId", &sm4)]).await;
+    assert_eq!(state(&c, &sm4).await["KeyState"], "PendingImport");
+    assert_error(&call(&c, "Encrypt", &[("KeyId", &sm4), ("Plaintext", "aGk=")]).await, 409, "Rejected.PendingImport");
+    let (t7, w7) = wrap_for_import(&c, &sm4, "RSAES_OAEP_SHA_256", &[9u8; 16]).await;
+    assert_eq!(import(&c, &sm4, &t7, &w7, "0").await.status, 200);
+    assert_eq!(state(&c, &sm4).await["KeyState"], "Enabled");
+    // Likewise a key that never had material; one with material comes back Enabled.
+    let (never, _) = external_key(&c, "Aliyun_AES_256").await;
+    ok(&c, "ScheduleKeyDeletion", &[("KeyId", &never), ("PendingWindowInDays", "7")]).await;
+    ok(&c, "CancelKeyDeletion", &[("KeyId", &never)]).await;
+    assert_eq!(state(&c, &never).await["KeyState"], "PendingImport");
+    ok(&c, "ScheduleKeyDeletion", &[("KeyId", &sm4), ("PendingWindowInDays", "7")]).await;
+    ok(&c, "CancelKeyDeletion", &[("KeyId", &sm4)]).await;
+    assert_eq!(state(&c, &sm4).await["KeyState"], "Enabled");
 }
 
 /// Material expiry and token lifetime on the dev clock.

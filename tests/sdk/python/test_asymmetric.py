@@ -143,6 +143,13 @@ def test_asymmetric_errors(kms, keys):
                                            "Algorithm": "RSAES_OAEP_SHA_256", "CiphertextBlob": b64(b"\0" * 256)},
                  "InvalidParameter", 400)
     expect_error(kms, "CreateKeyVersion", {"KeyId": sign_key}, "Rejected.UnsupportedOperation", 400)
+    # An algorithm of the other family is an invalid parameter; an encrypt/decrypt with a key
+    # that cannot is the `Rejected.` form (spec §5.5).
+    expect_error(kms, "AsymmetricSign", {"KeyId": key_id, "KeyVersionId": version, "Algorithm": "RSAES_OAEP_SHA_256",
+                                        "Digest": digest}, "InvalidParameter", 400)
+    expect_error(kms, "AsymmetricEncrypt", {"KeyId": sign_key, "KeyVersionId": sign_version,
+                                           "Algorithm": "RSAES_OAEP_SHA_256", "Plaintext": b64(b"x")},
+                 "Rejected.UnsupportedOperation", 400)
 
 
 @pytest.mark.parametrize("wrapping", ["RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1", "SM2PKE"])

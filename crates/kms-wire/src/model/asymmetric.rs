@@ -31,8 +31,13 @@ impl KeyVersionRef {
     }
 }
 
-fn algorithm(p: &mut Params) -> Result<AsymmetricAlgorithm, ApiError> {
-    p.required("Algorithm")?.parse().map_err(|_| ApiError::invalid_parameter("Algorithm"))
+/// A signature algorithm (spec §7.5): an encryption algorithm here is an invalid parameter,
+/// as is a signature algorithm to AsymmetricEncrypt/Decrypt.
+fn signing_algorithm(p: &mut Params) -> Result<AsymmetricAlgorithm, ApiError> {
+    match p.required("Algorithm")?.parse::<AsymmetricAlgorithm>() {
+        Ok(a) if a.usage() == KeyUsage::SignVerify => Ok(a),
+        _ => Err(ApiError::invalid_parameter("Algorithm")),
+    }
 }
 
 /// A public-key encryption algorithm (spec §6.3) under the parameter `name`.
@@ -77,7 +82,7 @@ impl FromParams for AsymmetricSignRequest {
     fn from_params(p: &mut Params) -> Result<Self, ApiError> {
         Ok(Self {
             target: KeyVersionRef::from_params(p)?,
-            algorithm: algorithm(p)?,
+            algorithm: signing_algorithm(p)?,
             digest: p.required_base64("Digest")?,
             dry_run: dry_run(p)?,
         })
@@ -106,7 +111,7 @@ impl FromParams for AsymmetricVerifyRequest {
     fn from_params(p: &mut Params) -> Result<Self, ApiError> {
         Ok(Self {
             target: KeyVersionRef::from_params(p)?,
-            algorithm: algorithm(p)?,
+            algorithm: signing_algorithm(p)?,
             digest: p.required_base64("Digest")?,
             signature: p.required_base64("Value")?,
             dry_run: dry_run(p)?,
@@ -135,7 +140,7 @@ impl FromParams for AsymmetricEncryptRequest {
     fn from_params(p: &mut Params) -> Result<Self, ApiError> {
         Ok(Self {
             target: KeyVersionRef::from_params(p)?,
-            algorithm: algorithm(p)?,
+            algorithm: encryption_algorithm(p, "Algorithm")?,
             plaintext: Zeroizing::new(p.required_base64("Plaintext")?),
             dry_run: dry_run(p)?,
         })
@@ -164,7 +169,7 @@ impl FromParams for AsymmetricDecryptRequest {
         refuse_recipient(p)?;
         Ok(Self {
             target: KeyVersionRef::from_params(p)?,
-            algorithm: algorithm(p)?,
+            algorithm: encryption_algorithm(p, "Algorithm")?,
             ciphertext: p.required_base64("CiphertextBlob")?,
             dry_run: dry_run(p)?,
         })
