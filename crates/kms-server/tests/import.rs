@@ -204,6 +204,10 @@ async fn restored_external_keys_without_material_wait_for_it() {
     let c = k.client();
     let (sm4, _) = external_key(&c, "Aliyun_SM4").await;
     let (t5, w5) = wrap_for_import(&c, &sm4, "RSAES_OAEP_SHA_256", &[9u8; 16]).await;
+    // KeyMaterialExpireUnix is required (0: never expires).
+    let r =
+        call(&c, "ImportKeyMaterial", &[("KeyId", &sm4), ("ImportToken", &t5), ("EncryptedKeyMaterial", &w5)]).await;
+    assert_error(&r, 400, "MissingParameter");
     assert_eq!(import(&c, &sm4, &t5, &w5, "0").await.status, 200);
     ok(&c, "ScheduleKeyDeletion", &[("KeyId", &sm4), ("PendingWindowInDays", "7")]).await;
     ok(&c, "DeleteKeyMaterial", &[("KeyId", &sm4)]).await;

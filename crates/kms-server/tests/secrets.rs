@@ -507,6 +507,12 @@ async fn batch_reads_report_failures_per_secret() {
         r["Errors"],
         serde_json::json!([{"SecretName": "absent", "Code": "Forbidden.ResourceNotFound", "HttpStatus": 404, "Message": "The resource is not found."}])
     );
+    // A version selector of no valid shape fails its own entry only.
+    let odd = format!(r#"[{{"SecretName":"one"}},{{"SecretName":"two","VersionId":"{}"}}]"#, "v".repeat(65));
+    let r = ok(&c, "BatchGetSecretValue", &[("SecretsList", &odd)]).await;
+    assert_eq!(r["SecretValues"].as_array().unwrap().len(), 1);
+    assert_eq!(r["Errors"][0]["SecretName"], "two");
+    assert_eq!(r["Errors"][0]["Code"], "Forbidden.ResourceNotFound");
     let too_many = format!("[{}]", vec![r#"{"SecretName":"one"}"#; 21].join(","));
     assert_error(&call(&c, "BatchGetSecretValue", &[("SecretsList", &too_many)]).await, 400, "InvalidParameter");
     assert_error(&call(&c, "BatchGetSecretValue", &[("SecretsList", "[]")]).await, 400, "InvalidParameter");

@@ -22,12 +22,12 @@ pub struct Tag {
 }
 
 fn allowed(c: char) -> bool {
-    c.is_alphanumeric() || matches!(c, '/' | '\\' | '_' | '-' | '.' | '+' | '=' | ':' | '@' | ' ')
+    c.is_alphanumeric() || matches!(c, '/' | '\\' | '_' | '-' | '.' | '+' | '=' | ':' | '@')
 }
 
 impl Tag {
-    /// Keys are 1–128 characters, values 0–128, from letters, digits, spaces and
-    /// `/ \ _ - . + = : @`; keys starting with `aliyun` or `acs:` are reserved for the cloud.
+    /// Keys are 1–128 characters, values 0–128, from letters, digits and `/ \ _ - . + = : @`
+    /// (spec §6.11: no spaces); keys starting with `aliyun` or `acs:` are reserved for the cloud.
     pub fn new(key: &str, value: &str) -> Result<Self, TagError> {
         validate_key(key)?;
         if value.chars().count() > MAX_TAG_CHARS || !value.chars().all(allowed) {
@@ -85,7 +85,9 @@ mod tests {
     #[test]
     fn tag_rules_follow_spec_6_11() {
         assert!(Tag::new("team", "payments").is_ok());
-        assert!(Tag::new("a/b\\c_d-e.f+g=h:i@j k", "").is_ok());
+        assert!(Tag::new("a/b\\c_d-e.f+g=h:i@jk", "").is_ok());
+        assert_eq!(Tag::new("a b", "v"), Err(TagError::Key));
+        assert_eq!(Tag::new("k", "v w"), Err(TagError::Value));
         assert_eq!(Tag::new("", "v"), Err(TagError::Key));
         assert_eq!(Tag::new("aliyun-x", "v"), Err(TagError::Key));
         assert_eq!(Tag::new("ACS:x", "v"), Err(TagError::Key));

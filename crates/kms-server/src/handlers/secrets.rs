@@ -283,7 +283,10 @@ impl Handle for BatchGetSecretValueRequest {
         let mut errors = Vec::new();
         for item in self.items {
             let read = async {
-                let secret = item.secret.ok_or_else(|| ApiError::new(Code::ResourceNotFound))?;
+                let secret = item
+                    .secret
+                    .filter(|_| !item.names_no_version)
+                    .ok_or_else(|| ApiError::new(Code::ResourceNotFound))?;
                 let name = name_of(ctx, secret)?;
                 let v = ctx
                     .kms

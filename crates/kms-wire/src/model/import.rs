@@ -56,15 +56,13 @@ impl FromParams for ImportKeyMaterialRequest {
         let key = key_ref(p, "KeyId")?;
         let encrypted_key_material = p.required_base64("EncryptedKeyMaterial")?;
         let import_token = p.required("ImportToken")?;
-        // Optional in the SDK models; absent means "never expires", as 0 does.
-        let expire_unix = match p.optional("KeyMaterialExpireUnix") {
-            None => 0,
-            Some(v) => v
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| ApiError::invalid_parameter("KeyMaterialExpireUnix"))?,
-        };
+        // Required (spec §7.3); 0 means "never expires".
+        let expire_unix = p
+            .required("KeyMaterialExpireUnix")?
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| ApiError::invalid_parameter("KeyMaterialExpireUnix"))?;
         Ok(Self { key, encrypted_key_material, import_token, expire_unix })
     }
 }
@@ -125,11 +123,17 @@ mod tests {
             ])
         };
         assert_eq!(p("0").unwrap().expire_unix, 0);
-        assert_eq!(p("").unwrap().expire_unix, 0);
+        assert_eq!(p("").unwrap_err(), ApiError::missing_parameter("KeyMaterialExpireUnix"));
         assert_eq!(p("1900000000").unwrap().expire_unix, 1_900_000_000);
         assert_eq!(p("-1").unwrap_err().code, Code::InvalidParameter);
         assert_eq!(p("soon").unwrap_err().code, Code::InvalidParameter);
         let missing = parse::<ImportKeyMaterialRequest>(&[("KeyId", KEY), ("EncryptedKeyMaterial", "AAAA")]);
         assert_eq!(missing.unwrap_err(), ApiError::missing_parameter("ImportToken"));
+        let no_expiry = parse::<ImportKeyMaterialRequest>(&[
+            ("KeyId", KEY),
+            ("EncryptedKeyMaterial", "AAAA"),
+            ("ImportToken", "t"),
+        ]);
+        assert_eq!(no_expiry.unwrap_err(), ApiError::missing_parameter("KeyMaterialExpireUnix"));
     }
 }

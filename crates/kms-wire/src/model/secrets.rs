@@ -496,6 +496,9 @@ pub struct BatchItem {
     pub secret: Option<SecretRef>,
     pub version: Option<SecretVersionId>,
     pub stage: Option<VersionStage>,
+    /// A `VersionId` or `VersionStage` of no valid shape: names no version, so this entry
+    /// goes to `Errors` as GetSecretValue would answer it (spec §7.8: per-item failures).
+    pub names_no_version: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -528,17 +531,14 @@ impl FromParams for BatchGetSecretValueRequest {
             .into_iter()
             .map(|w| {
                 let mut one = Params::from_pairs(&[("SecretName".to_owned(), w.name.clone())])?;
+                let version = w.version.as_deref().map(SecretVersionId::parse).transpose();
+                let stage = w.stage.as_deref().map(VersionStage::parse).transpose();
                 Ok(BatchItem {
                     secret: secret_ref(&mut one).ok(),
                     given: w.name,
-                    version: match w.version {
-                        Some(v) => Some(SecretVersionId::parse(&v).map_err(|_| invalid())?),
-                        None => None,
-                    },
-                    stage: match w.stage {
-                        Some(s) => Some(VersionStage::parse(&s).map_err(|_| invalid())?),
-                        None => None,
-                    },
+                    names_no_version: version.is_err() || stage.is_err(),
+                    version: version.ok().flatten(),
+                    stage: stage.ok().flatten(),
                 })
             })
             .collect::<Result<Vec<_>, ApiError>>()?;
