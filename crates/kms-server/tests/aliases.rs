@@ -103,4 +103,13 @@ async fn alias_lists_page() {
     );
     let last = ok(&c, "ListAliases", &[("PageNumber", "2")]).await;
     assert_eq!(names(&last), vec!["alias/a10", "alias/a11", "alias/a12"]);
+    // PageSize 0 (spec: 0–100) is an empty page that still counts; the "101" the docs allow
+    // for ListAliasesByKeyId and ListKeyVersions is served as 100.
+    let none = ok(&c, "ListAliases", &[("PageSize", "0")]).await;
+    assert_eq!((names(&none).len(), none["PageSize"].clone(), none["TotalCount"].clone()), (0, json!(0), json!(13)));
+    let most = ok(&c, "ListAliasesByKeyId", &[("KeyId", &key), ("PageSize", "101")]).await;
+    assert_eq!((names(&most).len(), most["PageSize"].clone()), (13, json!(100)));
+    let versions = ok(&c, "ListKeyVersions", &[("KeyId", &key), ("PageSize", "101")]).await;
+    assert_eq!(versions["PageSize"], 100);
+    assert_error(&call(&c, "ListKeyVersions", &[("KeyId", &key), ("PageSize", "102")]).await, 400, "InvalidParameter");
 }

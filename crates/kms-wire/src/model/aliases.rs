@@ -59,7 +59,7 @@ pub struct ListAliasesRequest {
 
 impl FromParams for ListAliasesRequest {
     fn from_params(p: &mut Params) -> Result<Self, ApiError> {
-        Ok(Self { page: Page::from_params(p)? })
+        Ok(Self { page: Page::from_params_from_zero(p, false)? })
     }
 }
 
@@ -71,7 +71,7 @@ pub struct ListAliasesByKeyIdRequest {
 
 impl FromParams for ListAliasesByKeyIdRequest {
     fn from_params(p: &mut Params) -> Result<Self, ApiError> {
-        Ok(Self { key: key_ref(p, "KeyId")?, page: Page::from_params(p)? })
+        Ok(Self { key: key_ref(p, "KeyId")?, page: Page::from_params_from_zero(p, true)? })
     }
 }
 

@@ -92,6 +92,16 @@ impl Page {
         Ok(Self { number, size })
     }
 
+    /// The alias and version lists' paging (spec §7: `PageSize` 0–100; ListKeyVersions and
+    /// ListAliasesByKeyId document "101", `up_to_101`): 0 asks for an empty page (the total
+    /// still counts); 101 is taken and served as 100 (§12).
+    pub(crate) fn from_params_from_zero(p: &mut Params, up_to_101: bool) -> Result<Self, ApiError> {
+        let number = p.optional_u32_in("PageNumber", 1..=u32::MAX)?.unwrap_or(1);
+        let most = if up_to_101 { MAX_PAGE_SIZE + 1 } else { MAX_PAGE_SIZE };
+        let size = p.optional_u32_in("PageSize", 0..=most)?.unwrap_or(DEFAULT_PAGE_SIZE);
+        Ok(Self { number, size: size.min(MAX_PAGE_SIZE) })
+    }
+
     /// Rows to skip before this page.
     pub fn offset(self) -> u64 {
         u64::from(self.number - 1) * u64::from(self.size)

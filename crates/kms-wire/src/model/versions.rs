@@ -42,7 +42,7 @@ pub struct ListKeyVersionsRequest {
 
 impl FromParams for ListKeyVersionsRequest {
     fn from_params(p: &mut Params) -> Result<Self, ApiError> {
-        Ok(Self { key: key_ref(p, "KeyId")?, page: Page::from_params(p)? })
+        Ok(Self { key: key_ref(p, "KeyId")?, page: Page::from_params_from_zero(p, true)? })
     }
 }
 
