@@ -2,7 +2,9 @@
 
 use kms_crypto::MaterialLabel;
 use kms_store::{KeyRecord, Listing, VersionRecord, Window};
-use kms_types::{KeyFilter, KeyId, KeyRef, KeySpec, KeyState, KeyUsage, KeyVersionId, Origin, ProtectionLevel};
+use kms_types::{
+    AliasName, KeyFilter, KeyId, KeyRef, KeySpec, KeyState, KeyUsage, KeyVersionId, Origin, ProtectionLevel,
+};
 
 use crate::error::{CoreError, CoreResult};
 use crate::service::Kms;
@@ -126,8 +128,33 @@ impl Kms {
         Ok(key)
     }
 
-    /// ListKeys.
+    /// ListKeys. Filters the stores do not know are settled here: aliases become key ids,
+    /// and a creator, creator type or instance no key here has leaves nothing to list.
     pub async fn list_keys(&self, filter: &KeyFilter, window: Window) -> CoreResult<Listing<KeyRecord>> {
-        Ok(self.store.list_keys(filter, window).await?)
+        let mut f = filter.clone();
+        let account = self.account().as_str();
+        let nothing = f.creators.take().is_some_and(|c| !c.iter().any(|x| x == account))
+            || f.creator_types.take().is_some_and(|t| !t.iter().any(|x| x == "User"))
+            || f.instance_ids.take().is_some();
+        if let Some(names) = f.alias_names.take() {
+            let mut pointed = Vec::new();
+            for name in names {
+                let name =
+                    if name.starts_with(AliasName::PREFIX) { name } else { format!("{}{name}", AliasName::PREFIX) };
+                if let Ok(name) = AliasName::parse(&name)
+                    && let Some(alias) = self.store.get_alias(&name).await?
+                {
+                    pointed.push(alias.key_id.to_string());
+                }
+            }
+            f.key_ids = Some(match f.key_ids.take() {
+                Some(ids) => ids.into_iter().filter(|id| pointed.contains(id)).collect(),
+                None => pointed,
+            });
+        }
+        if nothing {
+            f.key_ids = Some(Vec::new());
+        }
+        Ok(self.store.list_keys(&f, window).await?)
     }
 }

@@ -122,6 +122,37 @@ async fn list_keys_pages_and_filters() {
     assert_eq!(ok(&c, "ListKeys", &[("Filters", spec_and_usage)]).await["TotalCount"], 12);
     let sign = r#"[{"Key":"KeyUsage","Values":["SIGN/VERIFY"]}]"#;
     assert_eq!(ok(&c, "ListKeys", &[("Filters", sign)]).await["TotalCount"], 0);
+    // The newer filters (spec §7.2): by id, by alias (with or without its prefix), by creator.
+    let listed = |filters: String| {
+        let c = c.clone();
+        async move {
+            let r = ok(&c, "ListKeys", &[("Filters", &filters), ("PageSize", "100")]).await;
+            r["Keys"]["Key"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["KeyId"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let by_id = format!(r#"[{{"Key":"keyId","Values":["{}","{}","absent"]}}]"#, ids[3], ids[1]);
+    assert_eq!(listed(by_id).await, [ids[1].clone(), ids[3].clone()]);
+    ok(&c, "CreateAlias", &[("AliasName", "alias/listed"), ("KeyId", &ids[5])]).await;
+    let by_alias = r#"[{"Key":"AliasName","Values":["alias/listed","listed","alias/none"]}]"#.to_owned();
+    assert_eq!(listed(by_alias).await, [ids[5].clone()]);
+    let alias_and_id =
+        format!(r#"[{{"Key":"AliasName","Values":["alias/listed"]}},{{"Key":"keyId","Values":["{}"]}}]"#, ids[4]);
+    assert_eq!(listed(alias_and_id).await, Vec::<String>::new());
+    let account = entry["KeyArn"].as_str().unwrap().split(':').nth(3).unwrap().to_owned();
+    let mine = format!(r#"[{{"Key":"Creator","Values":["{account}"]}},{{"Key":"CreatorType","Values":["User"]}}]"#);
+    assert_eq!(listed(mine).await.len(), 12);
+    for nothing in [
+        r#"[{"Key":"Creator","Values":["1111111111111111"]}]"#,
+        r#"[{"Key":"CreatorType","Values":["Service"]}]"#,
+        r#"[{"Key":"DKMSInstanceId","Values":["kst-hzz0000"]}]"#,
+    ] {
+        assert_eq!(listed(nothing.to_owned()).await, Vec::<String>::new(), "{nothing}");
+    }
 
     for (name, value) in [
         ("PageSize", "0"),
@@ -130,6 +161,7 @@ async fn list_keys_pages_and_filters() {
         ("PageNumber", "x"),
         ("Filters", "[{\"Key\":\"Colour\",\"Values\":[\"red\"]}]"),
         ("Filters", "[{\"Key\":\"KeyState\",\"Values\":[\"Asleep\"]}]"),
+        ("Filters", "[{\"Key\":\"CreatorType\",\"Values\":[\"Robot\"]}]"),
         ("Filters", "not json"),
     ] {
         let r = call(&c, "ListKeys", &[(name, value)]).await;

@@ -200,6 +200,15 @@ async fn keys(store: &dyn Store) {
     let either = KeyFilter { states: Some(vec![KeyState::Enabled, KeyState::Disabled]), ..Default::default() };
     assert_eq!(store.list_keys(&either, ALL).await.unwrap().total, 3);
     let none = KeyFilter { usages: Some(vec![KeyUsage::SignVerify]), ..Default::default() };
+    let no_ids = KeyFilter { key_ids: Some(vec![]), ..Default::default() };
+    assert_eq!(store.list_keys(&no_ids, ALL).await.unwrap().total, 0);
+    let by_id = KeyFilter {
+        key_ids: Some(vec![k3.id.to_string(), k1.id.to_string(), "absent".into()]),
+        states: Some(vec![KeyState::Enabled]),
+        ..Default::default()
+    };
+    let got = store.list_keys(&by_id, ALL).await.unwrap();
+    assert_eq!((got.total, got.items), (2, vec![k1.clone(), k3.clone()]));
     assert_eq!(store.list_keys(&none, ALL).await.unwrap().total, 0);
 }
 

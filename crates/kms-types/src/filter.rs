@@ -13,4 +13,14 @@ pub struct KeyFilter {
     pub tag_keys: Option<Vec<String>>,
     /// Keys carrying a tag with one of these values.
     pub tag_values: Option<Vec<String>>,
+    /// `keyId`: keys of these ids (the stores filter on it; `alias_names` resolve into it).
+    pub key_ids: Option<Vec<String>>,
+    /// `AliasName`: keys these aliases point at; the key service resolves them to `key_ids`.
+    pub alias_names: Option<Vec<String>>,
+    /// `Creator` (account UIDs), `CreatorType` (`User`/`Service`) and `DKMSInstanceId`: every
+    /// key here is one a user of this account made, in no KMS instance, so the key service
+    /// answers these without the stores.
+    pub creators: Option<Vec<String>>,
+    pub creator_types: Option<Vec<String>>,
+    pub instance_ids: Option<Vec<String>>,
 }

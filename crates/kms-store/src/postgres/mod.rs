@@ -280,13 +280,15 @@ impl Store for PostgresStore {
         let levels =
             filter.protection_levels.as_ref().map(|v| v.iter().map(|s| s.as_str().to_owned()).collect::<Vec<_>>());
         let (tag_keys, tag_values) = (strings(&filter.tag_keys), strings(&filter.tag_values));
+        let key_ids = strings(&filter.key_ids);
         // NULL means "any": one fixed statement, no SQL assembled from input.
         let clause = "WHERE ($1::text[] IS NULL OR state = ANY($1)) AND ($2::text[] IS NULL OR spec = ANY($2))
             AND ($3::text[] IS NULL OR usage = ANY($3)) AND ($4::text[] IS NULL OR protection_level = ANY($4))
             AND ($5::text[] IS NULL OR EXISTS (SELECT 1 FROM tags t WHERE t.resource_type = 'key' AND t.resource_id = keys.key_id AND t.tag_key = ANY($5)))
-            AND ($6::text[] IS NULL OR EXISTS (SELECT 1 FROM tags t WHERE t.resource_type = 'key' AND t.resource_id = keys.key_id AND t.tag_value = ANY($6)))";
+            AND ($6::text[] IS NULL OR EXISTS (SELECT 1 FROM tags t WHERE t.resource_type = 'key' AND t.resource_id = keys.key_id AND t.tag_value = ANY($6)))
+            AND ($7::text[] IS NULL OR key_id = ANY($7))";
         let c = self.client().await?;
-        let params: [&(dyn ToSql + Sync); 6] = [&states, &specs, &usages, &levels, &tag_keys, &tag_values];
+        let params: [&(dyn ToSql + Sync); 7] = [&states, &specs, &usages, &levels, &tag_keys, &tag_values, &key_ids];
         let total: i64 =
             c.query_one(&format!("SELECT COUNT(*) FROM keys {clause}"), &params).await.map_err(unavailable)?.get(0);
         let sql = format!(

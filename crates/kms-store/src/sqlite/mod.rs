@@ -477,6 +477,7 @@ impl Store for SqliteStore {
             in_clause(&filter.specs, |l| format!("spec IN ({l})"), &mut clause, &mut args);
             in_clause(&filter.usages, |l| format!("usage IN ({l})"), &mut clause, &mut args);
             in_clause(&filter.protection_levels, |l| format!("protection_level IN ({l})"), &mut clause, &mut args);
+            in_clause(&filter.key_ids, |l| format!("key_id IN ({l})"), &mut clause, &mut args);
             for (column, allowed) in [("tag_key", &filter.tag_keys), ("tag_value", &filter.tag_values)] {
                 let tagged = |l: &str| {
                     format!(

@@ -144,6 +144,16 @@ fn parse_filters(json: &str) -> Result<KeyFilter, ApiError> {
             "ProtectionLevel" => allow(&mut f.protection_levels, &e.values)?,
             "TagKey" => allow(&mut f.tag_keys, &e.values)?,
             "TagValue" => allow(&mut f.tag_values, &e.values)?,
+            "keyId" => allow(&mut f.key_ids, &e.values)?,
+            "AliasName" => allow(&mut f.alias_names, &e.values)?,
+            "Creator" => allow(&mut f.creators, &e.values)?,
+            "CreatorType" => {
+                if e.values.iter().any(|v| v != "User" && v != "Service") {
+                    return Err(invalid());
+                }
+                allow(&mut f.creator_types, &e.values)?
+            }
+            "DKMSInstanceId" => allow(&mut f.instance_ids, &e.values)?,
             _ => return Err(invalid()),
         }
     }
