@@ -10,16 +10,8 @@ fuzz_target!(|data: &[u8]| {
     let Some((&n, rest)) = data.split_first() else { return };
     let n = usize::from(n % 8).min(rest.len());
     let (cuts, stream) = rest.split_at(n);
-    let mut points: Vec<usize> = cuts.iter().map(|c| usize::from(*c) * stream.len() / 256).collect();
-    points.sort_unstable();
-    let mut chunks = Vec::new();
-    let mut from = 0;
-    for p in points.into_iter().chain([stream.len()]) {
-        if p > from {
-            chunks.push(stream[from..p].to_vec());
-            from = p;
-        }
-    }
+    let points: Vec<usize> = cuts.iter().map(|c| usize::from(*c) * stream.len() / 256).collect();
+    let chunks = kms_server::http::fuzzing::split(stream, &points);
     let framed = kms_server::http::fuzzing::frame(chunks);
     assert!(framed.written.is_empty() || framed.written.starts_with(b"HTTP/1.1 "));
     assert!(framed.requests.iter().all(|(_, _, body)| body.len() <= kms_server::http::MAX_BODY));

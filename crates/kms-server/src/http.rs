@@ -436,6 +436,23 @@ pub mod fuzzing {
         pub written: Vec<u8>,
     }
 
+    /// `bytes` as the reads a peer's segments would make, cut at `cuts` (taken modulo the
+    /// length; order and repeats do not matter).
+    pub fn split(bytes: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        let mut out = Vec::new();
+        let mut from = 0;
+        for cut in cuts.into_iter().chain([bytes.len()]) {
+            if cut > from {
+                out.push(bytes[from..cut].to_vec());
+                from = cut;
+            }
+        }
+        out
+    }
+
     /// Serves one connection whose peer sends `chunks` (one read each) and then closes.
     pub fn frame(chunks: Vec<Vec<u8>>) -> Framed {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
@@ -452,7 +469,7 @@ pub mod fuzzing {
 mod tests {
     use proptest::prelude::*;
 
-    use super::fuzzing::frame;
+    use super::fuzzing::{frame, split};
 
     /// One request as a client may frame it: body by Content-Length or in chunks.
     #[derive(Debug, Clone)]
@@ -504,22 +521,6 @@ mod tests {
             proptest::option::of(proptest::collection::vec(1usize..200, 0..6)),
         )
             .prop_map(|(post, target, body, chunks)| Sent { post, target, body, chunks })
-    }
-
-    /// Splits `bytes` into reads at the given (sorted, deduplicated) cut points.
-    fn split(bytes: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
-        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
-        cuts.sort_unstable();
-        cuts.dedup();
-        let mut out = Vec::new();
-        let mut from = 0;
-        for cut in cuts.into_iter().chain([bytes.len()]) {
-            if cut > from {
-                out.push(bytes[from..cut].to_vec());
-                from = cut;
-            }
-        }
-        out
     }
 
     proptest! {
