@@ -173,7 +173,7 @@ impl Kms {
         algorithm: AsymmetricAlgorithm,
         plaintext: &[u8],
     ) -> CoreResult<Asymmetric<Vec<u8>>> {
-        let (key, version) = self.for_algorithm(r, version, algorithm).await.map_err(rejected)?;
+        let (key, version) = self.for_algorithm(r, version, algorithm).await?;
         if algorithm.max_plaintext(key.spec).is_none_or(|max| plaintext.len() > max) {
             return Err(CoreError::InvalidParameter("Plaintext"));
         }
@@ -191,19 +191,11 @@ impl Kms {
         algorithm: AsymmetricAlgorithm,
         ciphertext: Vec<u8>,
     ) -> CoreResult<Asymmetric<Zeroizing<Vec<u8>>>> {
-        let (key, version) = self.for_algorithm(r, version, algorithm).await.map_err(rejected)?;
+        let (key, version) = self.for_algorithm(r, version, algorithm).await?;
         let owned = OwnedLabel::of(&key, &version);
         let plaintext = self
             .off_thread(move |c| c.asymmetric.decrypt(&owned.material, owned.label(), algorithm, &ciphertext))
             .await?;
         Ok(Asymmetric { key_id: key.id, version_id: version.id, value: plaintext })
-    }
-}
-
-/// AsymmetricEncrypt/Decrypt answer a key that cannot do it with the `Rejected.` form.
-fn rejected(e: CoreError) -> CoreError {
-    match e {
-        CoreError::KeyUnsupportedOperation => CoreError::KeyRejectedOperation,
-        other => other,
     }
 }

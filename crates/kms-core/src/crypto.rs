@@ -103,7 +103,7 @@ impl Kms {
         // Imported material taken away while the key waited for deletion, the key restored
         // since: it has nothing to encrypt with, as PendingImport says.
         if version.material.is_empty() {
-            return check(KeyState::PendingImport, Operation::UseKey).map(|()| (key, version));
+            check(KeyState::PendingImport, Operation::UseKey)?;
         }
         Ok((key, version))
     }
@@ -227,12 +227,7 @@ impl Kms {
         destination_context: &EncryptionContext,
     ) -> CoreResult<Encrypted> {
         let (key, version) = self.usable_primary(destination).await?;
-        // ReEncrypt answers an unfit source key with the plain form.
-        let opened =
-            self.asymmetric_decrypt(source, source_version, algorithm, ciphertext).await.map_err(|e| match e {
-                CoreError::KeyRejectedOperation => CoreError::KeyUnsupportedOperation,
-                other => other,
-            })?;
+        let opened = self.asymmetric_decrypt(source, source_version, algorithm, ciphertext).await?;
         self.seal(&key, &version, destination_context, &opened.value)
     }
 

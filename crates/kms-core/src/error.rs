@@ -53,10 +53,6 @@ pub enum CoreError {
     /// The key cannot do this (wrong usage or spec for the operation).
     #[error("operation not supported by this key")]
     KeyUnsupportedOperation,
-    /// As [`Self::KeyUnsupportedOperation`], for the actions whose documented answer is the
-    /// `Rejected.` form (AsymmetricEncrypt/Decrypt, spec §5.5).
-    #[error("operation rejected for this key")]
-    KeyRejectedOperation,
     /// Only symmetric keys with service-generated material get new versions.
     #[error("this key cannot rotate")]
     RotationUnsupported,

@@ -7,6 +7,18 @@ use kms_store::StoreError;
 use kms_types::KeyState;
 use kms_wire::{ApiError, Code};
 
+/// As [`to_api`], for the actions whose documented answer to a key that cannot do the
+/// operation is the `Rejected.` form (AsymmetricEncrypt/Decrypt, spec §5.5).
+pub fn to_api_rejected(e: CoreError, request_id: &str) -> ApiError {
+    match e {
+        CoreError::KeyUnsupportedOperation => ApiError::with_message(
+            Code::RejectedUnsupportedOperation,
+            "Unsupported operation. The key's spec or usage does not allow this operation.",
+        ),
+        other => to_api(other, request_id),
+    }
+}
+
 pub fn to_api(e: CoreError, request_id: &str) -> ApiError {
     match e {
         CoreError::KeyNotFound => Code::KeyNotFound.into(),
@@ -62,10 +74,6 @@ pub fn to_api(e: CoreError, request_id: &str) -> ApiError {
         CoreError::KeyUnsupportedOperation => ApiError::with_message(
             Code::UnsupportedOperation,
             "This action is not supported. The key's spec or usage does not allow this operation.",
-        ),
-        CoreError::KeyRejectedOperation => ApiError::with_message(
-            Code::RejectedUnsupportedOperation,
-            "Unsupported operation. The key's spec or usage does not allow this operation.",
         ),
         CoreError::InstanceNotFound => Code::DkmsInstanceNotFound.into(),
         CoreError::Store(StoreError::Unavailable(detail)) => {

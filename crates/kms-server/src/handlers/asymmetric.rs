@@ -73,7 +73,7 @@ impl Handle for AsymmetricEncryptRequest {
             .kms
             .asymmetric_encrypt(&t.key, &t.version, self.algorithm, &self.plaintext)
             .await
-            .map_err(|e| ctx.fail(e))?;
+            .map_err(|e| crate::error_map::to_api_rejected(e, ctx.request_id))?;
         dry_run_outcome(
             self.dry_run,
             AsymmetricEncryptResponse {
@@ -94,7 +94,7 @@ impl Handle for AsymmetricDecryptRequest {
             .kms
             .asymmetric_decrypt(&t.key, &t.version, self.algorithm, self.ciphertext)
             .await
-            .map_err(|e| ctx.fail(e))?;
+            .map_err(|e| crate::error_map::to_api_rejected(e, ctx.request_id))?;
         dry_run_outcome(
             self.dry_run,
             AsymmetricDecryptResponse {

@@ -32,6 +32,15 @@ pub struct PostgresStore {
     pool: Pool,
 }
 
+/// An UPDATE or DELETE of one row by its key: no row is [`StoreError::NotFound`].
+fn one_row(changed: Result<u64, tokio_postgres::Error>) -> StoreResult<()> {
+    match changed {
+        Ok(0) => Err(StoreError::NotFound),
+        Ok(_) => Ok(()),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
 impl PostgresStore {
     /// Connects with a `postgres://` URL and applies pending migrations.
     pub async fn open(url: &str) -> StoreResult<Self> {
@@ -474,29 +483,17 @@ impl Store for PostgresStore {
 
     async fn set_access_key_enabled(&self, id: &str, enabled: bool) -> StoreResult<()> {
         let c = self.client().await?;
-        match c.execute("UPDATE access_keys SET enabled = $2 WHERE access_key_id = $1", &[&id, &enabled]).await {
-            Ok(0) => Err(StoreError::NotFound),
-            Ok(_) => Ok(()),
-            Err(e) => Err(unavailable(e)),
-        }
+        one_row(c.execute("UPDATE access_keys SET enabled = $2 WHERE access_key_id = $1", &[&id, &enabled]).await)
     }
 
     async fn set_access_key_policy(&self, id: &str, policy: Option<&str>) -> StoreResult<()> {
         let c = self.client().await?;
-        match c.execute("UPDATE access_keys SET policy = $2 WHERE access_key_id = $1", &[&id, &policy]).await {
-            Ok(0) => Err(StoreError::NotFound),
-            Ok(_) => Ok(()),
-            Err(e) => Err(unavailable(e)),
-        }
+        one_row(c.execute("UPDATE access_keys SET policy = $2 WHERE access_key_id = $1", &[&id, &policy]).await)
     }
 
     async fn delete_access_key(&self, id: &str) -> StoreResult<()> {
         let c = self.client().await?;
-        match c.execute("DELETE FROM access_keys WHERE access_key_id = $1", &[&id]).await {
-            Ok(0) => Err(StoreError::NotFound),
-            Ok(_) => Ok(()),
-            Err(e) => Err(unavailable(e)),
-        }
+        one_row(c.execute("DELETE FROM access_keys WHERE access_key_id = $1", &[&id]).await)
     }
 
     async fn insert_secret(&self, secret: &SecretRecord, first: &SecretVersionRecord, tags: &[Tag]) -> StoreResult<()> {

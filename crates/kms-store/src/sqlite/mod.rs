@@ -213,6 +213,15 @@ fn write_loop(conn: Connection, queue: mpsc::Receiver<Job>) {
 }
 
 /// Moves every WAL frame into the database file and truncates the WAL.
+/// An UPDATE or DELETE of one row by its key: no row is [`StoreError::NotFound`].
+fn one_row(changed: rusqlite::Result<usize>) -> StoreResult<()> {
+    match changed {
+        Ok(0) => Err(StoreError::NotFound),
+        Ok(_) => Ok(()),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
 fn checkpoint_wal(conn: &Connection) -> Result<(), String> {
     let busy: i64 = conn
         .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
@@ -741,11 +750,7 @@ impl Store for SqliteStore {
     async fn set_access_key_enabled(&self, id: &str, enabled: bool) -> StoreResult<()> {
         let id = id.to_owned();
         self.write(move |c| {
-            match c.execute("UPDATE access_keys SET enabled = ?2 WHERE access_key_id = ?1", params![id, enabled]) {
-                Ok(0) => Err(StoreError::NotFound),
-                Ok(_) => Ok(()),
-                Err(e) => Err(unavailable(e)),
-            }
+            one_row(c.execute("UPDATE access_keys SET enabled = ?2 WHERE access_key_id = ?1", params![id, enabled]))
         })
         .await
     }
@@ -753,23 +758,14 @@ impl Store for SqliteStore {
     async fn set_access_key_policy(&self, id: &str, policy: Option<&str>) -> StoreResult<()> {
         let (id, policy) = (id.to_owned(), policy.map(str::to_owned));
         self.write(move |c| {
-            match c.execute("UPDATE access_keys SET policy = ?2 WHERE access_key_id = ?1", params![id, policy]) {
-                Ok(0) => Err(StoreError::NotFound),
-                Ok(_) => Ok(()),
-                Err(e) => Err(unavailable(e)),
-            }
+            one_row(c.execute("UPDATE access_keys SET policy = ?2 WHERE access_key_id = ?1", params![id, policy]))
         })
         .await
     }
 
     async fn delete_access_key(&self, id: &str) -> StoreResult<()> {
         let id = id.to_owned();
-        self.write(move |c| match c.execute("DELETE FROM access_keys WHERE access_key_id = ?1", params![id]) {
-            Ok(0) => Err(StoreError::NotFound),
-            Ok(_) => Ok(()),
-            Err(e) => Err(unavailable(e)),
-        })
-        .await
+        self.write(move |c| one_row(c.execute("DELETE FROM access_keys WHERE access_key_id = ?1", params![id]))).await
     }
 
     async fn insert_secret(&self, secret: &SecretRecord, first: &SecretVersionRecord, tags: &[Tag]) -> StoreResult<()> {

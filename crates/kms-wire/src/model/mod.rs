@@ -87,19 +87,20 @@ pub struct Page {
 
 impl Page {
     pub(crate) fn from_params(p: &mut Params) -> Result<Self, ApiError> {
+        Self::with_sizes(p, 1..=MAX_PAGE_SIZE)
+    }
+
+    fn with_sizes(p: &mut Params, sizes: std::ops::RangeInclusive<u32>) -> Result<Self, ApiError> {
         let number = p.optional_u32_in("PageNumber", 1..=u32::MAX)?.unwrap_or(1);
-        let size = p.optional_u32_in("PageSize", 1..=MAX_PAGE_SIZE)?.unwrap_or(DEFAULT_PAGE_SIZE);
-        Ok(Self { number, size })
+        let size = p.optional_u32_in("PageSize", sizes)?.unwrap_or(DEFAULT_PAGE_SIZE);
+        Ok(Self { number, size: size.min(MAX_PAGE_SIZE) })
     }
 
     /// The alias and version lists' paging (spec §7: `PageSize` 0–100; ListKeyVersions and
     /// ListAliasesByKeyId document "101", `up_to_101`): 0 asks for an empty page (the total
     /// still counts); 101 is taken and served as 100 (§12).
     pub(crate) fn from_params_from_zero(p: &mut Params, up_to_101: bool) -> Result<Self, ApiError> {
-        let number = p.optional_u32_in("PageNumber", 1..=u32::MAX)?.unwrap_or(1);
-        let most = if up_to_101 { MAX_PAGE_SIZE + 1 } else { MAX_PAGE_SIZE };
-        let size = p.optional_u32_in("PageSize", 0..=most)?.unwrap_or(DEFAULT_PAGE_SIZE);
-        Ok(Self { number, size: size.min(MAX_PAGE_SIZE) })
+        Self::with_sizes(p, 0..=if up_to_101 { MAX_PAGE_SIZE + 1 } else { MAX_PAGE_SIZE })
     }
 
     /// Rows to skip before this page.
