@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every fuzz target (or those named) for FUZZ_SECONDS each (default 30) on the stable
-# toolchain, after seeding corpus/ from ../shared/vectors. Exits non-zero if any target
+# toolchain, after seeding corpus/ from crates/kms-wire/tests/vectors. Exits non-zero if any target
 # crashed, with the crashing inputs left in artifacts/<target>/.
 #
 #   fuzz/run.sh                       # all targets, 30 s each
@@ -14,7 +14,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
 seconds=${FUZZ_SECONDS:-30}
 sanitizer=${FUZZ_SANITIZER:-none}
-vectors=${KMSD_VECTORS:-$root/../shared/vectors}
+vectors=${KMSD_VECTORS:-$root/crates/kms-wire/tests/vectors}
 # Its own target dir, so fuzzing never holds the lock on the main workspace's.
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$here/target}
 

@@ -1,6 +1,6 @@
 //! ACS3-HMAC-SHA256 requests built from structured input, signed or not, through `verify_mac_only`:
 //! never panics, accepts every correctly signed request, refuses every tampered one.
-//! Inputs starting with `RAW ` are plain-text requests (the seeds from shared/vectors).
+//! Inputs starting with `RAW ` are plain-text requests (the seeds from crates/kms-wire/tests/vectors).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

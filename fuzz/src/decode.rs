@@ -12,7 +12,7 @@ pub fn split_query_body(data: &[u8]) -> (&[u8], &[u8]) {
 }
 
 macro_rules! parse_every_request {
-    ($($name:ident: $family:ident => $req:ident,)+) => {
+    ($($name:ident: $family:ident, $effect:ident => $req:ident,)+) => {
         /// Runs the request parser of every action in the table over the same parameters.
         fn parse_every_request(p: &kms_wire::params::Params) {
             use kms_wire::model::FromParams as _;

@@ -11,7 +11,7 @@
 //!
 //! Inputs that start with `RAW ` are instead parsed as a plain-text request (see
 //! [`parse_raw_text`]) and verified with the secret of the recorded SDK vectors, so that
-//! `run.sh` can seed the targets with the requests in `shared/vectors/`.
+//! `run.sh` can seed the targets with the requests in `crates/kms-wire/tests/vectors/`.
 
 use std::fmt::Write as _;
 
@@ -25,7 +25,7 @@ use kms_wire::signature::{Scheme, verify_mac_only};
 
 /// The secret structured inputs are signed and verified with.
 pub const SECRET: &str = "fuzz-secret";
-/// The secret of the recorded SDK vectors (`shared/vectors/README.md`).
+/// The secret of the recorded SDK vectors (`crates/kms-wire/tests/vectors/README.md`).
 pub const CAPTURE_SECRET: &str = "CaptureSecret+/=*~0123456789ab";
 const ACCESS_KEY_ID: &str = "LTAIfuzzAccessKeyId";
 

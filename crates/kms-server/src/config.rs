@@ -58,13 +58,15 @@ pub struct Config {
     #[arg(long, env = "KMSD_AUDIT_LOG")]
     pub audit_log: Option<String>,
 
-    /// Rotate the audit file (`audit.log` → `audit.log.1` …) before it passes this many bytes.
+    /// Rotate the audit file (`audit.log` → `audit.log.<UTC time>`) before it passes this many
+    /// bytes.
     #[arg(long, env = "KMSD_AUDIT_MAX_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub audit_max_bytes: u64,
 
-    /// How many rotated audit files to keep (the oldest beyond are deleted).
-    #[arg(long, env = "KMSD_AUDIT_KEEP", default_value_t = 10)]
-    pub audit_keep: u32,
+    /// Retention: keep only the newest N rotated audit files, deleting older ones. Default:
+    /// every rotated file is kept (history is never deleted by kmsd).
+    #[arg(long, env = "KMSD_AUDIT_KEEP")]
+    pub audit_keep: Option<u32>,
 
     /// Each audit line is on disk (fdatasync, shared by concurrent requests) before its answer
     /// leaves, so the trail survives a power loss, not only a crash of kmsd. Audit file only.

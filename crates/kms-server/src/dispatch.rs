@@ -5,6 +5,7 @@
 
 use std::str::FromStr as _;
 
+use kms_wire::actions::Effect;
 use kms_wire::model;
 use kms_wire::params::Params;
 use kms_wire::raw::{Format, RawRequest};
@@ -12,6 +13,7 @@ use kms_wire::render::{self, Rendered};
 use kms_wire::{Action, ApiError, signature};
 
 use crate::State;
+use crate::audit::AuditRecord;
 use crate::handlers::{Ctx, Handle};
 
 /// The only API version this server speaks.
@@ -26,6 +28,9 @@ pub struct Served {
     pub principal: Option<String>,
     /// The resources it named or reached, as ARNs (see `audit::resources`).
     pub resources: Vec<String>,
+    /// Whether an intent line was written before the action ran: then the trail holds the
+    /// change whatever becomes of its outcome line.
+    pub intent_recorded: bool,
     pub result: Result<Rendered, ApiError>,
 }
 
@@ -36,6 +41,7 @@ pub async fn serve(raw: &RawRequest, state: &State, peer: std::net::IpAddr, requ
         access_key_id: crate::audit::claimed_access_key(raw),
         principal: None,
         resources: Vec::new(),
+        intent_recorded: false,
         result: Err(e),
     };
     let now = state.clock_now();
@@ -59,6 +65,7 @@ pub async fn serve(raw: &RawRequest, state: &State, peer: std::net::IpAddr, requ
         access_key_id: signer.clone(),
         principal: principal.clone(),
         resources: Vec::new(),
+        intent_recorded: false,
         result: Err(e),
     };
     // Nodes sharing a store share replay protection: a request replayed to another node is
@@ -112,22 +119,66 @@ pub async fn serve(raw: &RawRequest, state: &State, peer: std::net::IpAddr, requ
             secure: state.secure,
         };
         if let Err(e) = crate::authz::authorize(action, &named, &state.kms, &who).await {
-            return Served { action: Some(action), access_key_id: signer, principal, resources, result: Err(e) };
+            let result = Err(e);
+            return Served {
+                action: Some(action),
+                access_key_id: signer,
+                principal,
+                resources,
+                intent_recorded: false,
+                result,
+            };
         }
     }
     // A policy set here is in force on this node at once (others notice within a second).
     let sets_policy = matches!(action, Action::SetKeyPolicy | Action::SetSecretPolicy)
         || (action == Action::CreateKey && params.get("Policy").is_some());
     if let Err(wait) = state.quotas.admit(verified.access_key_id(), action) {
-        let e = ApiError::throttled(wait);
-        return Served { action: Some(action), access_key_id: signer, principal, resources, result: Err(e) };
+        let result = Err(ApiError::throttled(wait));
+        return Served {
+            action: Some(action),
+            access_key_id: signer,
+            principal,
+            resources,
+            intent_recorded: false,
+            result,
+        };
+    }
+    // A change is on the trail before it runs; if it cannot be, it does not run.
+    let intent_recorded = action.effect() == Effect::Writes;
+    if intent_recorded {
+        let intent = AuditRecord {
+            time: AuditRecord::now(),
+            request_id,
+            phase: Some("Intent"),
+            access_key_id: signer.as_deref(),
+            principal: principal.as_deref(),
+            source_ip: peer.to_string(),
+            action: Some(action.as_str()),
+            resources: &resources,
+            code: None,
+            http_status: None,
+            latency_ms: 0.0,
+        };
+        if let Err(e) = state.audit.append(&intent).await {
+            tracing::error!(request_id, error = %e, "audit trail not writable: change refused before it ran");
+            let result = Err(crate::audit::unavailable());
+            return Served {
+                action: Some(action),
+                access_key_id: signer,
+                principal,
+                resources,
+                intent_recorded: false,
+                result,
+            };
+        }
     }
     let ctx = Ctx { kms: &state.kms, request_id };
     let result = dispatch(action, params, &ctx, raw.format()).await;
     if sets_policy && result.is_ok() {
         state.resource_policies.store(true, std::sync::atomic::Ordering::Relaxed);
     }
-    Served { action: Some(action), access_key_id: signer, principal, resources, result }
+    Served { action: Some(action), access_key_id: signer, principal, resources, intent_recorded, result }
 }
 
 async fn run<R: Handle>(
@@ -142,7 +193,7 @@ async fn run<R: Handle>(
 }
 
 macro_rules! dispatch_table {
-    ($($name:ident: $family:ident => $req:ident,)+) => {
+    ($($name:ident: $family:ident, $effect:ident => $req:ident,)+) => {
         async fn dispatch(action: Action, params: Params, ctx: &Ctx<'_>, format: Format) -> Result<Rendered, ApiError> {
             match action {
                 $(Action::$name => run::<model::$req>(action, params, ctx, format).await,)+

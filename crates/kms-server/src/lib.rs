@@ -77,6 +77,8 @@ pub struct Server {
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     state: Arc<State>,
+    /// The data dir's lock, held while this server lives.
+    _lock: std::fs::File,
 }
 
 impl Server {

@@ -51,22 +51,29 @@ async fn handle(head: Request, state: &State, peer: SocketAddr, request_id: &str
     let record = AuditRecord {
         time: AuditRecord::now(),
         request_id,
+        phase: None,
         access_key_id: served.access_key_id.as_deref(),
         principal: served.principal.as_deref(),
         source_ip: peer.ip().to_string(),
         action: action.map(|a| a.as_str()),
         resources: &served.resources,
-        code,
-        http_status: rendered.status,
+        code: Some(code),
+        http_status: Some(rendered.status),
         latency_ms: started.elapsed().as_secs_f64() * 1000.0,
     };
-    // Audit or fail: an answer whose audit line is not written does not leave as given.
+    // Audit or fail: a read whose line is not written is not answered as it would have been.
+    // A change already has its intent line and has happened: its true answer stands.
     let code = match state.audit.append(&record).await {
         Ok(()) => code,
+        Err(e) if served.intent_recorded => {
+            tracing::error!(request_id, error = %e, "audit trail not writable: outcome line of a recorded change lost");
+            code
+        }
         Err(e) => {
-            tracing::error!(request_id, error = %e, "audit trail not writable: request answered InternalFailure");
-            rendered = render::error(&Code::InternalFailure.into(), request_id, &host_id, format);
-            Code::InternalFailure.as_str()
+            tracing::error!(request_id, error = %e, "audit trail not writable: request refused");
+            let e = crate::audit::unavailable();
+            rendered = render::error(&e, request_id, &host_id, format);
+            e.code.as_str()
         }
     };
     crate::metrics::request(action.map(|a| a.as_str()).unwrap_or("-"), code, started.elapsed().as_secs_f64());
@@ -127,6 +134,7 @@ async fn decode_and_serve(
         access_key_id: None,
         principal: None,
         resources: Vec::new(),
+        intent_recorded: false,
         result: Err(e),
     };
     let headers = head.headers.iter().map(|(k, v)| (k.as_str(), v.as_slice()));

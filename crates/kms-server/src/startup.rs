@@ -7,7 +7,7 @@
 
 use std::io::Write as _;
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use kms_core::{Clock, CoreError, DevClock, Kms, SystemClock};
@@ -48,6 +48,11 @@ const BOOTSTRAP_ID_ENV: &str = "KMSD_BOOTSTRAP_ACCESS_KEY_ID";
 const BOOTSTRAP_SECRET_ENV: &str = "KMSD_BOOTSTRAP_ACCESS_KEY_SECRET";
 
 /// Prepares everything and binds the listener; the server is ready to [`crate::run`].
+///
+/// Everything that can be checked without touching the disk is checked first, and what this
+/// start creates (data dir, database, root key, audit file) is removed again if it fails
+/// before the store holds data under the root key — so a mistyped flag never leaves behind a
+/// state the next start misreads.
 pub async fn start(config: &Config) -> Result<Server, StartError> {
     let region = RegionId::parse(&config.region)
         .map_err(|_| StartError::Config(format!("invalid region {:?}", config.region)))?;
@@ -57,21 +62,39 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         }
         _ => None,
     };
-    let data_dir = &config.data_dir;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(data_dir)
-        .map_err(|source| StartError::DataDir { path: data_dir.display().to_string(), source })?;
-
-    let audit = crate::audit::AuditLog::open(&config.audit_target())
-        .map_err(|e| StartError::Config(format!("cannot open the audit trail: {e}")))?;
+    let bootstrap = bootstrap_from_env()?;
     let key_path = config.root_key_path();
-    let store = open_store(config).await?;
+    if config.root_key_file.is_some() && !key_path.exists() {
+        return Err(StartError::Config(format!("root key file {} does not exist", key_path.display())));
+    }
+    store_kind(config)?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Listen { addr: config.listen.to_string(), source })?;
+
+    let mut created = Created::default();
+    let data_dir = &config.data_dir;
+    if !data_dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)
+            .map_err(|source| StartError::DataDir { path: data_dir.display().to_string(), source })?;
+        created.dir = Some(data_dir.clone());
+    }
+    let lock = lock_data_dir(data_dir)?;
+
+    let audit_target = config.audit_target();
+    if let crate::audit::AuditTarget::File { path, .. } = &audit_target
+        && !path.exists()
+    {
+        created.files.push(path.clone());
+    }
+    let audit = crate::audit::AuditLog::open(&audit_target)
+        .map_err(|e| StartError::Config(format!("cannot open the audit trail: {e}")))?;
+    let store = open_store(config, &mut created).await?;
     let root = if key_path.exists() {
         SoftRootKey::load(&key_path)?
-    } else if config.root_key_file.is_some() {
-        return Err(StartError::Config(format!("root key file {} does not exist", key_path.display())));
     } else if store.has_data().await? {
         return Err(StartError::RootKeyMissing {
             data_dir: data_dir.display().to_string(),
@@ -79,6 +102,7 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         });
     } else {
         let root = SoftRootKey::generate(&key_path)?;
+        created.files.push(key_path.clone());
         tracing::info!(path = %key_path.display(), "generated a new root key; back it up with the data dir");
         root
     };
@@ -100,15 +124,14 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
             },
             other => StartError::Store(other.to_string()),
         })?;
+    // The store now holds data under this root key: from here on, nothing is undone.
+    created.keep();
 
-    bootstrap_access_key(&kms, config).await?;
+    bootstrap_access_key(&kms, config, bootstrap).await?;
     let records = kms.access_key_records().await.map_err(|e| StartError::Store(e.to_string()))?;
     let access_keys = AccessKeys::load(&kms, records).map_err(|e| StartError::Store(e.to_string()))?;
 
     let resource_policies = kms.resource_policies_in_use().await.map_err(|e| StartError::Store(e.to_string()))?;
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| StartError::Listen { addr: config.listen.to_string(), source })?;
     let state = State {
         kms,
         access_keys,
@@ -122,7 +145,52 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         quotas: crate::quota::Quotas::new(config.quota_crypto_qps, config.quota_asymmetric_qps),
         resource_policies: std::sync::atomic::AtomicBool::new(resource_policies),
     };
-    Ok(Server { listener, tls, state: Arc::new(state) })
+    Ok(Server { listener, tls, state: Arc::new(state), _lock: lock })
+}
+
+/// What a start created, removed again if it fails before [`Created::keep`].
+#[derive(Default)]
+struct Created {
+    dir: Option<PathBuf>,
+    files: Vec<PathBuf>,
+}
+
+impl Created {
+    fn keep(&mut self) {
+        self.dir = None;
+        self.files.clear();
+    }
+}
+
+impl Drop for Created {
+    fn drop(&mut self) {
+        for f in self.files.iter().rev() {
+            let _ = std::fs::remove_file(f);
+        }
+        if let Some(dir) = &self.dir {
+            // Only what this start made: the lock is on the directory itself, nothing else.
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+/// One kmsd process per data dir, for the process's lifetime: a second one on the same
+/// directory (whose in-memory caches would answer from stale state) refuses to start. An
+/// advisory lock on the directory itself, so nothing is created for it and a killed process
+/// leaves no stale lock behind. `kmsd admin` does not take it: it works beside a server.
+fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File, StartError> {
+    let dir = std::fs::File::open(data_dir)
+        .map_err(|source| StartError::DataDir { path: data_dir.display().to_string(), source })?;
+    match dir.try_lock() {
+        Ok(()) => Ok(dir),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StartError::Config(format!(
+            "another kmsd is already serving from the data dir {}; stop it first, or give this one its own --data-dir",
+            data_dir.display()
+        ))),
+        Err(std::fs::TryLockError::Error(source)) => {
+            Err(StartError::DataDir { path: data_dir.display().to_string(), source })
+        }
+    }
 }
 
 /// The service of an existing deployment, for `kmsd admin`: creates nothing — no data dir, no
@@ -135,7 +203,7 @@ pub(crate) async fn open_existing(config: &Config) -> Result<Kms, StartError> {
             config.database_path().display()
         )));
     }
-    let store = open_store(config).await?;
+    let store = open_store(config, &mut Created::default()).await?;
     if !store.has_data().await? {
         return Err(StartError::Config("the store holds no kmsd data yet: start kmsd on it once first".into()));
     }
@@ -185,49 +253,104 @@ impl OpenedStore {
     }
 }
 
-async fn open_store(config: &Config) -> Result<OpenedStore, StartError> {
+/// Which engine the `--store` value names (checked before anything is created).
+fn store_kind(config: &Config) -> Result<&'static str, StartError> {
     match config.store.as_str() {
-        "sqlite" => {
-            let path = config.database_path();
-            let existed = path.exists();
-            let store = SqliteStore::open(&path).map_err(|e| StartError::Store(e.to_string()))?;
-            Ok(OpenedStore::Sqlite { store, existed })
-        }
-        url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            let store = PostgresStore::open(url).await.map_err(|e| StartError::Store(format!("PostgreSQL: {e}")))?;
-            Ok(OpenedStore::Postgres(store))
-        }
+        "sqlite" => Ok("sqlite"),
+        url if url.starts_with("postgres://") || url.starts_with("postgresql://") => Ok("postgres"),
         other => Err(StartError::Config(format!("--store must be `sqlite` or a postgres:// URL, not {other:?}"))),
     }
 }
 
-/// The first access key: from the environment when given (scripts and CI know it), else
-/// generated once and written to `bootstrap-credentials` (0600). Only its id is logged.
-async fn bootstrap_access_key(kms: &Kms, config: &Config) -> Result<(), StartError> {
-    let store_err = |e: CoreError| StartError::Store(e.to_string());
-    let existing = kms.access_keys().await.map_err(store_err)?;
+async fn open_store(config: &Config, created: &mut Created) -> Result<OpenedStore, StartError> {
+    match store_kind(config)? {
+        "sqlite" => {
+            let path = config.database_path();
+            let existed = path.exists();
+            if !existed {
+                created.files.push(path.clone());
+                for suffix in ["-wal", "-shm"] {
+                    let mut p = path.as_os_str().to_owned();
+                    p.push(suffix);
+                    created.files.push(p.into());
+                }
+            }
+            restrict_database_files(&path)
+                .map_err(|source| StartError::DataDir { path: path.display().to_string(), source })?;
+            let store = SqliteStore::open(&path).map_err(|e| StartError::Store(e.to_string()))?;
+            Ok(OpenedStore::Sqlite { store, existed })
+        }
+        _ => {
+            let store =
+                PostgresStore::open(&config.store).await.map_err(|e| StartError::Store(format!("PostgreSQL: {e}")))?;
+            Ok(OpenedStore::Postgres(store))
+        }
+    }
+}
+
+/// The database holds wrapped keys: readable by kmsd's user only, like the root key. SQLite
+/// creates its `-wal` and `-shm` files with the database file's mode, so creating that file
+/// 0600 first covers all three; files of an older start are narrowed too.
+fn restrict_database_files(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    if !path.exists() {
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let p = PathBuf::from(p);
+        if p.exists() {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
+}
+
+/// The bootstrap access key named by the environment, if any.
+struct Bootstrap {
+    id: String,
+    secret: Zeroizing<String>,
+}
+
+fn bootstrap_from_env() -> Result<Option<Bootstrap>, StartError> {
     match (
         std::env::var(BOOTSTRAP_ID_ENV).ok().filter(|v| !v.is_empty()),
         std::env::var(BOOTSTRAP_SECRET_ENV).ok().filter(|v| !v.is_empty()),
     ) {
-        (Some(id), Some(secret)) => {
-            let secret = Zeroizing::new(secret);
-            match existing.iter().find(|k| k.id == id) {
-                Some(k) if *k.secret == *secret => Ok(()),
-                Some(_) => Err(StartError::Config(format!(
-                    "access key {id} already exists with a different secret than {BOOTSTRAP_SECRET_ENV}"
-                ))),
-                None => {
-                    kms.add_access_key(&id, &secret, &bootstrap_grant()).await.map_err(store_err)?;
-                    tracing::info!(access_key_id = %id, "created the bootstrap access key from the environment");
-                    Ok(())
-                }
+        (Some(id), Some(secret)) => Ok(Some(Bootstrap { id, secret: Zeroizing::new(secret) })),
+        (None, None) => Ok(None),
+        _ => Err(StartError::Config(format!("set both {BOOTSTRAP_ID_ENV} and {BOOTSTRAP_SECRET_ENV}, or neither"))),
+    }
+}
+
+/// The first access key, made only while the store has none: from the environment when given
+/// (scripts and CI know it), else generated and written to `bootstrap-credentials` (0600). Once
+/// the store has access keys the variables create nothing, so a bootstrap key the operator
+/// deleted never comes back with full rights on a restart. Only its id is logged.
+async fn bootstrap_access_key(kms: &Kms, config: &Config, bootstrap: Option<Bootstrap>) -> Result<(), StartError> {
+    let store_err = |e: CoreError| StartError::Store(e.to_string());
+    let existing = kms.access_keys().await.map_err(store_err)?;
+    match bootstrap {
+        Some(Bootstrap { id, secret }) => match existing.iter().find(|k| k.id == id) {
+            Some(k) if *k.secret == *secret => Ok(()),
+            Some(_) => Err(StartError::Config(format!(
+                "access key {id} already exists with a different secret than {BOOTSTRAP_SECRET_ENV}"
+            ))),
+            None if existing.is_empty() => {
+                kms.add_access_key(&id, &secret, &bootstrap_grant()).await.map_err(store_err)?;
+                tracing::info!(access_key_id = %id, "created the bootstrap access key from the environment");
+                Ok(())
             }
-        }
-        (Some(_), None) | (None, Some(_)) => {
-            Err(StartError::Config(format!("set both {BOOTSTRAP_ID_ENV} and {BOOTSTRAP_SECRET_ENV}, or neither")))
-        }
-        (None, None) if existing.is_empty() => {
+            None => {
+                tracing::warn!(
+                    access_key_id = %id,
+                    "{BOOTSTRAP_ID_ENV} names no stored access key, and the store already has access keys: nothing created (the variables only make the first key)"
+                );
+                Ok(())
+            }
+        },
+        None if existing.is_empty() => {
             // The file first: if storing fails, the next start generates (and writes) again.
             let (id, secret) = kms.generate_access_key().map_err(store_err)?;
             let path = config.credentials_path();
@@ -237,7 +360,7 @@ async fn bootstrap_access_key(kms: &Kms, config: &Config) -> Result<(), StartErr
             eprintln!("kmsd: created access key {id}; its secret is in {} (mode 0600)", path.display());
             Ok(())
         }
-        (None, None) => Ok(()),
+        None => Ok(()),
     }
 }
 

@@ -14,8 +14,22 @@ fn audit_lines(data_dir: &std::path::Path) -> Vec<serde_json::Value> {
     text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
 }
 
+/// The outcome line of a request (the one with its result).
 fn line_of<'a>(lines: &'a [serde_json::Value], request_id: &str) -> &'a serde_json::Value {
-    lines.iter().find(|l| l["RequestId"] == request_id).unwrap_or_else(|| panic!("no audit line for {request_id}"))
+    lines
+        .iter()
+        .find(|l| l["RequestId"] == request_id && l.get("Phase").is_none())
+        .unwrap_or_else(|| panic!("no audit line for {request_id}"))
+}
+
+/// Every line of the trail at `data_dir/audit.log`, rotated files first, oldest first.
+fn whole_trail(data_dir: &std::path::Path) -> String {
+    let live = data_dir.join("audit.log");
+    let mut text = String::new();
+    for f in kms_server::audit::rotated_files(&live).unwrap().iter().chain([&live]) {
+        text.push_str(&std::fs::read_to_string(f).unwrap());
+    }
+    text
 }
 
 #[tokio::test]
@@ -132,7 +146,29 @@ async fn every_request_is_audited_with_nothing_secret_in_it() {
         (Some("SignatureDoesNotMatch"), Some(ACCESS_KEY_ID), Some(400))
     );
     assert_eq!(line_of(&lines, &unknown_id)["Code"], "InvalidAction.NotFound");
-    assert_eq!(lines.len(), expected.len() + 2, "one line per request, no more");
+    // Each change has an intent line before its outcome: same request, who, what, where.
+    let mut changes = 0;
+    for (id, action, _) in &expected {
+        let writes = action.parse::<kms_wire::Action>().unwrap().effect() == kms_wire::actions::Effect::Writes;
+        let at = |phase: Option<&str>| {
+            lines.iter().position(|l| l["RequestId"] == id.as_str() && l["Phase"].as_str() == phase)
+        };
+        match (writes, at(Some("Intent"))) {
+            (false, None) => {}
+            (true, Some(i)) => {
+                changes += 1;
+                let (intent, outcome) = (&lines[i], line_of(&lines, id));
+                assert!(i < at(None).unwrap(), "intent after outcome: {intent}");
+                for field in ["Action", "AccessKeyId", "Principal", "SourceIp", "Resources"] {
+                    assert_eq!(intent[field], outcome[field], "{field} of {intent}");
+                }
+                assert!(intent.get("Code").is_none() && intent.get("HttpStatus").is_none(), "{intent}");
+            }
+            (writes, intent) => panic!("{action}: writes={writes}, intent line {intent:?}"),
+        }
+    }
+    assert!(changes >= 6, "{changes}");
+    assert_eq!(lines.len(), expected.len() + 2 + changes, "one line per request and an intent per change, no more");
     // Every action family of the table is represented in this trail.
     let families: std::collections::HashSet<String> = lines
         .iter()
@@ -151,18 +187,77 @@ async fn every_request_is_audited_with_nothing_secret_in_it() {
     assert!(!holds(&text, plaintext) && !holds(&text, ACCESS_KEY_SECRET.as_bytes()));
 }
 
-/// Audit or fail: a trail that cannot be written refuses the request.
+/// Audit or fail: a trail that cannot be written refuses the request, and a change it cannot
+/// record is refused before it has any effect — after a restart with a working trail, nothing
+/// of it is in the store.
 #[tokio::test]
-async fn a_request_whose_audit_line_cannot_be_written_fails() {
+async fn a_change_the_trail_cannot_record_is_refused_before_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let with_trail = |audit: Option<&str>| Options {
+        data_dir: Some(data_dir.clone()),
+        extra_args: audit.map(|a| vec!["--audit-log".into(), a.into()]).unwrap_or_default(),
+        ..Default::default()
+    };
+    let k = Kmsd::start_with(&bin(), with_trail(None)).unwrap();
+    ok(&k.client(), "CreateSecret", &[("SecretName", "db"), ("VersionId", "v1"), ("SecretData", "one")]).await;
+    k.terminate();
+
+    let k = Kmsd::start_with(&bin(), with_trail(Some("/dev/full"))).unwrap();
+    let c = k.client();
+    for (action, params) in [
+        ("CreateKey", vec![]),
+        ("CreateSecret", vec![("SecretName", "other"), ("VersionId", "v1"), ("SecretData", "x")]),
+        ("PutSecretValue", vec![("SecretName", "db"), ("VersionId", "v2"), ("SecretData", "two")]),
+        ("DescribeRegions", vec![]),
+    ] {
+        let r = call(&c, action, &params).await;
+        assert_error(&r, 503, "ServiceUnavailableTemporary");
+        assert!(r.text().contains("audit trail"), "{action}: {}", r.text());
+    }
+    assert!(k.stderr().contains("audit trail not writable: change refused before it ran"), "{}", k.stderr());
+    k.terminate();
+
+    let k = Kmsd::start_with(&bin(), with_trail(None)).unwrap();
+    let c = k.client();
+    assert_eq!(ok(&c, "ListKeys", &[]).await["TotalCount"], 1, "only the secrets' default key");
+    assert_eq!(ok(&c, "ListSecrets", &[]).await["TotalCount"], 1);
+    let versions = ok(&c, "ListSecretVersionIds", &[("SecretName", "db")]).await;
+    assert_eq!(versions["TotalCount"], 1, "{versions}");
+    assert_eq!(ok(&c, "GetSecretValue", &[("SecretName", "db")]).await["SecretData"], "one");
+}
+
+/// What an unauthenticated client sends is bounded before it reaches the trail: a 1 MB
+/// claimed access key id costs the same small line as any refusal, and a flood of refusals,
+/// however many rotations it causes, never removes an earlier record.
+#[tokio::test]
+async fn refused_requests_cost_little_and_never_erase_history() {
     let k = Kmsd::start_with(
         &bin(),
-        Options { extra_args: vec!["--audit-log".into(), "/dev/full".into()], ..Default::default() },
+        Options { extra_args: vec!["--audit-max-bytes".into(), "4096".into()], ..Default::default() },
     )
     .unwrap();
     let c = k.client();
-    let r = call(&c, "DescribeRegions", &[]).await;
-    assert_error(&r, 500, "InternalFailure");
-    assert!(k.stderr().contains("audit trail not writable"), "{}", k.stderr());
+    let first = ok(&c, "CreateKey", &[]).await["RequestId"].as_str().unwrap().to_owned();
+    let huge = "A".repeat(1_000_000);
+    let body = format!("Action=DescribeRegions&Version=2016-01-20&AccessKeyId={huge}").into_bytes();
+    let headers = vec![("content-type".to_owned(), "application/x-www-form-urlencoded".to_owned())];
+    let before = whole_trail(&k.data_dir).len();
+    let mut refused = Vec::new();
+    for _ in 0..60 {
+        let r = c.raw("POST", "/", &headers, body.clone(), false).await;
+        assert!(r.status >= 400, "{}", r.text());
+        refused.push(r.json()["RequestId"].as_str().unwrap().to_owned());
+    }
+    let trail = whole_trail(&k.data_dir);
+    let per_request = (trail.len() - before) / refused.len();
+    assert!(per_request < 512, "a refused request took {per_request} bytes of trail");
+    let lines: Vec<serde_json::Value> = trail.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for id in &refused {
+        assert!(line_of(&lines, id).get("AccessKeyId").is_none_or(|v| v.is_null()), "an implausible id was kept");
+    }
+    assert!(kms_server::audit::rotated_files(&k.data_dir.join("audit.log")).unwrap().len() >= 3, "it rotated");
+    assert_eq!(line_of(&lines, &first)["Action"], "CreateKey", "the first record is still there");
 }
 
 #[tokio::test]
@@ -186,11 +281,13 @@ async fn rotates_by_size(more: &[&str]) {
     for _ in 0..40 {
         ids.push(ok(&c, "DescribeRegions", &[]).await["RequestId"].as_str().unwrap().to_owned());
     }
-    let read = |name: &str| std::fs::read_to_string(k.data_dir.join(name)).unwrap();
-    let (live, one, two) = (read("audit.log"), read("audit.log.1"), read("audit.log.2"));
-    assert!(!k.data_dir.join("audit.log.3").exists());
-    for f in [&live, &one, &two] {
-        assert!(f.len() <= 2000, "{}", f.len());
+    let live_path = k.data_dir.join("audit.log");
+    let rotated = kms_server::audit::rotated_files(&live_path).unwrap();
+    assert_eq!(rotated.len(), 2, "the chosen retention: {rotated:?}");
+    let live = std::fs::read_to_string(&live_path).unwrap();
+    for f in rotated.iter().chain([&live_path]) {
+        let n = std::fs::metadata(f).unwrap().len();
+        assert!(n <= 2000, "{n}");
     }
     // The newest requests are in the live file, in order, each once.
     let live_ids: Vec<String> = live

@@ -109,6 +109,102 @@ async fn without_bootstrap_env_an_access_key_is_generated_once() {
     assert!(!k.stderr().contains("created access key"));
 }
 
+/// One data dir, one process: a second kmsd on it refuses to start (its caches would answer
+/// from a state the first one changes), while `kmsd admin` still works beside the server; once
+/// the first one is gone (even killed), the directory can be served again.
+#[tokio::test]
+async fn a_second_server_on_one_data_dir_refuses_to_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let first = Kmsd::start_with(&bin(), in_dir(&dir)).unwrap();
+    let key = new_key(&first.client()).await;
+    let (status, stderr) = Kmsd::start_with(&bin(), in_dir(&dir)).err().expect("the second one refuses");
+    assert_ne!(status, Some(0));
+    assert!(stderr.contains("another kmsd is already serving from the data dir"), "{stderr}");
+    let (done, out, err) = admin(&first, &["list"]);
+    assert!(done && out.contains(kms_testkit::ACCESS_KEY_ID), "{out}{err}");
+    ok(&first.client(), "DisableKey", &[("KeyId", &key)]).await;
+    first.kill();
+    let k = Kmsd::start_with(&bin(), in_dir(&dir)).unwrap();
+    assert_eq!(ok(&k.client(), "DescribeKey", &[("KeyId", &key)]).await["KeyMetadata"]["KeyState"], "Disabled");
+}
+
+/// A start that fails creates nothing: a mistyped `--root-key-file` on a fresh data dir leaves
+/// no empty database behind for the next start to misread, and a start that fails half-way
+/// removes what it had made.
+#[tokio::test]
+async fn a_refused_start_leaves_nothing_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let typo = tmp.path().join("root.kye");
+    let opts = Options { extra_args: vec!["--root-key-file".into(), typo.display().to_string()], ..in_dir(&dir) };
+    let (_, stderr) = Kmsd::start_with(&bin(), opts).err().expect("refuses a missing key file");
+    assert!(stderr.contains("does not exist"), "{stderr}");
+    assert!(!dir.exists(), "the refused start created {:?}", std::fs::read_dir(&dir).map(|d| d.count()));
+
+    // A trail that cannot be opened fails the start after the data dir was made: undone.
+    let nowhere = tmp.path().join("no-such-dir/audit.log");
+    let opts = Options { extra_args: vec!["--audit-log".into(), nowhere.display().to_string()], ..in_dir(&dir) };
+    let (_, stderr) = Kmsd::start_with(&bin(), opts).err().expect("refuses an audit file it cannot open");
+    assert!(stderr.contains("cannot open the audit trail"), "{stderr}");
+    assert!(!dir.exists(), "the refused start left files behind");
+
+    // And the next correct start is a first start, not a "database without its root key".
+    let k = Kmsd::start_with(&bin(), in_dir(&dir)).unwrap();
+    ok(&k.client(), "ListKeys", &[]).await;
+    assert!(dir.join("root.key").exists());
+}
+
+/// Everything kmsd keeps in the data dir is readable by its own user only, whatever the umask.
+#[tokio::test]
+async fn data_dir_files_are_private() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let k = Kmsd::start_with(&bin(), Options { no_bootstrap_env: true, ..in_dir(&dir) }).unwrap();
+    assert_eq!(mode(&dir), 0o700);
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+        seen.push(path.file_name().unwrap().to_string_lossy().into_owned());
+    }
+    for name in ["root.key", "bootstrap-credentials", "audit.log"] {
+        assert!(seen.iter().any(|s| s == name), "{seen:?}");
+    }
+    if kms_testkit::engine() == "sqlite" {
+        for name in ["kms.db", "kms.db-wal", "kms.db-shm"] {
+            assert!(seen.iter().any(|s| s == name), "{seen:?}");
+        }
+    }
+    drop(k);
+}
+
+/// The bootstrap variables make the first access key only while the store has none: a
+/// bootstrap key the operator deleted does not come back on the next restart.
+#[tokio::test]
+async fn a_deleted_bootstrap_key_stays_deleted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let k = Kmsd::start_with(&bin(), in_dir(&dir)).unwrap();
+    let (done, out, err) = admin(&k, &["create", "--name", "ops"]);
+    assert!(done, "{err}");
+    let field = |name: &str| {
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix(name).map(|v| v.trim_start_matches([':', '=', ' ']).trim().to_owned()))
+    };
+    let (id, secret) = (field("AccessKeyId").expect(&out), field("AccessKeySecret").expect(&out));
+    let (done, _, err) = admin(&k, &["delete", kms_testkit::ACCESS_KEY_ID]);
+    assert!(done, "{err}");
+    assert_eq!(k.terminate(), Some(0));
+
+    let k = Kmsd::start_with(&bin(), in_dir(&dir)).unwrap();
+    let r = k.client().send(Call::new("DescribeRegions", &[])).await;
+    assert_error(&r, 404, "InvalidAccessKeyId.NotFound");
+    assert!(k.stderr().contains("nothing created"), "{}", k.stderr());
+    let ops = Client { addr: k.addr.clone(), access_key_id: id, secret };
+    ok(&ops, "DescribeRegions", &[]).await;
+}
+
 /// The migration case of the README: a data key made in one region, re-encrypted for another.
 #[tokio::test]
 async fn two_regions_side_by_side() {

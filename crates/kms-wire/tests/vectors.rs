@@ -1,4 +1,4 @@
-//! Every request the official SDKs signed (`shared/vectors/*.jsonl`) verifies with its secret,
+//! Every request the official SDKs signed (`tests/vectors/*.jsonl`, recorded from nine SDK variants) verifies with its secret,
 //! and stops verifying after a one-byte change of anything the signature covers: a parameter
 //! value or name, a signed header, the body, the method, or the secret.
 
@@ -20,7 +20,7 @@ struct Vector {
 }
 
 fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
 }
 
 fn load() -> Vec<Vector> {
