@@ -130,7 +130,9 @@ pub fn run_acs(input: &AcsInput, acs4: bool) -> (bool, bool) {
         }
     }
     if input.form_content_type {
+        // Signed, as every SDK that sends a body signs it.
         headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
+        signed.push("content-type".into());
     }
     // Extra headers that would change what the verifier reads, or that cannot be listed in
     // SignedHeaders as they are, make the outcome the verifier's business: no assertion.
@@ -256,8 +258,13 @@ pub fn run_acs(input: &AcsInput, acs4: bool) -> (bool, bool) {
 
     let result = verify_mac_only(&raw, secret);
     let ak_ok = !ak.is_empty() && ak.trim() == ak && !ak.contains(',') && (!acs4 || !ak.contains('/'));
-    let scope_ok =
-        !acs4 || (input.scope.date.is_none() && !region.contains([',', '/']) && !product.contains([',', '/']));
+    let scope_ok = !acs4
+        || (input.scope.date.is_none()
+            && !region.contains([',', '/'])
+            && !product.contains([',', '/'])
+            && product.eq_ignore_ascii_case("kms"));
+    // A body is read according to its content type, so that must be signed.
+    let body_ok = input.body.is_empty() || signed.iter().any(|n| n == "content-type");
     let expect_ok = input.signature == SigChoice::Valid
         && input.content_hash.is_none()
         && input.unsigned_required.is_none()
@@ -265,7 +272,8 @@ pub fn run_acs(input: &AcsInput, acs4: bool) -> (bool, bool) {
         && date_ok
         && !nonce.is_empty()
         && ak_ok
-        && scope_ok;
+        && scope_ok
+        && body_ok;
     check_outcome(algorithm, &result, scheme, expect_ok, tampered, &raw);
     (expect_ok, tampered)
 }

@@ -50,5 +50,7 @@ pub async fn serve(listen: SocketAddr) {
             _ = tokio::signal::ctrl_c() => {}
         }
     };
-    kms_server::http::serve(listener, None, Arc::new(FixedBody), shutdown).await;
+    // The limits kmsd itself would serve with, so the ceiling measures the same layer.
+    let limits = kms_server::http::Limits::for_fd_limit(kms_server::http::raise_fd_limit().unwrap_or(1024));
+    kms_server::http::serve(listener, None, Arc::new(FixedBody), limits, shutdown).await;
 }

@@ -83,6 +83,13 @@ pub struct Config {
     #[arg(long, env = "KMSD_QUOTA_ASYMMETRIC_QPS", default_value_t = 0)]
     pub quota_asymmetric_qps: u32,
 
+    /// Connections served at once; one more is answered 503 ServiceUnavailableTemporary and
+    /// closed while the others keep being served. Default: the open-file limit (which kmsd
+    /// raises to its hard limit at start) less 64 kept for the store and the audit trail, and
+    /// at least 16.
+    #[arg(long, env = "KMSD_MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
+
     /// Log filter (tracing's EnvFilter syntax, e.g. `info` or `kms_server=debug`). Logs go to
     /// stderr and never contain parameter values, plaintext, keys or secrets.
     #[arg(long, env = "KMSD_LOG", default_value = "info", global = true)]

@@ -51,7 +51,7 @@ pub async fn serve(raw: &RawRequest, state: &State, peer: std::net::IpAddr, requ
         now,
         acting_as: Default::default(),
     };
-    let verified = match signature::verify(raw, &credentials, &state.nonces, now) {
+    let verified = match signature::verify(raw, &credentials, &state.nonces, now, state.kms.region().as_str()) {
         Ok(v) => v,
         Err(e) => return refused(e),
     };

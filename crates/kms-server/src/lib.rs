@@ -92,12 +92,12 @@ impl Server {
     }
 }
 
-/// Serves until `shutdown` resolves, then drains in-flight requests.
-pub async fn run(server: Server, shutdown: impl Future<Output = ()>) {
+/// Serves within `limits` until `shutdown` resolves, then drains in-flight requests.
+pub async fn run(server: Server, limits: http::Limits, shutdown: impl Future<Output = ()>) {
     let state = server.state.clone();
     let jobs = tokio::spawn(run_jobs(server.state.clone()));
     let refresh = tokio::spawn(refresh_access_keys(server.state.clone()));
-    http::serve(server.listener, server.tls, server.state, shutdown).await;
+    http::serve(server.listener, server.tls, server.state, limits, shutdown).await;
     jobs.abort();
     refresh.abort();
     flush_usage(&state).await;

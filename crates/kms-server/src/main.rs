@@ -25,6 +25,7 @@ async fn main() -> ExitCode {
             }
         };
     }
+    let limits = limits(&config);
     let server = match kms_server::start(&config).await {
         Ok(s) => s,
         Err(e) => {
@@ -44,8 +45,27 @@ async fn main() -> ExitCode {
     let mut out = std::io::stdout();
     let _ = writeln!(out, "kmsd listening on {}", server.url());
     let _ = out.flush();
-    kms_server::run(server, shutdown).await;
+    kms_server::run(server, limits, shutdown).await;
     ExitCode::SUCCESS
+}
+
+/// Raises the open-file limit (before the store and the audit trail open files) and derives
+/// the connection cap from it unless --max-connections sets one.
+fn limits(config: &kms_server::Config) -> kms_server::http::Limits {
+    let nofile = match kms_server::http::raise_fd_limit() {
+        Ok(n) => n,
+        Err(e) => {
+            let (soft, _) = rlimit::Resource::NOFILE.get().unwrap_or((1024, 1024));
+            tracing::warn!(error = %e, open_files = soft, "could not raise the open-file limit");
+            soft
+        }
+    };
+    let mut limits = kms_server::http::Limits::for_fd_limit(nofile);
+    if let Some(n) = config.max_connections {
+        limits.max_connections = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    tracing::info!(open_files = nofile, max_connections = limits.max_connections, "open-file limit and connection cap");
+    limits
 }
 
 /// Installs the SIGTERM and SIGINT handlers now; the future resolves on the first signal.

@@ -89,9 +89,25 @@ impl RawRequest {
         }))
     }
 
-    /// The first value of a parameter, from the query or the form body.
+    /// The first value of a parameter, from the query or the form body. The V1 verifier
+    /// refuses a request that repeats a protocol parameter (see [`RawRequest::single_param`]),
+    /// so for those, on a verified request, the first value is the only one.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.query.iter().chain(&self.form).find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The value of a parameter that may appear at most once across the query and the form
+    /// body. A second copy is `InvalidParameter` rather than first-wins: both copies are
+    /// signed, so a request carrying `Action=Decrypt` in the query and `Action=Encrypt` in the
+    /// body verifies, and any reader (a proxy, the audit trail, a later code path) that picks
+    /// the other copy would act on a request the verifier never looked at.
+    pub fn single_param(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        let mut values = self.query.iter().chain(&self.form).filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(ApiError::invalid_parameter(name));
+        }
+        Ok(first)
     }
 
     /// `Format=XML` (any case) asks for XML; everything else, including the literal
@@ -133,6 +149,18 @@ mod tests {
     fn only_get_and_post_are_accepted() {
         let e = RawRequest::from_parts("PUT", None, [], vec![]).unwrap_err();
         assert_eq!(e.code, Code::UnsupportedHttpMethod);
+    }
+
+    #[test]
+    fn single_param_refuses_a_second_copy_in_query_or_form() {
+        let form = [("content-type", b"application/x-www-form-urlencoded".as_slice())];
+        let r = RawRequest::from_parts("POST", Some("Action=A&Other=1"), form, b"Other=2".to_vec()).unwrap();
+        assert_eq!(r.single_param("Action").unwrap(), Some("A"));
+        assert_eq!(r.single_param("Missing").unwrap(), None);
+        let e = r.single_param("Other").unwrap_err();
+        assert_eq!((e.code, e.message.contains("\"Other\"")), (Code::InvalidParameter, true));
+        let r = RawRequest::from_parts("GET", Some("Action=A&Action=A"), [], vec![]).unwrap();
+        assert_eq!(r.single_param("Action").unwrap_err().code, Code::InvalidParameter);
     }
 
     #[test]

@@ -3,7 +3,13 @@
 //!
 //! The signed-header list comes from the request because SDKs differ (Python signs every
 //! header it sets, Node only `host`, `content-type` and `x-acs-*`), but a minimum set must be
-//! in it, or a replayed body could be re-targeted to another action or time.
+//! in it, or a replayed body could be re-targeted to another action or time. A request with a
+//! body must also sign `content-type`, which decides whether the body is read as parameters
+//! (every recorded SDK request with a body does).
+//!
+//! ACS4's credential scope names a region and a product, and the signing key is derived from
+//! both; a signature scoped to another region or product is a request meant for another
+//! endpoint, so it is refused even when its MAC is right.
 
 use aws_lc_rs::{digest, hmac};
 
@@ -11,6 +17,9 @@ use super::canonical::acs_canonical_request;
 use super::{Claim, Proof, Scheme};
 use crate::error::{ApiError, Code};
 use crate::raw::RawRequest;
+
+/// The product an ACS4 credential scope must name (compared without regard to case).
+const PRODUCT: &str = "kms";
 
 /// Headers that every ACS3/ACS4 signature must cover.
 const REQUIRED_SIGNED: &[&str] =
@@ -57,6 +66,10 @@ pub(super) fn claim(raw: &RawRequest, auth: &str) -> Result<Claim, ApiError> {
             let parts: Vec<&str> = credential.split('/').collect();
             match parts.as_slice() {
                 [ak, date, region, product, "aliyun_v4_request"] if !ak.is_empty() => {
+                    // The SDKs send `Kms`; product codes are case-insensitive in Alibaba's APIs.
+                    if !product.eq_ignore_ascii_case(PRODUCT) {
+                        return Err(incomplete("Credential scope product must be Kms."));
+                    }
                     (ak.to_string(), Some((date.to_string(), region.to_string(), product.to_string())))
                 }
                 _ => return Err(incomplete("Malformed Credential.")),
@@ -69,6 +82,12 @@ pub(super) fn claim(raw: &RawRequest, auth: &str) -> Result<Claim, ApiError> {
         if !signed_headers.iter().any(|h| h == required) {
             return Err(incomplete(&format!("Header {required} must be signed.")));
         }
+    }
+    // Unsigned, the content type could be changed in flight to turn a signed body into
+    // parameters, or to make its parameters disappear; the body hash alone does not say how
+    // the body is read.
+    if !raw.body.is_empty() && !signed_headers.iter().any(|h| h == "content-type") {
+        return Err(incomplete("Header content-type must be signed when the request has a body."));
     }
     let timestamp = raw.header("x-acs-date").ok_or_else(|| incomplete("x-acs-date is missing."))?;
     let nonce = raw
@@ -88,6 +107,19 @@ pub(super) fn claim(raw: &RawRequest, auth: &str) -> Result<Claim, ApiError> {
         nonce,
         proof: Proof::Acs(AcsAuthorization { algorithm, scope, signed_headers, signature: signature.to_owned() }),
     })
+}
+
+/// An ACS4 scope must name the region this server serves. The spec gives no code for a
+/// scope that names another one; `IncompleteSignature` is what a malformed scope (and one
+/// whose date is not the request's) already answers, so a wrong region answers the same, and
+/// `SignatureDoesNotMatch` stays reserved for a MAC that does not verify.
+pub(super) fn check_region(auth: &AcsAuthorization, region: &str) -> Result<(), ApiError> {
+    match &auth.scope {
+        Some((_, scoped, _)) if scoped != region => {
+            Err(incomplete(&format!("Credential scope region must be {region}, the region of this endpoint.")))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Lower-case hex SHA-256, as `x-acs-content-sha256` carries it.

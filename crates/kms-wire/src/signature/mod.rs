@@ -124,14 +124,19 @@ fn parse_timestamp(s: &str) -> Result<OffsetDateTime, ApiError> {
     OffsetDateTime::parse(s, &Rfc3339).map_err(|_| Code::InvalidTimeStampFormat.into())
 }
 
-/// Authenticates a request (spec §3).
+/// Authenticates a request (spec §3) addressed to the endpoint of `region` (the region an
+/// ACS4 credential scope must name).
 pub fn verify(
     raw: &RawRequest,
     credentials: &dyn CredentialLookup,
     nonces: &dyn NonceCache,
     now: OffsetDateTime,
+    region: &str,
 ) -> Result<Verified, ApiError> {
     let claim = claim(raw)?;
+    if let Proof::Acs(auth) = &claim.proof {
+        acs::check_region(auth, region)?;
+    }
     let timestamp = parse_timestamp(&claim.timestamp)?;
     let security_token = match claim.scheme {
         Scheme::V1 => raw.param("SecurityToken").map(str::to_owned),
@@ -168,8 +173,9 @@ pub fn verify(
     })
 }
 
-/// Checks only the MAC of a request with a known secret: no clock, no nonce, no key store.
-/// For the recorded SDK vectors, whose timestamps are from the day they were captured.
+/// Checks only the MAC of a request with a known secret: no clock, no nonce, no key store,
+/// and no region (any ACS4 scope region is taken). For the recorded SDK vectors, whose
+/// timestamps are from the day they were captured.
 pub fn verify_mac_only(raw: &RawRequest, secret: &str) -> Result<Scheme, ApiError> {
     let claim = claim(raw)?;
     parse_timestamp(&claim.timestamp)?;

@@ -9,6 +9,22 @@ use super::{Claim, Proof, Scheme};
 use crate::error::{ApiError, Code};
 use crate::raw::RawRequest;
 
+/// The protocol parameters a V1 request may carry once. Everything the verifier and the
+/// dispatcher read about who signed what, when, and which action it asks for is here: two
+/// copies, both signed, would let two readers see two different requests.
+pub(crate) const SINGLE: &[&str] = &[
+    "Action",
+    "AccessKeyId",
+    "SignatureNonce",
+    "Signature",
+    "Timestamp",
+    "Version",
+    "SignatureMethod",
+    "SignatureVersion",
+    "SecurityToken",
+    "Format",
+];
+
 fn required<'a>(raw: &'a RawRequest, name: &str) -> Result<&'a str, ApiError> {
     match raw.param(name) {
         Some(v) if !v.is_empty() => Ok(v),
@@ -17,6 +33,9 @@ fn required<'a>(raw: &'a RawRequest, name: &str) -> Result<&'a str, ApiError> {
 }
 
 pub(super) fn claim(raw: &RawRequest) -> Result<Claim, ApiError> {
+    for name in SINGLE {
+        raw.single_param(name)?;
+    }
     let access_key_id = required(raw, "AccessKeyId")?.to_owned();
     let signature = required(raw, "Signature")?.to_owned();
     let method = required(raw, "SignatureMethod")?;
