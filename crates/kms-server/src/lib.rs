@@ -24,6 +24,7 @@ pub mod http;
 mod metrics;
 mod named;
 mod quota;
+mod replay;
 mod routes;
 mod startup;
 mod tls;
@@ -42,7 +43,7 @@ pub use startup::{StartError, start};
 pub struct State {
     kms: Kms,
     access_keys: credentials::AccessKeys,
-    nonces: credentials::Nonces,
+    nonces: replay::Nonces,
     /// Real time, for signature freshness.
     clock: Arc<dyn Clock>,
     /// The movable service clock, when `--dev-clock` is on.

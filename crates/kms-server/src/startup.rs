@@ -17,10 +17,12 @@ use kms_store::StoreError;
 use kms_store::postgres::PostgresStore;
 use kms_store::sqlite::SqliteStore;
 use kms_types::RegionId;
+use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use zeroize::Zeroizing;
 
-use crate::credentials::{AccessKeys, Nonces};
+use crate::credentials::AccessKeys;
+use crate::replay::Nonces;
 use crate::{Config, Server, State};
 
 /// Why kmsd could not start. Every message says what to do.
@@ -126,6 +128,8 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         })?;
     // The store now holds data under this root key: from here on, nothing is undone.
     created.keep();
+    let nonces = Nonces::open(data_dir, OffsetDateTime::now_utc())
+        .map_err(|source| StartError::DataDir { path: data_dir.display().to_string(), source })?;
 
     bootstrap_access_key(&kms, config, bootstrap).await?;
     let records = kms.access_key_records().await.map_err(|e| StartError::Store(e.to_string()))?;
@@ -135,7 +139,7 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
     let state = State {
         kms,
         access_keys,
-        nonces: Nonces::default(),
+        nonces,
         clock: Arc::new(SystemClock),
         dev_clock,
         jobs: tokio::sync::Mutex::new(()),

@@ -53,8 +53,7 @@ CREATE TABLE tags (
     PRIMARY KEY (resource_type, resource_id, tag_key)
 );
 CREATE INDEX tags_by_key ON tags(resource_type, tag_key, tag_value);
--- Unlogged: nonces are only useful for minutes, and a crash that loses them loses nothing a
--- replay could exploit beyond what the clock window already allows.
+-- Unlogged at first; logged since migration 6 (a crash must not forget them).
 CREATE UNLOGGED TABLE nonces (
     access_key_id TEXT NOT NULL,
     nonce         TEXT NOT NULL,
@@ -112,6 +111,12 @@ CREATE TABLE resource_policies (
     policy        TEXT NOT NULL,
     PRIMARY KEY (resource_type, resource_id)
 );
+"#,
+    // Logged after all: a PostgreSQL crash empties unlogged tables, and with them every node's
+    // memory of the nonces another node accepted — a captured request could then be replayed
+    // to another node within its window.
+    r#"
+ALTER TABLE nonces SET LOGGED;
 "#,
 ];
 

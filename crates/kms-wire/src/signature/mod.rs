@@ -52,9 +52,16 @@ pub trait CredentialLookup {
 
 /// Remembers nonces while a replay could still pass the clock check. Returns `false` when
 /// `(key, nonce)` was seen. `forget_after` is the request's timestamp plus the window: after
-/// it, a replay fails the timestamp check anyway, so the nonce need not be kept.
+/// it, a replay fails the timestamp check anyway, so the nonce need not be kept. An error
+/// means the nonce could not be remembered (durably): the request is refused with it.
 pub trait NonceCache {
-    fn first_use(&self, access_key_id: &str, nonce: &str, now: OffsetDateTime, forget_after: OffsetDateTime) -> bool;
+    fn first_use(
+        &self,
+        access_key_id: &str,
+        nonce: &str,
+        now: OffsetDateTime,
+        forget_after: OffsetDateTime,
+    ) -> Result<bool, ApiError>;
 }
 
 /// Proof that a request was authenticated. Only [`verify`] constructs it.
@@ -156,7 +163,7 @@ pub fn verify(
     }
     // One second past the window: a replay at exactly `timestamp + window` still passes the clock.
     let forget_after = timestamp + TIMESTAMP_WINDOW + time::Duration::seconds(1);
-    if !nonces.first_use(&claim.access_key_id, &claim.nonce, now, forget_after) {
+    if !nonces.first_use(&claim.access_key_id, &claim.nonce, now, forget_after)? {
         return Err(Code::SignatureNonceUsed.into());
     }
     let (action, version) = match claim.scheme {

@@ -22,8 +22,14 @@ impl CredentialLookup for OneKey {
 #[derive(Default)]
 struct Seen(RefCell<HashSet<String>>);
 impl NonceCache for Seen {
-    fn first_use(&self, id: &str, nonce: &str, _now: OffsetDateTime, _forget_after: OffsetDateTime) -> bool {
-        self.0.borrow_mut().insert(format!("{id}\0{nonce}"))
+    fn first_use(
+        &self,
+        id: &str,
+        nonce: &str,
+        _now: OffsetDateTime,
+        _forget_after: OffsetDateTime,
+    ) -> Result<bool, ApiError> {
+        Ok(self.0.borrow_mut().insert(format!("{id}\0{nonce}")))
     }
 }
 
@@ -184,9 +190,15 @@ fn acs_headers_must_cover_the_required_set() {
 fn nonces_are_kept_past_the_last_second_a_replay_could_pass() {
     struct Recorder(RefCell<Option<OffsetDateTime>>);
     impl NonceCache for Recorder {
-        fn first_use(&self, _: &str, _: &str, _: OffsetDateTime, forget_after: OffsetDateTime) -> bool {
+        fn first_use(
+            &self,
+            _: &str,
+            _: &str,
+            _: OffsetDateTime,
+            forget_after: OffsetDateTime,
+        ) -> Result<bool, ApiError> {
             *self.0.borrow_mut() = Some(forget_after);
-            true
+            Ok(true)
         }
     }
     let cache = Recorder(RefCell::new(None));
