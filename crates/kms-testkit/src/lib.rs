@@ -1,7 +1,11 @@
 //! Test support: [`Kmsd`] starts the real `kmsd` binary on a free port over a temporary data
 //! dir, and [`Client`] sends requests signed the way the SDKs sign them (V1 or ACS3), with
-//! knobs to send them wrong on purpose.
+//! knobs to send them wrong on purpose. [`PrivatePostgres`] is a PostgreSQL server of a test's
+//! own, to freeze, crash and restart.
 #![forbid(unsafe_code)]
+
+pub mod postgres;
+pub use postgres::{PgOptions, PrivatePostgres};
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
