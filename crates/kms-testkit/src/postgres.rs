@@ -121,6 +121,20 @@ impl PrivatePostgres {
         let mut pg =
             PrivatePostgres { bindir, dir, port: free_port(), password: opts.password.clone(), run_as, running: false };
         pg.init(&opts);
+        // The free port may be taken by another test before the server binds it: move on.
+        for _ in 0..3 {
+            match pg.try_start() {
+                Ok(()) => return pg,
+                Err(_) if pg.log().contains("could not bind") => {
+                    pg.port = free_port();
+                    let conf = pg.data_dir().join("postgresql.conf");
+                    let mut text = std::fs::read_to_string(&conf).unwrap();
+                    text.push_str(&format!("port = {}\n", pg.port));
+                    std::fs::write(&conf, text).unwrap();
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
         pg.start();
         pg
     }
@@ -194,16 +208,23 @@ impl PrivatePostgres {
     /// Starts the server (again) on the same data dir and port; waits until it accepts
     /// connections (after crash recovery, following [`PrivatePostgres::stop_immediate`]).
     pub fn start(&mut self) {
+        if let Err(e) = self.try_start() {
+            panic!("{e}");
+        }
+    }
+
+    fn try_start(&mut self) -> Result<(), String> {
         if self.running {
-            return;
+            return Ok(());
         }
         let mut c = self.command("pg_ctl");
         c.arg("-D").arg(self.data_dir()).arg("-l").arg(self.log_path()).args(["-w", "-t", "60", "start"]);
         let out = c.output();
         if !matches!(&out, Ok(o) if o.status.success()) {
-            panic!("PrivatePostgres: pg_ctl start failed: {out:?}\nserver log:\n{}", self.log());
+            return Err(format!("PrivatePostgres: pg_ctl start failed: {out:?}\nserver log:\n{}", self.log()));
         }
         self.running = true;
+        Ok(())
     }
 
     /// Crashes the server: `pg_ctl stop -m immediate` (every server process quits at once, no
