@@ -112,6 +112,11 @@ impl Kms {
         self.store.is_shared()
     }
 
+    /// Whether the store answers (readiness): its cheapest round trip.
+    pub async fn ping_store(&self) -> CoreResult<()> {
+        Ok(self.store.ping().await?)
+    }
+
     /// Records a request nonce in the shared store; `false` for a replay (spec §3.5).
     pub async fn record_nonce(
         &self,

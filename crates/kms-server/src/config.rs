@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -90,6 +91,26 @@ pub struct Config {
     #[arg(long, env = "KMSD_MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: Option<u64>,
 
+    /// The most a store call may take — waiting for a connection, connecting, the query —
+    /// before the request answers `ServiceUnavailableTemporary` (503) instead of waiting on a
+    /// database that does not answer; also how long `/readyz` waits for the store. Seconds, or
+    /// a duration such as `5s`, `1500ms`, `1m`. PostgreSQL calls are limited; SQLite's are local
+    /// and only `/readyz` is.
+    #[arg(long, env = "KMSD_STORE_TIMEOUT", default_value = "5s", value_parser = parse_duration, global = true)]
+    pub store_timeout: Duration,
+
+    /// File holding the PostgreSQL password (its first line), so that the --store URL needs
+    /// none and it stays off the command line. Without it, `PGPASSWORD` is used when the URL
+    /// has no password.
+    #[arg(long, env = "KMSD_STORE_PASSWORD_FILE", global = true)]
+    pub store_password_file: Option<PathBuf>,
+
+    /// PEM file of the CA that signed the PostgreSQL server's certificate (as `sslrootcert=` in
+    /// the URL): the certificate is verified, and so is the host name unless the URL says
+    /// `sslmode=verify-ca`.
+    #[arg(long, env = "KMSD_STORE_TLS_CA", global = true)]
+    pub store_tls_ca: Option<PathBuf>,
+
     /// Log filter (tracing's EnvFilter syntax, e.g. `info` or `kms_server=debug`). Logs go to
     /// stderr and never contain parameter values, plaintext, keys or secrets.
     #[arg(long, env = "KMSD_LOG", default_value = "info", global = true)]
@@ -157,6 +178,24 @@ pub enum AccessKeyCommand {
     Delete { access_key_id: String },
 }
 
+/// `5`, `5s`, `1500ms`, `2.5s`, `1m`: a positive duration (plain numbers are seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let number: f64 = number.parse().map_err(|_| format!("{s:?} is not a duration (e.g. 5s, 1500ms, 1m)"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => number,
+        "ms" => number / 1000.0,
+        "m" | "min" => number * 60.0,
+        other => return Err(format!("unknown unit {other:?} in {s:?}: use ms, s or m")),
+    };
+    if !(seconds > 0.0 && seconds <= 86_400.0) {
+        return Err(format!("{s:?} must be more than 0 and at most a day"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
 impl Config {
     pub fn root_key_path(&self) -> PathBuf {
         self.root_key_file.clone().unwrap_or_else(|| self.data_dir.join("root.key"))
@@ -177,5 +216,22 @@ impl Config {
     }
     pub fn credentials_path(&self) -> PathBuf {
         self.data_dir.join("bootstrap-credentials")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("1500ms").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("2.5s").unwrap(), Duration::from_millis(2500));
+        assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
+        for bad in ["", "0", "-1s", "5h", "s", "abc", "1e9"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
     }
 }

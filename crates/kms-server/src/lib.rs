@@ -62,6 +62,8 @@ pub struct State {
     /// Whether any key or secret has a policy: until one has, requests from unrestricted
     /// access keys are authorised without looking any up.
     resource_policies: std::sync::atomic::AtomicBool,
+    /// How long `/readyz` waits for the store (`--store-timeout`).
+    store_timeout: std::time::Duration,
 }
 
 /// How often scheduled jobs (deletion, rotation) look for due work.

@@ -24,8 +24,12 @@ async fn handle(head: Request, state: &State, peer: SocketAddr, request_id: &str
         Some((p, q)) => (p.to_owned(), Some(q.to_owned())),
         None => (head.target.clone(), None),
     };
+    // Liveness: the process serves. Says nothing about the store (see /readyz).
     if path == "/healthz" {
         return Rendered::plain("text/plain;charset=utf-8", b"ok\n".to_vec());
+    }
+    if path == "/readyz" {
+        return readiness(state, request_id).await;
     }
     if path == "/metrics" && head.method == "GET" {
         let body = crate::metrics::render(state).await.into_bytes();
@@ -86,6 +90,20 @@ async fn handle(head: Request, state: &State, peer: SocketAddr, request_id: &str
         latency_us = started.elapsed().as_micros() as u64,
         "request"
     );
+    rendered
+}
+
+/// Readiness: 200 when the store answers its cheapest query within `--store-timeout`, else
+/// 503, so a load balancer sends requests to nodes that can serve them.
+async fn readiness(state: &State, request_id: &str) -> Rendered {
+    let failed = match tokio::time::timeout(state.store_timeout, state.kms.ping_store()).await {
+        Ok(Ok(())) => return Rendered::plain("text/plain;charset=utf-8", b"ready\n".to_vec()),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {:?}", state.store_timeout),
+    };
+    tracing::warn!(request_id, error = %failed, "not ready: the store does not answer");
+    let mut rendered = Rendered::plain("text/plain;charset=utf-8", b"not ready: the store does not answer\n".to_vec());
+    rendered.status = 503;
     rendered
 }
 

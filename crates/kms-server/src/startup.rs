@@ -14,8 +14,9 @@ use kms_core::{Clock, CoreError, DevClock, Kms, SystemClock};
 use kms_crypto::soft::{self, SoftRootKey};
 use kms_store::Store;
 use kms_store::StoreError;
-use kms_store::postgres::PostgresStore;
+use kms_store::postgres::{PostgresOptions, PostgresStore};
 use kms_store::sqlite::SqliteStore;
+use kms_store::timed::Timed;
 use kms_types::RegionId;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
@@ -148,6 +149,7 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         secure: tls.is_some(),
         quotas: crate::quota::Quotas::new(config.quota_crypto_qps, config.quota_asymmetric_qps),
         resource_policies: std::sync::atomic::AtomicBool::new(resource_policies),
+        store_timeout: config.store_timeout,
     };
     Ok(Server { listener, tls, state: Arc::new(state), _lock: lock })
 }
@@ -232,11 +234,10 @@ pub(crate) async fn open_existing(config: &Config) -> Result<Kms, StartError> {
 /// The configured engine, opened.
 enum OpenedStore {
     /// SQLite: `existed` says whether the database file was there before this start.
-    Sqlite {
-        store: SqliteStore,
-        existed: bool,
-    },
-    Postgres(PostgresStore),
+    Sqlite { store: SqliteStore, existed: bool },
+    /// Every call limited to `--store-timeout`: a database that stops answering fails
+    /// requests instead of hanging them. (Not SQLite: its cache must see every write end.)
+    Postgres(Timed<PostgresStore>),
 }
 
 impl OpenedStore {
@@ -262,7 +263,10 @@ fn store_kind(config: &Config) -> Result<&'static str, StartError> {
     match config.store.as_str() {
         "sqlite" => Ok("sqlite"),
         url if url.starts_with("postgres://") || url.starts_with("postgresql://") => Ok("postgres"),
-        other => Err(StartError::Config(format!("--store must be `sqlite` or a postgres:// URL, not {other:?}"))),
+        other => Err(StartError::Config(format!(
+            "--store must be `sqlite` or a postgres:// URL, not {:?}",
+            kms_store::postgres::redact_url(other)
+        ))),
     }
 }
 
@@ -285,11 +289,33 @@ async fn open_store(config: &Config, created: &mut Created) -> Result<OpenedStor
             Ok(OpenedStore::Sqlite { store, existed })
         }
         _ => {
-            let store =
-                PostgresStore::open(&config.store).await.map_err(|e| StartError::Store(format!("PostgreSQL: {e}")))?;
-            Ok(OpenedStore::Postgres(store))
+            let opts = PostgresOptions {
+                timeout: config.store_timeout,
+                password: store_password(config)?,
+                tls_ca: config.store_tls_ca.clone(),
+            };
+            let store = PostgresStore::open_with(&config.store, &opts).await.map_err(|e| {
+                StartError::Store(match e {
+                    StoreError::Unavailable(why) => format!("PostgreSQL: {why}"),
+                    other => format!("PostgreSQL: {other}"),
+                })
+            })?;
+            Ok(OpenedStore::Postgres(Timed::new(store, config.store_timeout)))
         }
     }
+}
+
+/// The PostgreSQL password from `--store-password-file` (its first line), if given.
+fn store_password(config: &Config) -> Result<Option<String>, StartError> {
+    let Some(path) = &config.store_password_file else { return Ok(None) };
+    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+        StartError::Config(format!("cannot read the PostgreSQL password file {}: {e}", path.display()))
+    })?);
+    let password = text.lines().next().unwrap_or("");
+    if password.is_empty() {
+        return Err(StartError::Config(format!("the PostgreSQL password file {} is empty", path.display())));
+    }
+    Ok(Some(password.to_owned()))
 }
 
 /// The database holds wrapped keys: readable by kmsd's user only, like the root key. SQLite

@@ -106,6 +106,9 @@ impl<S: Store> Cached<S> {
 
 #[async_trait]
 impl<S: Store> Store for Cached<S> {
+    async fn ping(&self) -> StoreResult<()> {
+        self.inner.ping().await
+    }
     async fn get_meta(&self, name: &str) -> StoreResult<Option<String>> {
         self.inner.get_meta(name).await
     }

@@ -45,6 +45,7 @@ const ALL: Window = Window { offset: 0, limit: 100 };
 
 /// Runs every check against an empty store.
 pub async fn run(store: &dyn Store) {
+    store.ping().await.expect("a fresh store answers a ping");
     meta(store).await;
     keys(store).await;
     state_changes(store).await;
@@ -174,6 +175,7 @@ async fn meta(store: &dyn Store) {
     // The first writer wins; later initialisations see its value.
     assert_eq!(store.init_meta("account_id", "2").await.unwrap(), "1");
     assert_eq!(store.get_meta("account_id").await.unwrap().as_deref(), Some("1"));
+    store.ping().await.expect("a store with data answers a ping");
 }
 
 async fn keys(store: &dyn Store) {

@@ -15,6 +15,7 @@ pub mod postgres;
 mod records;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+pub mod timed;
 
 pub use records::{
     AccessKeyRecord, AliasRecord, KeyRecord, SecretRecord, SecretVersionRecord, VersionChange, VersionRecord,
@@ -62,6 +63,9 @@ pub struct Window {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Whether the engine answers at all: the cheapest round trip it has (readiness checks).
+    async fn ping(&self) -> StoreResult<()>;
+
     /// A deployment-wide setting, such as the account id or the root-key check value.
     async fn get_meta(&self, name: &str) -> StoreResult<Option<String>>;
     /// Sets `name` unless it is set; returns the value now stored (first writer wins).

@@ -1,7 +1,11 @@
 //! Test support: [`Kmsd`] starts the real `kmsd` binary on a free port over a temporary data
 //! dir, and [`Client`] sends requests signed the way the SDKs sign them (V1 or ACS3), with
-//! knobs to send them wrong on purpose.
+//! knobs to send them wrong on purpose. [`PrivatePostgres`] is a PostgreSQL server of a test's
+//! own, to freeze, crash and restart.
 #![forbid(unsafe_code)]
+
+pub mod postgres;
+pub use postgres::{PgOptions, PrivatePostgres};
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -70,6 +74,8 @@ pub struct Options {
     pub extra_args: Vec<String>,
     /// Start without the bootstrap environment, so kmsd generates an access key.
     pub no_bootstrap_env: bool,
+    /// More environment variables for the process.
+    pub env: Vec<(String, String)>,
 }
 
 impl Kmsd {
@@ -104,6 +110,7 @@ impl Kmsd {
             cmd.env("KMSD_BOOTSTRAP_ACCESS_KEY_ID", ACCESS_KEY_ID)
                 .env("KMSD_BOOTSTRAP_ACCESS_KEY_SECRET", ACCESS_KEY_SECRET);
         }
+        cmd.envs(opts.env.iter().map(|(k, v)| (k, v)));
         let mut child = cmd.stdout(Stdio::piped()).stderr(stderr).spawn().expect("spawn kmsd");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();

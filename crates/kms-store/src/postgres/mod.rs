@@ -3,18 +3,30 @@
 //!
 //! Schema changes are numbered migrations recorded in `kmsd_schema`, applied at start-up under
 //! a transaction-scoped advisory lock so several nodes starting at once migrate exactly once.
+//!
+//! Connecting ([`connect`]): TLS per the URL's `sslmode`, TCP keepalive, and time limits on
+//! connecting and on waiting for a pooled connection. The limit on a whole call is
+//! [`crate::timed::Timed`]'s; a connection whose call was given up on mid-way leaves the pool
+//! (see [`Conn`]).
 
+mod connect;
+#[cfg(test)]
+mod fault_tests;
 mod rows;
 mod schema;
 mod secrets;
 #[cfg(test)]
 mod tests;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, TimeoutType, Timeouts};
 use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId, ResourceType, SecretName, SecretVersionId, Tag};
-use tokio_postgres::NoTls;
 use tokio_postgres::types::ToSql;
+
+use self::connect::Tls;
+pub use self::connect::{DEFAULT_TIMEOUT, PostgresOptions, redact_url};
 
 use self::rows::*;
 use self::schema::{MIGRATION_LOCK, MIGRATIONS};
@@ -30,6 +42,59 @@ const POOL_SIZE: usize = 16;
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    /// For cancelling the statement of a connection given up on.
+    tls: Tls,
+    timeout: Duration,
+    /// The server, user and database (no password), for messages.
+    target: String,
+}
+
+/// A pooled connection lent to one store call. When the call is given up on before it
+/// finished ([`crate::timed::abandoned`]: its time ran out, or its caller went away), the
+/// connection may be mid-statement or waiting on a server that does not answer: it is taken
+/// out of the pool and closed instead of being lent to the next call, and its statement is
+/// cancelled (best effort, in the background) so the server lets go of what it holds.
+struct Conn {
+    object: Option<deadpool_postgres::Object>,
+    tls: Tls,
+    timeout: Duration,
+}
+
+impl std::ops::Deref for Conn {
+    type Target = deadpool_postgres::Object;
+    fn deref(&self) -> &Self::Target {
+        self.object.as_ref().expect("a lent connection")
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.object.as_mut().expect("a lent connection")
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if !crate::timed::abandoned() {
+            return;
+        }
+        let Some(object) = self.object.take() else { return };
+        let client = deadpool_postgres::Object::take(object);
+        let token = client.cancel_token();
+        drop(client);
+        let (tls, timeout) = (self.tls.clone(), self.timeout);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let cancel = async {
+                    match tls {
+                        Tls::Plain(t) => token.cancel_query(t).await,
+                        Tls::Rustls(t) => token.cancel_query(t).await,
+                    }
+                };
+                let _ = tokio::time::timeout(timeout, cancel).await;
+            });
+        }
+    }
 }
 
 /// An UPDATE or DELETE of one row by its key: no row is [`StoreError::NotFound`].
@@ -44,16 +109,51 @@ fn one_row(changed: Result<u64, tokio_postgres::Error>) -> StoreResult<()> {
 impl PostgresStore {
     /// Connects with a `postgres://` URL and applies pending migrations.
     pub async fn open(url: &str) -> StoreResult<Self> {
-        let config: tokio_postgres::Config = url.parse().map_err(unavailable)?;
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(manager).max_size(POOL_SIZE).build().map_err(unavailable)?;
-        let store = Self { pool };
+        Self::open_with(url, &PostgresOptions::default()).await
+    }
+
+    /// [`PostgresStore::open`] with the settings the URL does not carry. A server that cannot
+    /// be reached fails within `opts.timeout`, naming the server and the cause (never the
+    /// password).
+    pub async fn open_with(url: &str, opts: &PostgresOptions) -> StoreResult<Self> {
+        let target = connect::target(url, opts)?;
+        let manager = match &target.tls {
+            Tls::Plain(t) => Manager::from_config(target.config.clone(), *t, manager_config()),
+            Tls::Rustls(t) => Manager::from_config(target.config.clone(), t.clone(), manager_config()),
+        };
+        let timeouts = Timeouts { wait: Some(opts.timeout), create: Some(opts.timeout), recycle: Some(opts.timeout) };
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .timeouts(timeouts)
+            .build()
+            .map_err(unavailable)?;
+        let store = Self { pool, tls: target.tls, timeout: opts.timeout, target: target.describe };
+        // The first connection says whether the server is there at all, and if not, why.
+        drop(store.client().await.map_err(|e| store.cannot_connect(e))?);
         store.migrate().await?;
         Ok(store)
     }
 
-    async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
-        self.pool.get().await.map_err(unavailable)
+    /// Why no connection could be had, for a start-up message.
+    fn cannot_connect(&self, e: StoreError) -> StoreError {
+        let StoreError::Unavailable(why) = e else { return e };
+        StoreError::Unavailable(format!("cannot connect to {}: {why}", self.target))
+    }
+
+    async fn client(&self) -> StoreResult<Conn> {
+        let object = self.pool.get().await.map_err(|e| match e {
+            PoolError::Timeout(TimeoutType::Wait) => StoreError::Unavailable(format!(
+                "no pooled connection came free within {:?} (all {POOL_SIZE} busy)",
+                self.timeout
+            )),
+            PoolError::Timeout(_) => {
+                StoreError::Unavailable(format!("no connection within {:?}: the server does not answer", self.timeout))
+            }
+            PoolError::Backend(e) => unavailable(error_chain(&e)),
+            other => unavailable(other),
+        })?;
+        Ok(Conn { object: Some(object), tls: self.tls.clone(), timeout: self.timeout })
     }
 
     async fn migrate(&self) -> StoreResult<()> {
@@ -87,8 +187,34 @@ impl PostgresStore {
     }
 }
 
+fn manager_config() -> ManagerConfig {
+    // Fast: no query on checkout. A closed connection is noticed and replaced; one left
+    // mid-statement by an abandoned call never comes back (see `Conn`).
+    ManagerConfig { recycling_method: RecyclingMethod::Fast }
+}
+
+/// An error and its causes, `: `-joined (tokio-postgres keeps the OS error in the source).
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
 #[async_trait]
 impl Store for PostgresStore {
+    async fn ping(&self) -> StoreResult<()> {
+        let c = self.client().await?;
+        c.simple_query("SELECT 1").await.map(|_| ()).map_err(unavailable)
+    }
+
     async fn get_meta(&self, name: &str) -> StoreResult<Option<String>> {
         let c = self.client().await?;
         let row = c.query_opt("SELECT value FROM meta WHERE name = $1", &[&name]).await.map_err(unavailable)?;
@@ -198,7 +324,7 @@ impl Store for PostgresStore {
     }
 
     async fn keys_with_expired_material(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {
-        keys_where(&self.client().await?, "material_expire_at <= $1", now, limit).await
+        keys_where(&*self.client().await?, "material_expire_at <= $1", now, limit).await
     }
 
     async fn put_resource_policy(&self, resource: ResourceType, id: &str, policy: &str) -> StoreResult<()> {
@@ -249,11 +375,11 @@ impl Store for PostgresStore {
     }
 
     async fn keys_due_for_deletion(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {
-        keys_where(&self.client().await?, "state = 'PendingDeletion' AND delete_at <= $1", now, limit).await
+        keys_where(&*self.client().await?, "state = 'PendingDeletion' AND delete_at <= $1", now, limit).await
     }
 
     async fn keys_due_for_rotation(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {
-        keys_where(&self.client().await?, "state = 'Enabled' AND next_rotation_at <= $1", now, limit).await
+        keys_where(&*self.client().await?, "state = 'Enabled' AND next_rotation_at <= $1", now, limit).await
     }
 
     async fn destroy_key(&self, key: &KeyRecord) -> StoreResult<()> {
@@ -516,12 +642,12 @@ impl Store for PostgresStore {
         version: &SecretVersionId,
     ) -> StoreResult<Option<SecretVersionRecord>> {
         let c = self.client().await?;
-        Ok(secrets::versions(&c, name, Some(version)).await?.pop())
+        Ok(secrets::versions(&*c, name, Some(version)).await?.pop())
     }
 
     async fn list_secret_versions(&self, name: &SecretName) -> StoreResult<Vec<SecretVersionRecord>> {
         let c = self.client().await?;
-        secrets::versions(&c, name, None).await
+        secrets::versions(&*c, name, None).await
     }
 
     async fn change_secret(&self, secret: &SecretRecord, change: VersionChange<'_>) -> StoreResult<SecretRecord> {
@@ -541,7 +667,7 @@ impl Store for PostgresStore {
 
     async fn list_secrets(&self, window: Window) -> StoreResult<Listing<SecretRecord>> {
         let c = self.client().await?;
-        secrets::list(&c, window).await
+        secrets::list(&*c, window).await
     }
 
     async fn secrets_due_for_purge(&self, now: i64, limit: u32) -> StoreResult<Vec<SecretRecord>> {

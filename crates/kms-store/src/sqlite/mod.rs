@@ -249,6 +249,16 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
 
 #[async_trait]
 impl Store for SqliteStore {
+    /// A read of the database file on a read connection.
+    async fn ping(&self) -> StoreResult<()> {
+        self.with(|c| {
+            c.query_row("SELECT COUNT(*) FROM (SELECT 1 FROM meta LIMIT 1)", [], |r| r.get::<_, i64>(0))
+                .map(|_| ())
+                .map_err(unavailable)
+        })
+        .await
+    }
+
     async fn get_meta(&self, name: &str) -> StoreResult<Option<String>> {
         let name = name.to_owned();
         self.with(move |c| {
