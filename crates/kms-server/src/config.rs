@@ -111,6 +111,12 @@ pub struct Config {
     #[arg(long, env = "KMSD_STORE_TLS_CA", global = true)]
     pub store_tls_ca: Option<PathBuf>,
 
+    /// Benchmarking only: remember request nonces in memory alone, without the replay journal,
+    /// so `bench/replay-ab` can measure what the journal costs. A restart then forgets them and
+    /// a captured request can be replayed: never in production.
+    #[arg(long, hide = true)]
+    pub replay_memory_only: bool,
+
     /// Log filter (tracing's EnvFilter syntax, e.g. `info` or `kms_server=debug`). Logs go to
     /// stderr and never contain parameter values, plaintext, keys or secrets.
     #[arg(long, env = "KMSD_LOG", default_value = "info", global = true)]

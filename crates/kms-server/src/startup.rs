@@ -129,8 +129,13 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         })?;
     // The store now holds data under this root key: from here on, nothing is undone.
     created.keep();
-    let nonces = Nonces::open(data_dir, OffsetDateTime::now_utc())
-        .map_err(|source| StartError::DataDir { path: data_dir.display().to_string(), source })?;
+    let nonces = if config.replay_memory_only {
+        tracing::warn!("--replay-memory-only: a restart forgets request nonces; for benchmarks only");
+        Nonces::default()
+    } else {
+        Nonces::open(data_dir, OffsetDateTime::now_utc())
+            .map_err(|source| StartError::DataDir { path: data_dir.display().to_string(), source })?
+    };
 
     bootstrap_access_key(&kms, config, bootstrap).await?;
     let records = kms.access_key_records().await.map_err(|e| StartError::Store(e.to_string()))?;
