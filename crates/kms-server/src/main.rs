@@ -9,8 +9,13 @@ use kms_server::Config;
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = match log_filter(&config.log) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("kmsd: --log {:?}: {e}", config.log);
+            return ExitCode::from(2);
+        }
+    };
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
 
     if let Some(kms_server::config::Command::Admin(command)) = &config.command {
@@ -80,4 +85,24 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
         }
         tracing::info!("shutting down");
     })
+}
+
+/// The `--log` filter. Stricter than tracing's own syntax, where a mistyped level (`debgu`) is
+/// silently a target name and the log goes quiet: each directive is a level or
+/// `target=level`. The PostgreSQL driver logs statement parameters at debug, so it stays at
+/// info unless named explicitly: logs never carry values.
+fn log_filter(spec: &str) -> Result<tracing_subscriber::EnvFilter, String> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    let is_level = |l: &str| LEVELS.contains(&l.to_ascii_lowercase().as_str());
+    for directive in spec.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let level_ok = match directive.rsplit_once('=') {
+            Some((target, level)) => !target.is_empty() && is_level(level),
+            None => is_level(directive),
+        };
+        if !level_ok {
+            return Err(format!("{directive:?} is not a level ({}) or target=level", LEVELS.join(", ")));
+        }
+    }
+    let spec = if spec.contains("tokio_postgres") { spec.to_owned() } else { format!("{spec},tokio_postgres=info") };
+    tracing_subscriber::EnvFilter::try_new(&spec).map_err(|e| e.to_string())
 }
