@@ -6,10 +6,18 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+/// The bootstrap variables are environment-only (a secret on the command line would show in
+/// `ps`), so `--help` names them here.
+const BOOTSTRAP_HELP: &str = "\
+The first access key:
+  KMSD_BOOTSTRAP_ACCESS_KEY_ID, KMSD_BOOTSTRAP_ACCESS_KEY_SECRET
+      Create this access key on first start (only while the store has no access key at all).
+      Without them, kmsd generates one and writes it to <data-dir>/bootstrap-credentials (0600).";
+
 /// kmsd — a self-hosted key management service that speaks the Alibaba Cloud KMS API
 /// (2016-01-20), so the official SDKs and tools work against it unchanged.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "kmsd", version, about, long_about = None)]
+#[command(name = "kmsd", version, about, long_about = None, after_help = BOOTSTRAP_HELP)]
 pub struct Config {
     /// Without a command, kmsd serves.
     #[command(subcommand)]

@@ -224,6 +224,16 @@ fn an_invalid_log_filter_is_refused() {
     }
 }
 
+/// `--help` tells a newcomer about the environment-only bootstrap variables too.
+#[test]
+fn help_names_the_bootstrap_variables() {
+    let out = std::process::Command::new(bin()).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for name in ["KMSD_BOOTSTRAP_ACCESS_KEY_ID", "KMSD_BOOTSTRAP_ACCESS_KEY_SECRET", "bootstrap-credentials"] {
+        assert!(help.contains(name), "{help}");
+    }
+}
+
 /// The migration case of the README: a data key made in one region, re-encrypted for another.
 #[tokio::test]
 async fn two_regions_side_by_side() {
