@@ -34,16 +34,90 @@ pub struct Served {
     pub result: Result<Rendered, ApiError>,
 }
 
-/// Serves one decoded request.
+impl Served {
+    /// A request refused before its signature verified: only the access key it claims.
+    fn unverified(raw: &RawRequest, e: ApiError) -> Self {
+        Self {
+            action: None,
+            access_key_id: crate::audit::claimed_access_key(raw),
+            principal: None,
+            resources: Vec::new(),
+            intent_recorded: false,
+            result: Err(e),
+        }
+    }
+
+    fn failed(mut self, e: ApiError) -> Self {
+        self.result = Err(e);
+        self
+    }
+}
+
+/// The verified sender of a request.
+struct Caller {
+    verified: signature::Verified,
+    /// The principal its access key (or, for a temporary key, the key it was issued from)
+    /// belongs to, and that key's identity policy (`None`: unrestricted).
+    principal: String,
+    policy: Option<std::sync::Arc<kms_policy::Policy>>,
+}
+
+/// Serves one decoded request, stage by stage: authenticate (signature, replay), read the
+/// action and its parameters, name the resources, authorise, admit under the quota, put a
+/// change's intent on the audit trail, run the handler.
 pub async fn serve(raw: &RawRequest, state: &State, peer: std::net::IpAddr, request_id: &str) -> Served {
-    let refused = |e: ApiError| Served {
+    let caller = match authenticate(raw, state, request_id).await {
+        Ok(c) => c,
+        Err(e) => return Served::unverified(raw, e),
+    };
+    let mut served = Served {
         action: None,
-        access_key_id: crate::audit::claimed_access_key(raw),
-        principal: None,
+        access_key_id: Some(caller.verified.access_key_id().to_owned()),
+        principal: Some(caller.principal.clone()),
         resources: Vec::new(),
         intent_recorded: false,
-        result: Err(e),
+        result: Err(ApiError::internal()),
     };
+    let action = match action_of(&caller.verified) {
+        Ok(a) => a,
+        Err(e) => return served.failed(e),
+    };
+    served.action = Some(action);
+    if let Err(e) = check_version(&caller.verified) {
+        return served.failed(e);
+    }
+    let params = match Params::from_pairs(raw.query.iter().chain(&raw.form)) {
+        Ok(p) => p,
+        Err(e) => return served.failed(e),
+    };
+    let named = crate::named::of(action, &params);
+    served.resources = crate::audit::resources(&named, &state.kms).await;
+    if let Err(e) = authorize(state, &caller, action, &named, peer).await {
+        return served.failed(e);
+    }
+    if let Err(wait) = state.quotas.admit(caller.verified.access_key_id(), action) {
+        return served.failed(ApiError::throttled(wait));
+    }
+    if action.effect() == Effect::Writes {
+        if let Err(e) = record_intent(state, &served, action, peer, request_id).await {
+            return served.failed(e);
+        }
+        served.intent_recorded = true;
+    }
+    // A policy set here is in force on this node at once (others notice within a second).
+    let sets_policy = matches!(action, Action::SetKeyPolicy | Action::SetSecretPolicy)
+        || (action == Action::CreateKey && params.get("Policy").is_some());
+    let ctx = Ctx { kms: &state.kms, request_id };
+    served.result = dispatch(action, params, &ctx, raw.format()).await;
+    if sets_policy && served.result.is_ok() {
+        state.resource_policies.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    served
+}
+
+/// The signature, the clock and the replay guard — this node's, and on a shared store every
+/// node's, so a request replayed to another node is refused there too.
+async fn authenticate(raw: &RawRequest, state: &State, request_id: &str) -> Result<Caller, ApiError> {
     let now = state.clock_now();
     let credentials = crate::credentials::RequestCredentials {
         keys: &state.access_keys,
@@ -51,25 +125,7 @@ pub async fn serve(raw: &RawRequest, state: &State, peer: std::net::IpAddr, requ
         now,
         acting_as: Default::default(),
     };
-    let verified = match signature::verify(raw, &credentials, &state.nonces, now, state.kms.region().as_str()) {
-        Ok(v) => v,
-        Err(e) => return refused(e),
-    };
-    let signer = Some(verified.access_key_id().to_owned());
-    // A temporary key is authorised as the stored key it was issued from.
-    let acting_as = credentials.acting_as.take().unwrap_or_else(|| verified.access_key_id().to_owned());
-    let (principal, policy) = state.access_keys.grant(&acting_as);
-    let principal = Some(principal);
-    let unserved = |action: Option<Action>, e: ApiError| Served {
-        action,
-        access_key_id: signer.clone(),
-        principal: principal.clone(),
-        resources: Vec::new(),
-        intent_recorded: false,
-        result: Err(e),
-    };
-    // Nodes sharing a store share replay protection: a request replayed to another node is
-    // refused there too.
+    let verified = signature::verify(raw, &credentials, &state.nonces, now, state.kms.region().as_str())?;
     if state.kms.store_is_shared() {
         let (nonce, forget_after) = verified.replay_key();
         let first = state
@@ -78,107 +134,86 @@ pub async fn serve(raw: &RawRequest, state: &State, peer: std::net::IpAddr, requ
             .await;
         match first {
             Ok(true) => {}
-            Ok(false) => return unserved(None, kms_wire::Code::SignatureNonceUsed.into()),
-            Err(e) => return unserved(None, crate::error_map::to_api(e, request_id)),
+            Ok(false) => return Err(kms_wire::Code::SignatureNonceUsed.into()),
+            Err(e) => return Err(crate::error_map::to_api(e, request_id)),
         }
     }
-    let action = match verified.action() {
+    // A temporary key is authorised as the stored key it was issued from.
+    let acting_as = credentials.acting_as.take().unwrap_or_else(|| verified.access_key_id().to_owned());
+    let (principal, policy) = state.access_keys.grant(&acting_as);
+    Ok(Caller { verified, principal, policy })
+}
+
+fn action_of(verified: &signature::Verified) -> Result<Action, ApiError> {
+    match verified.action() {
         Some(a) if !a.is_empty() => Action::from_str(a),
         _ => Err(ApiError::missing_parameter("Action")),
-    };
-    let action = match action {
-        Ok(a) => a,
-        Err(e) => return unserved(None, e),
-    };
+    }
+}
+
+fn check_version(verified: &signature::Verified) -> Result<(), ApiError> {
     match verified.version() {
-        None | Some("") => return unserved(Some(action), ApiError::missing_parameter("Version")),
-        Some(v) if v != API_VERSION => return unserved(Some(action), kms_wire::Code::InvalidVersion.into()),
-        Some(_) => {}
+        None | Some("") => Err(ApiError::missing_parameter("Version")),
+        Some(v) if v != API_VERSION => Err(kms_wire::Code::InvalidVersion.into()),
+        Some(_) => Ok(()),
     }
-    let params = match Params::from_pairs(raw.query.iter().chain(&raw.form)) {
-        Ok(p) => p,
-        Err(e) => return unserved(Some(action), e),
-    };
-    let named = crate::named::of(action, &params);
-    let resources = crate::audit::resources(&named, &state.kms).await;
+}
+
+/// Identity and resource policies, when any could apply.
+async fn authorize(
+    state: &State,
+    caller: &Caller,
+    action: Action,
+    named: &[crate::named::Named],
+    peer: std::net::IpAddr,
+) -> Result<(), ApiError> {
     let resource_policies = state.resource_policies.load(std::sync::atomic::Ordering::Relaxed);
-    if policy.is_some() || resource_policies {
-        // Unrestricted keys act as the account itself; named ones as their principal.
-        let principal_arn = match (&policy, &principal) {
-            (Some(_), Some(name)) => state.kms.principal_arn(name),
-            _ => format!("acs:ram::{}:root", state.kms.account()),
-        };
-        let who = crate::authz::Who {
-            identity: policy.as_deref(),
-            principal_arn: &principal_arn,
-            // A restricted key always consults resource policies, so a grant made through
-            // another node holds at once; for unrestricted keys only a key policy's Deny can
-            // matter, and the flag (refreshed every 500 ms) spares them the lookups.
-            resource_policies: resource_policies || policy.is_some(),
-            source_ip: peer,
-            secure: state.secure,
-        };
-        if let Err(e) = crate::authz::authorize(action, &named, &state.kms, &who).await {
-            let result = Err(e);
-            return Served {
-                action: Some(action),
-                access_key_id: signer,
-                principal,
-                resources,
-                intent_recorded: false,
-                result,
-            };
-        }
+    if caller.policy.is_none() && !resource_policies {
+        return Ok(());
     }
-    // A policy set here is in force on this node at once (others notice within a second).
-    let sets_policy = matches!(action, Action::SetKeyPolicy | Action::SetSecretPolicy)
-        || (action == Action::CreateKey && params.get("Policy").is_some());
-    if let Err(wait) = state.quotas.admit(verified.access_key_id(), action) {
-        let result = Err(ApiError::throttled(wait));
-        return Served {
-            action: Some(action),
-            access_key_id: signer,
-            principal,
-            resources,
-            intent_recorded: false,
-            result,
-        };
-    }
-    // A change is on the trail before it runs; if it cannot be, it does not run.
-    let intent_recorded = action.effect() == Effect::Writes;
-    if intent_recorded {
-        let intent = AuditRecord {
-            time: AuditRecord::now(),
-            request_id,
-            phase: Some("Intent"),
-            access_key_id: signer.as_deref(),
-            principal: principal.as_deref(),
-            source_ip: peer.to_string(),
-            action: Some(action.as_str()),
-            resources: &resources,
-            code: None,
-            http_status: None,
-            latency_ms: 0.0,
-        };
-        if let Err(e) = state.audit.append(&intent).await {
-            tracing::error!(request_id, error = %e, "audit trail not writable: change refused before it ran");
-            let result = Err(crate::audit::unavailable());
-            return Served {
-                action: Some(action),
-                access_key_id: signer,
-                principal,
-                resources,
-                intent_recorded: false,
-                result,
-            };
-        }
-    }
-    let ctx = Ctx { kms: &state.kms, request_id };
-    let result = dispatch(action, params, &ctx, raw.format()).await;
-    if sets_policy && result.is_ok() {
-        state.resource_policies.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-    Served { action: Some(action), access_key_id: signer, principal, resources, intent_recorded, result }
+    // Unrestricted keys act as the account itself; named ones as their principal.
+    let principal_arn = match &caller.policy {
+        Some(_) => state.kms.principal_arn(&caller.principal),
+        None => format!("acs:ram::{}:root", state.kms.account()),
+    };
+    let who = crate::authz::Who {
+        identity: caller.policy.as_deref(),
+        principal_arn: &principal_arn,
+        // A restricted key always consults resource policies, so a grant made through
+        // another node holds at once; for unrestricted keys only a key policy's Deny can
+        // matter, and the flag (refreshed every 500 ms) spares them the lookups.
+        resource_policies: resource_policies || caller.policy.is_some(),
+        source_ip: peer,
+        secure: state.secure,
+    };
+    crate::authz::authorize(action, named, &state.kms, &who).await
+}
+
+/// A change is on the audit trail before it runs; if it cannot be, it does not run.
+async fn record_intent(
+    state: &State,
+    served: &Served,
+    action: Action,
+    peer: std::net::IpAddr,
+    request_id: &str,
+) -> Result<(), ApiError> {
+    let intent = AuditRecord {
+        time: AuditRecord::now(),
+        request_id,
+        phase: Some("Intent"),
+        access_key_id: served.access_key_id.as_deref(),
+        principal: served.principal.as_deref(),
+        source_ip: peer.to_string(),
+        action: Some(action.as_str()),
+        resources: &served.resources,
+        code: None,
+        http_status: None,
+        latency_ms: 0.0,
+    };
+    state.audit.append(&intent).await.map_err(|e| {
+        tracing::error!(request_id, error = %e, "audit trail not writable: change refused before it ran");
+        crate::audit::unavailable()
+    })
 }
 
 async fn run<R: Handle>(
