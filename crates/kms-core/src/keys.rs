@@ -128,6 +128,12 @@ impl Kms {
         Ok(key)
     }
 
+    /// How many keys are in each state, every state listed. The store keeps the counts with
+    /// every change to a key, so this costs the same at a million keys as at ten.
+    pub async fn keys_by_state(&self) -> CoreResult<Vec<(KeyState, u64)>> {
+        Ok(self.store.count_keys_by_state().await?)
+    }
+
     /// ListKeys. Filters the stores do not know are settled here: aliases become key ids,
     /// and a creator, creator type or instance no key here has leaves nothing to list.
     pub async fn list_keys(&self, filter: &KeyFilter, window: Window) -> CoreResult<Listing<KeyRecord>> {

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use kms_store::VersionUsage;
 use kms_types::KeyVersionId;
@@ -22,7 +23,10 @@ use crate::service::Kms;
 #[derive(Default)]
 pub(crate) struct UsageCounter {
     pending: Mutex<HashMap<KeyVersionId, VersionUsage>>,
-    since_start: Mutex<HashMap<KeyVersionId, VersionUsage>>,
+    /// All versions together: a table per version would only grow while the process lives,
+    /// and each version's own counts are in the store (DescribeKeyVersion).
+    encrypts_since_start: AtomicU64,
+    decrypts_since_start: AtomicU64,
     gate: tokio::sync::RwLock<()>,
 }
 
@@ -31,9 +35,8 @@ impl UsageCounter {
         if let Ok(mut pending) = self.pending.lock() {
             pending.entry(version.clone()).or_default().add(&delta);
         }
-        if let Ok(mut totals) = self.since_start.lock() {
-            totals.entry(version.clone()).or_default().add(&delta);
-        }
+        self.encrypts_since_start.fetch_add(delta.encrypts, Ordering::Relaxed);
+        self.decrypts_since_start.fetch_add(delta.decrypts, Ordering::Relaxed);
     }
 
     pub(crate) fn encrypted(&self, version: &KeyVersionId, now: i64) {
@@ -68,9 +71,13 @@ impl UsageCounter {
 }
 
 impl Kms {
-    /// Uses of each version since this process started: monotonic counters for the metrics.
-    pub fn usage_since_start(&self) -> Vec<(KeyVersionId, VersionUsage)> {
-        self.usage.since_start.lock().map(|t| t.iter().map(|(k, v)| (k.clone(), *v)).collect()).unwrap_or_default()
+    /// Encrypt-side and decrypt-side uses of all versions together since this process
+    /// started: monotonic counters for the metrics.
+    pub fn uses_since_start(&self) -> (u64, u64) {
+        (
+            self.usage.encrypts_since_start.load(Ordering::Relaxed),
+            self.usage.decrypts_since_start.load(Ordering::Relaxed),
+        )
     }
 
     /// Writes the counted uses to the store in one write. On failure they are kept for the

@@ -119,6 +119,14 @@ pub struct Config {
     #[arg(long, env = "KMSD_STORE_TLS_CA", global = true)]
     pub store_tls_ca: Option<PathBuf>,
 
+    /// Where `GET /metrics` (Prometheus) is served. Default: on the API listener, beside the
+    /// API. An address (`127.0.0.1:9100`; port 0 picks a free one, which kmsd names on stderr
+    /// as `kmsd metrics on http://…/metrics`): only there, over plain HTTP — bind it where only
+    /// the scraper reaches — and the API listener answers `/metrics` as any unknown path.
+    /// `off`: nowhere, and nothing is recorded.
+    #[arg(long, env = "KMSD_METRICS_LISTEN", value_parser = parse_metrics_listen)]
+    pub metrics_listen: Option<MetricsListen>,
+
     /// Benchmarking only: remember request nonces in memory alone, without the replay journal,
     /// so `bench/replay-ab` can measure what the journal costs. A restart then forgets them and
     /// a captured request can be replayed: never in production.
@@ -210,6 +218,24 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// `--metrics-listen`: a listener of its own, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsListen {
+    At(SocketAddr),
+    Off,
+}
+
+/// `off`, or an address such as `127.0.0.1:9100`.
+pub fn parse_metrics_listen(s: &str) -> Result<MetricsListen, String> {
+    match s.trim() {
+        "off" => Ok(MetricsListen::Off),
+        addr => addr
+            .parse()
+            .map(MetricsListen::At)
+            .map_err(|_| format!("{s:?} is neither `off` nor an address such as 127.0.0.1:9100")),
+    }
+}
+
 impl Config {
     pub fn root_key_path(&self) -> PathBuf {
         self.root_key_file.clone().unwrap_or_else(|| self.data_dir.join("root.key"))
@@ -246,6 +272,16 @@ mod tests {
         assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
         for bad in ["", "0", "-1s", "5h", "s", "abc", "1e9"] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn metrics_listen() {
+        assert_eq!(parse_metrics_listen("off"), Ok(MetricsListen::Off));
+        assert_eq!(parse_metrics_listen("127.0.0.1:9100"), Ok(MetricsListen::At("127.0.0.1:9100".parse().unwrap())));
+        assert_eq!(parse_metrics_listen("[::1]:0"), Ok(MetricsListen::At("[::1]:0".parse().unwrap())));
+        for bad in ["", "on", "api", "9100", "localhost:9100"] {
+            assert!(parse_metrics_listen(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -8,8 +8,9 @@
 //! - `handlers`: one `impl Handle` per action, calling [`kms_core::Kms`].
 //! - `error_map`: the one translation of key-service errors into wire codes.
 //!
-//! Start-up ([`start`]) prepares the data dir, the root key, the store and the access keys;
-//! [`run`] serves until a shutdown future fires and drains (mini-redis's shape).
+//! Start-up ([`start`]) binds the listeners and prepares the data dir, the root key, the store
+//! and the access keys; [`run`] serves until a shutdown future fires and drains (mini-redis's
+//! shape).
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -37,7 +38,7 @@ use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
 pub use config::Config;
-pub use startup::{StartError, start};
+pub use startup::StartError;
 
 /// Everything a request may need, shared by all connections.
 pub struct State {
@@ -51,8 +52,8 @@ pub struct State {
     /// One job run at a time, so a dev-clock advance and the jobs it makes due are one step
     /// that the periodic run cannot split.
     jobs: tokio::sync::Mutex<()>,
-    /// The Prometheus recorder's handle (one per process).
-    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// The Prometheus recorder's handle (one per process); `None` with `--metrics-listen off`.
+    metrics: Option<metrics::Exposition>,
     /// The audit trail every API request is written to before it is answered.
     audit: audit::AuditLog,
     /// Whether requests arrive over TLS (the `acs:SecureTransport` policy condition).
@@ -95,14 +96,66 @@ impl Server {
     }
 }
 
-/// Serves within `limits` until `shutdown` resolves, then drains in-flight requests.
-pub async fn run(server: Server, limits: http::Limits, shutdown: impl Future<Output = ()>) {
+/// A started kmsd: the API server, and the metrics listener when `--metrics-listen` names one.
+pub struct Started {
+    server: Server,
+    metrics: Option<TcpListener>,
+}
+
+impl Started {
+    /// The URL clients should use, as printed on the ready line.
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    /// Where `/metrics` is served when it has a listener of its own.
+    pub fn metrics_url(&self) -> Option<String> {
+        let addr = self.metrics.as_ref()?.local_addr().ok()?;
+        Some(format!("http://{addr}/metrics"))
+    }
+}
+
+/// Binds the listeners and prepares everything else; the result is ready to [`run`].
+pub async fn start(config: &Config) -> Result<Started, StartError> {
+    // Bound first, like the API listener: a taken port fails the start before anything is
+    // created in the data dir.
+    let metrics = match config.metrics_listen {
+        Some(config::MetricsListen::At(addr)) => Some(
+            TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr: addr.to_string(), source })?,
+        ),
+        _ => None,
+    };
+    let server = startup::start(config).await?;
+    Ok(Started { server, metrics })
+}
+
+/// Serves within `limits` until `shutdown` resolves, then drains in-flight requests; the
+/// metrics listener, if any, stops with it.
+pub async fn run(started: Started, limits: http::Limits, shutdown: impl Future<Output = ()>) {
+    let Started { server, metrics: metrics_listener } = started;
     let state = server.state.clone();
     let jobs = tokio::spawn(run_jobs(server.state.clone()));
     let refresh = tokio::spawn(refresh_access_keys(server.state.clone()));
+    let upkeep = tokio::spawn(metrics::upkeep(server.state.clone()));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let metrics_server = metrics_listener.map(|listener| {
+        let mut stopped = stopped.clone();
+        let endpoint = Arc::new(metrics::Endpoint(state.clone()));
+        tokio::spawn(http::serve(listener, None, endpoint, metrics::LIMITS, async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }))
+    });
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    };
     http::serve(server.listener, server.tls, server.state, limits, shutdown).await;
+    if let Some(m) = metrics_server {
+        let _ = m.await;
+    }
     jobs.abort();
     refresh.abort();
+    upkeep.abort();
     flush_usage(&state).await;
 }
 

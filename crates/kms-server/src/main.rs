@@ -46,6 +46,11 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // On stderr, whatever --log says (stdout's first line is the ready line, and whoever reads
+    // it may read no further), and before the ready line, so that it is there once that is.
+    if let Some(url) = server.metrics_url() {
+        eprintln!("kmsd metrics on {url}");
+    }
     // The one line scripts wait for.
     let mut out = std::io::stdout();
     let _ = writeln!(out, "kmsd listening on {}", server.url());

@@ -31,9 +31,8 @@ async fn handle(head: Request, state: &State, peer: SocketAddr, request_id: &str
     if path == "/readyz" {
         return readiness(state, request_id).await;
     }
-    if path == "/metrics" && head.method == "GET" {
-        let body = crate::metrics::render(state).await.into_bytes();
-        return Rendered::plain("text/plain; version=0.0.4", body);
+    if path == "/metrics" && head.method == "GET" && crate::metrics::on_api(state) {
+        return crate::metrics::render(state).await;
     }
     if path == DEV_CLOCK_PATH && state.dev_clock.is_some() {
         return advance_dev_clock(&head.method, query.as_deref(), state, request_id).await;
@@ -80,7 +79,7 @@ async fn handle(head: Request, state: &State, peer: SocketAddr, request_id: &str
             e.code.as_str()
         }
     };
-    crate::metrics::request(action.map(|a| a.as_str()).unwrap_or("-"), code, started.elapsed().as_secs_f64());
+    crate::metrics::request(action, code, started.elapsed().as_secs_f64());
     tracing::info!(
         request_id,
         %peer,

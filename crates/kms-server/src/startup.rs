@@ -149,7 +149,7 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         clock: Arc::new(SystemClock),
         dev_clock,
         jobs: tokio::sync::Mutex::new(()),
-        metrics: crate::metrics::install(),
+        metrics: crate::metrics::install(config),
         audit,
         secure: tls.is_some(),
         quotas: crate::quota::Quotas::new(config.quota_crypto_qps, config.quota_asymmetric_qps),

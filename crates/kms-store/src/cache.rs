@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId, ResourceType, SecretName, SecretVersionId, Tag};
+use kms_types::{AliasName, KeyFilter, KeyId, KeyState, KeyVersionId, ResourceType, SecretName, SecretVersionId, Tag};
 
 use crate::{
     AccessKeyRecord, AliasRecord, KeyRecord, Listing, SecretRecord, SecretVersionRecord, Store, StoreResult,
@@ -195,6 +195,10 @@ impl<S: Store> Store for Cached<S> {
             t.aliases.retain(|_, a| a.key_id != key.id);
         });
         result
+    }
+
+    async fn count_keys_by_state(&self) -> StoreResult<Vec<(KeyState, u64)>> {
+        self.inner.count_keys_by_state().await
     }
 
     async fn list_keys(&self, filter: &KeyFilter, window: Window) -> StoreResult<Listing<KeyRecord>> {

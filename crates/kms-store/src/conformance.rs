@@ -46,17 +46,125 @@ const ALL: Window = Window { offset: 0, limit: 100 };
 /// Runs every check against an empty store.
 pub async fn run(store: &dyn Store) {
     store.ping().await.expect("a fresh store answers a ping");
+    let zero: Vec<(KeyState, u64)> = KeyState::ALL.iter().map(|s| (*s, 0)).collect();
+    assert_eq!(store.count_keys_by_state().await.unwrap(), zero, "a fresh store has no keys");
     meta(store).await;
     keys(store).await;
+    counts_are_real(store, "after keys").await;
     state_changes(store).await;
+    counts_are_real(store, "after state_changes").await;
     tags(store).await;
     versions_and_schedules(store).await;
+    counts_are_real(store, "after versions_and_schedules").await;
     aliases(store).await;
     access_keys(store).await;
     nonces(store).await;
     secrets(store).await;
     imported_material(store).await;
+    counts_are_real(store, "after imported_material").await;
     resource_policies(store).await;
+    counts_are_real(store, "after resource_policies").await;
+    key_counts(store).await;
+}
+
+/// The kept counts against a real count of the keys table (a listing per state).
+async fn counts_are_real(store: &dyn Store, when: &str) -> Vec<(KeyState, u64)> {
+    let mut real = Vec::new();
+    for s in KeyState::ALL {
+        let filter = KeyFilter { states: Some(vec![*s]), ..Default::default() };
+        real.push((*s, store.list_keys(&filter, Window { offset: 0, limit: 0 }).await.unwrap().total));
+    }
+    assert_eq!(store.count_keys_by_state().await.unwrap(), real, "kept counts against a real count, {when}");
+    real
+}
+
+/// Keys by state through every write that inserts a key, changes its state or removes it —
+/// and through the ones that fail half-way, which must leave the counts as they were.
+async fn key_counts(store: &dyn Store) {
+    use KeyState::*;
+    let before = counts_are_real(store, "at the start").await;
+    // The expected counts: `before` plus these changes.
+    let mut delta: Vec<(KeyState, i64)> = KeyState::ALL.iter().map(|s| (*s, 0)).collect();
+    let mut moved = |from: Option<KeyState>, to: Option<KeyState>| {
+        for (s, d) in delta.iter_mut() {
+            *d += i64::from(Some(*s) == to) - i64::from(Some(*s) == from);
+        }
+        delta.clone()
+    };
+    let check = |delta: Vec<(KeyState, i64)>, when: &'static str| {
+        let before = before.clone();
+        async move {
+            let expected: Vec<(KeyState, u64)> =
+                before.iter().zip(&delta).map(|((s, n), (_, d))| (*s, (*n as i64 + d) as u64)).collect();
+            assert_eq!(counts_are_real(store, when).await, expected, "{when}");
+        }
+    };
+
+    let (a, va) = key(9000, Enabled);
+    let (b, vb) = key(9001, Disabled);
+    let (mut c, mut vc) = key(9002, PendingImport);
+    c.origin = Origin::External;
+    vc.material = Vec::new();
+    let (d, vd) = key(9003, PendingDeletion);
+    for (k, v) in [(&a, &va), (&b, &vb), (&c, &vc), (&d, &vd)] {
+        store.insert_key(k, v, &[]).await.unwrap();
+        moved(None, Some(k.state));
+    }
+    check(moved(None, None), "inserted one key in each state").await;
+    assert!(matches!(store.insert_key(&a, &va, &[]).await, Err(StoreError::Conflict)));
+    // A new key whose first version id is taken: nothing of it is stored, nor counted.
+    let (e, _) = key(9004, Enabled);
+    assert!(store.insert_key(&e, &VersionRecord { key_id: e.id.clone(), ..va.clone() }, &[]).await.is_err());
+    check(moved(None, None), "inserts that failed").await;
+
+    // State changes, one that changes something else only, and one that loses its race.
+    let a = store.update_key(&KeyRecord { state: Disabled, ..a }).await.unwrap();
+    check(moved(Some(Enabled), Some(Disabled)), "Enabled → Disabled").await;
+    let a = store.update_key(&KeyRecord { description: "only this".into(), ..a }).await.unwrap();
+    check(moved(None, None), "no state change").await;
+    let stale = KeyRecord { state: Enabled, revision: a.revision - 1, ..a.clone() };
+    assert!(matches!(store.update_key(&stale).await, Err(StoreError::Conflict)));
+    check(moved(None, None), "a stale change").await;
+    let a = store.update_key(&KeyRecord { state: PendingDeletion, delete_at: Some(1), ..a }).await.unwrap();
+    check(moved(Some(Disabled), Some(PendingDeletion)), "Disabled → PendingDeletion").await;
+    let b = store.update_key(&KeyRecord { state: Enabled, ..b }).await.unwrap();
+    check(moved(Some(Disabled), Some(Enabled)), "Disabled → Enabled").await;
+
+    // A rotation that also changes the state, and one whose version id is taken: the state
+    // change goes back with the failed version insert.
+    let v2 = VersionRecord { id: KeyVersionId::generate(), ..vb.clone() };
+    let b = store.add_version(&KeyRecord { state: Disabled, primary_version: v2.id.clone(), ..b }, &v2).await.unwrap();
+    check(moved(Some(Enabled), Some(Disabled)), "a new version with a state change").await;
+    let taken = VersionRecord { created_at: 9999, ..v2.clone() };
+    assert!(store.add_version(&KeyRecord { state: Enabled, ..b.clone() }, &taken).await.is_err());
+    check(moved(None, None), "a failed new version").await;
+
+    // Imported material arrives and leaves; a version of another key fails the whole write.
+    let c = store
+        .set_key_material(&KeyRecord { state: Enabled, material_fingerprint: Some("f".into()), ..c }, &vc.id, &[7])
+        .await
+        .unwrap();
+    check(moved(Some(PendingImport), Some(Enabled)), "material imported").await;
+    let wrong = store.set_key_material(&KeyRecord { state: PendingImport, ..c.clone() }, &vb.id, &[]).await;
+    assert!(matches!(wrong, Err(StoreError::NotFound)));
+    check(moved(None, None), "material of another key's version").await;
+    let c = store.set_key_material(&KeyRecord { state: PendingImport, ..c }, &vc.id, &[]).await.unwrap();
+    check(moved(Some(Enabled), Some(PendingImport)), "material removed").await;
+
+    // Destruction: a stale record and a missing key change nothing.
+    let stale = KeyRecord { revision: a.revision - 1, ..a.clone() };
+    assert!(matches!(store.destroy_key(&stale).await, Err(StoreError::Conflict)));
+    check(moved(None, None), "a stale destruction").await;
+    store.destroy_key(&a).await.unwrap();
+    check(moved(Some(PendingDeletion), None), "destroyed").await;
+    assert!(matches!(store.destroy_key(&a).await, Err(StoreError::NotFound)));
+    store.destroy_key(&d).await.unwrap();
+    check(moved(Some(PendingDeletion), None), "one more destroyed").await;
+    store.destroy_key(&c).await.unwrap();
+    store.destroy_key(&b).await.unwrap();
+    moved(Some(PendingImport), None);
+    check(moved(Some(Disabled), None), "every key of this section destroyed").await;
+    assert_eq!(counts_are_real(store, "at the end").await, before);
 }
 
 async fn secrets(store: &dyn Store) {

@@ -23,7 +23,7 @@ pub use records::{
 };
 
 use async_trait::async_trait;
-use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId, ResourceType, SecretName, SecretVersionId, Tag};
+use kms_types::{AliasName, KeyFilter, KeyId, KeyState, KeyVersionId, ResourceType, SecretName, SecretVersionId, Tag};
 
 /// What can go wrong in a store. Carries no record content.
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +113,12 @@ pub trait Store: Send + Sync + 'static {
     async fn destroy_key(&self, key: &KeyRecord) -> StoreResult<()>;
     /// Keys matching `filter`, oldest first.
     async fn list_keys(&self, filter: &KeyFilter, window: Window) -> StoreResult<Listing<KeyRecord>>;
+    /// How many keys are in each state, one entry per [`KeyState::ALL`] in that order (0 when
+    /// none). The engine keeps these counts in the same transaction as every insert, state
+    /// change and removal of a key, whoever makes it, so that this is one small read however
+    /// many keys there are: the metrics ask on every scrape, and a count over the keys table
+    /// would be a full scan each time.
+    async fn count_keys_by_state(&self) -> StoreResult<Vec<(KeyState, u64)>>;
 
     /// Fails with [`StoreError::Conflict`] when the name is taken.
     async fn insert_alias(&self, alias: &AliasRecord) -> StoreResult<()>;
@@ -186,4 +192,19 @@ pub trait Store: Send + Sync + 'static {
     async fn list_secrets(&self, window: Window) -> StoreResult<Listing<SecretRecord>>;
     /// Secrets whose recovery window ended at or before `now`.
     async fn secrets_due_for_purge(&self, now: i64, limit: u32) -> StoreResult<Vec<SecretRecord>>;
+}
+
+/// Stored `(state, count)` rows as one entry per [`KeyState::ALL`], in that order; states
+/// without a row have none.
+pub(crate) fn counts_by_state(rows: impl IntoIterator<Item = (String, i64)>) -> StoreResult<Vec<(KeyState, u64)>> {
+    let mut counts: Vec<(KeyState, u64)> = KeyState::ALL.iter().map(|s| (*s, 0)).collect();
+    for (state, n) in rows {
+        let state: KeyState =
+            state.parse().map_err(|_| StoreError::Corrupt(format!("key count of state {state:?}")))?;
+        let n = u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("{n} keys {state}")))?;
+        if let Some(entry) = counts.iter_mut().find(|(s, _)| *s == state) {
+            entry.1 += n;
+        }
+    }
+    Ok(counts)
 }

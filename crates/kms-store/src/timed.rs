@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId, ResourceType, SecretName, SecretVersionId, Tag};
+use kms_types::{AliasName, KeyFilter, KeyId, KeyState, KeyVersionId, ResourceType, SecretName, SecretVersionId, Tag};
 
 use crate::{
     AccessKeyRecord, AliasRecord, KeyRecord, Listing, SecretRecord, SecretVersionRecord, Store, StoreError,
@@ -133,6 +133,9 @@ impl<S: Store> Store for Timed<S> {
     }
     async fn count_resource_policies(&self) -> StoreResult<u64> {
         self.run(self.inner.count_resource_policies()).await
+    }
+    async fn count_keys_by_state(&self) -> StoreResult<Vec<(KeyState, u64)>> {
+        self.run(self.inner.count_keys_by_state()).await
     }
     async fn add_version_usage(&self, usage: &[(KeyVersionId, VersionUsage)]) -> StoreResult<()> {
         self.run(self.inner.add_version_usage(usage)).await

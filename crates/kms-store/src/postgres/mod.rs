@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, TimeoutType, Timeouts};
-use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId, ResourceType, SecretName, SecretVersionId, Tag};
+use kms_types::{AliasName, KeyFilter, KeyId, KeyState, KeyVersionId, ResourceType, SecretName, SecretVersionId, Tag};
 use tokio_postgres::types::ToSql;
 
 use self::connect::Tls;
@@ -387,14 +387,22 @@ impl Store for PostgresStore {
         let tx = c.transaction().await.map_err(unavailable)?;
         let id = key.id.as_str();
         let current = tx
-            .query_opt("SELECT revision FROM keys WHERE key_id = $1 FOR UPDATE", &[&id])
+            .query_opt("SELECT revision, state FROM keys WHERE key_id = $1 FOR UPDATE", &[&id])
             .await
             .map_err(unavailable)?;
-        match current.map(|r| r.get::<_, i64>(0)) {
+        let state: String = match current.map(|r| (r.get::<_, i64>(0), r.get(1))) {
             None => return Err(StoreError::NotFound),
-            Some(r) if r != key.revision => return Err(StoreError::Conflict),
-            Some(_) => {}
-        }
+            Some((r, _)) if r != key.revision => return Err(StoreError::Conflict),
+            Some((_, state)) => state,
+        };
+        // Every other write takes a key's count row (the `key_counts` trigger) in the statement
+        // that locks the key's row, before any other row. Here the key's row goes last (its
+        // versions and aliases refer to it), so its count row is taken now instead: waiting for
+        // it while holding the versions' rows could close a cycle with a write that holds the
+        // count row and waits for a version row.
+        tx.execute("SELECT 1 FROM key_counts WHERE state = $1 AND slot = kmsd_key_slot($2) FOR UPDATE", &[&state, &id])
+            .await
+            .map_err(unavailable)?;
         tx.execute("DELETE FROM aliases WHERE key_id = $1", &[&id]).await.map_err(unavailable)?;
         tx.execute("DELETE FROM tags WHERE resource_type = 'key' AND resource_id = $1", &[&id])
             .await
@@ -405,6 +413,16 @@ impl Store for PostgresStore {
         tx.execute("DELETE FROM key_versions WHERE key_id = $1", &[&id]).await.map_err(unavailable)?;
         tx.execute("DELETE FROM keys WHERE key_id = $1", &[&id]).await.map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)
+    }
+
+    async fn count_keys_by_state(&self) -> StoreResult<Vec<(KeyState, u64)>> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached("SELECT state, SUM(n)::BIGINT FROM key_counts GROUP BY state")
+            .await
+            .map_err(unavailable)?;
+        let rows = c.query(&stmt, &[]).await.map_err(unavailable)?;
+        crate::counts_by_state(rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1))))
     }
 
     async fn list_keys(&self, filter: &KeyFilter, window: Window) -> StoreResult<Listing<KeyRecord>> {

@@ -118,6 +118,49 @@ CREATE TABLE resource_policies (
     r#"
 ALTER TABLE nonces SET LOGGED;
 "#,
+    // Keys by state, kept by triggers in the transaction of every change to `keys` — whichever
+    // node, or whichever kmsd version, makes it — so the metrics read a few rows instead of
+    // counting the table. Each state's count is spread over 16 rows (`slot`, from the key id)
+    // and read as their sum: concurrent changes to different keys rarely wait on the same row.
+    // A change that moves a key between states takes its two rows in state order, so two such
+    // changes never wait on each other in opposite orders. The slot only spreads the writers:
+    // any slot gives the same sums. The table is locked while the keys that exist are counted
+    // once, so no change lands between the count and the triggers.
+    r#"
+LOCK TABLE keys IN SHARE ROW EXCLUSIVE MODE;
+CREATE TABLE key_counts (
+    state TEXT NOT NULL,
+    slot  SMALLINT NOT NULL,
+    n     BIGINT NOT NULL,
+    PRIMARY KEY (state, slot)
+);
+CREATE FUNCTION kmsd_key_slot(TEXT) RETURNS SMALLINT LANGUAGE SQL IMMUTABLE
+    AS $$ SELECT (hashtext($1) & 15)::SMALLINT $$;
+CREATE FUNCTION kmsd_count_key(TEXT, TEXT, BIGINT) RETURNS VOID LANGUAGE SQL
+    AS $$ INSERT INTO key_counts (state, slot, n) VALUES ($1, kmsd_key_slot($2), $3)
+          ON CONFLICT (state, slot) DO UPDATE SET n = key_counts.n + excluded.n $$;
+CREATE FUNCTION kmsd_keys_counted() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM kmsd_count_key(NEW.state, NEW.key_id, 1);
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM kmsd_count_key(OLD.state, OLD.key_id, -1);
+    ELSIF OLD.state COLLATE "C" < NEW.state COLLATE "C" THEN
+        PERFORM kmsd_count_key(OLD.state, OLD.key_id, -1);
+        PERFORM kmsd_count_key(NEW.state, NEW.key_id, 1);
+    ELSE
+        PERFORM kmsd_count_key(NEW.state, NEW.key_id, 1);
+        PERFORM kmsd_count_key(OLD.state, OLD.key_id, -1);
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER key_counts_insert_delete AFTER INSERT OR DELETE ON keys
+    FOR EACH ROW EXECUTE FUNCTION kmsd_keys_counted();
+CREATE TRIGGER key_counts_state AFTER UPDATE OF state ON keys
+    FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state) EXECUTE FUNCTION kmsd_keys_counted();
+INSERT INTO key_counts (state, slot, n) SELECT state, kmsd_key_slot(key_id), COUNT(*) FROM keys GROUP BY 1, 2;
+"#,
 ];
 
 /// Any fixed number: the advisory lock that serialises migrations across nodes.

@@ -47,3 +47,76 @@ async fn postgres_passes_the_conformance_suite() {
     // Opening again (a second node, or a restart) finds the schema current.
     PostgresStore::open(&url).await.unwrap();
 }
+
+/// A database from before the key counts (keys inserted as kmsd then did): opening it counts
+/// the keys there once, and the counts follow every change from then on.
+#[tokio::test]
+async fn the_key_counts_migration_counts_the_keys_already_there() {
+    use kms_types::KeyState::*;
+    let Some((url, _guard)) = fresh_database().await else { return };
+    let at = MIGRATIONS.iter().position(|m| m.contains("CREATE TABLE key_counts")).unwrap();
+    {
+        let (client, conn) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+        tokio::spawn(conn);
+        client.batch_execute("CREATE TABLE kmsd_schema (version INTEGER NOT NULL)").await.unwrap();
+        for m in &MIGRATIONS[..at] {
+            client.batch_execute(m).await.unwrap();
+        }
+        client.execute("INSERT INTO kmsd_schema (version) VALUES ($1)", &[&(at as i32)]).await.unwrap();
+        for (i, state) in ["Enabled", "Disabled", "Enabled", "PendingDeletion", "Enabled"].iter().enumerate() {
+            client
+                .execute(
+                    "INSERT INTO keys (key_id, spec, usage, origin, protection_level, state, description, creator,
+                     created_at, primary_version, deletion_protection, deletion_protection_description,
+                     last_rotation_at, revision)
+                     VALUES ($1, 'Aliyun_AES_256', 'ENCRYPT/DECRYPT', 'Aliyun_KMS', 'SOFTWARE', $2, '', '1', 1, $3,
+                     false, '', 1, 0)",
+                    &[&format!("key-{i}"), state, &format!("key-version-{i}")],
+                )
+                .await
+                .unwrap();
+        }
+    }
+    let store = PostgresStore::open(&url).await.unwrap();
+    let counted = vec![(Enabled, 3), (Disabled, 1), (PendingDeletion, 1), (PendingImport, 0)];
+    assert_eq!(store.count_keys_by_state().await.unwrap(), counted);
+    let (k, v) = crate::conformance::key(2, PendingImport);
+    store.insert_key(&k, &v, &[]).await.unwrap();
+    store.update_key(&KeyRecord { state: Disabled, ..k }).await.unwrap();
+    let counted = vec![(Enabled, 3), (Disabled, 2), (PendingDeletion, 1), (PendingImport, 0)];
+    assert_eq!(store.count_keys_by_state().await.unwrap(), counted);
+}
+
+/// Two nodes changing keys at once — inserts, state changes both ways, destruction — all
+/// succeed (no change waits on another in a cycle) and leave the counts equal to a real count.
+#[tokio::test]
+async fn concurrent_key_changes_on_two_nodes_keep_the_counts() {
+    use kms_types::{KeyFilter, KeyState::*};
+    let Some((url, _guard)) = fresh_database().await else { return };
+    let nodes = [PostgresStore::open(&url).await.unwrap(), PostgresStore::open(&url).await.unwrap()];
+    let mut tasks = tokio::task::JoinSet::new();
+    for t in 0..16 {
+        let store = nodes[t % 2].clone();
+        tasks.spawn(async move {
+            for i in 0..12 {
+                let (k, v) = crate::conformance::key(i, if i % 2 == 0 { Enabled } else { Disabled });
+                store.insert_key(&k, &v, &[]).await.unwrap();
+                let k = store.update_key(&KeyRecord { state: if i % 2 == 0 { Disabled } else { Enabled }, ..k }).await;
+                let k = store.update_key(&KeyRecord { state: PendingDeletion, ..k.unwrap() }).await.unwrap();
+                if i % 3 == 0 {
+                    store.destroy_key(&k).await.unwrap();
+                }
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    let mut real = Vec::new();
+    for s in KeyState::ALL {
+        let filter = KeyFilter { states: Some(vec![*s]), ..Default::default() };
+        real.push((*s, nodes[0].list_keys(&filter, Window { offset: 0, limit: 0 }).await.unwrap().total));
+    }
+    assert_eq!(real, vec![(Enabled, 0), (Disabled, 0), (PendingDeletion, 16 * 8), (PendingImport, 0)]);
+    assert_eq!(nodes[1].count_keys_by_state().await.unwrap(), real);
+}

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use async_trait::async_trait;
-use kms_types::{AliasName, KeyFilter, KeyId, KeyVersionId, ResourceType, SecretName, SecretVersionId, Tag};
+use kms_types::{AliasName, KeyFilter, KeyId, KeyState, KeyVersionId, ResourceType, SecretName, SecretVersionId, Tag};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use self::rows::*;
@@ -517,6 +517,16 @@ impl Store for SqliteStore {
             let rows = stmt.query_map(params_from_iter(&args), key_from_row).map_err(unavailable)?;
             let items = rows.map(|r| r.map_err(unavailable).and_then(key_record)).collect::<StoreResult<Vec<_>>>()?;
             Ok(Listing { items, total })
+        })
+        .await
+    }
+
+    async fn count_keys_by_state(&self) -> StoreResult<Vec<(KeyState, u64)>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached("SELECT state, n FROM key_counts").map_err(unavailable)?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).map_err(unavailable)?;
+            crate::counts_by_state(rows.collect::<rusqlite::Result<Vec<_>>>().map_err(unavailable)?)
         })
         .await
     }

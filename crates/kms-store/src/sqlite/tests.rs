@@ -122,3 +122,38 @@ async fn concurrent_writes_share_commits_and_fail_alone() {
         assert!(reopened.get_alias(&AliasName::parse(&name).unwrap()).await.unwrap().is_some(), "{name}");
     }
 }
+
+/// A database from before the key counts (keys inserted as kmsd then did): opening it counts
+/// the keys there once, and the counts follow every change from then on.
+#[tokio::test]
+async fn the_key_counts_migration_counts_the_keys_already_there() {
+    use kms_types::KeyState::*;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kms.db");
+    let at = MIGRATIONS.iter().position(|m| m.contains("CREATE TABLE key_counts")).unwrap();
+    {
+        let conn = Connection::open(&path).unwrap();
+        for m in &MIGRATIONS[..at] {
+            conn.execute_batch(m).unwrap();
+        }
+        conn.pragma_update(None, "user_version", at as i64).unwrap();
+        for (i, state) in ["Enabled", "Disabled", "Enabled", "PendingDeletion", "Enabled"].iter().enumerate() {
+            conn.execute(
+                "INSERT INTO keys (key_id, spec, usage, origin, protection_level, state, description, creator,
+                 created_at, primary_version, deletion_protection, deletion_protection_description,
+                 last_rotation_at, revision)
+                 VALUES (?1, 'Aliyun_AES_256', 'ENCRYPT/DECRYPT', 'Aliyun_KMS', 'SOFTWARE', ?2, '', '1', 1, ?3, 0, '', 1, 0)",
+                params![format!("key-{i}"), state, format!("key-version-{i}")],
+            )
+            .unwrap();
+        }
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let counted = vec![(Enabled, 3), (Disabled, 1), (PendingDeletion, 1), (PendingImport, 0)];
+    assert_eq!(store.count_keys_by_state().await.unwrap(), counted);
+    let (k, v) = crate::conformance::key(2, PendingImport);
+    store.insert_key(&k, &v, &[]).await.unwrap();
+    store.update_key(&KeyRecord { state: Disabled, ..k }).await.unwrap();
+    let counted = vec![(Enabled, 3), (Disabled, 2), (PendingDeletion, 1), (PendingImport, 0)];
+    assert_eq!(store.count_keys_by_state().await.unwrap(), counted);
+}
