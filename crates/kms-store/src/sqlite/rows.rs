@@ -202,11 +202,19 @@ pub(super) fn insert_version(tx: &Connection, v: &VersionRecord) -> StoreResult<
         .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict } else { unavailable(e) })
 }
 
+/// The jobs' scans for due keys. `ORDER BY +key_id`: ordering by the bare primary key makes
+/// SQLite walk the whole table in key order instead of using the partial index of the clause,
+/// a full scan every job tick (~90 ms of CPU per tick at a million keys); the `+` leaves it the
+/// index and a sort of the few due rows.
 pub(super) fn keys_where(c: &Connection, clause: &str, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {
-    let sql = format!("SELECT {KEY_COLUMNS} FROM keys WHERE {clause} ORDER BY key_id LIMIT {limit}");
+    let sql = keys_where_sql(clause, limit);
     let mut stmt = c.prepare(&sql).map_err(unavailable)?;
     let rows = stmt.query_map([now], key_from_row).map_err(unavailable)?;
     rows.map(|r| r.map_err(unavailable).and_then(key_record)).collect()
+}
+
+pub(super) fn keys_where_sql(clause: &str, limit: u32) -> String {
+    format!("SELECT {KEY_COLUMNS} FROM keys WHERE {clause} ORDER BY +key_id LIMIT {limit}")
 }
 
 pub(super) fn alias_record(r: &Row<'_>) -> rusqlite::Result<(String, String, i64)> {

@@ -157,3 +157,27 @@ async fn the_key_counts_migration_counts_the_keys_already_there() {
     let counted = vec![(Enabled, 3), (Disabled, 2), (PendingDeletion, 1), (PendingImport, 0)];
     assert_eq!(store.count_keys_by_state().await.unwrap(), counted);
 }
+
+/// The jobs' scans for due keys use their partial indexes, never a walk of the whole table.
+#[test]
+fn due_key_scans_use_their_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kms.db");
+    drop(SqliteStore::open(&path).unwrap());
+    let c = Connection::open(&path).unwrap();
+    for (clause, index) in [
+        ("state = 'PendingDeletion' AND delete_at <= ?1", "keys_by_delete_at"),
+        ("state = 'Enabled' AND next_rotation_at <= ?1", "keys_by_next_rotation"),
+        ("material_expire_at <= ?1", "keys_by_material_expiry"),
+    ] {
+        let sql = format!("EXPLAIN QUERY PLAN {}", rows::keys_where_sql(clause, 256));
+        let plan: Vec<String> = c
+            .prepare(&sql)
+            .unwrap()
+            .query_map([0i64], |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(plan.iter().any(|step| step.contains(index)), "{clause}: {plan:?}");
+    }
+}
