@@ -34,20 +34,6 @@ pub enum ProtocolParam {
 pub(crate) const V1_PROTOCOL: &[&str] =
     &["AccessKeyId", "Signature", "SignatureMethod", "SignatureVersion", "SignatureNonce", "Timestamp"];
 
-/// The parameters a V1 request may carry at most once (the verifier refuses a second copy).
-pub(crate) const V1_SINGLE: &[&str] = &[
-    "Action",
-    "AccessKeyId",
-    "SignatureNonce",
-    "Signature",
-    "Timestamp",
-    "Version",
-    "SignatureMethod",
-    "SignatureVersion",
-    "SecurityToken",
-    "Format",
-];
-
 impl ParamName {
     pub(crate) fn as_string(&self) -> String {
         match self {
@@ -101,7 +87,7 @@ pub fn run_v1(input: &V1Input) -> (bool, bool) {
         pairs.push((name, value.clone()));
     }
     // A repeated protocol parameter is refused, whatever its values.
-    collision |= V1_SINGLE.iter().any(|n| pairs.iter().filter(|(k, _)| k == n).count() > 1);
+    collision |= kms_wire::signature::V1_SINGLE.iter().any(|n| pairs.iter().filter(|(k, _)| k == n).count() > 1);
     shuffle(&mut pairs, input.order);
 
     let mut post = input.post;

@@ -198,5 +198,8 @@ pub mod sign {
     pub use super::v1::v1_signature;
 }
 
+/// The protocol parameters a V1 request may carry at most once (a second copy is refused).
+pub use v1::SINGLE as V1_SINGLE;
+
 #[cfg(test)]
 mod tests;

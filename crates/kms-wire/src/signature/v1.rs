@@ -12,7 +12,7 @@ use crate::raw::RawRequest;
 /// The protocol parameters a V1 request may carry once. Everything the verifier and the
 /// dispatcher read about who signed what, when, and which action it asks for is here: two
 /// copies, both signed, would let two readers see two different requests.
-pub(crate) const SINGLE: &[&str] = &[
+pub const SINGLE: &[&str] = &[
     "Action",
     "AccessKeyId",
     "SignatureNonce",
