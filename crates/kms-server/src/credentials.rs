@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use kms_core::{Kms, StoredAccessKey};
 use kms_store::AccessKeyRecord;
-use kms_wire::signature::{CredentialLookup, LookupError};
+use kms_wire::signature::{Credential, CredentialLookup, LookupError};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -78,20 +78,18 @@ impl AccessKeys {
 }
 
 /// The verifier's view of credentials for one request: stored access keys, and temporary
-/// ones carried by a security token. Remembers which stored key a temporary one acts as, so
-/// the request is authorised as that key.
+/// ones carried by a security token, which act as the stored key they were issued from.
 pub struct RequestCredentials<'a> {
     pub keys: &'a AccessKeys,
     pub kms: &'a Kms,
     pub now: OffsetDateTime,
-    pub acting_as: std::cell::RefCell<Option<String>>,
 }
 
 impl CredentialLookup for RequestCredentials<'_> {
-    fn secret(&self, access_key_id: &str, security_token: Option<&str>) -> Result<Zeroizing<String>, LookupError> {
+    fn secret(&self, access_key_id: &str, security_token: Option<&str>) -> Result<Credential, LookupError> {
         let Some(token) = security_token else {
-            *self.acting_as.borrow_mut() = Some(access_key_id.to_owned());
-            return self.keys.stored_secret(access_key_id);
+            let secret = self.keys.stored_secret(access_key_id)?;
+            return Ok(Credential { secret, acting_as: access_key_id.to_owned() });
         };
         let temp = self.kms.open_security_token(token).map_err(|_| LookupError::TokenMalformed)?;
         if temp.access_key_id != access_key_id {
@@ -102,7 +100,6 @@ impl CredentialLookup for RequestCredentials<'_> {
         }
         // Only while the key it was issued from is there and enabled.
         self.keys.stored_secret(&temp.parent)?;
-        *self.acting_as.borrow_mut() = Some(temp.parent);
-        Ok(temp.secret)
+        Ok(Credential { secret: temp.secret, acting_as: temp.parent })
     }
 }

@@ -119,12 +119,7 @@ pub async fn serve(raw: &RawRequest, state: &State, peer: std::net::IpAddr, requ
 /// node's, so a request replayed to another node is refused there too.
 async fn authenticate(raw: &RawRequest, state: &State, request_id: &str) -> Result<Caller, ApiError> {
     let now = state.clock_now();
-    let credentials = crate::credentials::RequestCredentials {
-        keys: &state.access_keys,
-        kms: &state.kms,
-        now,
-        acting_as: Default::default(),
-    };
+    let credentials = crate::credentials::RequestCredentials { keys: &state.access_keys, kms: &state.kms, now };
     let verified = signature::verify(raw, &credentials, &state.nonces, now, state.kms.region().as_str())?;
     if state.kms.store_is_shared() {
         let (nonce, forget_after) = verified.replay_key();
@@ -139,8 +134,7 @@ async fn authenticate(raw: &RawRequest, state: &State, request_id: &str) -> Resu
         }
     }
     // A temporary key is authorised as the stored key it was issued from.
-    let acting_as = credentials.acting_as.take().unwrap_or_else(|| verified.access_key_id().to_owned());
-    let (principal, policy) = state.access_keys.grant(&acting_as);
+    let (principal, policy) = state.access_keys.grant(verified.acting_as());
     Ok(Caller { verified, principal, policy })
 }
 

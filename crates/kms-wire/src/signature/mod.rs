@@ -44,10 +44,17 @@ pub enum LookupError {
     TokenMismatch,
 }
 
+/// What a credential lookup found: the secret to check the MAC with, and the stored access key
+/// the request acts as — the key itself, or for a temporary key the one it was issued from.
+pub struct Credential {
+    pub secret: Zeroizing<String>,
+    pub acting_as: String,
+}
+
 /// Where the verifier finds the secret of an access key: a stored one, or a temporary one
 /// whose security token (`SecurityToken` / `x-acs-security-token`) came with the request.
 pub trait CredentialLookup {
-    fn secret(&self, access_key_id: &str, security_token: Option<&str>) -> Result<Zeroizing<String>, LookupError>;
+    fn secret(&self, access_key_id: &str, security_token: Option<&str>) -> Result<Credential, LookupError>;
 }
 
 /// Remembers nonces while a replay could still pass the clock check. Returns `false` when
@@ -68,6 +75,7 @@ pub trait NonceCache {
 #[derive(Debug, Clone)]
 pub struct Verified {
     access_key_id: String,
+    acting_as: String,
     scheme: Scheme,
     action: Option<String>,
     version: Option<String>,
@@ -84,6 +92,11 @@ impl Verified {
     }
     pub fn access_key_id(&self) -> &str {
         &self.access_key_id
+    }
+    /// The stored access key whose rights the request has: the signing key, or the one a
+    /// temporary key was issued from.
+    pub fn acting_as(&self) -> &str {
+        &self.acting_as
     }
     pub fn scheme(&self) -> Scheme {
         self.scheme
@@ -150,14 +163,14 @@ pub fn verify(
         Scheme::Acs3 | Scheme::Acs4 => raw.header("x-acs-security-token"),
     }
     .filter(|t| !t.is_empty());
-    let secret = credentials.secret(&claim.access_key_id, security_token.as_deref()).map_err(|e| match e {
+    let credential = credentials.secret(&claim.access_key_id, security_token.as_deref()).map_err(|e| match e {
         LookupError::NotFound => ApiError::new(Code::InvalidAccessKeyIdNotFound),
         LookupError::Inactive => ApiError::new(Code::InvalidAccessKeyIdInactive),
         LookupError::TokenExpired => ApiError::new(Code::InvalidSecurityTokenExpired),
         LookupError::TokenMalformed => ApiError::new(Code::InvalidSecurityTokenMalformed),
         LookupError::TokenMismatch => ApiError::new(Code::InvalidSecurityTokenMismatch),
     })?;
-    check_mac(raw, &claim, &secret)?;
+    check_mac(raw, &claim, &credential.secret)?;
     if (timestamp - now).abs() > TIMESTAMP_WINDOW {
         return Err(Code::InvalidTimeStampExpired.into());
     }
@@ -172,6 +185,7 @@ pub fn verify(
     };
     Ok(Verified {
         access_key_id: claim.access_key_id,
+        acting_as: credential.acting_as,
         scheme: claim.scheme,
         action,
         version,

@@ -14,8 +14,12 @@ const REGION: &str = "cn-hangzhou";
 
 struct OneKey(&'static str, &'static str);
 impl CredentialLookup for OneKey {
-    fn secret(&self, id: &str, _token: Option<&str>) -> Result<Zeroizing<String>, LookupError> {
-        if id == self.0 { Ok(Zeroizing::new(self.1.to_owned())) } else { Err(LookupError::NotFound) }
+    fn secret(&self, id: &str, _token: Option<&str>) -> Result<Credential, LookupError> {
+        if id == self.0 {
+            Ok(Credential { secret: Zeroizing::new(self.1.to_owned()), acting_as: id.to_owned() })
+        } else {
+            Err(LookupError::NotFound)
+        }
     }
 }
 
