@@ -5,7 +5,9 @@ use kms_types::{
     AliasName, KeyFilter, KeyId, KeySpec, KeyState, KeyUsage, KeyVersionId, Origin, ProtectionLevel, ResourceType, Tag,
 };
 
-use crate::{AccessKeyRecord, AliasRecord, KeyRecord, Store, StoreError, VersionRecord, VersionUsage, Window};
+use crate::{
+    AccessKeyRecord, AliasRecord, InstanceRecord, KeyRecord, Store, StoreError, VersionRecord, VersionUsage, Window,
+};
 
 pub(crate) fn key(created_at: i64, state: KeyState) -> (KeyRecord, VersionRecord) {
     let id = KeyId::generate();
@@ -65,6 +67,7 @@ pub async fn run(store: &dyn Store) {
     resource_policies(store).await;
     counts_are_real(store, "after resource_policies").await;
     key_counts(store).await;
+    instances(store).await;
 }
 
 /// The kept counts against a real count of the keys table (a listing per state).
@@ -571,4 +574,57 @@ async fn resource_policies(store: &dyn Store) {
         store.get_resource_policy(ResourceType::Secret, k.id.as_str()).await.unwrap().as_deref(),
         Some("{\"s\":3}")
     );
+}
+
+async fn instances(store: &dyn Store) {
+    let a = InstanceRecord {
+        id: "kst-hzz000000000000000001".into(),
+        name: "kst-hzz000000000000000001".into(),
+        status: "Uninitialized".into(),
+        spec: 1000,
+        key_num: 1000,
+        secret_num: 100,
+        vpc_num: 1,
+        vpc_id: None,
+        zone_ids: String::new(),
+        vswitch_ids: String::new(),
+        bind_vpcs: "[]".into(),
+        created_at: 20,
+        started_at: None,
+        released: false,
+        revision: 1,
+    };
+    let b = InstanceRecord { id: "kst-hzz000000000000000000".into(), name: "b".into(), created_at: 30, ..a.clone() };
+    assert_eq!(store.get_instance(&a.id).await.unwrap(), None);
+    store.insert_instance(&b).await.unwrap();
+    store.insert_instance(&a).await.unwrap();
+    assert!(matches!(store.insert_instance(&a).await, Err(StoreError::Conflict)));
+    assert_eq!(store.get_instance(&a.id).await.unwrap(), Some(a.clone()));
+    // Oldest first, paged, with the total.
+    let all = store.list_instances(ALL).await.unwrap();
+    assert_eq!((all.items, all.total), (vec![a.clone(), b.clone()], 2));
+    let second = store.list_instances(Window { offset: 1, limit: 1 }).await.unwrap();
+    assert_eq!((second.items, second.total), (vec![b.clone()], 2));
+    // Compare-and-set.
+    let connected = InstanceRecord {
+        status: "Connected".into(),
+        vpc_id: Some("vpc-1".into()),
+        zone_ids: "z-a,z-b".into(),
+        vswitch_ids: "vsw-1".into(),
+        bind_vpcs: r#"[{"VpcId":"vpc-2"}]"#.into(),
+        started_at: Some(25),
+        ..a.clone()
+    };
+    let stored = store.update_instance(&connected).await.unwrap();
+    assert_eq!(stored, InstanceRecord { revision: 2, ..connected.clone() });
+    assert_eq!(store.get_instance(&a.id).await.unwrap(), Some(stored.clone()));
+    assert!(matches!(store.update_instance(&connected).await, Err(StoreError::Conflict)), "stale revision");
+    let ghost = InstanceRecord { id: "kst-none".into(), ..a.clone() };
+    assert!(matches!(store.update_instance(&ghost).await, Err(StoreError::NotFound)));
+    // Released: still readable by id, never listed.
+    let released = store.update_instance(&InstanceRecord { released: true, ..stored }).await.unwrap();
+    assert!(store.get_instance(&a.id).await.unwrap().unwrap().released);
+    assert_eq!(released.revision, 3);
+    let all = store.list_instances(ALL).await.unwrap();
+    assert_eq!((all.items, all.total), (vec![b], 1));
 }

@@ -18,8 +18,8 @@ pub mod sqlite;
 pub mod timed;
 
 pub use records::{
-    AccessKeyRecord, AliasRecord, KeyRecord, SecretRecord, SecretVersionRecord, VersionChange, VersionRecord,
-    VersionUsage,
+    AccessKeyRecord, AliasRecord, InstanceRecord, KeyRecord, SecretRecord, SecretVersionRecord, VersionChange,
+    VersionRecord, VersionUsage,
 };
 
 use async_trait::async_trait;
@@ -192,6 +192,17 @@ pub trait Store: Send + Sync + 'static {
     async fn list_secrets(&self, window: Window) -> StoreResult<Listing<SecretRecord>>;
     /// Secrets whose recovery window ended at or before `now`.
     async fn secrets_due_for_purge(&self, now: i64, limit: u32) -> StoreResult<Vec<SecretRecord>>;
+
+    /// Inserts a KMS instance; [`StoreError::Conflict`] when the id exists.
+    async fn insert_instance(&self, instance: &InstanceRecord) -> StoreResult<()>;
+    /// An instance by id, released ones included (callers decide what released means).
+    async fn get_instance(&self, id: &str) -> StoreResult<Option<InstanceRecord>>;
+    /// Compare-and-set: stores `instance` if the stored revision is still `instance.revision`
+    /// and returns it as stored (revision + 1); [`StoreError::Conflict`] when another change
+    /// won, [`StoreError::NotFound`] when there is no such instance.
+    async fn update_instance(&self, instance: &InstanceRecord) -> StoreResult<InstanceRecord>;
+    /// Instances not released, oldest first (then by id).
+    async fn list_instances(&self, window: Window) -> StoreResult<Listing<InstanceRecord>>;
 }
 
 /// Stored `(state, count)` rows as one entry per [`KeyState::ALL`], in that order; states

@@ -157,3 +157,27 @@ pub struct VersionChange<'a> {
     /// Versions to forget (the oldest, past the number kept).
     pub drop: &'a [SecretVersionId],
 }
+
+/// A KMS instance (`kst-…`), made by the operator and connected by a caller. Lists are kept as
+/// the service gives them (`zone_ids`, `vswitch_ids` comma-joined; `bind_vpcs` the service's
+/// JSON text): the store does not look inside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceRecord {
+    pub id: String,
+    pub name: String,
+    /// `Uninitialized` or `Connected` (see docs/design/instances.md §6).
+    pub status: String,
+    pub spec: i64,
+    pub key_num: i64,
+    pub secret_num: i64,
+    pub vpc_num: i64,
+    pub vpc_id: Option<String>,
+    pub zone_ids: String,
+    pub vswitch_ids: String,
+    pub bind_vpcs: String,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    /// Released instances stay as tombstones (ids are never reused) and are never listed.
+    pub released: bool,
+    pub revision: i64,
+}

@@ -12,6 +12,7 @@
 mod connect;
 #[cfg(test)]
 mod fault_tests;
+mod instances;
 mod rows;
 mod schema;
 mod secrets;
@@ -31,8 +32,8 @@ pub use self::connect::{DEFAULT_TIMEOUT, PostgresOptions, redact_url};
 use self::rows::*;
 use self::schema::{MIGRATION_LOCK, MIGRATIONS};
 use crate::{
-    AccessKeyRecord, AliasRecord, KeyRecord, Listing, SecretRecord, SecretVersionRecord, Store, StoreError,
-    StoreResult, VersionChange, VersionRecord, VersionUsage, Window,
+    AccessKeyRecord, AliasRecord, InstanceRecord, KeyRecord, Listing, SecretRecord, SecretVersionRecord, Store,
+    StoreError, StoreResult, VersionChange, VersionRecord, VersionUsage, Window,
 };
 
 /// Connections per node (PostgreSQL allows 100 in all by default, shared by every node).
@@ -696,5 +697,25 @@ impl Store for PostgresStore {
         );
         let rows = c.query(&sql, &[&now, &i64::from(limit)]).await.map_err(unavailable)?;
         rows.iter().map(secrets::to_secret).collect()
+    }
+
+    async fn insert_instance(&self, instance: &InstanceRecord) -> StoreResult<()> {
+        let c = self.client().await?;
+        instances::insert(&*c, instance).await
+    }
+
+    async fn get_instance(&self, id: &str) -> StoreResult<Option<InstanceRecord>> {
+        let c = self.client().await?;
+        instances::get(&*c, id).await
+    }
+
+    async fn update_instance(&self, instance: &InstanceRecord) -> StoreResult<InstanceRecord> {
+        let c = self.client().await?;
+        instances::update(&*c, instance).await
+    }
+
+    async fn list_instances(&self, window: Window) -> StoreResult<Listing<InstanceRecord>> {
+        let c = self.client().await?;
+        instances::list(&*c, window).await
     }
 }

@@ -8,6 +8,7 @@
 //! connections from `spawn_blocking` (WAL lets them run beside the writer) and see every
 //! answered write. Schema changes are numbered migrations tracked in `PRAGMA user_version`.
 
+mod instances;
 mod rows;
 mod schema;
 mod secrets;
@@ -25,8 +26,8 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use self::rows::*;
 use self::schema::MIGRATIONS;
 use crate::{
-    AccessKeyRecord, AliasRecord, KeyRecord, Listing, SecretRecord, SecretVersionRecord, Store, StoreError,
-    StoreResult, VersionChange, VersionRecord, VersionUsage, Window,
+    AccessKeyRecord, AliasRecord, InstanceRecord, KeyRecord, Listing, SecretRecord, SecretVersionRecord, Store,
+    StoreError, StoreResult, VersionChange, VersionRecord, VersionUsage, Window,
 };
 
 /// Read connections; reads are short, and the hot ones are served from the cache above.
@@ -831,5 +832,24 @@ impl Store for SqliteStore {
 
     async fn secrets_due_for_purge(&self, now: i64, limit: u32) -> StoreResult<Vec<SecretRecord>> {
         self.with(move |c| secrets::due_for_purge(c, now, limit)).await
+    }
+
+    async fn insert_instance(&self, instance: &InstanceRecord) -> StoreResult<()> {
+        let i = instance.clone();
+        self.write(move |c| instances::insert(c, &i)).await
+    }
+
+    async fn get_instance(&self, id: &str) -> StoreResult<Option<InstanceRecord>> {
+        let id = id.to_owned();
+        self.with(move |c| instances::get(c, &id)).await
+    }
+
+    async fn update_instance(&self, instance: &InstanceRecord) -> StoreResult<InstanceRecord> {
+        let i = instance.clone();
+        self.write(move |c| instances::update(c, &i)).await
+    }
+
+    async fn list_instances(&self, window: Window) -> StoreResult<Listing<InstanceRecord>> {
+        self.with(move |c| instances::list(c, window)).await
     }
 }
