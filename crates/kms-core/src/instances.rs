@@ -71,7 +71,7 @@ fn region_code(region: &str) -> String {
         "cn-beijing" => "bjj".into(),
         "cn-shanghai" => "shh".into(),
         other => {
-            let city = other.split('-').filter(|p| p.chars().all(|c| c.is_ascii_lowercase())).next_back().unwrap_or("");
+            let city = other.split('-').rfind(|p| p.chars().all(|c| c.is_ascii_lowercase())).unwrap_or("");
             let mut code: String = city.chars().filter(|c| c.is_ascii_lowercase()).take(3).collect();
             while code.len() < 3 {
                 code.push('x');
