@@ -249,3 +249,78 @@ async fn the_ca_chain_is_a_ca_certificate_openssl_reads() {
     // The CA's private key is not in the store in the clear (it is wrapped by the root key).
     assert!(!holds(&store_contents(&k.data_dir), b"PRIVATE KEY"));
 }
+
+/// Keys and secrets in an instance (§3): made only in a Connected instance, shown with it,
+/// selected by it, counted against its quotas; released, it takes no more.
+#[tokio::test]
+async fn keys_and_secrets_live_in_a_connected_instance_within_its_quotas() {
+    let k = start();
+    let c = k.client();
+    let id = create_instance(&k, &["--key-num", "2", "--secret-num", "1"]);
+    let in_it = [("DKMSInstanceId", id.as_str())];
+
+    // Not connected yet: the state code (Terraform retries CreateKey on it).
+    assert_error(&call(&c, "CreateKey", &in_it).await, 403, "Forbidden.DKMSInstanceStateInvalid");
+    assert_eq!(connect(&c, &id).await.status, 200);
+
+    let made = ok(&c, "CreateKey", &in_it).await;
+    assert_eq!(made["KeyMetadata"]["DKMSInstanceId"], id.as_str());
+    let key_id = made["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    let described = ok(&c, "DescribeKey", &[("KeyId", &key_id)]).await;
+    assert_eq!(described["KeyMetadata"]["DKMSInstanceId"], id.as_str());
+    // A default key shows none, and works as before.
+    let plain = new_key(&c).await;
+    assert!(ok(&c, "DescribeKey", &[("KeyId", &plain)]).await["KeyMetadata"].get("DKMSInstanceId").is_none());
+    // The instance key encrypts like any other.
+    let enc = ok(&c, "Encrypt", &[("KeyId", &key_id), ("Plaintext", &b64(b"in the instance"))]).await;
+    let dec = ok(&c, "Decrypt", &[("CiphertextBlob", enc["CiphertextBlob"].as_str().unwrap())]).await;
+    assert_eq!(unb64(dec["Plaintext"].as_str().unwrap()), b"in the instance");
+
+    // ListKeys by instance: exactly its keys.
+    let filter = format!(r#"[{{"Key":"DKMSInstanceId","Values":["{id}"]}}]"#);
+    let listed = ok(&c, "ListKeys", &[("Filters", &filter)]).await;
+    assert_eq!(listed["TotalCount"], 1, "{listed}");
+    assert_eq!(listed["Keys"]["Key"][0]["KeyId"], key_id.as_str());
+    assert_eq!(ok(&c, "ListKeys", &[]).await["TotalCount"], 2, "without the filter: both");
+
+    // Secrets: a key of the same instance is required.
+    let secret = |name: &'static str, key: String| {
+        let (id, c) = (id.clone(), c.clone());
+        async move {
+            let mut p = vec![("SecretName", name), ("VersionId", "v1"), ("SecretData", "in-instance")];
+            p.push(("DKMSInstanceId", id.as_str()));
+            if !key.is_empty() {
+                p.push(("EncryptionKeyId", key.as_str()));
+            }
+            call(&c, "CreateSecret", &p).await
+        }
+    };
+    assert_error(&secret("s0", String::new()).await, 400, "MissingParameter");
+    assert_error(&secret("s0", plain.clone()).await, 400, "InvalidParameter");
+    let r = secret("s1", key_id.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["DKMSInstanceId"], id.as_str());
+    let d = ok(&c, "DescribeSecret", &[("SecretName", "s1")]).await;
+    assert_eq!(d["DKMSInstanceId"], id.as_str());
+    assert_eq!(ok(&c, "GetSecretValue", &[("SecretName", "s1")]).await["SecretData"], "in-instance");
+    ok(&c, "CreateSecret", &[("SecretName", "plain"), ("VersionId", "v1"), ("SecretData", "x")]).await;
+    assert!(ok(&c, "DescribeSecret", &[("SecretName", "plain")]).await.get("DKMSInstanceId").is_none());
+    let listed = ok(&c, "ListSecrets", &[("Filters", &filter)]).await;
+    assert_eq!(listed["TotalCount"], 1, "{listed}");
+    assert_eq!(listed["SecretList"]["Secret"][0]["SecretName"], "s1");
+
+    // Quotas: one secret allowed (used), two keys allowed (one used).
+    assert_error(&secret("s2", key_id.clone()).await, 400, "Rejected.LimitExceeded");
+    ok(&c, "CreateKey", &in_it).await;
+    assert_error(&call(&c, "CreateKey", &in_it).await, 400, "Rejected.LimitExceeded");
+    let q = ok(&c, "GetKmsInstanceQuotaInfos", &[("KmsInstanceId", &id)]).await;
+    assert_eq!(q["KmsInstanceQuotaInfos"][0], json!({"ResourceQuota": 2, "ResourceType": "key", "UsedQuantity": 2}));
+    assert_eq!(q["KmsInstanceQuotaInfos"][1], json!({"ResourceQuota": 1, "ResourceType": "secret", "UsedQuantity": 1}));
+
+    // Unknown and released instances: the not-found code.
+    let unknown = [("DKMSInstanceId", "kst-hzz000000000000000000")];
+    assert_error(&call(&c, "CreateKey", &unknown).await, 403, "Forbidden.DKMSInstanceNotFound");
+    assert_eq!(call(&c, "ReleaseKmsInstance", &[("KmsInstanceId", &id)]).await.status, 200);
+    assert_error(&call(&c, "CreateKey", &in_it).await, 403, "Forbidden.DKMSInstanceNotFound");
+    assert_error(&secret("s3", key_id.clone()).await, 403, "Forbidden.DKMSInstanceNotFound");
+}

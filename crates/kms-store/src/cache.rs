@@ -330,6 +330,10 @@ impl<S: Store> Store for Cached<S> {
     async fn list_instances(&self, window: Window) -> StoreResult<Listing<InstanceRecord>> {
         self.inner.list_instances(window).await
     }
+
+    async fn count_instance_resources(&self, id: &str) -> StoreResult<(u64, u64)> {
+        self.inner.count_instance_resources(id).await
+    }
 }
 
 #[cfg(all(test, feature = "sqlite"))]

@@ -31,6 +31,7 @@ pub(crate) fn key(created_at: i64, state: KeyState) -> (KeyRecord, VersionRecord
         next_rotation_at: None,
         material_expire_at: None,
         material_fingerprint: None,
+        dkms_instance_id: None,
         revision: 0,
     };
     let v = VersionRecord {
@@ -193,6 +194,7 @@ async fn secrets(store: &dyn Store) {
         updated_at: 10,
         planned_delete_at: None,
         revision: 0,
+        dkms_instance_id: None,
     };
     let tag = Tag::new("team", "payments").unwrap();
     store.insert_secret(&secret, &version("v1", 10, &["ACSCurrent"]), std::slice::from_ref(&tag)).await.unwrap();
@@ -526,6 +528,7 @@ async fn imported_material(store: &dyn Store) {
         state: KeyState::Enabled,
         material_expire_at: Some(9000),
         material_fingerprint: Some("ab12".into()),
+        dkms_instance_id: None,
         ..k.clone()
     };
     let stored = store.set_key_material(&imported, &v.id, &[9, 9, 9]).await.unwrap();
@@ -626,5 +629,56 @@ async fn instances(store: &dyn Store) {
     assert!(store.get_instance(&a.id).await.unwrap().unwrap().released);
     assert_eq!(released.revision, 3);
     let all = store.list_instances(ALL).await.unwrap();
-    assert_eq!((all.items, all.total), (vec![b], 1));
+    assert_eq!((all.items, all.total), (vec![b.clone()], 1));
+
+    // Keys and secrets in an instance: stored with it, selected by it, counted by it.
+    assert_eq!(store.count_instance_resources(&b.id).await.unwrap(), (0, 0));
+    let (k, v) = key(40, KeyState::Enabled);
+    let k = KeyRecord { dkms_instance_id: Some(b.id.clone()), ..k };
+    store.insert_key(&k, &v, &[]).await.unwrap();
+    let (plain, plain_v) = key(41, KeyState::Enabled);
+    store.insert_key(&plain, &plain_v, &[]).await.unwrap();
+    assert_eq!(store.get_key(&k.id).await.unwrap().unwrap().dkms_instance_id, Some(b.id.clone()));
+    assert_eq!(store.get_key(&plain.id).await.unwrap().unwrap().dkms_instance_id, None);
+    let by_instance = KeyFilter { instance_ids: Some(vec![b.id.clone(), "kst-other".into()]), ..Default::default() };
+    let listed = store.list_keys(&by_instance, ALL).await.unwrap();
+    assert_eq!((listed.items.iter().map(|k| k.id.clone()).collect::<Vec<_>>(), listed.total), (vec![k.id.clone()], 1));
+    let secret = crate::SecretRecord {
+        name: kms_types::SecretName::parse("in-instance").unwrap(),
+        description: String::new(),
+        encryption_key_id: k.id.clone(),
+        created_at: 40,
+        updated_at: 40,
+        planned_delete_at: None,
+        dkms_instance_id: Some(b.id.clone()),
+        revision: 0,
+    };
+    let first = crate::SecretVersionRecord {
+        version_id: kms_types::SecretVersionId::parse("v1").unwrap(),
+        created_at: 40,
+        data_type: "text".into(),
+        sealed: vec![1; 48],
+        stages: vec![kms_types::VersionStage::parse("ACSCurrent").unwrap()],
+    };
+    store.insert_secret(&secret, &first, &[]).await.unwrap();
+    let stored = store.get_secret(&secret.name).await.unwrap().unwrap();
+    assert_eq!(stored.dkms_instance_id, Some(b.id.clone()));
+    // A change keeps the instance.
+    let changed = store
+        .change_secret(
+            &crate::SecretRecord { description: "changed".into(), ..stored.clone() },
+            crate::VersionChange { add: None, stages: &[], drop: &[] },
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.get_secret(&secret.name).await.unwrap().unwrap().dkms_instance_id, Some(b.id.clone()));
+    assert_eq!(store.count_instance_resources(&b.id).await.unwrap(), (1, 1));
+    assert_eq!(store.count_instance_resources("kst-other").await.unwrap(), (0, 0));
+    // Purged and destroyed resources leave the count.
+    store.purge_secret(&changed).await.unwrap();
+    let k = store.get_key(&k.id).await.unwrap().unwrap();
+    store.destroy_key(&k).await.unwrap();
+    assert_eq!(store.count_instance_resources(&b.id).await.unwrap(), (0, 0));
+    let plain = store.get_key(&plain.id).await.unwrap().unwrap();
+    store.destroy_key(&plain).await.unwrap();
 }

@@ -203,6 +203,9 @@ pub trait Store: Send + Sync + 'static {
     async fn update_instance(&self, instance: &InstanceRecord) -> StoreResult<InstanceRecord>;
     /// Instances not released, oldest first (then by id).
     async fn list_instances(&self, window: Window) -> StoreResult<Listing<InstanceRecord>>;
+    /// How many keys and secrets of an instance the store holds (all states, until purged):
+    /// its used key and secret quota.
+    async fn count_instance_resources(&self, id: &str) -> StoreResult<(u64, u64)>;
 }
 
 /// Stored `(state, count)` rows as one entry per [`KeyState::ALL`], in that order; states

@@ -34,6 +34,8 @@ pub struct KeyRecord {
     /// `EXTERNAL` keys: a digest of the material first imported, so that a re-import can be
     /// held to the same material after it was deleted (the material itself is gone then).
     pub material_fingerprint: Option<String>,
+    /// The KMS instance (`kst-…`) the key was created in; `None` for default keys.
+    pub dkms_instance_id: Option<String>,
     /// Bumped by every stored change; updates are compare-and-set on it.
     pub revision: i64,
 }
@@ -119,6 +121,8 @@ pub struct SecretRecord {
     pub updated_at: i64,
     /// Set while the secret waits out its recovery window after DeleteSecret.
     pub planned_delete_at: Option<i64>,
+    /// The KMS instance (`kst-…`) the secret was created in; `None` for default secrets.
+    pub dkms_instance_id: Option<String>,
     /// Bumped by every stored change; changes are compare-and-set on it.
     pub revision: i64,
 }

@@ -257,6 +257,10 @@ impl<S: Store> Store for Timed<S> {
     async fn list_instances(&self, window: Window) -> StoreResult<Listing<InstanceRecord>> {
         self.run(self.inner.list_instances(window)).await
     }
+
+    async fn count_instance_resources(&self, id: &str) -> StoreResult<(u64, u64)> {
+        self.run(self.inner.count_instance_resources(id)).await
+    }
 }
 
 #[cfg(all(test, feature = "sqlite"))]

@@ -112,3 +112,15 @@ pub(super) async fn list(c: &impl GenericClient, window: Window) -> StoreResult<
         .map_err(unavailable)?;
     Ok(Listing { items: rows.iter().map(to_instance).collect(), total: total as u64 })
 }
+
+pub(super) async fn count_resources(c: &impl GenericClient, id: &str) -> StoreResult<(u64, u64)> {
+    let row = c
+        .query_one(
+            "SELECT (SELECT COUNT(*) FROM keys WHERE dkms_instance_id = $1),
+                    (SELECT COUNT(*) FROM secrets WHERE dkms_instance_id = $1)",
+            &[&id],
+        )
+        .await
+        .map_err(unavailable)?;
+    Ok((row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64))
+}

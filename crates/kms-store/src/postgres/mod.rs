@@ -440,9 +440,12 @@ impl Store for PostgresStore {
             AND ($3::text[] IS NULL OR usage = ANY($3)) AND ($4::text[] IS NULL OR protection_level = ANY($4))
             AND ($5::text[] IS NULL OR EXISTS (SELECT 1 FROM tags t WHERE t.resource_type = 'key' AND t.resource_id = keys.key_id AND t.tag_key = ANY($5)))
             AND ($6::text[] IS NULL OR EXISTS (SELECT 1 FROM tags t WHERE t.resource_type = 'key' AND t.resource_id = keys.key_id AND t.tag_value = ANY($6)))
-            AND ($7::text[] IS NULL OR key_id = ANY($7))";
+            AND ($7::text[] IS NULL OR key_id = ANY($7))
+            AND ($8::text[] IS NULL OR dkms_instance_id = ANY($8))";
         let c = self.client().await?;
-        let params: [&(dyn ToSql + Sync); 7] = [&states, &specs, &usages, &levels, &tag_keys, &tag_values, &key_ids];
+        let instance_ids = strings(&filter.instance_ids);
+        let params: [&(dyn ToSql + Sync); 8] =
+            [&states, &specs, &usages, &levels, &tag_keys, &tag_values, &key_ids, &instance_ids];
         let total: i64 =
             c.query_one(&format!("SELECT COUNT(*) FROM keys {clause}"), &params).await.map_err(unavailable)?.get(0);
         let sql = format!(
@@ -717,5 +720,10 @@ impl Store for PostgresStore {
     async fn list_instances(&self, window: Window) -> StoreResult<Listing<InstanceRecord>> {
         let c = self.client().await?;
         instances::list(&*c, window).await
+    }
+
+    async fn count_instance_resources(&self, id: &str) -> StoreResult<(u64, u64)> {
+        let c = self.client().await?;
+        instances::count_resources(&*c, id).await
     }
 }

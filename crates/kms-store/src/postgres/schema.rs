@@ -180,6 +180,10 @@ CREATE TABLE instances (
     released    BOOLEAN NOT NULL,
     revision    BIGINT NOT NULL
 );
+ALTER TABLE keys ADD COLUMN dkms_instance_id TEXT;
+ALTER TABLE secrets ADD COLUMN dkms_instance_id TEXT;
+CREATE INDEX keys_by_instance ON keys (dkms_instance_id) WHERE dkms_instance_id IS NOT NULL;
+CREATE INDEX secrets_by_instance ON secrets (dkms_instance_id) WHERE dkms_instance_id IS NOT NULL;
 "#,
 ];
 

@@ -106,3 +106,13 @@ pub(super) fn list(c: &Connection, window: Window) -> StoreResult<Listing<Instan
         .map_err(unavailable)?;
     Ok(Listing { items, total: total as u64 })
 }
+
+pub(super) fn count_resources(c: &Connection, id: &str) -> StoreResult<(u64, u64)> {
+    c.query_row(
+        "SELECT (SELECT COUNT(*) FROM keys WHERE dkms_instance_id = ?1),
+                (SELECT COUNT(*) FROM secrets WHERE dkms_instance_id = ?1)",
+        [id],
+        |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+    )
+    .map_err(unavailable)
+}

@@ -498,6 +498,7 @@ impl Store for SqliteStore {
             in_clause(&filter.usages, |l| format!("usage IN ({l})"), &mut clause, &mut args);
             in_clause(&filter.protection_levels, |l| format!("protection_level IN ({l})"), &mut clause, &mut args);
             in_clause(&filter.key_ids, |l| format!("key_id IN ({l})"), &mut clause, &mut args);
+            in_clause(&filter.instance_ids, |l| format!("dkms_instance_id IN ({l})"), &mut clause, &mut args);
             for (column, allowed) in [("tag_key", &filter.tag_keys), ("tag_value", &filter.tag_values)] {
                 let tagged = |l: &str| {
                     format!(
@@ -851,5 +852,10 @@ impl Store for SqliteStore {
 
     async fn list_instances(&self, window: Window) -> StoreResult<Listing<InstanceRecord>> {
         self.with(move |c| instances::list(c, window)).await
+    }
+
+    async fn count_instance_resources(&self, id: &str) -> StoreResult<(u64, u64)> {
+        let id = id.to_owned();
+        self.with(move |c| instances::count_resources(c, &id)).await
     }
 }

@@ -149,5 +149,9 @@ CREATE TABLE instances (
     released    INTEGER NOT NULL,
     revision    INTEGER NOT NULL
 );
+ALTER TABLE keys ADD COLUMN dkms_instance_id TEXT;
+ALTER TABLE secrets ADD COLUMN dkms_instance_id TEXT;
+CREATE INDEX keys_by_instance ON keys (dkms_instance_id) WHERE dkms_instance_id IS NOT NULL;
+CREATE INDEX secrets_by_instance ON secrets (dkms_instance_id) WHERE dkms_instance_id IS NOT NULL;
 "#,
 ];
