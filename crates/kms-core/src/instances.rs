@@ -204,11 +204,53 @@ impl Kms {
         self.change_instance(&InstanceRecord { bind_vpcs: text, ..r }).await
     }
 
-    /// ReleaseKmsInstance: the instance is gone for every later call (§2.8, §6).
-    pub async fn release_instance(&self, id: &str) -> CoreResult<()> {
+    /// ReleaseKmsInstance: the instance is gone for every later call, and so is everything in
+    /// it (§2.8, §6). An instance holding keys or secrets is released only with
+    /// `ForceDeleteWithoutBackup` (kmsd keeps no backups; §12 Q4). The instance is marked
+    /// released first, so nothing new lands in it while its keys and secrets are purged.
+    pub async fn release_instance(&self, id: &str, force: bool) -> CoreResult<()> {
         let r = self.instance(id).await?;
+        let (keys, secrets) = self.store.count_instance_resources(id).await?;
+        if keys + secrets > 0 && !force {
+            return Err(CoreError::InvalidParameter("ForceDeleteWithoutBackup"));
+        }
         self.change_instance(&InstanceRecord { released: true, ..r }).await?;
-        Ok(())
+        self.purge_instance_resources(id).await
+    }
+
+    /// Destroys every key and purges every secret of an instance (secrets first: they are
+    /// sealed under its keys).
+    async fn purge_instance_resources(&self, id: &str) -> CoreResult<()> {
+        let mut offset = 0;
+        loop {
+            let page = self.store.list_secrets(Window { offset, limit: 1000 }).await?;
+            let n = page.items.len() as u64;
+            for s in page.items.into_iter().filter(|s| s.dkms_instance_id.as_deref() == Some(id)) {
+                match self.store.purge_secret(&s).await {
+                    Ok(()) => offset = offset.saturating_sub(1),
+                    Err(StoreError::NotFound) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if n < 1000 {
+                break;
+            }
+            offset += n;
+        }
+        let filter = kms_types::KeyFilter { instance_ids: Some(vec![id.to_owned()]), ..Default::default() };
+        loop {
+            let page = self.store.list_keys(&filter, Window { offset: 0, limit: 100 }).await?;
+            if page.items.is_empty() {
+                return Ok(());
+            }
+            for k in page.items {
+                match self.store.destroy_key(&k).await {
+                    // Changed meanwhile: the next page lists it again, as it is now.
+                    Ok(()) | Err(StoreError::Conflict | StoreError::NotFound) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
     }
 
     /// GetKmsInstanceQuotaInfos rows in the order key, secret, vpc, qps (§7).

@@ -320,7 +320,22 @@ async fn keys_and_secrets_live_in_a_connected_instance_within_its_quotas() {
     // Unknown and released instances: the not-found code.
     let unknown = [("DKMSInstanceId", "kst-hzz000000000000000000")];
     assert_error(&call(&c, "CreateKey", &unknown).await, 403, "Forbidden.DKMSInstanceNotFound");
-    assert_eq!(call(&c, "ReleaseKmsInstance", &[("KmsInstanceId", &id)]).await.status, 200);
+    // Holding keys and secrets, it is released only with ForceDeleteWithoutBackup (no backups
+    // here), and takes them with it; default resources stay.
+    let r = call(&c, "ReleaseKmsInstance", &[("KmsInstanceId", &id)]).await;
+    assert_error(&r, 400, "InvalidParameter");
+    assert!(r.text().contains("ForceDeleteWithoutBackup"), "{}", r.text());
+    let r = call(&c, "ReleaseKmsInstance", &[("KmsInstanceId", &id), ("ForceDeleteWithoutBackup", "true")]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
     assert_error(&call(&c, "CreateKey", &in_it).await, 403, "Forbidden.DKMSInstanceNotFound");
     assert_error(&secret("s3", key_id.clone()).await, 403, "Forbidden.DKMSInstanceNotFound");
+    assert_error(&call(&c, "DescribeKey", &[("KeyId", &key_id)]).await, 404, "Forbidden.KeyNotFound");
+    assert_error(&call(&c, "DescribeSecret", &[("SecretName", "s1")]).await, 404, "Forbidden.ResourceNotFound");
+    assert_eq!(ok(&c, "ListKeys", &[("Filters", &filter)]).await["TotalCount"], 0);
+    assert_eq!(
+        ok(&c, "ListKeys", &[]).await["TotalCount"],
+        2,
+        "the default keys stay (plain, and the default secrets key)"
+    );
+    ok(&c, "DescribeSecret", &[("SecretName", "plain")]).await;
 }

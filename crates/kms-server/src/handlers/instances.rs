@@ -166,8 +166,7 @@ impl Handle for GetKmsInstanceQuotaInfosRequest {
 impl Handle for ReleaseKmsInstanceRequest {
     type Response = EmptyResponse;
     async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, kms_wire::ApiError> {
-        let _ = self.force_delete_without_backup;
-        ctx.kms.release_instance(&self.instance_id).await.map_err(|e| ctx.fail(e))?;
+        ctx.kms.release_instance(&self.instance_id, self.force_delete_without_backup).await.map_err(|e| ctx.fail(e))?;
         Ok(EmptyResponse {})
     }
 }
