@@ -165,6 +165,10 @@ async fn an_instance_is_created_connected_bound_counted_and_released() {
         assert!(of(None), "{action} audited");
         assert_eq!(of(Some("Intent")), writes, "{action} intent line");
     }
+    // The instance is named by its ARN.
+    let connected = lines.iter().find(|l| l["Action"] == "ConnectKmsInstance" && l.get("Phase").is_none()).unwrap();
+    let arn = connected["Resources"][0].as_str().unwrap();
+    assert!(arn.starts_with("acs:kms:cn-hangzhou:") && arn.ends_with(&format!(":keystore/{id}")), "{connected}");
 }
 
 #[tokio::test]
