@@ -1,7 +1,7 @@
 //! Creating, describing and listing keys.
 
 use kms_crypto::MaterialLabel;
-use kms_store::{KeyRecord, Listing, VersionRecord, Window};
+use kms_store::{KeyRecord, Listing, StoreError, VersionRecord, Window};
 use kms_types::{
     AliasName, KeyFilter, KeyId, KeyRef, KeySpec, KeyState, KeyUsage, KeyVersionId, Origin, ProtectionLevel,
 };
@@ -116,7 +116,12 @@ impl Kms {
             material: material.0,
             usage: Default::default(),
         };
-        self.store.insert_key(&key, &version, &new.tags).await?;
+        self.store.insert_key(&key, &version, &new.tags).await.map_err(|e| match e {
+            // The instance filled up (or went) since instance_room looked.
+            StoreError::LimitExceeded => CoreError::LimitExceeded,
+            StoreError::NotFound if key.dkms_instance_id.is_some() => CoreError::InstanceNotFound,
+            other => other.into(),
+        })?;
         if let Some(p) = &new.policy {
             self.store.put_resource_policy(kms_types::ResourceType::Key, key.id.as_str(), p).await?;
         }

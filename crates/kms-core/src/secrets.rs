@@ -204,6 +204,9 @@ impl Kms {
         match self.store.insert_secret(&secret, &first, &n.tags).await {
             Ok(()) => Ok(secret),
             Err(StoreError::Conflict) => Err(CoreError::SecretExists),
+            // The instance filled up (or went) since instance_room looked.
+            Err(StoreError::LimitExceeded) => Err(CoreError::LimitExceeded),
+            Err(StoreError::NotFound) if secret.dkms_instance_id.is_some() => Err(CoreError::InstanceNotFound),
             Err(e) => Err(e.into()),
         }
     }

@@ -674,6 +674,21 @@ async fn instances(store: &dyn Store) {
     assert_eq!(store.get_secret(&secret.name).await.unwrap().unwrap().dkms_instance_id, Some(b.id.clone()));
     assert_eq!(store.count_instance_resources(&b.id).await.unwrap(), (1, 1));
     assert_eq!(store.count_instance_resources("kst-other").await.unwrap(), (0, 0));
+    // The quota is counted in the insert's own write: a full instance takes nothing more.
+    let full = store.update_instance(&InstanceRecord { key_num: 1, secret_num: 1, ..b.clone() }).await.unwrap();
+    let (k2, v2) = key(42, KeyState::Enabled);
+    let k2 = KeyRecord { dkms_instance_id: Some(b.id.clone()), ..k2 };
+    assert!(matches!(store.insert_key(&k2, &v2, &[]).await, Err(StoreError::LimitExceeded)));
+    assert_eq!(store.get_key(&k2.id).await.unwrap(), None, "nothing written");
+    let s2 = crate::SecretRecord { name: kms_types::SecretName::parse("in-instance-2").unwrap(), ..secret.clone() };
+    assert!(matches!(store.insert_secret(&s2, &first, &[]).await, Err(StoreError::LimitExceeded)));
+    assert_eq!(store.get_secret(&s2.name).await.unwrap(), None, "nothing written");
+    let k3 = KeyRecord { dkms_instance_id: Some("kst-none".into()), ..k2.clone() };
+    assert!(matches!(store.insert_key(&k3, &v2, &[]).await, Err(StoreError::NotFound)), "no such instance");
+    store.update_instance(&InstanceRecord { key_num: 2, ..full }).await.unwrap();
+    store.insert_key(&k2, &v2, &[]).await.unwrap();
+    assert_eq!(store.count_instance_resources(&b.id).await.unwrap(), (2, 1));
+    store.destroy_key(&store.get_key(&k2.id).await.unwrap().unwrap()).await.unwrap();
     // Purged and destroyed resources leave the count.
     store.purge_secret(&changed).await.unwrap();
     let k = store.get_key(&k.id).await.unwrap().unwrap();

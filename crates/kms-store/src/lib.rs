@@ -47,6 +47,24 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Which quota of a KMS instance an insert uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceQuota {
+    Keys,
+    Secrets,
+}
+
+impl InstanceQuota {
+    /// The `instances` column holding the quota and the table counted against it.
+    #[allow(dead_code)]
+    pub(crate) fn column_and_table(self) -> (&'static str, &'static str) {
+        match self {
+            InstanceQuota::Keys => ("key_num", "keys"),
+            InstanceQuota::Secrets => ("secret_num", "secrets"),
+        }
+    }
+}
+
 /// One page of a listing plus the total number of matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listing<T> {
@@ -71,7 +89,10 @@ pub trait Store: Send + Sync + 'static {
     /// Sets `name` unless it is set; returns the value now stored (first writer wins).
     async fn init_meta(&self, name: &str, value: &str) -> StoreResult<String>;
 
-    /// Inserts a key together with its first version and tags, atomically.
+    /// Inserts a key together with its first version and tags, atomically. A key in a KMS
+    /// instance (`dkms_instance_id`) is counted against the instance's `key_num` in the same
+    /// write: [`StoreError::LimitExceeded`] (nothing written) when the instance is full,
+    /// [`StoreError::NotFound`] when there is no such instance.
     async fn insert_key(&self, key: &KeyRecord, first_version: &VersionRecord, tags: &[Tag]) -> StoreResult<()>;
     async fn get_key(&self, id: &KeyId) -> StoreResult<Option<KeyRecord>>;
     async fn get_version(&self, id: &KeyVersionId) -> StoreResult<Option<VersionRecord>>;
@@ -169,7 +190,8 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_access_key(&self, id: &str) -> StoreResult<()>;
 
     /// Inserts a secret with its first version (and that version's stages) and tags,
-    /// atomically; [`StoreError::Conflict`] when the name is taken.
+    /// atomically; [`StoreError::Conflict`] when the name is taken. A secret in a KMS instance is
+    /// counted against its `secret_num` in the same write, as [`Store::insert_key`] does.
     async fn insert_secret(&self, secret: &SecretRecord, first: &SecretVersionRecord, tags: &[Tag]) -> StoreResult<()>;
     async fn get_secret(&self, name: &SecretName) -> StoreResult<Option<SecretRecord>>;
     /// One version with its stages.

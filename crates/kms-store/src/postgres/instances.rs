@@ -124,3 +124,22 @@ pub(super) async fn count_resources(c: &impl GenericClient, id: &str) -> StoreRe
         .map_err(unavailable)?;
     Ok((row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64))
 }
+
+/// Inside the transaction that inserts a key or secret into instance `id`: locks the instance
+/// row (so inserts into one instance take turns), then [`StoreError::LimitExceeded`] when it
+/// already holds its quota of them.
+pub(super) async fn check_room(c: &impl GenericClient, id: &str, what: crate::InstanceQuota) -> StoreResult<()> {
+    let (column, table) = what.column_and_table();
+    let quota: Option<i64> = c
+        .query_opt(&format!("SELECT {column} FROM instances WHERE instance_id = $1 FOR UPDATE"), &[&id])
+        .await
+        .map_err(unavailable)?
+        .map(|r| r.get(0));
+    let Some(quota) = quota else { return Err(StoreError::NotFound) };
+    let used: i64 = c
+        .query_one(&format!("SELECT COUNT(*) FROM {table} WHERE dkms_instance_id = $1"), &[&id])
+        .await
+        .map_err(unavailable)?
+        .get(0);
+    if used >= quota { Err(StoreError::LimitExceeded) } else { Ok(()) }
+}

@@ -234,6 +234,9 @@ impl Store for PostgresStore {
     async fn insert_key(&self, key: &KeyRecord, first_version: &VersionRecord, tags: &[Tag]) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(unavailable)?;
+        if let Some(instance) = &key.dkms_instance_id {
+            instances::check_room(&tx, instance, crate::InstanceQuota::Keys).await?;
+        }
         let values = KeyValues::new(key);
         tx.execute(
             &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES ({})", placeholders(KEY_COLUMN_COUNT)),
@@ -647,6 +650,9 @@ impl Store for PostgresStore {
     async fn insert_secret(&self, secret: &SecretRecord, first: &SecretVersionRecord, tags: &[Tag]) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(unavailable)?;
+        if let Some(instance) = &secret.dkms_instance_id {
+            instances::check_room(&tx, instance, crate::InstanceQuota::Secrets).await?;
+        }
         secrets::insert(&tx, secret, first, tags).await?;
         tx.commit().await.map_err(unavailable)
     }

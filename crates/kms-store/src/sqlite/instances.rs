@@ -116,3 +116,25 @@ pub(super) fn count_resources(c: &Connection, id: &str) -> StoreResult<(u64, u64
     )
     .map_err(unavailable)
 }
+
+/// Inside the write that inserts a key or secret into instance `id`: [`StoreError::LimitExceeded`]
+/// when the instance already holds its quota of them (`what`: keys or secrets), so that the
+/// count and the insert are one atomic step (SQLite has one writer).
+pub(super) fn check_room(c: &Connection, id: &str, what: crate::InstanceQuota) -> StoreResult<()> {
+    let (column, table) = what.column_and_table();
+    let (quota, used): (Option<i64>, i64) = c
+        .query_row(
+            &format!(
+                "SELECT (SELECT {column} FROM instances WHERE instance_id = ?1),
+                        (SELECT COUNT(*) FROM {table} WHERE dkms_instance_id = ?1)"
+            ),
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(unavailable)?;
+    match quota {
+        None => Err(StoreError::NotFound),
+        Some(q) if used >= q => Err(StoreError::LimitExceeded),
+        Some(_) => Ok(()),
+    }
+}

@@ -285,6 +285,9 @@ impl Store for SqliteStore {
         let (k, v, tags) = (key.clone(), first_version.clone(), tags.to_vec());
         self.write(move |c| {
             let tx = c;
+            if let Some(instance) = &k.dkms_instance_id {
+                instances::check_room(tx, instance, crate::InstanceQuota::Keys)?;
+            }
             tx.prepare_cached(&format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES ({})", placeholders(KEY_COLUMN_COUNT)))
                 .and_then(|mut stmt| stmt.execute(params_from_iter(key_values(&k))))
                 .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict } else { unavailable(e) })?;
@@ -792,7 +795,13 @@ impl Store for SqliteStore {
 
     async fn insert_secret(&self, secret: &SecretRecord, first: &SecretVersionRecord, tags: &[Tag]) -> StoreResult<()> {
         let (s, v, tags) = (secret.clone(), first.clone(), tags.to_vec());
-        self.write(move |c| secrets::insert(c, &s, &v, &tags)).await
+        self.write(move |c| {
+            if let Some(instance) = &s.dkms_instance_id {
+                instances::check_room(c, instance, crate::InstanceQuota::Secrets)?;
+            }
+            secrets::insert(c, &s, &v, &tags)
+        })
+        .await
     }
 
     async fn get_secret(&self, name: &SecretName) -> StoreResult<Option<SecretRecord>> {
