@@ -685,6 +685,8 @@ async fn instances(store: &dyn Store) {
     assert_eq!(store.get_secret(&s2.name).await.unwrap(), None, "nothing written");
     let k3 = KeyRecord { dkms_instance_id: Some("kst-none".into()), ..k2.clone() };
     assert!(matches!(store.insert_key(&k3, &v2, &[]).await, Err(StoreError::NotFound)), "no such instance");
+    let k4 = KeyRecord { dkms_instance_id: Some(a.id.clone()), ..k2.clone() };
+    assert!(matches!(store.insert_key(&k4, &v2, &[]).await, Err(StoreError::NotFound)), "a released instance");
     store.update_instance(&InstanceRecord { key_num: 2, ..full }).await.unwrap();
     store.insert_key(&k2, &v2, &[]).await.unwrap();
     assert_eq!(store.count_instance_resources(&b.id).await.unwrap(), (2, 1));

@@ -92,7 +92,8 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts a key together with its first version and tags, atomically. A key in a KMS
     /// instance (`dkms_instance_id`) is counted against the instance's `key_num` in the same
     /// write: [`StoreError::LimitExceeded`] (nothing written) when the instance is full,
-    /// [`StoreError::NotFound`] when there is no such instance.
+    /// [`StoreError::NotFound`] when there is no such instance or it is released (so nothing
+    /// lands in an instance after its release, whose purge follows it).
     async fn insert_key(&self, key: &KeyRecord, first_version: &VersionRecord, tags: &[Tag]) -> StoreResult<()>;
     async fn get_key(&self, id: &KeyId) -> StoreResult<Option<KeyRecord>>;
     async fn get_version(&self, id: &KeyVersionId) -> StoreResult<Option<VersionRecord>>;

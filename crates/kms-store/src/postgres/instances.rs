@@ -131,7 +131,10 @@ pub(super) async fn count_resources(c: &impl GenericClient, id: &str) -> StoreRe
 pub(super) async fn check_room(c: &impl GenericClient, id: &str, what: crate::InstanceQuota) -> StoreResult<()> {
     let (column, table) = what.column_and_table();
     let quota: Option<i64> = c
-        .query_opt(&format!("SELECT {column} FROM instances WHERE instance_id = $1 FOR UPDATE"), &[&id])
+        .query_opt(
+            &format!("SELECT {column} FROM instances WHERE instance_id = $1 AND NOT released FOR UPDATE"),
+            &[&id],
+        )
         .await
         .map_err(unavailable)?
         .map(|r| r.get(0));

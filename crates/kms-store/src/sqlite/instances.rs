@@ -125,7 +125,7 @@ pub(super) fn check_room(c: &Connection, id: &str, what: crate::InstanceQuota) -
     let (quota, used): (Option<i64>, i64) = c
         .query_row(
             &format!(
-                "SELECT (SELECT {column} FROM instances WHERE instance_id = ?1),
+                "SELECT (SELECT {column} FROM instances WHERE instance_id = ?1 AND NOT released),
                         (SELECT COUNT(*) FROM {table} WHERE dkms_instance_id = ?1)"
             ),
             [id],
