@@ -87,6 +87,9 @@ pub enum CoreError {
     InvalidKeyMaterial,
     #[error("dedicated KMS instance not found")]
     InstanceNotFound,
+    /// The KMS instance's state does not allow the call (docs/design/instances.md §6).
+    #[error("KMS instance state invalid")]
+    InstanceStateInvalid,
     /// The configured root key does not open this store's data.
     #[error("the root key does not match this data: it was created with another root key")]
     RootKeyMismatch,

@@ -1,12 +1,13 @@
 //! Creating, describing and listing keys.
 
 use kms_crypto::MaterialLabel;
-use kms_store::{KeyRecord, Listing, VersionRecord, Window};
+use kms_store::{KeyRecord, Listing, StoreError, VersionRecord, Window};
 use kms_types::{
     AliasName, KeyFilter, KeyId, KeyRef, KeySpec, KeyState, KeyUsage, KeyVersionId, Origin, ProtectionLevel,
 };
 
 use crate::error::{CoreError, CoreResult};
+use crate::instances::Resource;
 use crate::service::Kms;
 use crate::state::{Operation, check};
 
@@ -39,8 +40,8 @@ pub(crate) fn rotation_interval(raw: Option<&str>) -> CoreResult<i64> {
 impl Kms {
     /// CreateKey: a key and its first version, stored durably together.
     pub async fn create_key(&self, new: NewKey) -> CoreResult<KeyRecord> {
-        if new.dkms_instance_id.is_some() {
-            return Err(CoreError::InstanceNotFound);
+        if let Some(instance) = &new.dkms_instance_id {
+            self.instance_room(instance, Resource::Key).await?;
         }
         let usage = new.usage.unwrap_or(new.spec.default_usage());
         if !new.spec.allows_usage(usage) {
@@ -105,6 +106,7 @@ impl Kms {
             next_rotation_at: rotation_interval.map(|i| now + i),
             material_expire_at: None,
             material_fingerprint: None,
+            dkms_instance_id: new.dkms_instance_id,
             revision: 0,
         };
         let version = VersionRecord {
@@ -114,7 +116,12 @@ impl Kms {
             material: material.0,
             usage: Default::default(),
         };
-        self.store.insert_key(&key, &version, &new.tags).await?;
+        self.store.insert_key(&key, &version, &new.tags).await.map_err(|e| match e {
+            // The instance filled up (or went) since instance_room looked.
+            StoreError::LimitExceeded => CoreError::LimitExceeded,
+            StoreError::NotFound if key.dkms_instance_id.is_some() => CoreError::InstanceNotFound,
+            other => other.into(),
+        })?;
         if let Some(p) = &new.policy {
             self.store.put_resource_policy(kms_types::ResourceType::Key, key.id.as_str(), p).await?;
         }
@@ -135,13 +142,13 @@ impl Kms {
     }
 
     /// ListKeys. Filters the stores do not know are settled here: aliases become key ids,
-    /// and a creator, creator type or instance no key here has leaves nothing to list.
+    /// and a creator or creator type no key here has leaves nothing to list; instances the
+    /// stores filter on.
     pub async fn list_keys(&self, filter: &KeyFilter, window: Window) -> CoreResult<Listing<KeyRecord>> {
         let mut f = filter.clone();
         let account = self.account().as_str();
         let nothing = f.creators.take().is_some_and(|c| !c.iter().any(|x| x == account))
-            || f.creator_types.take().is_some_and(|t| !t.iter().any(|x| x == "User"))
-            || f.instance_ids.take().is_some();
+            || f.creator_types.take().is_some_and(|t| !t.iter().any(|x| x == "User"));
         if let Some(names) = f.alias_names.take() {
             let mut pointed = Vec::new();
             for name in names {

@@ -47,6 +47,8 @@ pub struct NewSecret {
     pub encryption_key: Option<KeyRef>,
     pub description: String,
     pub tags: Vec<Tag>,
+    /// The KMS instance to create it in (`DKMSInstanceId`); `None`: a default secret.
+    pub dkms_instance_id: Option<String>,
 }
 
 /// One version's value, opened.
@@ -159,9 +161,19 @@ impl Kms {
                 CoreError::SecretExists
             });
         }
+        if let Some(instance) = &n.dkms_instance_id {
+            self.instance_room(instance, crate::instances::Resource::Secret).await?;
+            if n.encryption_key.is_none() {
+                return Err(CoreError::MissingParameter("EncryptionKeyId"));
+            }
+        }
         let key = match &n.encryption_key {
             Some(r) => {
                 let k = self.resolve(r).await?;
+                // An instance secret's key is a key of the same instance (and only then).
+                if k.dkms_instance_id != n.dkms_instance_id {
+                    return Err(CoreError::InvalidParameter("EncryptionKeyId"));
+                }
                 crate::state::check(k.state, crate::state::Operation::UseKey)?;
                 if !k.spec.is_symmetric() {
                     return Err(CoreError::KeyUnsupportedOperation);
@@ -179,6 +191,7 @@ impl Kms {
             created_at: now,
             updated_at: now,
             planned_delete_at: None,
+            dkms_instance_id: n.dkms_instance_id,
             revision: 0,
         };
         let first = SecretVersionRecord {
@@ -191,6 +204,9 @@ impl Kms {
         match self.store.insert_secret(&secret, &first, &n.tags).await {
             Ok(()) => Ok(secret),
             Err(StoreError::Conflict) => Err(CoreError::SecretExists),
+            // The instance filled up (or went) since instance_room looked.
+            Err(StoreError::LimitExceeded) => Err(CoreError::LimitExceeded),
+            Err(StoreError::NotFound) if secret.dkms_instance_id.is_some() => Err(CoreError::InstanceNotFound),
             Err(e) => Err(e.into()),
         }
     }
@@ -521,7 +537,7 @@ impl Kms {
                     SecretFilter::TagKey(v) => tags.iter().any(|t| v.contains(&t.key)),
                     SecretFilter::TagValue(v) => tags.iter().any(|t| v.contains(&t.value)),
                     SecretFilter::SecretType(v) => v.iter().any(|x| x == "Generic"),
-                    SecretFilter::DkmsInstanceId(_) => false,
+                    SecretFilter::DkmsInstanceId(v) => secret.dkms_instance_id.as_ref().is_some_and(|i| v.contains(i)),
                     SecretFilter::Creator(v) => v.iter().any(|x| x == &account),
                 });
                 if keep {

@@ -6,7 +6,7 @@ use kms_core::{AccessKeyGrant, CoreError, format_time};
 use kms_store::StoreError;
 
 use crate::Config;
-use crate::config::{AccessKeyCommand, Admin};
+use crate::config::{AccessKeyCommand, Admin, InstanceCommand};
 use crate::startup::{StartError, open_existing};
 
 /// Runs one admin command; what it prints on success goes to stdout.
@@ -86,6 +86,30 @@ pub async fn run(config: &Config, command: &Admin) -> Result<String, StartError>
         Admin::AccessKey(AccessKeyCommand::Delete { access_key_id: id }) => {
             kms.delete_access_key(id).await.map_err(|e| fail(id, e))?;
             Ok(format!("deleted {id}\n"))
+        }
+        Admin::Instance(InstanceCommand::Create { spec, key_num, secret_num, vpc_num }) => {
+            let limits =
+                kms_core::InstanceLimits { spec: *spec, key_num: *key_num, secret_num: *secret_num, vpc_num: *vpc_num };
+            let r = kms.create_instance(limits).await.map_err(|e| fail("", e))?;
+            tracing::info!(instance_id = %r.id, "created a KMS instance");
+            Ok(format!("{}\n", r.id))
+        }
+        Admin::Instance(InstanceCommand::List) => {
+            let window = kms_store::Window { offset: 0, limit: u32::MAX };
+            let mut out = String::new();
+            for r in kms.list_instances(window).await.map_err(|e| fail("", e))?.items {
+                out.push_str(&format!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+                    r.id,
+                    r.status,
+                    format_time(r.created_at),
+                    r.spec,
+                    r.key_num,
+                    r.secret_num,
+                    r.vpc_num
+                ));
+            }
+            Ok(out)
         }
     }
 }

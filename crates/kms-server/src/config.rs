@@ -154,6 +154,31 @@ pub enum Admin {
     /// Access keys that sign requests.
     #[command(subcommand, name = "access-key")]
     AccessKey(AccessKeyCommand),
+    /// KMS instances (`kst-…`): what buying one does in the cloud.
+    #[command(subcommand)]
+    Instance(InstanceCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum InstanceCommand {
+    /// Creates an instance in state Uninitialized and prints its id alone on the first line;
+    /// a caller then enables it with ConnectKmsInstance.
+    Create {
+        /// Computing performance (Terraform allows 0, 200, 1000, 2000, 4000).
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(i64).range(0..=100_000))]
+        spec: i64,
+        /// How many keys the instance may hold.
+        #[arg(long = "key-num", default_value_t = 1000, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+        key_num: i64,
+        /// How many secrets the instance may hold.
+        #[arg(long = "secret-num", default_value_t = 100, value_parser = clap::value_parser!(i64).range(0..=100_000))]
+        secret_num: i64,
+        /// How many VPCs may reach it (its own and the bound ones).
+        #[arg(long = "vpc-num", default_value_t = 1, value_parser = clap::value_parser!(i64).range(0..=10_000))]
+        vpc_num: i64,
+    },
+    /// Lists instances not released: id, status, creation time, spec, key-num, secret-num, vpc-num.
+    List,
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -76,6 +76,7 @@ pub fn to_api(e: CoreError, request_id: &str) -> ApiError {
             "This action is not supported. The key's spec or usage does not allow this operation.",
         ),
         CoreError::InstanceNotFound => Code::DkmsInstanceNotFound.into(),
+        CoreError::InstanceStateInvalid => Code::DkmsInstanceStateInvalid.into(),
         CoreError::Store(StoreError::Unavailable(detail)) => {
             tracing::error!(request_id, %detail, "store unavailable");
             Code::ServiceUnavailableTemporary.into()

@@ -14,6 +14,18 @@ pub enum Named {
     Secret(SecretName),
     /// The version at the head of a KMS ciphertext blob (Decrypt, ReEncrypt, ExportDataKey).
     Version(KeyVersionId),
+    /// `KmsInstanceId` of the instance actions (CreateKey/CreateSecret's `DKMSInstanceId` is not
+    /// a resource they act on: they stay checked against `…:key` / `…:secret`).
+    Instance(String),
+}
+
+/// An instance id of a plausible shape (`kst-` and a short run of lowercase alphanumerics).
+fn instance(raw: &str) -> Option<Named> {
+    let ok = raw.len() <= 64
+        && raw
+            .strip_prefix("kst-")
+            .is_some_and(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+    ok.then(|| Named::Instance(raw.to_owned()))
 }
 
 fn secret(raw: &str) -> Option<Named> {
@@ -35,6 +47,7 @@ pub fn of(action: Action, params: &Params) -> Vec<Named> {
         out.push(Named::Alias(name));
     }
     out.extend(params.get("SecretName").and_then(secret));
+    out.extend(params.get("KmsInstanceId").and_then(instance));
     let secrets = params.get("ResourceType") == Some("secret");
     for (name, value) in params.iter() {
         if name.starts_with("ResourceId.") {

@@ -18,8 +18,8 @@ pub mod sqlite;
 pub mod timed;
 
 pub use records::{
-    AccessKeyRecord, AliasRecord, KeyRecord, SecretRecord, SecretVersionRecord, VersionChange, VersionRecord,
-    VersionUsage,
+    AccessKeyRecord, AliasRecord, InstanceRecord, KeyRecord, SecretRecord, SecretVersionRecord, VersionChange,
+    VersionRecord, VersionUsage,
 };
 
 use async_trait::async_trait;
@@ -47,6 +47,24 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Which quota of a KMS instance an insert uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceQuota {
+    Keys,
+    Secrets,
+}
+
+impl InstanceQuota {
+    /// The `instances` column holding the quota and the table counted against it.
+    #[allow(dead_code)]
+    pub(crate) fn column_and_table(self) -> (&'static str, &'static str) {
+        match self {
+            InstanceQuota::Keys => ("key_num", "keys"),
+            InstanceQuota::Secrets => ("secret_num", "secrets"),
+        }
+    }
+}
+
 /// One page of a listing plus the total number of matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listing<T> {
@@ -71,7 +89,11 @@ pub trait Store: Send + Sync + 'static {
     /// Sets `name` unless it is set; returns the value now stored (first writer wins).
     async fn init_meta(&self, name: &str, value: &str) -> StoreResult<String>;
 
-    /// Inserts a key together with its first version and tags, atomically.
+    /// Inserts a key together with its first version and tags, atomically. A key in a KMS
+    /// instance (`dkms_instance_id`) is counted against the instance's `key_num` in the same
+    /// write: [`StoreError::LimitExceeded`] (nothing written) when the instance is full,
+    /// [`StoreError::NotFound`] when there is no such instance or it is released (so nothing
+    /// lands in an instance after its release, whose purge follows it).
     async fn insert_key(&self, key: &KeyRecord, first_version: &VersionRecord, tags: &[Tag]) -> StoreResult<()>;
     async fn get_key(&self, id: &KeyId) -> StoreResult<Option<KeyRecord>>;
     async fn get_version(&self, id: &KeyVersionId) -> StoreResult<Option<VersionRecord>>;
@@ -169,7 +191,8 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_access_key(&self, id: &str) -> StoreResult<()>;
 
     /// Inserts a secret with its first version (and that version's stages) and tags,
-    /// atomically; [`StoreError::Conflict`] when the name is taken.
+    /// atomically; [`StoreError::Conflict`] when the name is taken. A secret in a KMS instance is
+    /// counted against its `secret_num` in the same write, as [`Store::insert_key`] does.
     async fn insert_secret(&self, secret: &SecretRecord, first: &SecretVersionRecord, tags: &[Tag]) -> StoreResult<()>;
     async fn get_secret(&self, name: &SecretName) -> StoreResult<Option<SecretRecord>>;
     /// One version with its stages.
@@ -192,6 +215,20 @@ pub trait Store: Send + Sync + 'static {
     async fn list_secrets(&self, window: Window) -> StoreResult<Listing<SecretRecord>>;
     /// Secrets whose recovery window ended at or before `now`.
     async fn secrets_due_for_purge(&self, now: i64, limit: u32) -> StoreResult<Vec<SecretRecord>>;
+
+    /// Inserts a KMS instance; [`StoreError::Conflict`] when the id exists.
+    async fn insert_instance(&self, instance: &InstanceRecord) -> StoreResult<()>;
+    /// An instance by id, released ones included (callers decide what released means).
+    async fn get_instance(&self, id: &str) -> StoreResult<Option<InstanceRecord>>;
+    /// Compare-and-set: stores `instance` if the stored revision is still `instance.revision`
+    /// and returns it as stored (revision + 1); [`StoreError::Conflict`] when another change
+    /// won, [`StoreError::NotFound`] when there is no such instance.
+    async fn update_instance(&self, instance: &InstanceRecord) -> StoreResult<InstanceRecord>;
+    /// Instances not released, oldest first (then by id).
+    async fn list_instances(&self, window: Window) -> StoreResult<Listing<InstanceRecord>>;
+    /// How many keys and secrets of an instance the store holds (all states, until purged):
+    /// its used key and secret quota.
+    async fn count_instance_resources(&self, id: &str) -> StoreResult<(u64, u64)>;
 }
 
 /// Stored `(state, count)` rows as one entry per [`KeyState::ALL`], in that order; states

@@ -34,6 +34,8 @@ pub struct KeyRecord {
     /// `EXTERNAL` keys: a digest of the material first imported, so that a re-import can be
     /// held to the same material after it was deleted (the material itself is gone then).
     pub material_fingerprint: Option<String>,
+    /// The KMS instance (`kst-…`) the key was created in; `None` for default keys.
+    pub dkms_instance_id: Option<String>,
     /// Bumped by every stored change; updates are compare-and-set on it.
     pub revision: i64,
 }
@@ -119,6 +121,8 @@ pub struct SecretRecord {
     pub updated_at: i64,
     /// Set while the secret waits out its recovery window after DeleteSecret.
     pub planned_delete_at: Option<i64>,
+    /// The KMS instance (`kst-…`) the secret was created in; `None` for default secrets.
+    pub dkms_instance_id: Option<String>,
     /// Bumped by every stored change; changes are compare-and-set on it.
     pub revision: i64,
 }
@@ -156,4 +160,28 @@ pub struct VersionChange<'a> {
     pub stages: &'a [(VersionStage, Option<SecretVersionId>)],
     /// Versions to forget (the oldest, past the number kept).
     pub drop: &'a [SecretVersionId],
+}
+
+/// A KMS instance (`kst-…`), made by the operator and connected by a caller. Lists are kept as
+/// the service gives them (`zone_ids`, `vswitch_ids` comma-joined; `bind_vpcs` the service's
+/// JSON text): the store does not look inside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceRecord {
+    pub id: String,
+    pub name: String,
+    /// `Uninitialized` or `Connected` (see docs/design/instances.md §6).
+    pub status: String,
+    pub spec: i64,
+    pub key_num: i64,
+    pub secret_num: i64,
+    pub vpc_num: i64,
+    pub vpc_id: Option<String>,
+    pub zone_ids: String,
+    pub vswitch_ids: String,
+    pub bind_vpcs: String,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    /// Released instances stay as tombstones (ids are never reused) and are never listed.
+    pub released: bool,
+    pub revision: i64,
 }

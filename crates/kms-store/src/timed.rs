@@ -25,8 +25,8 @@ use async_trait::async_trait;
 use kms_types::{AliasName, KeyFilter, KeyId, KeyState, KeyVersionId, ResourceType, SecretName, SecretVersionId, Tag};
 
 use crate::{
-    AccessKeyRecord, AliasRecord, KeyRecord, Listing, SecretRecord, SecretVersionRecord, Store, StoreError,
-    StoreResult, VersionChange, VersionRecord, VersionUsage, Window,
+    AccessKeyRecord, AliasRecord, InstanceRecord, KeyRecord, Listing, SecretRecord, SecretVersionRecord, Store,
+    StoreError, StoreResult, VersionChange, VersionRecord, VersionUsage, Window,
 };
 
 tokio::task_local! {
@@ -240,6 +240,26 @@ impl<S: Store> Store for Timed<S> {
     }
     async fn secrets_due_for_purge(&self, now: i64, limit: u32) -> StoreResult<Vec<SecretRecord>> {
         self.run(self.inner.secrets_due_for_purge(now, limit)).await
+    }
+
+    async fn insert_instance(&self, instance: &InstanceRecord) -> StoreResult<()> {
+        self.run(self.inner.insert_instance(instance)).await
+    }
+
+    async fn get_instance(&self, id: &str) -> StoreResult<Option<InstanceRecord>> {
+        self.run(self.inner.get_instance(id)).await
+    }
+
+    async fn update_instance(&self, instance: &InstanceRecord) -> StoreResult<InstanceRecord> {
+        self.run(self.inner.update_instance(instance)).await
+    }
+
+    async fn list_instances(&self, window: Window) -> StoreResult<Listing<InstanceRecord>> {
+        self.run(self.inner.list_instances(window)).await
+    }
+
+    async fn count_instance_resources(&self, id: &str) -> StoreResult<(u64, u64)> {
+        self.run(self.inner.count_instance_resources(id)).await
     }
 }
 

@@ -72,6 +72,13 @@ macro_rules! for_each_action {
             SetKeyPolicy: Policies, Writes => SetKeyPolicyRequest,
             GetSecretPolicy: Policies, Reads => GetSecretPolicyRequest,
             SetSecretPolicy: Policies, Writes => SetSecretPolicyRequest,
+            ConnectKmsInstance: Instances, Writes => ConnectKmsInstanceRequest,
+            GetKmsInstance: Instances, Reads => GetKmsInstanceRequest,
+            ListKmsInstances: Instances, Reads => ListKmsInstancesRequest,
+            UpdateKmsInstanceBindVpc: Instances, Writes => UpdateKmsInstanceBindVpcRequest,
+            GetDefaultKmsInstance: Instances, Reads => GetDefaultKmsInstanceRequest,
+            GetKmsInstanceQuotaInfos: Instances, Reads => GetKmsInstanceQuotaInfosRequest,
+            ReleaseKmsInstance: Instances, Writes => ReleaseKmsInstanceRequest,
         }
     };
 }
@@ -96,6 +103,8 @@ pub enum Family {
     Secrets,
     /// Key and secret policies (spec §7.9).
     Policies,
+    /// KMS instances (docs/design/instances.md §2).
+    Instances,
 }
 
 /// Whether an action can change stored state (see [`for_each_action!`]).
@@ -137,6 +146,7 @@ macro_rules! define_actions {
                     Family::Service => "*",
                     Family::Aliases => "alias",
                     Family::Secrets => "secret",
+                    Family::Instances => "keystore",
                     _ => "key",
                 }
             }

@@ -60,6 +60,8 @@ codes! {
     KeyVersionNotFound = "Forbidden.KeyVersionNotFound", 404, "The specified Key version is not found.";
     AliasNotFound = "Forbidden.AliasNotFound", 404, "The specified Alias is not found.";
     DkmsInstanceNotFound = "Forbidden.DKMSInstanceNotFound", 403, "The specified DKMS Instance is not found.";
+    DkmsInstanceStateInvalid = "Forbidden.DKMSInstanceStateInvalid", 403, "The DKMS instance state is invalid.";
+    ShareQuotaExceedLimit = "Rejected.ShareQuotaExceedLimit", 400, "Instance Share Quota Exceed Limit.";
     AliasAlreadyExists = "AliasAlreadyExists", 400, "AliasName Already Exists.";
     ResourceNotFound = "Forbidden.ResourceNotFound", 404, "The resource is not found.";
     InvalidResourceIdNotFound = "InvalidResourceId.NotFound", 404, "The specified ResourceId is not found.";

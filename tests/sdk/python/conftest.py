@@ -42,11 +42,12 @@ class KmsServer:
     data_dir: Optional[Path] = None
     store_args: tuple = ()
 
-    def admin(self, *args: str) -> str:
-        """`kmsd admin access-key <args>` on this server's data dir and store; its stdout."""
+    def admin(self, *args: str, group: str = "access-key") -> str:
+        """`kmsd admin <group> <args>` (group `access-key` unless told, e.g. `instance`) on this
+        server's data dir and store; its stdout."""
         kmsd = str(Path(KMSD_BIN).with_name("kmsd"))  # also when KMSD_BIN is kms-cluster
         env = {k: v for k, v in os.environ.items() if k not in ("KMSD_STORE", "KMSD_DATA_DIR")}
-        out = subprocess.run([kmsd, "admin", "access-key", *args, "--data-dir", str(self.data_dir),
+        out = subprocess.run([kmsd, "admin", group, *args, "--data-dir", str(self.data_dir),
                               *self.store_args], capture_output=True, env=env, timeout=60)
         assert out.returncode == 0, out.stderr.decode(errors="replace")
         return out.stdout.decode()

@@ -15,6 +15,7 @@ pub(super) fn metadata(kms: &Kms, k: KeyRecord) -> KeyMetadata {
         creation_date: format_time(k.created_at),
         creator: k.creator,
         delete_date: k.delete_at.map(format_time),
+        dkms_instance_id: k.dkms_instance_id.clone(),
         deletion_protection: if k.deletion_protection { "Enabled" } else { "Disabled" },
         deletion_protection_description: k.deletion_protection.then(|| k.deletion_protection_description.clone()),
         description: k.description,

@@ -6,6 +6,7 @@ mod aliases;
 mod asymmetric;
 mod crypto;
 mod import;
+mod instances;
 mod keys;
 mod lifecycle;
 mod policies;

@@ -43,10 +43,12 @@ impl Handle for CreateSecretRequest {
             encryption_key,
             description: self.description,
             tags: self.tags,
+            dkms_instance_id: self.dkms_instance_id,
         };
         let s = ctx.kms.create_secret(new).await.map_err(|e| ctx.fail(e))?;
         Ok(CreateSecretResponse {
             arn: ctx.kms.secret_arn(&s.name),
+            dkms_instance_id: s.dkms_instance_id.clone(),
             secret_name: s.name.to_string(),
             secret_type: GENERIC,
             version_id: self.version.to_string(),
@@ -107,6 +109,7 @@ impl Handle for DescribeSecretRequest {
         let (s, tags) = ctx.kms.describe_secret(&name).await.map_err(|e| ctx.fail(e))?;
         Ok(DescribeSecretResponse {
             arn: ctx.kms.secret_arn(&s.name),
+            dkms_instance_id: s.dkms_instance_id.clone(),
             secret_name: s.name.to_string(),
             secret_type: GENERIC,
             description: s.description,

@@ -116,8 +116,13 @@ pub fn stored_materials(data_dir: &std::path::Path, key_id: &str) -> Vec<Vec<u8>
 
 /// `kmsd admin access-key <args>` against `k`'s data dir and store: (success, stdout, stderr).
 pub fn admin(k: &Kmsd, args: &[&str]) -> (bool, String, String) {
+    admin_group(k, "access-key", args)
+}
+
+/// `kmsd admin <group> <args>` against `k`'s data dir and store: (success, stdout, stderr).
+pub fn admin_group(k: &Kmsd, group: &str, args: &[&str]) -> (bool, String, String) {
     let mut cmd = std::process::Command::new(bin());
-    cmd.arg("admin").arg("access-key").args(args).arg("--data-dir").arg(&k.data_dir);
+    cmd.arg("admin").arg(group).args(args).arg("--data-dir").arg(&k.data_dir);
     if let Ok(url) = std::fs::read_to_string(k.data_dir.with_extension("pgurl")) {
         cmd.arg("--store").arg(url);
     }

@@ -12,6 +12,7 @@
 mod connect;
 #[cfg(test)]
 mod fault_tests;
+mod instances;
 mod rows;
 mod schema;
 mod secrets;
@@ -31,8 +32,8 @@ pub use self::connect::{DEFAULT_TIMEOUT, PostgresOptions, redact_url};
 use self::rows::*;
 use self::schema::{MIGRATION_LOCK, MIGRATIONS};
 use crate::{
-    AccessKeyRecord, AliasRecord, KeyRecord, Listing, SecretRecord, SecretVersionRecord, Store, StoreError,
-    StoreResult, VersionChange, VersionRecord, VersionUsage, Window,
+    AccessKeyRecord, AliasRecord, InstanceRecord, KeyRecord, Listing, SecretRecord, SecretVersionRecord, Store,
+    StoreError, StoreResult, VersionChange, VersionRecord, VersionUsage, Window,
 };
 
 /// Connections per node (PostgreSQL allows 100 in all by default, shared by every node).
@@ -233,6 +234,9 @@ impl Store for PostgresStore {
     async fn insert_key(&self, key: &KeyRecord, first_version: &VersionRecord, tags: &[Tag]) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(unavailable)?;
+        if let Some(instance) = &key.dkms_instance_id {
+            instances::check_room(&tx, instance, crate::InstanceQuota::Keys).await?;
+        }
         let values = KeyValues::new(key);
         tx.execute(
             &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES ({})", placeholders(KEY_COLUMN_COUNT)),
@@ -439,9 +443,12 @@ impl Store for PostgresStore {
             AND ($3::text[] IS NULL OR usage = ANY($3)) AND ($4::text[] IS NULL OR protection_level = ANY($4))
             AND ($5::text[] IS NULL OR EXISTS (SELECT 1 FROM tags t WHERE t.resource_type = 'key' AND t.resource_id = keys.key_id AND t.tag_key = ANY($5)))
             AND ($6::text[] IS NULL OR EXISTS (SELECT 1 FROM tags t WHERE t.resource_type = 'key' AND t.resource_id = keys.key_id AND t.tag_value = ANY($6)))
-            AND ($7::text[] IS NULL OR key_id = ANY($7))";
+            AND ($7::text[] IS NULL OR key_id = ANY($7))
+            AND ($8::text[] IS NULL OR dkms_instance_id = ANY($8))";
         let c = self.client().await?;
-        let params: [&(dyn ToSql + Sync); 7] = [&states, &specs, &usages, &levels, &tag_keys, &tag_values, &key_ids];
+        let instance_ids = strings(&filter.instance_ids);
+        let params: [&(dyn ToSql + Sync); 8] =
+            [&states, &specs, &usages, &levels, &tag_keys, &tag_values, &key_ids, &instance_ids];
         let total: i64 =
             c.query_one(&format!("SELECT COUNT(*) FROM keys {clause}"), &params).await.map_err(unavailable)?.get(0);
         let sql = format!(
@@ -643,6 +650,9 @@ impl Store for PostgresStore {
     async fn insert_secret(&self, secret: &SecretRecord, first: &SecretVersionRecord, tags: &[Tag]) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(unavailable)?;
+        if let Some(instance) = &secret.dkms_instance_id {
+            instances::check_room(&tx, instance, crate::InstanceQuota::Secrets).await?;
+        }
         secrets::insert(&tx, secret, first, tags).await?;
         tx.commit().await.map_err(unavailable)
     }
@@ -696,5 +706,30 @@ impl Store for PostgresStore {
         );
         let rows = c.query(&sql, &[&now, &i64::from(limit)]).await.map_err(unavailable)?;
         rows.iter().map(secrets::to_secret).collect()
+    }
+
+    async fn insert_instance(&self, instance: &InstanceRecord) -> StoreResult<()> {
+        let c = self.client().await?;
+        instances::insert(&*c, instance).await
+    }
+
+    async fn get_instance(&self, id: &str) -> StoreResult<Option<InstanceRecord>> {
+        let c = self.client().await?;
+        instances::get(&*c, id).await
+    }
+
+    async fn update_instance(&self, instance: &InstanceRecord) -> StoreResult<InstanceRecord> {
+        let c = self.client().await?;
+        instances::update(&*c, instance).await
+    }
+
+    async fn list_instances(&self, window: Window) -> StoreResult<Listing<InstanceRecord>> {
+        let c = self.client().await?;
+        instances::list(&*c, window).await
+    }
+
+    async fn count_instance_resources(&self, id: &str) -> StoreResult<(u64, u64)> {
+        let c = self.client().await?;
+        instances::count_resources(&*c, id).await
     }
 }

@@ -24,10 +24,10 @@ pub(super) fn conflict_or_unavailable(e: tokio_postgres::Error) -> StoreError {
     if is_unique_violation(&e) { StoreError::Conflict } else { unavailable(e) }
 }
 
-pub(super) const KEY_COLUMNS: &str = "key_id, spec, usage, origin, protection_level, state, description, creator, created_at, primary_version, deletion_protection, deletion_protection_description, delete_at, rotation_interval, last_rotation_at, next_rotation_at, material_expire_at, material_fingerprint, revision";
+pub(super) const KEY_COLUMNS: &str = "key_id, spec, usage, origin, protection_level, state, description, creator, created_at, primary_version, deletion_protection, deletion_protection_description, delete_at, rotation_interval, last_rotation_at, next_rotation_at, material_expire_at, material_fingerprint, dkms_instance_id, revision";
 
 /// How many columns [`KEY_COLUMNS`] names; `revision` is the last.
-pub(super) const KEY_COLUMN_COUNT: usize = 19;
+pub(super) const KEY_COLUMN_COUNT: usize = 20;
 
 pub(super) fn parse<T: std::str::FromStr>(s: &str, what: &str) -> StoreResult<T> {
     s.parse().map_err(|_| corrupt(what))
@@ -53,7 +53,8 @@ pub(super) fn key_record(r: &Row) -> StoreResult<KeyRecord> {
         next_rotation_at: r.get(15),
         material_expire_at: r.get(16),
         material_fingerprint: r.get(17),
-        revision: r.get(18),
+        dkms_instance_id: r.get(18),
+        revision: r.get(19),
     })
 }
 
@@ -103,6 +104,7 @@ impl KeyValues {
             &self.k.next_rotation_at,
             &self.k.material_expire_at,
             &self.k.material_fingerprint,
+            &self.k.dkms_instance_id,
             &self.k.revision,
         ]
     }

@@ -161,6 +161,30 @@ CREATE TRIGGER key_counts_state AFTER UPDATE OF state ON keys
     FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state) EXECUTE FUNCTION kmsd_keys_counted();
 INSERT INTO key_counts (state, slot, n) SELECT state, kmsd_key_slot(key_id), COUNT(*) FROM keys GROUP BY 1, 2;
 "#,
+    // KMS instances (docs/design/instances.md): released ones stay as tombstones.
+    r#"
+CREATE TABLE instances (
+    instance_id TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    spec        BIGINT NOT NULL,
+    key_num     BIGINT NOT NULL,
+    secret_num  BIGINT NOT NULL,
+    vpc_num     BIGINT NOT NULL,
+    vpc_id      TEXT,
+    zone_ids    TEXT NOT NULL,
+    vswitch_ids TEXT NOT NULL,
+    bind_vpcs   TEXT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    started_at  BIGINT,
+    released    BOOLEAN NOT NULL,
+    revision    BIGINT NOT NULL
+);
+ALTER TABLE keys ADD COLUMN dkms_instance_id TEXT;
+ALTER TABLE secrets ADD COLUMN dkms_instance_id TEXT;
+CREATE INDEX keys_by_instance ON keys (dkms_instance_id) WHERE dkms_instance_id IS NOT NULL;
+CREATE INDEX secrets_by_instance ON secrets (dkms_instance_id) WHERE dkms_instance_id IS NOT NULL;
+"#,
 ];
 
 /// Any fixed number: the advisory lock that serialises migrations across nodes.

@@ -9,8 +9,7 @@ use tokio_postgres::Row;
 use super::rows::{conflict_or_unavailable, corrupt, put_tags_in, unavailable};
 use crate::{Listing, SecretRecord, SecretVersionRecord, StoreError, StoreResult, VersionChange, Window};
 
-pub(super) const SECRET_COLUMNS: &str =
-    "secret_name, description, encryption_key_id, created_at, updated_at, planned_delete_at, revision";
+pub(super) const SECRET_COLUMNS: &str = "secret_name, description, encryption_key_id, created_at, updated_at, planned_delete_at, revision, dkms_instance_id";
 
 pub(super) fn to_secret(r: &Row) -> StoreResult<SecretRecord> {
     Ok(SecretRecord {
@@ -21,6 +20,7 @@ pub(super) fn to_secret(r: &Row) -> StoreResult<SecretRecord> {
         updated_at: r.get(4),
         planned_delete_at: r.get(5),
         revision: r.get(6),
+        dkms_instance_id: r.get(7),
     })
 }
 
@@ -67,7 +67,7 @@ pub(super) async fn insert(
     tags: &[Tag],
 ) -> StoreResult<()> {
     tx.execute(
-        &format!("INSERT INTO secrets ({SECRET_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"),
+        &format!("INSERT INTO secrets ({SECRET_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
         &[
             &s.name.as_str(),
             &s.description,
@@ -76,6 +76,7 @@ pub(super) async fn insert(
             &s.updated_at,
             &s.planned_delete_at,
             &s.revision,
+            &s.dkms_instance_id,
         ],
     )
     .await

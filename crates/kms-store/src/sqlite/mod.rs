@@ -8,6 +8,7 @@
 //! connections from `spawn_blocking` (WAL lets them run beside the writer) and see every
 //! answered write. Schema changes are numbered migrations tracked in `PRAGMA user_version`.
 
+mod instances;
 mod rows;
 mod schema;
 mod secrets;
@@ -25,8 +26,8 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use self::rows::*;
 use self::schema::MIGRATIONS;
 use crate::{
-    AccessKeyRecord, AliasRecord, KeyRecord, Listing, SecretRecord, SecretVersionRecord, Store, StoreError,
-    StoreResult, VersionChange, VersionRecord, VersionUsage, Window,
+    AccessKeyRecord, AliasRecord, InstanceRecord, KeyRecord, Listing, SecretRecord, SecretVersionRecord, Store,
+    StoreError, StoreResult, VersionChange, VersionRecord, VersionUsage, Window,
 };
 
 /// Read connections; reads are short, and the hot ones are served from the cache above.
@@ -284,6 +285,9 @@ impl Store for SqliteStore {
         let (k, v, tags) = (key.clone(), first_version.clone(), tags.to_vec());
         self.write(move |c| {
             let tx = c;
+            if let Some(instance) = &k.dkms_instance_id {
+                instances::check_room(tx, instance, crate::InstanceQuota::Keys)?;
+            }
             tx.prepare_cached(&format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES ({})", placeholders(KEY_COLUMN_COUNT)))
                 .and_then(|mut stmt| stmt.execute(params_from_iter(key_values(&k))))
                 .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict } else { unavailable(e) })?;
@@ -497,6 +501,7 @@ impl Store for SqliteStore {
             in_clause(&filter.usages, |l| format!("usage IN ({l})"), &mut clause, &mut args);
             in_clause(&filter.protection_levels, |l| format!("protection_level IN ({l})"), &mut clause, &mut args);
             in_clause(&filter.key_ids, |l| format!("key_id IN ({l})"), &mut clause, &mut args);
+            in_clause(&filter.instance_ids, |l| format!("dkms_instance_id IN ({l})"), &mut clause, &mut args);
             for (column, allowed) in [("tag_key", &filter.tag_keys), ("tag_value", &filter.tag_values)] {
                 let tagged = |l: &str| {
                     format!(
@@ -790,7 +795,13 @@ impl Store for SqliteStore {
 
     async fn insert_secret(&self, secret: &SecretRecord, first: &SecretVersionRecord, tags: &[Tag]) -> StoreResult<()> {
         let (s, v, tags) = (secret.clone(), first.clone(), tags.to_vec());
-        self.write(move |c| secrets::insert(c, &s, &v, &tags)).await
+        self.write(move |c| {
+            if let Some(instance) = &s.dkms_instance_id {
+                instances::check_room(c, instance, crate::InstanceQuota::Secrets)?;
+            }
+            secrets::insert(c, &s, &v, &tags)
+        })
+        .await
     }
 
     async fn get_secret(&self, name: &SecretName) -> StoreResult<Option<SecretRecord>> {
@@ -831,5 +842,29 @@ impl Store for SqliteStore {
 
     async fn secrets_due_for_purge(&self, now: i64, limit: u32) -> StoreResult<Vec<SecretRecord>> {
         self.with(move |c| secrets::due_for_purge(c, now, limit)).await
+    }
+
+    async fn insert_instance(&self, instance: &InstanceRecord) -> StoreResult<()> {
+        let i = instance.clone();
+        self.write(move |c| instances::insert(c, &i)).await
+    }
+
+    async fn get_instance(&self, id: &str) -> StoreResult<Option<InstanceRecord>> {
+        let id = id.to_owned();
+        self.with(move |c| instances::get(c, &id)).await
+    }
+
+    async fn update_instance(&self, instance: &InstanceRecord) -> StoreResult<InstanceRecord> {
+        let i = instance.clone();
+        self.write(move |c| instances::update(c, &i)).await
+    }
+
+    async fn list_instances(&self, window: Window) -> StoreResult<Listing<InstanceRecord>> {
+        self.with(move |c| instances::list(c, window)).await
+    }
+
+    async fn count_instance_resources(&self, id: &str) -> StoreResult<(u64, u64)> {
+        let id = id.to_owned();
+        self.with(move |c| instances::count_resources(c, &id)).await
     }
 }

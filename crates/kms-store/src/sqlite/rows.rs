@@ -18,10 +18,10 @@ pub(super) fn parse<T: std::str::FromStr>(s: String, what: &str) -> StoreResult<
     s.parse().map_err(|_| corrupt(what))
 }
 
-pub(super) const KEY_COLUMNS: &str = "key_id, spec, usage, origin, protection_level, state, description, creator, created_at, primary_version, deletion_protection, deletion_protection_description, delete_at, rotation_interval, last_rotation_at, next_rotation_at, material_expire_at, material_fingerprint, revision";
+pub(super) const KEY_COLUMNS: &str = "key_id, spec, usage, origin, protection_level, state, description, creator, created_at, primary_version, deletion_protection, deletion_protection_description, delete_at, rotation_interval, last_rotation_at, next_rotation_at, material_expire_at, material_fingerprint, dkms_instance_id, revision";
 
 /// How many columns [`KEY_COLUMNS`] names; `revision` is the last.
-pub(super) const KEY_COLUMN_COUNT: usize = 19;
+pub(super) const KEY_COLUMN_COUNT: usize = 20;
 
 /// The bound values of [`KEY_COLUMNS`] for one record, in order.
 pub(super) fn key_values(k: &KeyRecord) -> [rusqlite::types::Value; KEY_COLUMN_COUNT] {
@@ -46,6 +46,7 @@ pub(super) fn key_values(k: &KeyRecord) -> [rusqlite::types::Value; KEY_COLUMN_C
         opt(k.next_rotation_at),
         opt(k.material_expire_at),
         k.material_fingerprint.clone().map_or(Null, Text),
+        k.dkms_instance_id.clone().map_or(Null, Text),
         Integer(k.revision),
     ]
 }
@@ -74,6 +75,7 @@ pub(super) struct KeyRow {
     next_rotation_at: Option<i64>,
     material_expire_at: Option<i64>,
     material_fingerprint: Option<String>,
+    dkms_instance_id: Option<String>,
     revision: i64,
 }
 
@@ -97,7 +99,8 @@ pub(super) fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRow> {
         next_rotation_at: r.get(15)?,
         material_expire_at: r.get(16)?,
         material_fingerprint: r.get(17)?,
-        revision: r.get(18)?,
+        dkms_instance_id: r.get(18)?,
+        revision: r.get(19)?,
     })
 }
 
@@ -121,6 +124,7 @@ pub(super) fn key_record(row: KeyRow) -> StoreResult<KeyRecord> {
         next_rotation_at: row.next_rotation_at,
         material_expire_at: row.material_expire_at,
         material_fingerprint: row.material_fingerprint,
+        dkms_instance_id: row.dkms_instance_id,
         revision: row.revision,
     })
 }

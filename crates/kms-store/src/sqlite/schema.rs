@@ -130,4 +130,28 @@ CREATE TRIGGER key_counts_state AFTER UPDATE OF state ON keys WHEN OLD.state IS 
     INSERT INTO key_counts (state, n) VALUES (NEW.state, 1) ON CONFLICT (state) DO UPDATE SET n = n + 1;
 END;
 "#,
+    // KMS instances (docs/design/instances.md): released ones stay as tombstones.
+    r#"
+CREATE TABLE instances (
+    instance_id TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    spec        INTEGER NOT NULL,
+    key_num     INTEGER NOT NULL,
+    secret_num  INTEGER NOT NULL,
+    vpc_num     INTEGER NOT NULL,
+    vpc_id      TEXT,
+    zone_ids    TEXT NOT NULL,
+    vswitch_ids TEXT NOT NULL,
+    bind_vpcs   TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    started_at  INTEGER,
+    released    INTEGER NOT NULL,
+    revision    INTEGER NOT NULL
+);
+ALTER TABLE keys ADD COLUMN dkms_instance_id TEXT;
+ALTER TABLE secrets ADD COLUMN dkms_instance_id TEXT;
+CREATE INDEX keys_by_instance ON keys (dkms_instance_id) WHERE dkms_instance_id IS NOT NULL;
+CREATE INDEX secrets_by_instance ON secrets (dkms_instance_id) WHERE dkms_instance_id IS NOT NULL;
+"#,
 ];

@@ -8,17 +8,16 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::rows::{corrupt, is_unique_violation, put_tags_in, unavailable};
 use crate::{Listing, SecretRecord, SecretVersionRecord, StoreError, StoreResult, VersionChange, Window};
 
-const SECRET_COLUMNS: &str =
-    "secret_name, description, encryption_key_id, created_at, updated_at, planned_delete_at, revision";
+const SECRET_COLUMNS: &str = "secret_name, description, encryption_key_id, created_at, updated_at, planned_delete_at, revision, dkms_instance_id";
 
-type SecretRow = (String, String, String, i64, i64, Option<i64>, i64);
+type SecretRow = (String, String, String, i64, i64, Option<i64>, i64, Option<String>);
 
 fn secret_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SecretRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
 }
 
 fn to_secret(
-    (name, description, key, created_at, updated_at, planned_delete_at, revision): SecretRow,
+    (name, description, key, created_at, updated_at, planned_delete_at, revision, dkms_instance_id): SecretRow,
 ) -> StoreResult<SecretRecord> {
     Ok(SecretRecord {
         name: SecretName::parse(&name).map_err(|_| corrupt("secret name"))?,
@@ -27,6 +26,7 @@ fn to_secret(
         created_at,
         updated_at,
         planned_delete_at,
+        dkms_instance_id,
         revision,
     })
 }
@@ -65,7 +65,7 @@ fn place_stage(c: &Connection, name: &str, stage: &VersionStage, on: Option<&Sec
 
 pub(super) fn insert(c: &Connection, s: &SecretRecord, first: &SecretVersionRecord, tags: &[Tag]) -> StoreResult<()> {
     c.execute(
-        &format!("INSERT INTO secrets ({SECRET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+        &format!("INSERT INTO secrets ({SECRET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
         params![
             s.name.as_str(),
             s.description,
@@ -73,7 +73,8 @@ pub(super) fn insert(c: &Connection, s: &SecretRecord, first: &SecretVersionReco
             s.created_at,
             s.updated_at,
             s.planned_delete_at,
-            s.revision
+            s.revision,
+            s.dkms_instance_id
         ],
     )
     .map_err(conflict_or)?;

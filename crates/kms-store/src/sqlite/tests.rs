@@ -52,6 +52,7 @@ async fn destroyed_material_leaves_the_files() {
         next_rotation_at: None,
         material_expire_at: None,
         material_fingerprint: None,
+        dkms_instance_id: None,
         revision: 0,
     };
     store.insert_key(&key, &version, &[]).await.unwrap();

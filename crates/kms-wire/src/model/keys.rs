@@ -57,6 +57,9 @@ pub struct KeyMetadata {
     pub creator: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delete_date: Option<String>,
+    /// The KMS instance of an instance resource; omitted for default ones.
+    #[serde(rename = "DKMSInstanceId", skip_serializing_if = "Option::is_none")]
+    pub dkms_instance_id: Option<String>,
     pub deletion_protection: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deletion_protection_description: Option<String>,

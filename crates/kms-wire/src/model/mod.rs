@@ -7,6 +7,7 @@ mod aliases;
 mod asymmetric;
 mod crypto;
 mod import;
+mod instances;
 mod keys;
 mod lifecycle;
 mod policies;
@@ -20,6 +21,7 @@ pub(crate) use asymmetric::encryption_algorithm;
 pub use asymmetric::*;
 pub use crypto::*;
 pub use import::*;
+pub use instances::*;
 pub use keys::*;
 pub use lifecycle::*;
 pub use policies::*;
@@ -91,8 +93,17 @@ impl Page {
     }
 
     fn with_sizes(p: &mut Params, sizes: std::ops::RangeInclusive<u32>) -> Result<Self, ApiError> {
+        Self::with_default(p, sizes, DEFAULT_PAGE_SIZE)
+    }
+
+    /// The KMS 3.0 lists' paging (ListKmsInstances …): `PageSize` 1–100, default 20.
+    pub(crate) fn from_params_default_20(p: &mut Params) -> Result<Self, ApiError> {
+        Self::with_default(p, 1..=MAX_PAGE_SIZE, 20)
+    }
+
+    fn with_default(p: &mut Params, sizes: std::ops::RangeInclusive<u32>, default: u32) -> Result<Self, ApiError> {
         let number = p.optional_u32_in("PageNumber", 1..=u32::MAX)?.unwrap_or(1);
-        let size = p.optional_u32_in("PageSize", sizes)?.unwrap_or(DEFAULT_PAGE_SIZE);
+        let size = p.optional_u32_in("PageSize", sizes)?.unwrap_or(default);
         Ok(Self { number, size: size.min(MAX_PAGE_SIZE) })
     }
 

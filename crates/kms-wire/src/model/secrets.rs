@@ -62,6 +62,7 @@ pub struct CreateSecretRequest {
     pub encryption_key_id: Option<String>,
     pub description: String,
     pub tags: Vec<Tag>,
+    pub dkms_instance_id: Option<String>,
 }
 
 impl FromParams for CreateSecretRequest {
@@ -88,7 +89,16 @@ impl FromParams for CreateSecretRequest {
             Some(json) => super::tags::parse_tags_json(&json)?,
             None => Vec::new(),
         };
-        Ok(Self { name, version, data, data_type, encryption_key_id: p.optional("EncryptionKeyId"), description, tags })
+        Ok(Self {
+            name,
+            version,
+            data,
+            data_type,
+            encryption_key_id: p.optional("EncryptionKeyId"),
+            description,
+            tags,
+            dkms_instance_id: p.optional("DKMSInstanceId").filter(|s| !s.is_empty()),
+        })
     }
 }
 
@@ -96,6 +106,10 @@ impl FromParams for CreateSecretRequest {
 #[serde(rename_all = "PascalCase")]
 pub struct CreateSecretResponse {
     pub arn: String,
+    /// The KMS instance of an instance resource; omitted for default ones.
+    #[serde(rename = "DKMSInstanceId", skip_serializing_if = "Option::is_none")]
+    pub dkms_instance_id: Option<String>,
+
     pub secret_name: String,
     pub secret_type: &'static str,
     pub version_id: String,
@@ -218,6 +232,10 @@ pub struct SecretTag {
 #[serde(rename_all = "PascalCase")]
 pub struct DescribeSecretResponse {
     pub arn: String,
+    /// The KMS instance of an instance resource; omitted for default ones.
+    #[serde(rename = "DKMSInstanceId", skip_serializing_if = "Option::is_none")]
+    pub dkms_instance_id: Option<String>,
+
     pub secret_name: String,
     pub secret_type: &'static str,
     pub description: String,
