@@ -28,26 +28,31 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InstanceRecord> {
     })
 }
 
+/// An instance's values in `COLUMNS` order: `?1`…`?15` of the insert and the update.
+fn values(i: &InstanceRecord) -> [&dyn rusqlite::ToSql; 15] {
+    [
+        &i.id,
+        &i.name,
+        &i.status,
+        &i.spec,
+        &i.key_num,
+        &i.secret_num,
+        &i.vpc_num,
+        &i.vpc_id,
+        &i.zone_ids,
+        &i.vswitch_ids,
+        &i.bind_vpcs,
+        &i.created_at,
+        &i.started_at,
+        &i.released,
+        &i.revision,
+    ]
+}
+
 pub(super) fn insert(c: &Connection, i: &InstanceRecord) -> StoreResult<()> {
     c.execute(
         &format!("INSERT INTO instances ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
-        params![
-            i.id,
-            i.name,
-            i.status,
-            i.spec,
-            i.key_num,
-            i.secret_num,
-            i.vpc_num,
-            i.vpc_id,
-            i.zone_ids,
-            i.vswitch_ids,
-            i.bind_vpcs,
-            i.created_at,
-            i.started_at,
-            i.released,
-            i.revision
-        ],
+        values(i).as_slice(),
     )
     .map(|_| ())
     .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict } else { unavailable(e) })
@@ -66,23 +71,7 @@ pub(super) fn update(c: &Connection, i: &InstanceRecord) -> StoreResult<Instance
                  vpc_id = ?8, zone_ids = ?9, vswitch_ids = ?10, bind_vpcs = ?11, created_at = ?12, started_at = ?13,
                  released = ?14, revision = ?15 + 1
              WHERE instance_id = ?1 AND revision = ?15",
-            params![
-                i.id,
-                i.name,
-                i.status,
-                i.spec,
-                i.key_num,
-                i.secret_num,
-                i.vpc_num,
-                i.vpc_id,
-                i.zone_ids,
-                i.vswitch_ids,
-                i.bind_vpcs,
-                i.created_at,
-                i.started_at,
-                i.released,
-                i.revision
-            ],
+            values(i).as_slice(),
         )
         .map_err(unavailable)?;
     if n == 0 {
