@@ -159,23 +159,29 @@ async fn slow_bodies_hold_at_most_the_receive_budget() {
     }
 }
 
-/// kmsd raises its soft open-file limit to the hard one: started with 256 (soft) of 4096
-/// (hard), 300 idle peers do not lock a signed client out.
-#[tokio::test]
-async fn a_low_soft_fd_limit_is_raised_to_the_hard_limit() {
+/// A kmsd to start with the open-file limit `soft:hard`: a wrapper script, so the testkit
+/// starts kmsd as usual (prlimit execs it: same pid). The directory holding it comes along.
+fn under_prlimit(nofile: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let prlimit = ["/usr/bin/prlimit", "/bin/prlimit"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
         .expect("prlimit (util-linux) is installed");
-    // A wrapper script, so the testkit starts kmsd as usual (prlimit execs it: same pid).
     let dir = tempfile::tempdir().unwrap();
     let text = dir.path().join("wrapper.sh");
-    let wrapper = dir.path().join("kmsd-nofile-256");
-    std::fs::write(&text, format!("#!/bin/sh\nexec {prlimit} --nofile=256:4096 {} \"$@\"\n", bin().display())).unwrap();
+    let wrapper = dir.path().join("kmsd-nofile");
+    std::fs::write(&text, format!("#!/bin/sh\nexec {prlimit} --nofile={nofile} {} \"$@\"\n", bin().display())).unwrap();
     // Installed by another process: a file this (multi-threaded) process had open for writing
     // could still be open in a child forked meanwhile, and exec would fail with ETXTBSY.
     let installed = std::process::Command::new("install").arg("-m").arg("0755").arg(&text).arg(&wrapper).status();
     assert!(installed.unwrap().success());
+    (dir, wrapper)
+}
+
+/// kmsd raises its soft open-file limit to the hard one: started with 256 (soft) of 4096
+/// (hard), 300 idle peers do not lock a signed client out.
+#[tokio::test]
+async fn a_low_soft_fd_limit_is_raised_to_the_hard_limit() {
+    let (_dir, wrapper) = under_prlimit("256:4096");
     let k = Kmsd::start_with(&wrapper, Options::default()).expect("kmsd starts under prlimit");
     let c = k.client();
     let mut idle = Vec::new();
@@ -208,16 +214,7 @@ fn cpu_ticks(pid: u32) -> u64 {
 /// as descriptors are free. (The pause predates the cap; this keeps it.)
 #[tokio::test]
 async fn accept_failures_back_off_and_recover() {
-    let prlimit = ["/usr/bin/prlimit", "/bin/prlimit"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("prlimit (util-linux) is installed");
-    let dir = tempfile::tempdir().unwrap();
-    let text = dir.path().join("wrapper.sh");
-    let wrapper = dir.path().join("kmsd-nofile-64");
-    std::fs::write(&text, format!("#!/bin/sh\nexec {prlimit} --nofile=64:64 {} \"$@\"\n", bin().display())).unwrap();
-    let installed = std::process::Command::new("install").arg("-m").arg("0755").arg(&text).arg(&wrapper).status();
-    assert!(installed.unwrap().success());
+    let (_dir, wrapper) = under_prlimit("64:64");
     let opts = Options { extra_args: vec!["--max-connections".into(), "1000".into()], ..Default::default() };
     let k = Kmsd::start_with(&wrapper, opts).expect("kmsd starts with 64 descriptors");
     let mut idle = Vec::new();
