@@ -50,6 +50,28 @@ for a in actions:
             if ce and bao else f"| {a} | {c} | {k['throughput']:,.0f} | {k['p50_ms']:.2f} / {k['p99_ms']:.2f} | | | | | |"
         )
 
+gateway = defaultdict(dict)  # (action, connections) -> target -> run
+for r in runs:
+    if r["label"] == "gateway":
+        gateway[(r["action"], r["connections"])][r["target"]] = r
+if gateway:
+    lines += [
+        "",
+        "Instance gateway (instance API over TLS, ClientKey-signed; the classic API of the same kmsd over plain HTTP):",
+        "",
+        "| action | conns | gateway req/s | gateway p50 / p99 ms | TLS ceiling req/s | classic req/s | gateway / TLS ceiling | gateway / classic |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for (a, c), t in sorted(gateway.items()):
+        g, ce, cl = t.get("gateway"), t.get("gatewayceiling"), t.get("kmsd")
+        if not (g and ce and cl):
+            continue
+        lines.append(
+            f"| {a} | {c} | {g['throughput']:,.0f} | {g['p50_ms']:.2f} / {g['p99_ms']:.2f} | "
+            f"{ce['throughput']:,.0f} | {cl['throughput']:,.0f} | {g['throughput'] / ce['throughput']:.2f} | "
+            f"{g['throughput'] / cl['throughput']:.2f} |"
+        )
+
 lines += ["", "| run | req/s | p50 / p99 ms | note |", "|---|---:|---:|---|"]
 def other(label, note):
     """One row for the runs labelled `label` (the median one when a label ran several times)."""

@@ -32,6 +32,7 @@ const ACCESS_KEY_ID: &str = "LTAIfuzzAccessKeyId";
 mod acs;
 mod blob;
 mod decode;
+mod instance;
 mod raw;
 mod shape;
 #[cfg(test)]
@@ -41,6 +42,7 @@ mod v1;
 pub use acs::*;
 pub use blob::*;
 pub use decode::*;
+pub use instance::*;
 pub use raw::*;
 pub use shape::*;
 pub use v1::*;

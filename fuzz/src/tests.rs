@@ -201,3 +201,36 @@ fn corpus_reaches_the_assertions() {
         eprintln!("{t}: {total} structured inputs, {accepted} must-accept, {refused} must-refuse");
     }
 }
+
+/// The instance target's properties hold for a correct request, an unsigned one, each kind
+/// of tampering, and a skewed clock.
+#[test]
+fn instance_requests_check() {
+    let base = InstanceInput {
+        operation: 0,
+        body: vec![0x0a, 0x03, b'k', b'e', b'y'],
+        skew: 0,
+        sign: true,
+        tamper: 0,
+        upper: false,
+        extra: vec![("user-agent".into(), "fuzz".into())],
+    };
+    check_instance_request(&base);
+    for tamper in 1..4 {
+        check_instance_request(&InstanceInput { tamper, ..clone_input(&base) });
+    }
+    check_instance_request(&InstanceInput { sign: false, upper: true, ..clone_input(&base) });
+    check_instance_request(&InstanceInput { skew: 901, ..clone_input(&base) });
+}
+
+fn clone_input(i: &InstanceInput) -> InstanceInput {
+    InstanceInput {
+        operation: i.operation,
+        body: i.body.clone(),
+        skew: i.skew,
+        sign: i.sign,
+        tamper: i.tamper,
+        upper: i.upper,
+        extra: i.extra.clone(),
+    }
+}

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the official Alibaba Cloud SDKs used by the SDK conformance suite, at pinned versions:
-#   Python: $REPO/.venv from tests/sdk/requirements.txt + constraints.txt (full lock)
+#   Python: $REPO/.venv from tests/sdk/requirements.txt + constraints.txt (full lock), then
+#           tests/sdk/requirements-nodeps.txt with --no-deps (clients whose declared requirements
+#           conflict with the lock; `pip check` lists those conflicts, see that file)
 #   Node:   tests/sdk/node/node_modules from package-lock.json (npm ci)
 # Idempotent: each half is skipped when its stamp matches the lock files and the interpreter.
 # Needs only the PyPI and npm registries. Does not build kmsd.
@@ -33,9 +35,9 @@ setup_python() {
   # test_asymmetric.py checks SM2 signatures and makes SM2 ciphertexts with the openssl command
   command -v openssl >/dev/null || apt_install openssl
   local want
-  want="$(stamp_of "$HERE/requirements.txt" "$HERE/constraints.txt") $("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"
+  want="$(stamp_of "$HERE/requirements.txt" "$HERE/constraints.txt" "$HERE/requirements-nodeps.txt") $("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"
   if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.kmsd-sdk-stamp" 2>/dev/null)" = "$want" ] \
-     && "$VENV/bin/python" -c 'import aliyunsdkcore, aliyunsdkkms, alibabacloud_kms20160120, alibabacloud_gateway_pop, alibabacloud_secretsmanager_client_v2, pytest' 2>/dev/null; then
+     && "$VENV/bin/python" -c 'import aliyunsdkcore, aliyunsdkkms, alibabacloud_kms20160120, alibabacloud_gateway_pop, alibabacloud_secretsmanager_client_v2, openapi_util.client, openapi_credential.client, OpenSSL, pytest, alibabacloud_kms_kms20160120.transfer_client, alibaba_cloud_secretsmanager_client.secret_manager_cache_client_builder, alibabacloud_dkms_transfer.kms_transfer_acs_client' 2>/dev/null; then
     log "python SDKs already installed ($VENV)"
     return
   fi
@@ -52,6 +54,13 @@ setup_python() {
   log "installing python SDKs"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
     -r "$HERE/requirements.txt" -c "$HERE/constraints.txt"
+  # A separate step on purpose: with their declared requirements pip refuses these next to the
+  # lock (ResolutionImpossible: alibabacloud_kms20160120<3, protobuf<3.20, cryptography<=38.0.3,
+  # ...); without them they work on it (docs/design/gateway.md §2). `pip check` is expected to
+  # list those conflicts, so nothing here runs it.
+  log "installing --no-deps python clients"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+    -r "$HERE/requirements-nodeps.txt"
   "$VENV/bin/python" - <<'EOF'
 from importlib.metadata import version
 pins = {
@@ -62,6 +71,14 @@ pins = {
     "darabonba-core": "1.0.9",
     "alibabacloud-gateway-pop": "0.1.3",
     "alibabacloud-secretsmanager-client-v2": "2.0.0",
+    "alibabacloud-dkms-gcs": "1.0.2",
+    "pyOpenSSL": "23.2.0",
+    "cryptography": "41.0.7",
+    "protobuf": "3.20.3",
+    # --no-deps (requirements-nodeps.txt)
+    "alibabacloud-kms-python-sdk": "1.1.3",
+    "aliyun-secret-manager-client": "0.1.5",
+    "alibabacloud-dkms-transfer-python": "0.1.2",
 }
 bad = {name: version(name) for name, want in pins.items() if version(name) != want}
 assert not bad, f"unexpected SDK versions installed: {bad}"

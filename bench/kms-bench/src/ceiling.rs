@@ -40,9 +40,32 @@ impl Responder for FixedBody {
     }
 }
 
-pub async fn serve(listen: SocketAddr) {
+/// A TLS acceptor with a fresh self-signed certificate for 127.0.0.1 (P-256, as the instance
+/// gateway's), its PEM written to `ca_out` for the load tool to trust.
+fn tls(ca_out: &std::path::Path) -> tokio_rustls::TlsAcceptor {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("P-256 key");
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("self-signed certificate");
+    std::fs::write(ca_out, cert.pem()).expect("write the ceiling's CA");
+    let der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], der)
+        .expect("certificate and key");
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
+pub async fn serve(listen: SocketAddr, tls_ca_out: Option<std::path::PathBuf>) {
     let listener = tokio::net::TcpListener::bind(listen).await.expect("bind the ceiling's address");
-    println!("ceiling listening on http://{}", listener.local_addr().expect("bound"));
+    let acceptor = tls_ca_out.as_deref().map(tls);
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
+    println!("ceiling listening on {scheme}://{}", listener.local_addr().expect("bound"));
     let shutdown = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM");
         tokio::select! {
@@ -52,5 +75,5 @@ pub async fn serve(listen: SocketAddr) {
     };
     // The limits kmsd itself would serve with, so the ceiling measures the same layer.
     let limits = kms_server::http::Limits::for_fd_limit(kms_server::http::raise_fd_limit().unwrap_or(1024));
-    kms_server::http::serve(listener, None, Arc::new(FixedBody), limits, shutdown).await;
+    kms_server::http::serve(listener, acceptor, Arc::new(FixedBody), limits, shutdown).await;
 }

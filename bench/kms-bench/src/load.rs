@@ -17,6 +17,10 @@ pub enum Kind {
     Kmsd,
     Ceiling,
     Openbao,
+    /// kmsd's instance gateway (instance API over TLS, ClientKey-signed).
+    Gateway,
+    /// The ceiling over TLS with instance-API requests.
+    GatewayCeiling,
 }
 
 #[derive(clap::Args)]
@@ -48,6 +52,16 @@ pub struct LoadArgs {
     /// Ceiling only: reply size in bytes (kmsd's `reply_bytes` for the same action).
     #[arg(long, default_value_t = 300)]
     reply_size: usize,
+    /// Gateway targets: the classic endpoint (`http://host:port`) the application is set up
+    /// through.
+    #[arg(long, default_value = "")]
+    classic_url: String,
+    /// Gateway: the connected KMS instance the key and secret are made in.
+    #[arg(long, default_value = "")]
+    instance: String,
+    /// Gateway ceiling: the PEM CA its certificate chains to.
+    #[arg(long, default_value = "")]
+    ca_file: String,
     /// Free text copied into the result.
     #[arg(long, default_value = "")]
     label: String,
@@ -76,8 +90,11 @@ pub async fn run(args: LoadArgs) -> ExitCode {
 }
 
 async fn run_inner(args: &LoadArgs) -> Result<u64, String> {
-    let addrs: Vec<String> =
-        args.url.split(',').map(|u| u.trim().trim_start_matches("http://").trim_end_matches('/').to_owned()).collect();
+    let addrs: Vec<String> = args
+        .url
+        .split(',')
+        .map(|u| u.trim().trim_start_matches("http://").trim_start_matches("https://").trim_end_matches('/').to_owned())
+        .collect();
     let addr = addrs[0].clone();
     let client = Client {
         addr: addr.clone(),
@@ -88,6 +105,18 @@ async fn run_inner(args: &LoadArgs) -> Result<u64, String> {
         Kind::Kmsd => Target::kms(client, args.action, args.signature).await?,
         Kind::Ceiling => Target::ceiling(client, args.action, args.signature, args.reply_size),
         Kind::Openbao => Target::openbao(&addr, &args.token, args.action).await?,
+        Kind::Gateway => {
+            let classic = Client {
+                addr: args.classic_url.trim_start_matches("http://").trim_end_matches('/').to_owned(),
+                access_key_id: args.access_key_id.clone(),
+                secret: args.access_key_secret.clone(),
+            };
+            Target::Gateway(crate::gateway::GatewayTarget::new(classic, &args.instance, args.action).await?)
+        }
+        Kind::GatewayCeiling => {
+            let ca = std::fs::read_to_string(&args.ca_file).map_err(|e| format!("{}: {e}", args.ca_file))?;
+            Target::Gateway(crate::gateway::GatewayTarget::ceiling(&ca, args.action, args.reply_size)?)
+        }
     };
     let target = Arc::new(target);
     let start = Instant::now();
@@ -140,7 +169,7 @@ async fn drive(addr: &str, target: &Target, measure_from: Instant, until: Instan
         first_error: None,
         reply_bytes: 0,
     };
-    let mut conn = connect(addr).await?;
+    let mut conn = open(addr, target).await?;
     let mut buf = Vec::with_capacity(16 * 1024);
     loop {
         let request = target.request();
@@ -166,9 +195,25 @@ async fn drive(addr: &str, target: &Target, measure_from: Instant, until: Instan
             Err(e) => {
                 tally.errors += 1;
                 tally.first_error.get_or_insert(e);
-                conn = connect(addr).await?;
+                conn = open(addr, target).await?;
             }
         }
+    }
+}
+
+/// A connection of either kind the targets speak.
+pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+/// A connection to `addr` as `target` needs it: TLS for the gateway targets.
+async fn open(addr: &str, target: &Target) -> Result<Box<dyn Io>, String> {
+    let tcp = connect(addr).await?;
+    match target {
+        Target::Gateway(g) => {
+            let tls = g.connector.connect(g.server_name.clone(), tcp).await.map_err(|e| format!("TLS {addr}: {e}"))?;
+            Ok(Box::new(tls))
+        }
+        _ => Ok(Box::new(tcp)),
     }
 }
 
@@ -186,7 +231,11 @@ enum Framing {
 }
 
 /// Sends one request and reads its answer: (status, body). `buf` is reused between calls.
-async fn exchange<'b>(conn: &mut TcpStream, request: &[u8], buf: &'b mut Vec<u8>) -> Result<(u16, &'b [u8]), String> {
+async fn exchange<'b, S: Io + ?Sized>(
+    conn: &mut S,
+    request: &[u8],
+    buf: &'b mut Vec<u8>,
+) -> Result<(u16, &'b [u8]), String> {
     conn.write_all(request).await.map_err(|e| format!("write: {e}"))?;
     buf.clear();
     let (head_len, framing, status) = loop {
@@ -249,7 +298,7 @@ async fn exchange<'b>(conn: &mut TcpStream, request: &[u8], buf: &'b mut Vec<u8>
 }
 
 /// Appends at least one more byte from `conn` to `buf`.
-async fn read_more(conn: &mut TcpStream, buf: &mut Vec<u8>, room: usize) -> Result<(), String> {
+async fn read_more<S: Io + ?Sized>(conn: &mut S, buf: &mut Vec<u8>, room: usize) -> Result<(), String> {
     buf.reserve(room.max(1024));
     match conn.read_buf(buf).await {
         Ok(0) => Err("the target closed the connection".into()),

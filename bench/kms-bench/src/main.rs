@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 mod ceiling;
+mod gateway;
 mod load;
 mod target;
 
@@ -34,6 +35,10 @@ enum Command {
     Ceiling {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: std::net::SocketAddr,
+        /// Serve HTTPS with a fresh self-signed certificate for 127.0.0.1, whose PEM goes to
+        /// this file (the gateway's ceiling).
+        #[arg(long)]
+        tls_ca_out: Option<std::path::PathBuf>,
     },
 }
 
@@ -42,8 +47,8 @@ fn main() -> std::process::ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     runtime.block_on(async {
         match cli.command {
-            Command::Ceiling { listen } => {
-                ceiling::serve(listen).await;
+            Command::Ceiling { listen, tls_ca_out } => {
+                ceiling::serve(listen, tls_ca_out).await;
                 std::process::ExitCode::SUCCESS
             }
             Command::Load(args) => load::run(args).await,

@@ -57,6 +57,8 @@ pub enum Target {
     },
     /// OpenBao transit: token authentication, so each request is the same bytes.
     OpenBao { request: Vec<u8> },
+    /// kmsd's instance gateway, or the ceiling over TLS with the same requests.
+    Gateway(crate::gateway::GatewayTarget),
 }
 
 impl Target {
@@ -144,6 +146,7 @@ impl Target {
     pub fn request(&self) -> Vec<u8> {
         match self {
             Target::OpenBao { request } => request.clone(),
+            Target::Gateway(g) => g.request(),
             Target::Kms { client, action, params, signature, reply_size } => {
                 let name = match action {
                     Action::Encrypt32 | Action::Encrypt4k => "Encrypt",
@@ -168,13 +171,16 @@ impl Target {
 
     /// Whether a 200 answer carries what this operation must return.
     pub fn answer_ok(&self, body: &[u8]) -> bool {
+        if let Target::Gateway(g) = self {
+            return g.answer_ok(body);
+        }
         let want: &[u8] = match self {
             Target::Kms { reply_size: Some(_), .. } => b"RequestId",
             Target::Kms { action: Action::Decrypt, .. } => b"\"Plaintext\"",
             Target::Kms { action: Action::CreateKey, .. } => b"\"KeyMetadata\"",
             Target::Kms { action: Action::GetSecretValue, .. } => b"\"SecretData\"",
             Target::Kms { .. } => b"\"CiphertextBlob\"",
-            Target::OpenBao { .. } => b"\"data\"",
+            Target::OpenBao { .. } | Target::Gateway(_) => b"\"data\"",
         };
         body.windows(want.len()).any(|w| w == want)
     }

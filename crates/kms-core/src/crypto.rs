@@ -46,6 +46,23 @@ pub struct DataKey {
 #[derive(Default)]
 pub(crate) struct MaterialCache {
     versions: std::sync::Mutex<std::collections::HashMap<KeyVersionId, VersionRecord>>,
+    /// Each key's first version (the instance API's plain operations use it; it never changes).
+    initial: std::sync::Mutex<std::collections::HashMap<KeyId, KeyVersionId>>,
+}
+
+impl MaterialCache {
+    pub(crate) fn initial_version(&self, key: &KeyId) -> Option<KeyVersionId> {
+        self.initial.lock().ok()?.get(key).cloned()
+    }
+
+    pub(crate) fn remember_initial_version(&self, key: &KeyId, version: &KeyVersionId) {
+        if let Ok(mut m) = self.initial.lock() {
+            if m.len() >= MAX_CACHED_VERSIONS {
+                m.clear();
+            }
+            m.insert(key.clone(), version.clone());
+        }
+    }
 }
 
 /// A bound on memory; past it the table starts over.
@@ -117,7 +134,7 @@ impl Kms {
     ) -> CoreResult<Encrypted> {
         let label = MaterialLabel { key_id: &key.id, version_id: &version.id, spec: key.spec };
         let material = kms_crypto::WrappedMaterial(version.material.clone());
-        let sealed = self.crypto.symmetric.seal(&material, label, &context.canonical_bytes(), plaintext)?;
+        let sealed = self.crypto.symmetric.seal(&material, label, None, &context.canonical_bytes(), plaintext)?;
         self.usage.encrypted(&version.id, self.now());
         let blob = CiphertextBlob {
             version_id: version.id.clone(),

@@ -85,6 +85,21 @@ pub enum CoreError {
     /// material imported before.
     #[error("invalid key material")]
     InvalidKeyMaterial,
+    /// A network rule, permission policy, AAP or ClientKey that does not exist.
+    #[error("application access object not found")]
+    AccessNotFound,
+    /// A network rule, permission policy or AAP of that name exists.
+    #[error("application access object exists")]
+    AccessExists,
+    /// Another object still depends on it; why, for the caller.
+    #[error("in use: {0}")]
+    AccessInUse(&'static str),
+    /// A ClientKey that does not exist, is outside its validity, or whose access point is gone.
+    #[error("ClientKey not authorized")]
+    ClientKeyUnauthorized,
+    /// ReleaseKmsInstance on an instance with deletion protection.
+    #[error("the instance has deletion protection")]
+    InstanceDeletionProtected,
     #[error("dedicated KMS instance not found")]
     InstanceNotFound,
     /// The KMS instance's state does not allow the call (docs/design/instances.md §6).

@@ -19,6 +19,9 @@ pub const CONNECTED: &str = "Connected";
 const META_INSTANCE_CA: &str = "instance_ca";
 const CA_KEY_AAD: &[u8] = b"kmsd/instance-ca-key/v1";
 const CA_VALIDITY_DAYS: i64 = 3650;
+const GATEWAY_CERT_DAYS: i64 = 90;
+/// The instance gateway's host name is `<instance id>` followed by this.
+pub const GATEWAY_DOMAIN: &str = ".cryptoservice.kms.aliyuncs.com";
 
 /// A VPC bound to an instance (UpdateKmsInstanceBindVpc), kept as sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,11 +92,22 @@ fn region_code(region: &str) -> String {
 }
 
 impl Kms {
-    fn new_instance_id(&self) -> CoreResult<String> {
+    /// `<region code><18 random lowercase alphanumerics>`: the body of instance ids and of
+    /// the ids of keys in instances (§1.4).
+    fn regional_tail(&self) -> CoreResult<String> {
         const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
         let random = self.crypto.random_bytes(18)?;
         let tail: String = random.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect();
-        Ok(format!("kst-{}{tail}", region_code(self.region().as_str())))
+        Ok(format!("{}{tail}", region_code(self.region().as_str())))
+    }
+
+    fn new_instance_id(&self) -> CoreResult<String> {
+        Ok(format!("kst-{}", self.regional_tail()?))
+    }
+
+    /// The id of a new key in an instance: `key-<region code><random>`, as the cloud's.
+    pub(crate) fn new_instance_key_id(&self) -> CoreResult<kms_types::KeyId> {
+        kms_types::KeyId::in_instance("", &self.regional_tail()?).map_err(|_| CoreError::Unsupported("key id"))
     }
 
     pub fn instance_arn(&self, id: &str) -> String {
@@ -118,6 +132,8 @@ impl Kms {
             bind_vpcs: "[]".into(),
             created_at: self.now(),
             started_at: None,
+            deletion_protection: false,
+            deletion_protection_description: String::new(),
             released: false,
             revision: 1,
         };
@@ -204,17 +220,41 @@ impl Kms {
         self.change_instance(&InstanceRecord { bind_vpcs: text, ..r }).await
     }
 
+    /// UpdateKmsInstance (Terraform's `instance_name`, §2.9): renames the instance.
+    pub async fn rename_instance(&self, id: &str, name: String) -> CoreResult<InstanceRecord> {
+        let r = self.instance(id).await?;
+        self.change_instance(&InstanceRecord { name, ..r }).await
+    }
+
+    /// SetDeletionProtection with `KmsInstanceId` (§2.9): while on, the instance is not released.
+    pub async fn protect_instance(
+        &self,
+        id: &str,
+        enabled: bool,
+        description: Option<String>,
+    ) -> CoreResult<InstanceRecord> {
+        let r = self.instance(id).await?;
+        let deletion_protection_description = if enabled { description.unwrap_or_default() } else { String::new() };
+        self.change_instance(&InstanceRecord { deletion_protection: enabled, deletion_protection_description, ..r })
+            .await
+    }
+
     /// ReleaseKmsInstance: the instance is gone for every later call, and so is everything in
     /// it (§2.8, §6). An instance holding keys or secrets is released only with
-    /// `ForceDeleteWithoutBackup` (kmsd keeps no backups; §12 Q4). The instance is marked
+    /// `ForceDeleteWithoutBackup` (kmsd keeps no backups; §12 Q4), and never while deletion
+    /// protection is on (§12 Q5). The instance is marked
     /// released first, so nothing new lands in it while its keys and secrets are purged.
     pub async fn release_instance(&self, id: &str, force: bool) -> CoreResult<()> {
         let r = self.instance(id).await?;
+        if r.deletion_protection {
+            return Err(CoreError::InstanceDeletionProtected);
+        }
         let (keys, secrets) = self.store.count_instance_resources(id).await?;
         if keys + secrets > 0 && !force {
             return Err(CoreError::InvalidParameter("ForceDeleteWithoutBackup"));
         }
         self.change_instance(&InstanceRecord { released: true, ..r }).await?;
+        self.store.remove_tags(kms_types::ResourceType::Instance, id, None).await?;
         self.purge_instance_resources(id).await
     }
 
@@ -276,11 +316,10 @@ impl Kms {
         ca_pem_of(&stored)
     }
 
-    /// A new CA as the meta value `<hex of the wrapped PKCS#8 key>\n<certificate PEM>`.
-    fn make_ca(&self) -> CoreResult<String> {
-        use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose};
-        let failed = |_| CoreError::Unsupported("instance CA generation");
-        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(failed)?;
+    /// What the CA certificate says of its subject: also what every certificate it issues
+    /// names as issuer, so the two must come from here alone.
+    fn ca_params(&self) -> rcgen::CertificateParams {
+        use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyUsagePurpose};
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, format!("kmsd KMS instance CA {}", self.region()));
@@ -289,18 +328,87 @@ impl Kms {
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.key_usages =
             vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-        let now = time::OffsetDateTime::from_unix_timestamp(self.now()).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        params
+    }
+
+    fn now_time(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::from_unix_timestamp(self.now()).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    }
+
+    fn serial(&self) -> CoreResult<rcgen::SerialNumber> {
+        let mut serial = self.crypto.random_bytes(16)?.to_vec();
+        serial[0] &= 0x7f;
+        Ok(rcgen::SerialNumber::from_slice(&serial))
+    }
+
+    /// A new CA as the meta value `<hex of the wrapped PKCS#8 key>\n<certificate PEM>`.
+    fn make_ca(&self) -> CoreResult<String> {
+        use rcgen::KeyPair;
+        let failed = |_| CoreError::Unsupported("instance CA generation");
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(failed)?;
+        let mut params = self.ca_params();
+        let now = self.now_time();
         params.not_before = now - time::Duration::days(1);
         params.not_after = now + time::Duration::days(CA_VALIDITY_DAYS);
-        let serial = self.crypto.random_bytes(16)?;
-        let mut serial = serial.to_vec();
-        serial[0] &= 0x7f;
-        params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
+        params.serial_number = Some(self.serial()?);
         let cert = params.self_signed(&key).map_err(failed)?;
         let pkcs8 = Zeroizing::new(key.serialize_der());
         let wrapped = self.crypto.root.wrap(CA_KEY_AAD, &pkcs8)?;
         Ok(format!("{}\n{}", hex::encode(wrapped), cert.pem()))
     }
+
+    /// The names the instance gateway's certificate must carry: every connected instance's
+    /// `<id>.cryptoservice.kms.aliyuncs.com`, `localhost`, `127.0.0.1` and the operator's own.
+    pub async fn gateway_names(&self, extra: &[String]) -> CoreResult<Vec<String>> {
+        let all = self.store.list_instances(Window { offset: 0, limit: u32::MAX }).await?;
+        let mut names: Vec<String> =
+            all.items.iter().filter(|r| r.status == CONNECTED).map(|r| format!("{}{GATEWAY_DOMAIN}", r.id)).collect();
+        names.extend(["localhost".to_owned(), "127.0.0.1".to_owned()]);
+        names.extend(extra.iter().cloned());
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    /// A TLS server certificate for the instance gateway, issued by the instance CA for
+    /// `names` (IP literals become IP SANs): the leaf's DER and its new P-256 key (PKCS#8,
+    /// never stored). Valid 90 days; the gateway issues a new one whenever the names change.
+    pub async fn issue_gateway_certificate(&self, names: &[String]) -> CoreResult<GatewayCertificate> {
+        use rcgen::{CertificateParams, ExtendedKeyUsagePurpose, Issuer, KeyPair, KeyUsagePurpose};
+        let failed = |_| CoreError::Unsupported("instance gateway certificate");
+        self.instance_ca_pem().await?;
+        let stored = self.store.get_meta(META_INSTANCE_CA).await?.ok_or(CoreError::Unsupported("instance CA"))?;
+        let corrupt = || CoreError::Store(StoreError::Corrupt("instance CA".into()));
+        let (wrapped_hex, _) = stored.split_once('\n').ok_or_else(corrupt)?;
+        let wrapped = hex::decode(wrapped_hex).map_err(|_| corrupt())?;
+        let ca_pkcs8 = self.crypto.root.unwrap(CA_KEY_AAD, &wrapped)?;
+        let ca_key = KeyPair::try_from(ca_pkcs8.as_slice()).map_err(failed)?;
+        let issuer = Issuer::new(self.ca_params(), ca_key);
+        let leaf_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(failed)?;
+        let mut params = CertificateParams::new(names.to_vec()).map_err(failed)?;
+        let mut dn = rcgen::DistinguishedName::new();
+        dn.push(rcgen::DnType::CommonName, "kmsd instance gateway");
+        params.distinguished_name = dn;
+        params.is_ca = rcgen::IsCa::ExplicitNoCa;
+        params.use_authority_key_identifier_extension = true;
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        let now = self.now_time();
+        params.not_before = now - time::Duration::hours(1);
+        params.not_after = now + time::Duration::days(GATEWAY_CERT_DAYS);
+        params.serial_number = Some(self.serial()?);
+        let cert = params.signed_by(&leaf_key, &issuer).map_err(failed)?;
+        Ok(GatewayCertificate {
+            certificate_der: cert.der().to_vec(),
+            key_pkcs8: Zeroizing::new(leaf_key.serialize_der()),
+        })
+    }
+}
+
+/// The instance gateway's TLS identity (see [`Kms::issue_gateway_certificate`]).
+pub struct GatewayCertificate {
+    pub certificate_der: Vec<u8>,
+    pub key_pkcs8: Zeroizing<Vec<u8>>,
 }
 
 fn ca_pem_of(stored: &str) -> CoreResult<String> {

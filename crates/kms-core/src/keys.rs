@@ -73,7 +73,10 @@ impl Kms {
         if let Some(p) = &new.policy {
             kms_policy::Policy::parse_resource(p).map_err(|e| CoreError::InvalidPolicy(e.0))?;
         }
-        let id = KeyId::generate();
+        let id = match &new.dkms_instance_id {
+            Some(_) => self.new_instance_key_id()?,
+            None => KeyId::generate(),
+        };
         let version_id = KeyVersionId::generate();
         let spec = new.spec;
         let material = if external {

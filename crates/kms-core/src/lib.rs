@@ -6,12 +6,14 @@
 //! wire error codes; it answers with [`CoreError`], which the server translates once.
 #![forbid(unsafe_code)]
 
+mod access;
 mod access_keys;
 mod aliases;
 mod asymmetric;
 pub mod clock;
 mod crypto;
 mod error;
+mod gateway;
 mod import;
 mod instances;
 mod jobs;
@@ -26,13 +28,23 @@ mod tags;
 mod usage;
 mod versions;
 
+pub use access::{
+    AccessPoint, AccessPolicy, CLIENT_KEY_ALGORITHM, ClientKey, NetworkRule, NewClientKey, SHARED_SCOPE, parse_api_time,
+};
 pub use access_keys::{AccessKeyGrant, AccessKeySummary, StoredAccessKey};
 pub use asymmetric::Asymmetric;
 pub use clock::{Clock, DevClock, SystemClock};
 pub use crypto::{DataKey, Decrypted, Encrypted, ExportTo};
 pub use error::CoreError;
+pub use gateway::{
+    Application, Caller, DEFAULT_DATA_KEY_BYTES, DataKeyPair, GatewayKey, Grant, InstanceSealed, KeyFormat,
+    MAX_RANDOM_BYTES,
+};
 pub use import::{IMPORT_TOKEN_SECS, ImportParameters};
-pub use instances::{BindVpc, CONNECTED, InstanceLimits, QuotaInfo, UNINITIALIZED, bind_vpcs, split_list};
+pub use instances::{
+    BindVpc, CONNECTED, GATEWAY_DOMAIN, GatewayCertificate, InstanceLimits, QuotaInfo, UNINITIALIZED, bind_vpcs,
+    split_list,
+};
 pub use jobs::JobReport;
 pub use keys::NewKey;
 pub use policies::POLICY_NAME;

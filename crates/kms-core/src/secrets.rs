@@ -58,6 +58,14 @@ pub struct SecretValue {
     pub data: Zeroizing<Vec<u8>>,
 }
 
+/// A secret outside its recovery window.
+pub(crate) fn live(s: SecretRecord) -> CoreResult<SecretRecord> {
+    if s.planned_delete_at.is_some() {
+        return Err(CoreError::SecretInDeleteWindow);
+    }
+    Ok(s)
+}
+
 /// How a sealed value is laid out: the data key's ciphertext blob (length-prefixed), then the
 /// value sealed under the data key.
 fn pack(wrapped_key: &[u8], sealed: &[u8]) -> Vec<u8> {
@@ -143,10 +151,7 @@ impl Kms {
     /// A live secret (not in its recovery window).
     pub(crate) async fn live_secret(&self, name: &SecretName) -> CoreResult<SecretRecord> {
         let s = self.store.get_secret(name).await?.ok_or(CoreError::SecretNotFound)?;
-        if s.planned_delete_at.is_some() {
-            return Err(CoreError::SecretInDeleteWindow);
-        }
-        Ok(s)
+        live(s)
     }
 
     /// CreateSecret: the secret and its first version, labelled `ACSCurrent`.
@@ -219,6 +224,18 @@ impl Kms {
         stage: Option<&VersionStage>,
     ) -> CoreResult<SecretValue> {
         let secret = self.live_secret(name).await?;
+        self.value_of(secret, version, stage).await
+    }
+
+    /// The value of a secret already read (and found live): the version named, or the one
+    /// holding the stage (default `ACSCurrent`).
+    pub(crate) async fn value_of(
+        &self,
+        secret: SecretRecord,
+        version: Option<&SecretVersionId>,
+        stage: Option<&VersionStage>,
+    ) -> CoreResult<SecretValue> {
+        let name = &secret.name;
         let versions = self.store.list_secret_versions(name).await?;
         let current = VersionStage::current();
         // A version id alone names the version; a stage (default ACSCurrent) must be on it.

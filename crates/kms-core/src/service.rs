@@ -26,6 +26,7 @@ pub struct Kms {
     account: AccountId,
     pub(crate) usage: crate::usage::UsageCounter,
     pub(crate) materials: crate::crypto::MaterialCache,
+    pub(crate) applications: crate::gateway::ApplicationCache,
     pub(crate) public_keys: crate::asymmetric::PublicKeyCache,
 }
 
@@ -74,6 +75,7 @@ impl Kms {
             account,
             usage: Default::default(),
             materials: Default::default(),
+            applications: Default::default(),
             public_keys: Default::default(),
         })
     }

@@ -40,6 +40,11 @@ impl Kms {
                 self.store.get_secret(&name).await?.ok_or(CoreError::ResourceNotFound)?;
                 Ok(name.to_string())
             }
+            // Terraform reads an instance's tags and tolerates DKMSInstanceNotFound (§5.1).
+            ResourceType::Instance => {
+                let id = id.rsplit_once(":keystore/").map_or(id, |(_, i)| i);
+                Ok(self.instance(id).await?.id)
+            }
         }
     }
 

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod blob;
+pub mod client_key;
 pub mod import;
 mod provider;
 pub mod public;
@@ -19,4 +20,4 @@ mod soft_asymmetric;
 pub use provider::{
     AsymmetricKeys, CryptoError, CryptoProvider, MaterialLabel, RootKey, Sealed, SymmetricKeys, WrappedMaterial,
 };
-pub use soft_asymmetric::SoftAsymmetric;
+pub use soft_asymmetric::{SoftAsymmetric, data_key_pair};

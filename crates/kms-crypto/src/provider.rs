@@ -67,11 +67,13 @@ pub trait SymmetricKeys: Send + Sync {
     /// Material the caller brought (BYOK), wrapped like generated material; `Unsupported`
     /// when it is not the spec's length.
     fn import(&self, label: MaterialLabel<'_>, material: &[u8]) -> Result<WrappedMaterial, CryptoError>;
-    /// AEAD-encrypts under the version's material with a fresh random IV.
+    /// AEAD-encrypts under the version's material with the given IV (the instance API lets
+    /// callers choose; they answer for its uniqueness), else a fresh random one.
     fn seal(
         &self,
         material: &WrappedMaterial,
         label: MaterialLabel<'_>,
+        iv: Option<&[u8; 12]>,
         aad: &[u8],
         plaintext: &[u8],
     ) -> Result<Sealed, CryptoError>;

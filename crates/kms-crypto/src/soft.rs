@@ -26,9 +26,25 @@ pub fn random_fill(buf: &mut [u8]) -> Result<(), CryptoError> {
     rand::fill(buf).map_err(|_| CryptoError::Backend)
 }
 
-fn aead_seal(key: &LessSafeKey, aad: &[u8], plaintext: &[u8]) -> Result<Sealed, CryptoError> {
-    let mut iv = [0u8; IV_LEN];
-    random_fill(&mut iv)?;
+/// A fresh random IV, or the caller's (the instance API lets callers choose theirs).
+fn iv_or_random(iv: Option<&[u8; IV_LEN]>) -> Result<[u8; IV_LEN], CryptoError> {
+    match iv {
+        Some(iv) => Ok(*iv),
+        None => {
+            let mut iv = [0u8; IV_LEN];
+            random_fill(&mut iv)?;
+            Ok(iv)
+        }
+    }
+}
+
+fn aead_seal(
+    key: &LessSafeKey,
+    iv: Option<&[u8; IV_LEN]>,
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Sealed, CryptoError> {
+    let iv = iv_or_random(iv)?;
     let mut buf = Vec::with_capacity(plaintext.len() + TAG_LEN);
     buf.extend_from_slice(plaintext);
     key.seal_in_place_append_tag(Nonce::assume_unique_for_key(iv), Aad::from(aad), &mut buf)
@@ -60,7 +76,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// envelope encryption, where the data key itself is wrapped by a KMS key and kept beside.
 pub fn seal_with_data_key(data_key: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, data_key).map_err(|_| CryptoError::Backend)?);
-    let sealed = aead_seal(&key, aad, plaintext)?;
+    let sealed = aead_seal(&key, None, aad, plaintext)?;
     let mut out = Vec::with_capacity(IV_LEN + sealed.ciphertext_and_tag.len());
     out.extend_from_slice(&sealed.iv);
     out.extend_from_slice(&sealed.ciphertext_and_tag);
@@ -132,7 +148,7 @@ impl SoftRootKey {
 
 impl RootKey for SoftRootKey {
     fn wrap(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let s = aead_seal(&self.0, aad, plaintext)?;
+        let s = aead_seal(&self.0, None, aad, plaintext)?;
         let mut out = Vec::with_capacity(IV_LEN + s.ciphertext_and_tag.len());
         out.extend_from_slice(&s.iv);
         out.extend_from_slice(&s.ciphertext_and_tag);
@@ -161,12 +177,11 @@ enum SymmetricKey {
 }
 
 impl SymmetricKey {
-    fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Sealed, CryptoError> {
+    fn seal(&self, iv: Option<&[u8; IV_LEN]>, aad: &[u8], plaintext: &[u8]) -> Result<Sealed, CryptoError> {
         match self {
-            Self::Aes(k) => aead_seal(k, aad, plaintext),
+            Self::Aes(k) => aead_seal(k, iv, aad, plaintext),
             Self::Sm4(k) => {
-                let mut iv = [0u8; IV_LEN];
-                random_fill(&mut iv)?;
+                let iv = iv_or_random(iv)?;
                 let mut buf = Vec::with_capacity(plaintext.len() + TAG_LEN);
                 buf.extend_from_slice(plaintext);
                 k.encrypt_in_place(&iv.into(), aad, &mut buf).map_err(|_| CryptoError::Backend)?;
@@ -250,10 +265,11 @@ impl SymmetricKeys for SoftSymmetric {
         &self,
         material: &WrappedMaterial,
         label: MaterialLabel<'_>,
+        iv: Option<&[u8; 12]>,
         aad: &[u8],
         plaintext: &[u8],
     ) -> Result<Sealed, CryptoError> {
-        self.key(material, label)?.seal(aad, plaintext)
+        self.key(material, label)?.seal(iv, aad, plaintext)
     }
 
     fn open(
@@ -320,7 +336,7 @@ mod tests {
             let (k, v) = (KeyId::generate(), KeyVersionId::generate());
             let label = MaterialLabel { key_id: &k, version_id: &v, spec };
             let m = p.symmetric.generate(label).unwrap();
-            let s = p.symmetric.seal(&m, label, b"ctx", b"data").unwrap();
+            let s = p.symmetric.seal(&m, label, None, b"ctx", b"data").unwrap();
             assert_eq!(&*p.symmetric.open(&m, label, &s.iv, b"ctx", &s.ciphertext_and_tag).unwrap(), b"data");
             for other in [KeySpec::Aes256, KeySpec::Aes128, KeySpec::Sm4].into_iter().filter(|o| *o != spec) {
                 let relabeled = MaterialLabel { spec: other, ..label };
@@ -330,11 +346,25 @@ mod tests {
         assert!(!p.symmetric.supports(KeySpec::Rsa2048));
     }
 
+    /// The instance API's callers may choose the IV: it is used, and only it opens the result.
+    #[test]
+    fn a_caller_iv_is_used() {
+        let (p, k, v, m) = fixture();
+        let label = MaterialLabel { key_id: &k, version_id: &v, spec: KeySpec::Aes256 };
+        let iv = [7u8; 12];
+        let s = p.symmetric.seal(&m, label, Some(&iv), b"aad", b"hello").unwrap();
+        assert_eq!(s.iv, iv);
+        assert_eq!(&*p.symmetric.open(&m, label, &iv, b"aad", &s.ciphertext_and_tag).unwrap(), b"hello");
+        assert!(p.symmetric.open(&m, label, &[8u8; 12], b"aad", &s.ciphertext_and_tag).is_err());
+        let fresh = p.symmetric.seal(&m, label, None, b"aad", b"hello").unwrap();
+        assert_ne!(fresh.iv, iv);
+    }
+
     #[test]
     fn material_is_bound_to_its_version() {
         let (p, k, v, m) = fixture();
         let label = MaterialLabel { key_id: &k, version_id: &v, spec: KeySpec::Aes256 };
-        let s = p.symmetric.seal(&m, label, b"aad", b"hello").unwrap();
+        let s = p.symmetric.seal(&m, label, None, b"aad", b"hello").unwrap();
         assert_eq!(&*p.symmetric.open(&m, label, &s.iv, b"aad", &s.ciphertext_and_tag).unwrap(), b"hello");
         let other = KeyVersionId::generate();
         let moved = MaterialLabel { key_id: &k, version_id: &other, spec: KeySpec::Aes256 };
@@ -353,7 +383,7 @@ mod tests {
         let (_, k, v, m) = fixture();
         let other = provider(SoftRootKey::from_bytes(&[8u8; 32]));
         let label = MaterialLabel { key_id: &k, version_id: &v, spec: KeySpec::Aes256 };
-        assert!(other.symmetric.seal(&m, label, b"", b"x").is_err());
+        assert!(other.symmetric.seal(&m, label, None, b"", b"x").is_err());
     }
 
     #[test]
@@ -386,7 +416,7 @@ mod tests {
         fn any_single_byte_change_fails(pt in proptest::collection::vec(any::<u8>(), 0..64), pos in any::<prop::sample::Index>(), flip in 1u8..=255) {
             let (p, k, v, m) = fixture();
             let label = MaterialLabel { key_id: &k, version_id: &v, spec: KeySpec::Aes256 };
-            let s = p.symmetric.seal(&m, label, b"ctx", &pt).unwrap();
+            let s = p.symmetric.seal(&m, label, None, b"ctx", &pt).unwrap();
             let blob = CiphertextBlob { version_id: v.clone(), iv: s.iv, ciphertext_and_tag: &s.ciphertext_and_tag }.encode();
             let mut bad = blob.clone();
             let i = pos.index(bad.len());

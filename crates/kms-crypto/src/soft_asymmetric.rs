@@ -48,6 +48,50 @@ fn backend<E>(_: E) -> CryptoError {
     CryptoError::Backend
 }
 
+/// A new private key of `spec`, PKCS#8 DER.
+fn new_private_key(spec: KeySpec) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    if let Some(size) = rsa_size(spec) {
+        let pair = aws_lc_rs::rsa::KeyPair::generate(size).map_err(backend)?;
+        let der: Pkcs8V1Der<'static> = pair.as_der().map_err(backend)?;
+        Ok(Zeroizing::new(der.as_ref().to_vec()))
+    } else if let Some(alg) = ecdsa_alg(spec) {
+        let pair = EcdsaKeyPair::generate(alg).map_err(backend)?;
+        Ok(Zeroizing::new(pair.to_pkcs8v1().map_err(backend)?.as_ref().to_vec()))
+    } else if spec == KeySpec::EcSm2 {
+        let secret = sm2::SecretKey::try_generate_from_rng(&mut getrandom::SysRng).map_err(backend)?;
+        Ok(Zeroizing::new(secret.to_pkcs8_der().map_err(backend)?.as_bytes().to_vec()))
+    } else {
+        Err(CryptoError::Unsupported)
+    }
+}
+
+/// The SubjectPublicKeyInfo (DER) of a PKCS#8 private key of `spec`.
+fn public_key_of(spec: KeySpec, pkcs8: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    if rsa_size(spec).is_some() {
+        let pair = RsaKeyPair::from_pkcs8(pkcs8).map_err(backend)?;
+        let der: PublicKeyX509Der<'static> = pair.public_key().as_der().map_err(backend)?;
+        Ok(der.as_ref().to_vec())
+    } else if let Some(alg) = ecdsa_alg(spec) {
+        let pair = EcdsaKeyPair::from_pkcs8(alg, pkcs8).map_err(backend)?;
+        let der: PublicKeyX509Der<'static> = pair.public_key().as_der().map_err(backend)?;
+        Ok(der.as_ref().to_vec())
+    } else if spec == KeySpec::EcSm2 {
+        let public = SoftAsymmetric::sm2_secret(pkcs8)?.public_key();
+        Ok(public.to_public_key_der().map_err(backend)?.as_bytes().to_vec())
+    } else {
+        Err(CryptoError::Unsupported)
+    }
+}
+
+/// A data key pair (GenerateDataKeyPair of the instance API): a private key of `spec` as
+/// PKCS#8 DER, in a buffer wiped on drop, and its public key as SubjectPublicKeyInfo DER. The
+/// caller encrypts the private key under a key of the KMS and hands both out; nothing is kept.
+pub fn data_key_pair(spec: KeySpec) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), CryptoError> {
+    let private = new_private_key(spec)?;
+    let public = public_key_of(spec, &private)?;
+    Ok((private, public))
+}
+
 impl SoftAsymmetric {
     pub fn new(root: Arc<dyn RootKey>) -> Self {
         Self { root }
@@ -68,38 +112,12 @@ impl AsymmetricKeys for SoftAsymmetric {
     }
 
     fn generate(&self, label: MaterialLabel<'_>) -> Result<WrappedMaterial, CryptoError> {
-        let private: Zeroizing<Vec<u8>> = if let Some(size) = rsa_size(label.spec) {
-            let pair = aws_lc_rs::rsa::KeyPair::generate(size).map_err(backend)?;
-            let der: Pkcs8V1Der<'static> = pair.as_der().map_err(backend)?;
-            Zeroizing::new(der.as_ref().to_vec())
-        } else if let Some(alg) = ecdsa_alg(label.spec) {
-            let pair = EcdsaKeyPair::generate(alg).map_err(backend)?;
-            Zeroizing::new(pair.to_pkcs8v1().map_err(backend)?.as_ref().to_vec())
-        } else if label.spec == KeySpec::EcSm2 {
-            let secret = sm2::SecretKey::try_generate_from_rng(&mut getrandom::SysRng).map_err(backend)?;
-            Zeroizing::new(secret.to_pkcs8_der().map_err(backend)?.as_bytes().to_vec())
-        } else {
-            return Err(CryptoError::Unsupported);
-        };
+        let private = new_private_key(label.spec)?;
         Ok(WrappedMaterial(self.root.wrap(&label.aad(), &private)?))
     }
 
     fn public_key(&self, material: &WrappedMaterial, label: MaterialLabel<'_>) -> Result<Vec<u8>, CryptoError> {
-        let plain = self.unwrap(material, label)?;
-        if rsa_size(label.spec).is_some() {
-            let pair = RsaKeyPair::from_pkcs8(&plain).map_err(backend)?;
-            let der: PublicKeyX509Der<'static> = pair.public_key().as_der().map_err(backend)?;
-            Ok(der.as_ref().to_vec())
-        } else if let Some(alg) = ecdsa_alg(label.spec) {
-            let pair = EcdsaKeyPair::from_pkcs8(alg, &plain).map_err(backend)?;
-            let der: PublicKeyX509Der<'static> = pair.public_key().as_der().map_err(backend)?;
-            Ok(der.as_ref().to_vec())
-        } else if label.spec == KeySpec::EcSm2 {
-            let public = Self::sm2_secret(&plain)?.public_key();
-            Ok(public.to_public_key_der().map_err(backend)?.as_bytes().to_vec())
-        } else {
-            Err(CryptoError::Unsupported)
-        }
+        public_key_of(label.spec, &self.unwrap(material, label)?)
     }
 
     fn sign(
@@ -186,6 +204,18 @@ impl AsymmetricKeys for SoftAsymmetric {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A data key pair's halves belong together: what the private key signs, the public key
+    /// verifies; and every pair is new.
+    #[test]
+    fn data_key_pairs_match() {
+        for spec in [KeySpec::Rsa2048, KeySpec::EcP256, KeySpec::EcP256K, KeySpec::EcSm2] {
+            let (private, public) = data_key_pair(spec).unwrap();
+            assert_eq!(public_key_of(spec, &private).unwrap(), public, "{spec:?}");
+            assert_ne!(data_key_pair(spec).unwrap().1, public, "{spec:?}");
+        }
+        assert!(data_key_pair(KeySpec::Aes256).is_err());
+    }
     use crate::public;
     use crate::soft::{SoftRootKey, provider};
     use kms_types::{KeyId, KeyVersionId};

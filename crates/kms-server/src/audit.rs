@@ -95,6 +95,7 @@ pub async fn resources(named: &[crate::named::Named], kms: &kms_core::Kms) -> Ve
             Named::Key(KeyRef::Alias { name, .. }) | Named::Alias(name) => out.push(kms.alias_arn(name)),
             Named::Secret(name) => out.push(kms.secret_arn(name)),
             Named::Instance(id) => out.push(kms.instance_arn(id)),
+            Named::Access { kind, name } => out.push(format!("{}/{name}", kms.kind_arn(kind))),
             Named::Version(v) => {
                 if let Ok(Some(key_id)) = kms.key_of_version(v).await {
                     out.push(kms.key_arn(&key_id));

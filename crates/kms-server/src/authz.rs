@@ -84,6 +84,9 @@ async fn targets(action: Action, named: &[Named], kms: &Kms) -> Vec<Target> {
             Named::Alias(name) => out.push(Target { arn: kms.alias_arn(name), alias_arn: None, tagged: None }),
             Named::Secret(name) => out.push(secret_target(kms, name)),
             Named::Instance(id) => out.push(Target { arn: kms.instance_arn(id), alias_arn: None, tagged: None }),
+            Named::Access { kind, name } => {
+                out.push(Target { arn: format!("{}/{name}", kms.kind_arn(kind)), alias_arn: None, tagged: None })
+            }
             Named::Version(v) => {
                 if let Ok(Some(id)) = kms.key_of_version(v).await {
                     let tagged = Some((ResourceType::Key, id.to_string()));

@@ -47,6 +47,19 @@ pub struct Config {
     #[arg(long, env = "KMSD_ROOT_KEY_FILE", global = true)]
     pub root_key_file: Option<PathBuf>,
 
+    /// Serve the KMS instance gateway (the instance SDKs' protobuf API, ClientKey-authenticated)
+    /// on this address, HTTPS only, with a certificate the deployment's instance CA issues for
+    /// every connected instance's `<id>.cryptoservice.kms.aliyuncs.com`, `localhost`,
+    /// `127.0.0.1` and each --instance-host. Port 0 picks a free port; a second stdout line
+    /// (`kmsd instance gateway listening on https://…`) names it.
+    #[arg(long, env = "KMSD_INSTANCE_LISTEN")]
+    pub instance_listen: Option<SocketAddr>,
+
+    /// A further name (DNS name or IP address) for the instance gateway's certificate: the
+    /// address clients reach the gateway by. Repeatable; the variable takes a comma-separated list.
+    #[arg(long = "instance-host", env = "KMSD_INSTANCE_HOST", value_delimiter = ',', requires = "instance_listen")]
+    pub instance_hosts: Vec<String>,
+
     /// PEM certificate chain; with --tls-key, kmsd serves HTTPS instead of HTTP.
     #[arg(long, env = "KMSD_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,

@@ -53,6 +53,76 @@ impl Served {
     }
 }
 
+/// Where a request arrived: the classic endpoint, or an instance gateway, which takes the
+/// classic API's cryptographic actions and GetSecretValue on the keys and secrets of KMS
+/// instances only (docs/design/gateway.md §11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    Classic,
+    InstanceGateway,
+}
+
+/// The classic actions an instance gateway serves (all but ReEncrypt of the data plane).
+const GATEWAY_ACTIONS: &[Action] = &[
+    Action::Encrypt,
+    Action::Decrypt,
+    Action::GenerateDataKey,
+    Action::GenerateDataKeyWithoutPlaintext,
+    Action::ExportDataKey,
+    Action::GenerateAndExportDataKey,
+    Action::AsymmetricEncrypt,
+    Action::AsymmetricDecrypt,
+    Action::AsymmetricSign,
+    Action::AsymmetricVerify,
+    Action::GetPublicKey,
+    Action::GetSecretValue,
+];
+
+/// On an instance gateway: only the gateway's actions, and only on instance keys and secrets
+/// (a default key or secret does not exist there).
+async fn admit_on_surface(
+    surface: Surface,
+    action: Action,
+    named: &[crate::named::Named],
+    state: &State,
+    request_id: &str,
+) -> Result<(), ApiError> {
+    use crate::named::Named;
+    if surface == Surface::Classic {
+        return Ok(());
+    }
+    if !GATEWAY_ACTIONS.contains(&action) {
+        return Err(ApiError::with_message(
+            kms_wire::Code::UnsupportedOperation,
+            "This action is not supported. An instance gateway serves the cryptographic actions and GetSecretValue only.",
+        ));
+    }
+    let fail = |e| crate::error_map::to_api(e, request_id);
+    for n in named {
+        let instance = match n {
+            Named::Key(r) => state.kms.instance_of_key(r).await.map_err(fail)?,
+            Named::Version(v) => match state.kms.key_of_version(v).await.map_err(fail)? {
+                Some(id) => {
+                    state.kms.instance_of_key(&kms_types::KeyRef::Id { id, scope: None }).await.map_err(fail)?
+                }
+                None => None,
+            },
+            Named::Secret(name) => {
+                let found = state.kms.instance_of_secret(name).await.map_err(fail)?;
+                if found.is_none() {
+                    return Err(kms_wire::Code::ResourceNotFound.into());
+                }
+                found
+            }
+            _ => continue,
+        };
+        if instance.is_none() {
+            return Err(kms_wire::Code::KeyNotFound.into());
+        }
+    }
+    Ok(())
+}
+
 /// The verified sender of a request.
 struct Caller {
     verified: signature::Verified,
@@ -63,9 +133,16 @@ struct Caller {
 }
 
 /// Serves one decoded request, stage by stage: authenticate (signature, replay), read the
-/// action and its parameters, name the resources, authorise, admit under the quota, put a
-/// change's intent on the audit trail, run the handler.
-pub async fn serve(raw: &RawRequest, state: &State, peer: std::net::IpAddr, request_id: &str) -> Served {
+/// action and its parameters, name the resources, authorise, admit on the surface it came to
+/// (an instance gateway takes instance keys only), admit under the quota, put a change's
+/// intent on the audit trail, run the handler.
+pub async fn serve(
+    raw: &RawRequest,
+    state: &State,
+    peer: std::net::IpAddr,
+    request_id: &str,
+    surface: Surface,
+) -> Served {
     let caller = match authenticate(raw, state, request_id).await {
         Ok(c) => c,
         Err(e) => return Served::unverified(raw, e),
@@ -93,6 +170,9 @@ pub async fn serve(raw: &RawRequest, state: &State, peer: std::net::IpAddr, requ
     let named = crate::named::of(action, &params);
     served.resources = crate::audit::resources(&named, &state.kms).await;
     if let Err(e) = authorize(state, &caller, action, &named, peer).await {
+        return served.failed(e);
+    }
+    if let Err(e) = admit_on_surface(surface, action, &named, state, request_id).await {
         return served.failed(e);
     }
     if let Err(wait) = state.quotas.admit(caller.verified.access_key_id(), action) {

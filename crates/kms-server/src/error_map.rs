@@ -75,6 +75,16 @@ pub fn to_api(e: CoreError, request_id: &str) -> ApiError {
             Code::UnsupportedOperation,
             "This action is not supported. The key's spec or usage does not allow this operation.",
         ),
+        CoreError::AccessNotFound => Code::ResourceNotFound.into(),
+        CoreError::ClientKeyUnauthorized => Code::Unauthorized.into(),
+        CoreError::AccessExists => Code::ResourceExist.into(),
+        CoreError::AccessInUse(why) => {
+            ApiError::with_message(Code::ResourceInUse, format!("The resource is in use. {why}"))
+        }
+        CoreError::InstanceDeletionProtected => ApiError::with_message(
+            Code::RejectedUnsupportedOperation,
+            "Unsupported operation. The instance has deletion protection enabled; disable it first.",
+        ),
         CoreError::InstanceNotFound => Code::DkmsInstanceNotFound.into(),
         CoreError::InstanceStateInvalid => Code::DkmsInstanceStateInvalid.into(),
         CoreError::Store(StoreError::Unavailable(detail)) => {

@@ -20,6 +20,7 @@ pub mod config;
 mod credentials;
 mod dispatch;
 mod error_map;
+mod gateway;
 mod handlers;
 pub mod http;
 mod metrics;
@@ -96,16 +97,24 @@ impl Server {
     }
 }
 
-/// A started kmsd: the API server, and the metrics listener when `--metrics-listen` names one.
+/// A started kmsd: the API server, the metrics listener when `--metrics-listen` names one, and
+/// the instance gateway when `--instance-listen` does.
 pub struct Started {
     server: Server,
     metrics: Option<TcpListener>,
+    gateway: Option<(TcpListener, Arc<gateway::tls::Certificates>)>,
 }
 
 impl Started {
     /// The URL clients should use, as printed on the ready line.
     pub fn url(&self) -> String {
         self.server.url()
+    }
+
+    /// Where the instance gateway is served, as printed on the second ready line.
+    pub fn gateway_url(&self) -> Option<String> {
+        let addr = self.gateway.as_ref()?.0.local_addr().ok()?;
+        Some(format!("https://{addr}"))
     }
 
     /// Where `/metrics` is served when it has a listener of its own.
@@ -125,14 +134,29 @@ pub async fn start(config: &Config) -> Result<Started, StartError> {
         ),
         _ => None,
     };
+    let gateway_listener = match config.instance_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr: addr.to_string(), source })?,
+        ),
+        None => None,
+    };
     let server = startup::start(config).await?;
-    Ok(Started { server, metrics })
+    let gateway = match gateway_listener {
+        Some(listener) => {
+            let certificates = gateway::tls::Certificates::new(&server.state.kms, config.instance_hosts.clone())
+                .await
+                .map_err(|e| StartError::Config(format!("cannot issue the instance gateway certificate: {e}")))?;
+            Some((listener, certificates))
+        }
+        None => None,
+    };
+    Ok(Started { server, metrics, gateway })
 }
 
 /// Serves within `limits` until `shutdown` resolves, then drains in-flight requests; the
 /// metrics listener, if any, stops with it.
 pub async fn run(started: Started, limits: http::Limits, shutdown: impl Future<Output = ()>) {
-    let Started { server, metrics: metrics_listener } = started;
+    let Started { server, metrics: metrics_listener, gateway: gateway_listener } = started;
     let state = server.state.clone();
     let jobs = tokio::spawn(run_jobs(server.state.clone()));
     let refresh = tokio::spawn(refresh_access_keys(server.state.clone()));
@@ -145,6 +169,24 @@ pub async fn run(started: Started, limits: http::Limits, shutdown: impl Future<O
             let _ = stopped.wait_for(|s| *s).await;
         }))
     });
+    let gateway_server = gateway_listener.map(|(listener, certificates)| {
+        let mut stopped = stopped.clone();
+        let renew = tokio::spawn(renew_gateway_certificate(state.clone(), certificates.clone()));
+        let serving = match certificates.server_config() {
+            Ok(config) => {
+                let responder = Arc::new(gateway::Gateway { state: state.clone() });
+                let tls = tokio_rustls::TlsAcceptor::from(config);
+                Some(tokio::spawn(http::serve(listener, Some(tls), responder, limits, async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "instance gateway not served: no TLS configuration");
+                None
+            }
+        };
+        (serving, renew)
+    });
     let shutdown = async move {
         shutdown.await;
         let _ = stop.send(true);
@@ -153,10 +195,28 @@ pub async fn run(started: Started, limits: http::Limits, shutdown: impl Future<O
     if let Some(m) = metrics_server {
         let _ = m.await;
     }
+    if let Some((serving, renew)) = gateway_server {
+        if let Some(g) = serving {
+            let _ = g.await;
+        }
+        renew.abort();
+    }
     jobs.abort();
     refresh.abort();
     upkeep.abort();
     flush_usage(&state).await;
+}
+
+/// Keeps the gateway's certificate naming every connected instance (any node may connect one).
+async fn renew_gateway_certificate(state: Arc<State>, certificates: Arc<gateway::tls::Certificates>) {
+    let mut tick = tokio::time::interval(gateway::tls::REFRESH);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = certificates.refresh(&state.kms).await {
+            tracing::warn!(error = %e, "could not renew the instance gateway certificate; keeping the current one");
+        }
+    }
 }
 
 /// Moves counted version usage to the store.

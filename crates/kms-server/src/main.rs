@@ -54,6 +54,9 @@ async fn main() -> ExitCode {
     // The one line scripts wait for.
     let mut out = std::io::stdout();
     let _ = writeln!(out, "kmsd listening on {}", server.url());
+    if let Some(url) = server.gateway_url() {
+        let _ = writeln!(out, "kmsd instance gateway listening on {url}");
+    }
     let _ = out.flush();
     kms_server::run(server, limits, shutdown).await;
     ExitCode::SUCCESS

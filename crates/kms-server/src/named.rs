@@ -17,6 +17,20 @@ pub enum Named {
     /// `KmsInstanceId` of the instance actions (CreateKey/CreateSecret's `DKMSInstanceId` is not
     /// a resource they act on: they stay checked against `…:key` / `…:secret`).
     Instance(String),
+    /// A network rule, permission policy or AAP by `Name` (or an AAP by `AapName`), or a
+    /// ClientKey by `ClientKeyId`: `kind` is the ARN's resource type (`network`, `policy`,
+    /// `applicationaccesspoint`, `clientkey`).
+    Access {
+        kind: &'static str,
+        name: String,
+    },
+}
+
+/// A plausible application-access name or ClientKey id (bounded, printable): anything else
+/// names nothing the store could hold.
+fn access(kind: &'static str, raw: &str) -> Option<Named> {
+    let ok = raw.len() <= 128 && raw.bytes().all(|b| b.is_ascii_graphic());
+    ok.then(|| Named::Access { kind, name: raw.to_owned() })
 }
 
 /// An instance id of a plausible shape (`kst-` and a short run of lowercase alphanumerics).
@@ -48,10 +62,19 @@ pub fn of(action: Action, params: &Params) -> Vec<Named> {
     }
     out.extend(params.get("SecretName").and_then(secret));
     out.extend(params.get("KmsInstanceId").and_then(instance));
-    let secrets = params.get("ResourceType") == Some("secret");
+    if action.family() == kms_wire::actions::Family::Access {
+        out.extend(params.get("Name").and_then(|n| access(action.resource_kind(), n)));
+        out.extend(params.get("AapName").and_then(|n| access("applicationaccesspoint", n)));
+        out.extend(params.get("ClientKeyId").and_then(|n| access("clientkey", n)));
+    }
+    let resource_type = params.get("ResourceType");
     for (name, value) in params.iter() {
         if name.starts_with("ResourceId.") {
-            out.extend(if secrets { secret(value) } else { key(value) });
+            out.extend(match resource_type {
+                Some("secret") => secret(value),
+                Some("instance") => instance(value),
+                _ => key(value),
+            });
         }
     }
     if let Some(list) = params.get("SecretsList")

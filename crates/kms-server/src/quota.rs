@@ -58,8 +58,18 @@ impl Quotas {
         self.admit_at(access_key_id, action, Instant::now())
     }
 
+    /// As [`Self::admit`], for a budget named directly (the instance gateway's operations,
+    /// charged to the ClientKey).
+    pub fn admit_class(&self, caller: &str, class: Option<Class>) -> Result<(), Duration> {
+        self.admit_class_at(caller, class, Instant::now())
+    }
+
     fn admit_at(&self, access_key_id: &str, action: Action, now: Instant) -> Result<(), Duration> {
-        let Some(class) = Class::of(action) else { return Ok(()) };
+        self.admit_class_at(access_key_id, Class::of(action), now)
+    }
+
+    fn admit_class_at(&self, access_key_id: &str, class: Option<Class>, now: Instant) -> Result<(), Duration> {
+        let Some(class) = class else { return Ok(()) };
         let Some(rate) = (match class {
             Class::Symmetric => self.symmetric,
             Class::Asymmetric => self.asymmetric,

@@ -10,15 +10,23 @@ use kms_wire::{ApiError, Code};
 
 use crate::State;
 use crate::audit::AuditRecord;
+use crate::dispatch::Surface;
 use crate::http::{Request, Responder};
 
 impl Responder for State {
     async fn respond(&self, req: Request, peer: SocketAddr, request_id: &str) -> Rendered {
-        handle(req, self, peer, request_id).await
+        handle(req, self, peer, request_id, Surface::Classic).await
     }
 }
 
-async fn handle(head: Request, state: &State, peer: SocketAddr, request_id: &str) -> Rendered {
+/// Serves a classic-API request that arrived on `surface`.
+pub(crate) async fn handle(
+    head: Request,
+    state: &State,
+    peer: SocketAddr,
+    request_id: &str,
+    surface: Surface,
+) -> Rendered {
     let started = Instant::now();
     let (path, query) = match head.target.split_once('?') {
         Some((p, q)) => (p.to_owned(), Some(q.to_owned())),
@@ -45,7 +53,7 @@ async fn handle(head: Request, state: &State, peer: SocketAddr, request_id: &str
         .filter(|h| h.len() <= 255)
         .unwrap_or("kmsd")
         .to_owned();
-    let (served, format) = decode_and_serve(head, &path, query.as_deref(), state, peer, request_id).await;
+    let (served, format) = decode_and_serve(head, &path, query.as_deref(), state, peer, request_id, surface).await;
     let action = served.action;
     let (code, mut rendered) = match served.result {
         Ok(r) => ("OK", r),
@@ -145,6 +153,7 @@ async fn decode_and_serve(
     state: &State,
     peer: SocketAddr,
     request_id: &str,
+    surface: Surface,
 ) -> (crate::dispatch::Served, Format) {
     let refused = |e: ApiError| crate::dispatch::Served {
         action: None,
@@ -165,5 +174,5 @@ async fn decode_and_serve(
         served.access_key_id = crate::audit::claimed_access_key(&raw);
         return (served, format);
     }
-    (crate::dispatch::serve(&raw, state, peer.ip(), request_id).await, format)
+    (crate::dispatch::serve(&raw, state, peer.ip(), request_id, surface).await, format)
 }

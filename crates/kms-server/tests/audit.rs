@@ -115,6 +115,14 @@ async fn every_request_is_audited_with_nothing_secret_in_it() {
     secrets_sent.push(password["RandomPassword"].as_str().unwrap().to_owned());
     let instances = ok(&c, "ListKmsInstances", &[]).await;
     track(&instances, "ListKmsInstances", "OK");
+    // Application access: a ClientKey's password and PKCS#12 are secrets.
+    let aap = ok(&c, "CreateApplicationAccessPoint", &[("Name", "audited-aap"), ("Policies", "[]")]).await;
+    track(&aap, "CreateApplicationAccessPoint", "OK");
+    let client_key_password = "Audited-Passw0rd";
+    let client_key = ok(&c, "CreateClientKey", &[("AapName", "audited-aap"), ("Password", client_key_password)]).await;
+    track(&client_key, "CreateClientKey", "OK");
+    secrets_sent.push(client_key_password.to_owned());
+    secrets_sent.push(client_key["PrivateKeyData"].as_str().unwrap()[..256].to_owned());
     // Refused before any action runs: a wrong secret, and an unknown action.
     let forged = kms_testkit::Client { secret: "wrong".into(), ..c.clone() };
     let r = forged.send(Call::new("DescribeRegions", &[])).await;
@@ -142,6 +150,8 @@ async fn every_request_is_audited_with_nothing_secret_in_it() {
     let secret_resources = resources(got["RequestId"].as_str().unwrap());
     assert!(secret_resources[0].as_str().unwrap().ends_with(":secret/audited/db"), "{secret_resources}");
     assert_eq!(resources(regions["RequestId"].as_str().unwrap()), serde_json::json!([]));
+    let key_resources = resources(client_key["RequestId"].as_str().unwrap());
+    assert!(key_resources[0].as_str().unwrap().ends_with(":applicationaccesspoint/audited-aap"), "{key_resources}");
     let f = line_of(&lines, &forged_id);
     assert_eq!(
         (f["Code"].as_str(), f["AccessKeyId"].as_str(), f["HttpStatus"].as_u64()),

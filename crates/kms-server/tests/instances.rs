@@ -270,6 +270,9 @@ async fn keys_and_secrets_live_in_a_connected_instance_within_its_quotas() {
     let made = ok(&c, "CreateKey", &in_it).await;
     assert_eq!(made["KeyMetadata"]["DKMSInstanceId"], id.as_str());
     let key_id = made["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    // Named as the cloud names instance keys: key-<region code><random>; its ARN carries it.
+    assert!(key_id.starts_with("key-hzz") && key_id.len() == 25, "{key_id}");
+    assert!(made["KeyMetadata"]["Arn"].as_str().unwrap().ends_with(&format!(":key/{key_id}")));
     let described = ok(&c, "DescribeKey", &[("KeyId", &key_id)]).await;
     assert_eq!(described["KeyMetadata"]["DKMSInstanceId"], id.as_str());
     // A default key shows none, and works as before.
@@ -279,6 +282,12 @@ async fn keys_and_secrets_live_in_a_connected_instance_within_its_quotas() {
     let enc = ok(&c, "Encrypt", &[("KeyId", &key_id), ("Plaintext", &b64(b"in the instance"))]).await;
     let dec = ok(&c, "Decrypt", &[("CiphertextBlob", enc["CiphertextBlob"].as_str().unwrap())]).await;
     assert_eq!(unb64(dec["Plaintext"].as_str().unwrap()), b"in the instance");
+    // By ARN and by alias, like any key.
+    let arn = made["KeyMetadata"]["Arn"].as_str().unwrap().to_owned();
+    ok(&c, "DescribeKey", &[("KeyId", &arn)]).await;
+    ok(&c, "CreateAlias", &[("AliasName", "alias/in-instance"), ("KeyId", &key_id)]).await;
+    ok(&c, "Encrypt", &[("KeyId", "alias/in-instance"), ("Plaintext", "eA==")]).await;
+    ok(&c, "DeleteAlias", &[("AliasName", "alias/in-instance")]).await;
 
     // ListKeys by instance: exactly its keys.
     let filter = format!(r#"[{{"Key":"DKMSInstanceId","Values":["{id}"]}}]"#);
@@ -370,4 +379,100 @@ async fn every_action_is_served_on_get_and_post() {
         // Actions that create something differ only by the thing made; compare outcomes.
         assert_eq!((get.status, outcome(&get)), (post.status, outcome(&post)), "{name}");
     }
+}
+
+/// What Terraform's `alicloud_kms_instance` Update sends besides BindVpc: a new name
+/// (UpdateKmsInstance), deletion protection by `KmsInstanceId`, and tags with
+/// `ResourceType=instance`. A protected instance is not released until protection is off.
+#[tokio::test]
+async fn an_instance_is_renamed_protected_and_tagged() {
+    let k = start();
+    let c = k.client();
+    let id = create_instance(&k, &[]);
+    let form = |action: &'static str, params: Vec<(&'static str, String)>| {
+        let c = &c;
+        async move {
+            let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            c.send(Call::new(action, &pairs).placed(Placement::Form)).await
+        }
+    };
+    let get = || async { ok(&c, "GetKmsInstance", &[("KmsInstanceId", &id)]).await["KmsInstance"].clone() };
+
+    assert_eq!(
+        form("UpdateKmsInstance", vec![("KmsInstanceId", id.clone()), ("InstanceName", "prod-kms".into())])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(get().await["InstanceName"], "prod-kms");
+    let r =
+        form("UpdateKmsInstance", vec![("KmsInstanceId", "kst-hzznothere".into()), ("InstanceName", "x".into())]).await;
+    assert_error(&r, 403, "Forbidden.DKMSInstanceNotFound");
+    assert_error(&form("UpdateKmsInstance", vec![("KmsInstanceId", id.clone())]).await, 400, "MissingParameter");
+    let listed = ok(&c, "ListKmsInstances", &[("Filters", r#"[{"Key":"InstanceName","Values":["prod-kms"]}]"#)]).await;
+    assert_eq!(listed["KmsInstances"]["KmsInstance"][0]["KmsInstanceId"], id.as_str());
+
+    // Deletion protection by KmsInstanceId alone (no key parameter).
+    let protect = |on: &'static str| {
+        form(
+            "SetDeletionProtection",
+            vec![
+                ("KmsInstanceId", id.clone()),
+                ("EnableDeletionProtection", on.into()),
+                ("DeletionProtectionDescription", "production".into()),
+            ],
+        )
+    };
+    assert_eq!(protect("true").await.status, 200);
+    let i = get().await;
+    assert_eq!(
+        (i["DeletionProtection"].clone(), i["DeletionProtectionDescription"].clone()),
+        (json!(true), json!("production"))
+    );
+    let release =
+        || form("ReleaseKmsInstance", vec![("KmsInstanceId", id.clone()), ("ForceDeleteWithoutBackup", "true".into())]);
+    assert_error(&release().await, 400, "Rejected.UnsupportedOperation");
+    assert_eq!(get().await["Status"], "Uninitialized", "a refused release changes nothing");
+    assert_eq!(protect("false").await.status, 200);
+    let i = get().await;
+    assert_eq!(i["DeletionProtection"], false);
+    assert!(i.get("DeletionProtectionDescription").is_none(), "{i}");
+
+    // Tags: the batch tag actions with ResourceType=instance.
+    let tag = form(
+        "TagResources",
+        vec![
+            ("ResourceType", "instance".into()),
+            ("ResourceId.1", id.clone()),
+            ("RegionId", "cn-hangzhou".into()),
+            ("Tag.1.Key", "env".into()),
+            ("Tag.1.Value", "prod".into()),
+        ],
+    )
+    .await;
+    assert_eq!(tag.status, 200, "{}", tag.text());
+    let tags =
+        ok(&c, "ListTagResources", &[("ResourceType", "instance"), ("ResourceId.1", &id), ("RegionId", "cn-hangzhou")])
+            .await;
+    assert_eq!(
+        tags["TagResources"]["TagResource"],
+        json!([{"ResourceId": id, "ResourceType": "instance", "TagKey": "env", "TagValue": "prod"}])
+    );
+    let other = ok(&c, "ListTagResources", &[("ResourceType", "key"), ("RegionId", "cn-hangzhou")]).await;
+    assert_eq!(other["TagResources"]["TagResource"], json!([]), "instance tags are not key tags");
+    // An unknown instance: the code Terraform's tag read tolerates.
+    let unknown =
+        call(&c, "ListTagResources", &[("ResourceType", "instance"), ("ResourceId.1", "kst-hzznothere")]).await;
+    assert_error(&unknown, 403, "Forbidden.DKMSInstanceNotFound");
+    let r = form(
+        "UntagResources",
+        vec![("ResourceType", "instance".into()), ("ResourceId.1", id.clone()), ("TagKey.1", "env".into())],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let tags = ok(&c, "ListTagResources", &[("ResourceType", "instance"), ("ResourceId.1", &id)]).await;
+    assert_eq!(tags["TagResources"]["TagResource"], json!([]));
+
+    assert_eq!(release().await.status, 200);
+    assert_error(&call(&c, "GetKmsInstance", &[("KmsInstanceId", &id)]).await, 403, "Forbidden.DKMSInstanceNotFound");
 }

@@ -135,3 +135,43 @@ async fn three_nodes_behind_one_endpoint() {
         assert!(stderr.contains(&format!("kms-cluster: node {i} served")), "{stderr}");
     }
 }
+
+/// Application access made through one node is in force on the other at once: a policy and an
+/// AAP made on one, a ClientKey made for that AAP on the other, the AAP refused deletion on the
+/// first while the ClientKey lives.
+#[tokio::test]
+async fn application_access_is_shared_by_the_nodes() {
+    if kms_testkit::engine() != "postgres" {
+        eprintln!("several nodes need the PostgreSQL engine: run with KMSD_TEST_STORE=postgres");
+        return;
+    }
+    let a = start();
+    let b = join(&a);
+    let (ca, cb) = (a.client(), b.client());
+    ok(&ca, "CreateNetworkRule", &[("Name", "office"), ("Type", "Private"), ("SourcePrivateIp", "10.0.0.0/8")]).await;
+    ok(
+        &ca,
+        "CreatePolicy",
+        &[
+            ("Name", "p"),
+            ("Permissions", "[]"),
+            ("Resources", "[]"),
+            ("AccessControlRules", r#"{"NetworkRules":["office"]}"#),
+        ],
+    )
+    .await;
+    ok(&ca, "CreateApplicationAccessPoint", &[("Name", "aap"), ("Policies", r#"["p"]"#)]).await;
+    assert_eq!(ok(&cb, "DescribeNetworkRule", &[("Name", "office")]).await["SourcePrivateIp"], r#"["10.0.0.0/8"]"#);
+    assert_error(&call(&cb, "DeleteNetworkRule", &[("Name", "office")]).await, 409, "Rejected.ResourceInUse");
+    let made = ok(&cb, "CreateClientKey", &[("AapName", "aap"), ("Password", "Passw0rd!")]).await;
+    let id = made["ClientKeyId"].as_str().unwrap();
+    assert_eq!(ok(&ca, "GetClientKey", &[("ClientKeyId", id)]).await["AapName"], "aap");
+    assert_error(&call(&ca, "DeleteApplicationAccessPoint", &[("Name", "aap")]).await, 409, "Rejected.ResourceInUse");
+    ok(&ca, "DeleteClientKey", &[("ClientKeyId", id)]).await;
+    ok(&cb, "DeleteApplicationAccessPoint", &[("Name", "aap")]).await;
+    assert_error(
+        &call(&ca, "DescribeApplicationAccessPoint", &[("Name", "aap")]).await,
+        404,
+        "Forbidden.ResourceNotFound",
+    );
+}

@@ -10,39 +10,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// A client for a new access key of `name` with `policy`, once the server has loaded it.
-async fn app(k: &Kmsd, name: &str, policy: Option<&str>) -> (Client, String) {
-    let file = k.data_dir.with_extension(format!("{name}.policy.json"));
-    let mut args = vec!["create", "--name", name];
-    if let Some(p) = policy {
-        std::fs::write(&file, p).unwrap();
-        args.extend(["--policy", file.to_str().unwrap()]);
-    }
-    let (ok_, out, err) = admin(k, &args);
-    assert!(ok_, "{err}");
-    let field = |f: &str| out.lines().find_map(|l| l.strip_prefix(&format!("{f}: "))).unwrap().to_owned();
-    let c = kms_testkit::Client {
-        addr: k.client().addr,
-        access_key_id: field("AccessKeyId"),
-        secret: field("AccessKeySecret"),
-    };
-    wait_until_known(&c).await;
-    (c, field("AccessKeyId"))
-}
-
-/// Nodes reload access keys every 500 ms.
-async fn wait_until_known(c: &Client) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let code = call(c, "DescribeRegions", &[]).await.code();
-        if code != "InvalidAccessKeyId.NotFound" {
-            return;
-        }
-        assert!(Instant::now() < deadline, "access key never loaded");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn denied(r: &Resp) {
     assert_error(r, 403, "Forbidden.NoPermission");
 }

@@ -20,8 +20,9 @@ use async_trait::async_trait;
 use kms_types::{AliasName, KeyFilter, KeyId, KeyState, KeyVersionId, ResourceType, SecretName, SecretVersionId, Tag};
 
 use crate::{
-    AccessKeyRecord, AliasRecord, InstanceRecord, KeyRecord, Listing, SecretRecord, SecretVersionRecord, Store,
-    StoreResult, VersionChange, VersionRecord, VersionUsage, Window,
+    AccessKeyRecord, AccessKind, AccessObjectRecord, AccessStore, AliasRecord, ClientKeyRecord, InstanceRecord,
+    KeyRecord, Listing, SecretRecord, SecretVersionRecord, Store, StoreResult, VersionChange, VersionRecord,
+    VersionUsage, Window,
 };
 
 /// Entries kept per kind; past this the table starts over (a bound on memory, not an LRU:
@@ -387,5 +388,50 @@ mod tests {
         store.destroy_key(&rotated).await.unwrap();
         assert_eq!(store.get_key(&k.id).await.unwrap(), None);
         assert_eq!(store.get_alias(&name).await.unwrap(), None);
+    }
+}
+
+/// Application access is read per request, uncached: a change made through one node holds on
+/// every node at once.
+#[async_trait]
+impl<S: Store> AccessStore for Cached<S> {
+    async fn insert_access_object(&self, o: &AccessObjectRecord) -> StoreResult<()> {
+        self.inner.insert_access_object(o).await
+    }
+
+    async fn get_access_object(&self, kind: AccessKind, name: &str) -> StoreResult<Option<AccessObjectRecord>> {
+        self.inner.get_access_object(kind, name).await
+    }
+
+    async fn update_access_object(&self, o: &AccessObjectRecord) -> StoreResult<AccessObjectRecord> {
+        self.inner.update_access_object(o).await
+    }
+
+    async fn delete_access_object(&self, kind: AccessKind, name: &str) -> StoreResult<()> {
+        self.inner.delete_access_object(kind, name).await
+    }
+
+    async fn list_access_objects(&self, kind: AccessKind, window: Window) -> StoreResult<Listing<AccessObjectRecord>> {
+        self.inner.list_access_objects(kind, window).await
+    }
+
+    async fn insert_client_key(&self, k: &ClientKeyRecord) -> StoreResult<()> {
+        self.inner.insert_client_key(k).await
+    }
+
+    async fn get_client_key(&self, id: &str) -> StoreResult<Option<ClientKeyRecord>> {
+        self.inner.get_client_key(id).await
+    }
+
+    async fn list_client_keys(&self, aap_name: Option<&str>) -> StoreResult<Vec<ClientKeyRecord>> {
+        self.inner.list_client_keys(aap_name).await
+    }
+
+    async fn delete_client_key(&self, id: &str) -> StoreResult<()> {
+        self.inner.delete_client_key(id).await
+    }
+
+    async fn access_generation(&self) -> StoreResult<i64> {
+        self.inner.access_generation().await
     }
 }

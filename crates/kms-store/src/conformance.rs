@@ -44,6 +44,8 @@ pub(crate) fn key(created_at: i64, state: KeyState) -> (KeyRecord, VersionRecord
     (k, v)
 }
 
+mod access;
+
 const ALL: Window = Window { offset: 0, limit: 100 };
 
 /// Runs every check against an empty store.
@@ -69,6 +71,7 @@ pub async fn run(store: &dyn Store) {
     counts_are_real(store, "after resource_policies").await;
     key_counts(store).await;
     instances(store).await;
+    access::run(store).await;
 }
 
 /// The kept counts against a real count of the keys table (a listing per state).
@@ -594,6 +597,8 @@ async fn instances(store: &dyn Store) {
         bind_vpcs: "[]".into(),
         created_at: 20,
         started_at: None,
+        deletion_protection: false,
+        deletion_protection_description: String::new(),
         released: false,
         revision: 1,
     };
@@ -616,6 +621,8 @@ async fn instances(store: &dyn Store) {
         vswitch_ids: "vsw-1".into(),
         bind_vpcs: r#"[{"VpcId":"vpc-2"}]"#.into(),
         started_at: Some(25),
+        deletion_protection: true,
+        deletion_protection_description: "protected, ü".into(),
         ..a.clone()
     };
     let stored = store.update_instance(&connected).await.unwrap();

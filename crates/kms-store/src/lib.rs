@@ -8,6 +8,7 @@
 //! [`conformance`] is the one suite every engine must pass.
 #![forbid(unsafe_code)]
 
+mod access;
 pub mod cache;
 pub mod conformance;
 #[cfg(feature = "postgres")]
@@ -17,6 +18,7 @@ mod records;
 pub mod sqlite;
 pub mod timed;
 
+pub use access::{AccessKind, AccessObjectRecord, AccessStore, ClientKeyRecord};
 pub use records::{
     AccessKeyRecord, AliasRecord, InstanceRecord, KeyRecord, SecretRecord, SecretVersionRecord, VersionChange,
     VersionRecord, VersionUsage,
@@ -37,6 +39,9 @@ pub enum StoreError {
     /// The write would take a resource past a limit (tags per resource).
     #[error("limit exceeded")]
     LimitExceeded,
+    /// The record cannot go while others depend on it (an AAP holding ClientKeys).
+    #[error("in use")]
+    InUse,
     /// The engine could not be reached or failed; the write may not have happened.
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -80,7 +85,7 @@ pub struct Window {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AccessStore + Send + Sync + 'static {
     /// Whether the engine answers at all: the cheapest round trip it has (readiness checks).
     async fn ping(&self) -> StoreResult<()>;
 

@@ -181,6 +181,8 @@ pub struct InstanceRecord {
     pub bind_vpcs: String,
     pub created_at: i64,
     pub started_at: Option<i64>,
+    pub deletion_protection: bool,
+    pub deletion_protection_description: String,
     /// Released instances stay as tombstones (ids are never reused) and are never listed.
     pub released: bool,
     pub revision: i64,

@@ -25,8 +25,9 @@ use async_trait::async_trait;
 use kms_types::{AliasName, KeyFilter, KeyId, KeyState, KeyVersionId, ResourceType, SecretName, SecretVersionId, Tag};
 
 use crate::{
-    AccessKeyRecord, AliasRecord, InstanceRecord, KeyRecord, Listing, SecretRecord, SecretVersionRecord, Store,
-    StoreError, StoreResult, VersionChange, VersionRecord, VersionUsage, Window,
+    AccessKeyRecord, AccessKind, AccessObjectRecord, AccessStore, AliasRecord, ClientKeyRecord, InstanceRecord,
+    KeyRecord, Listing, SecretRecord, SecretVersionRecord, Store, StoreError, StoreResult, VersionChange,
+    VersionRecord, VersionUsage, Window,
 };
 
 tokio::task_local! {
@@ -317,5 +318,49 @@ mod tests {
         assert!(!seen.load(Ordering::SeqCst), "a finished call is not abandoned");
         assert!(!abandoned(), "outside a call");
         store.ping().await.unwrap();
+    }
+}
+
+/// Every application-access call under the same limit.
+#[async_trait]
+impl<S: Store> AccessStore for Timed<S> {
+    async fn insert_access_object(&self, o: &AccessObjectRecord) -> StoreResult<()> {
+        self.run(self.inner.insert_access_object(o)).await
+    }
+
+    async fn get_access_object(&self, kind: AccessKind, name: &str) -> StoreResult<Option<AccessObjectRecord>> {
+        self.run(self.inner.get_access_object(kind, name)).await
+    }
+
+    async fn update_access_object(&self, o: &AccessObjectRecord) -> StoreResult<AccessObjectRecord> {
+        self.run(self.inner.update_access_object(o)).await
+    }
+
+    async fn delete_access_object(&self, kind: AccessKind, name: &str) -> StoreResult<()> {
+        self.run(self.inner.delete_access_object(kind, name)).await
+    }
+
+    async fn list_access_objects(&self, kind: AccessKind, window: Window) -> StoreResult<Listing<AccessObjectRecord>> {
+        self.run(self.inner.list_access_objects(kind, window)).await
+    }
+
+    async fn insert_client_key(&self, k: &ClientKeyRecord) -> StoreResult<()> {
+        self.run(self.inner.insert_client_key(k)).await
+    }
+
+    async fn get_client_key(&self, id: &str) -> StoreResult<Option<ClientKeyRecord>> {
+        self.run(self.inner.get_client_key(id)).await
+    }
+
+    async fn list_client_keys(&self, aap_name: Option<&str>) -> StoreResult<Vec<ClientKeyRecord>> {
+        self.run(self.inner.list_client_keys(aap_name)).await
+    }
+
+    async fn delete_client_key(&self, id: &str) -> StoreResult<()> {
+        self.run(self.inner.delete_client_key(id)).await
+    }
+
+    async fn access_generation(&self) -> StoreResult<i64> {
+        self.run(self.inner.access_generation()).await
     }
 }

@@ -45,10 +45,47 @@ macro_rules! uuid_id {
     };
 }
 
-uuid_id!(
-    /// Id of a customer master key.
-    KeyId
-);
+/// Id of a customer master key: a UUID for a default key; for a key in a KMS instance, as the
+/// cloud names those, `key-` followed by the instance region's code and lowercase
+/// alphanumerics (`key-hzz630494463ejqjx…`, docs/design/instances.md §1.4).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId(String);
+
+impl KeyId {
+    /// The prefix of instance key ids.
+    pub const INSTANCE_PREFIX: &'static str = "key-";
+
+    /// Accepts a 36-character hyphenated UUID (any case), or `key-` and 12–40 lowercase
+    /// letters and digits.
+    pub fn parse(s: &str) -> Result<Self, InvalidId> {
+        match s.strip_prefix(Self::INSTANCE_PREFIX) {
+            Some(t)
+                if (12..=40).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) =>
+            {
+                Ok(Self(s.to_owned()))
+            }
+            Some(_) => Err(InvalidId),
+            None => parse_uuid(s).map(Self),
+        }
+    }
+    /// A fresh, time-ordered id (UUIDv7 keeps index appends local).
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::now_v7().hyphenated().to_string())
+    }
+    /// An instance key's id from its region code and random tail (validated like [`Self::parse`]).
+    pub fn in_instance(region_code: &str, tail: &str) -> Result<Self, InvalidId> {
+        Self::parse(&format!("{}{region_code}{tail}", Self::INSTANCE_PREFIX))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 uuid_id!(
     /// Id of one version of a key. Always 36 ASCII bytes: the ciphertext blob starts with it
     /// (spec §8.1), which is how Decrypt finds the key without being told.
@@ -197,6 +234,18 @@ mod tests {
         assert_eq!(id.as_str(), "1234abcd-12ab-34cd-56ef-1234567890ab");
         assert!(KeyId::parse("1234abcd12ab34cd56ef1234567890ab").is_err());
         assert!(KeyId::parse("not-a-key").is_err());
+        // Instance keys, as the cloud names them.
+        assert_eq!(KeyId::parse("key-hzz630494463ejqjx1234").unwrap().as_str(), "key-hzz630494463ejqjx1234");
+        for bad in [
+            "key-",
+            "key-short",
+            "key-HZZ630494463EJQJX1234",
+            "key-hzz63049446-3ejqjx",
+            &format!("key-{}", "a".repeat(41)),
+        ] {
+            assert!(KeyId::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(KeyId::in_instance("hzz", "630494463ejqjx1234").unwrap().as_str(), "key-hzz630494463ejqjx1234");
         assert_eq!(KeyId::generate().as_str().len(), 36);
     }
 

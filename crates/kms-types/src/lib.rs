@@ -6,6 +6,7 @@
 //! does I/O or cryptography.
 #![forbid(unsafe_code)]
 
+pub mod access;
 mod context;
 mod enums;
 mod filter;

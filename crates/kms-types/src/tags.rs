@@ -56,6 +56,8 @@ pub fn validate_key(key: &str) -> Result<(), TagError> {
 pub enum ResourceType {
     Key,
     Secret,
+    /// A KMS instance (`kst-…`): Terraform tags `alicloud_kms_instance` with `instance`.
+    Instance,
 }
 
 impl ResourceType {
@@ -63,6 +65,7 @@ impl ResourceType {
         match self {
             Self::Key => "key",
             Self::Secret => "secret",
+            Self::Instance => "instance",
         }
     }
 }
@@ -73,6 +76,7 @@ impl std::str::FromStr for ResourceType {
         match s {
             "key" => Ok(Self::Key),
             "secret" => Ok(Self::Secret),
+            "instance" => Ok(Self::Instance),
             _ => Err(crate::UnknownValue),
         }
     }

@@ -79,6 +79,26 @@ macro_rules! for_each_action {
             GetDefaultKmsInstance: Instances, Reads => GetDefaultKmsInstanceRequest,
             GetKmsInstanceQuotaInfos: Instances, Reads => GetKmsInstanceQuotaInfosRequest,
             ReleaseKmsInstance: Instances, Writes => ReleaseKmsInstanceRequest,
+            UpdateKmsInstance: Instances, Writes => UpdateKmsInstanceRequest,
+            CreateNetworkRule: Access, Writes => CreateNetworkRuleRequest,
+            ListNetworkRules: Access, Reads => ListNetworkRulesRequest,
+            DescribeNetworkRule: Access, Reads => DescribeNetworkRuleRequest,
+            UpdateNetworkRule: Access, Writes => UpdateNetworkRuleRequest,
+            DeleteNetworkRule: Access, Writes => DeleteNetworkRuleRequest,
+            CreatePolicy: Access, Writes => CreatePolicyRequest,
+            ListPolicies: Access, Reads => ListPoliciesRequest,
+            DescribePolicy: Access, Reads => DescribePolicyRequest,
+            UpdatePolicy: Access, Writes => UpdatePolicyRequest,
+            DeletePolicy: Access, Writes => DeletePolicyRequest,
+            CreateApplicationAccessPoint: Access, Writes => CreateApplicationAccessPointRequest,
+            ListApplicationAccessPoints: Access, Reads => ListApplicationAccessPointsRequest,
+            DescribeApplicationAccessPoint: Access, Reads => DescribeApplicationAccessPointRequest,
+            UpdateApplicationAccessPoint: Access, Writes => UpdateApplicationAccessPointRequest,
+            DeleteApplicationAccessPoint: Access, Writes => DeleteApplicationAccessPointRequest,
+            CreateClientKey: Access, Writes => CreateClientKeyRequest,
+            ListClientKeys: Access, Reads => ListClientKeysRequest,
+            GetClientKey: Access, Reads => GetClientKeyRequest,
+            DeleteClientKey: Access, Writes => DeleteClientKeyRequest,
         }
     };
 }
@@ -105,6 +125,8 @@ pub enum Family {
     Policies,
     /// KMS instances (docs/design/instances.md §2).
     Instances,
+    /// Application access: network rules, permission policies, AAPs, ClientKeys (§4).
+    Access,
 }
 
 /// Whether an action can change stored state (see [`for_each_action!`]).
@@ -147,6 +169,23 @@ macro_rules! define_actions {
                     Family::Aliases => "alias",
                     Family::Secrets => "secret",
                     Family::Instances => "keystore",
+                    Family::Access => match self {
+                        Action::CreateNetworkRule
+                        | Action::ListNetworkRules
+                        | Action::DescribeNetworkRule
+                        | Action::UpdateNetworkRule
+                        | Action::DeleteNetworkRule => "network",
+                        Action::CreatePolicy
+                        | Action::ListPolicies
+                        | Action::DescribePolicy
+                        | Action::UpdatePolicy
+                        | Action::DeletePolicy => "policy",
+                        Action::CreateClientKey
+                        | Action::ListClientKeys
+                        | Action::GetClientKey
+                        | Action::DeleteClientKey => "clientkey",
+                        _ => "applicationaccesspoint",
+                    },
                     _ => "key",
                 }
             }

@@ -85,6 +85,13 @@ codes! {
     RejectedPendingImport = "Rejected.PendingImport", 409, "The request was rejected because the key state is PendingImport.";
     RejectedStateModifiedFailed = "Rejected.StateModifiedFailed", 409, "Keystate modified failed.";
     DryRunOperationError = "DryRunOperationError", 400, "Request validation has been passed with DryRun flag set.";
+    // The KMS instance API's own (docs/design/gateway.md §9).
+    InvalidApiName = "InvalidApiName", 400, "The ApiName is invalid.";
+    InvalidApiVersion = "InvalidApiVersion", 400, "The ApiVersion is invalid.";
+    InvalidParam = "InvalidParam", 400, "The Param is invalid.";
+    RequestTimeTooSkewed = "RequestTimeTooSkewed", 400, "Request time exceeds server time more than 15 minutes.";
+    Unauthorized = "Unauthorized", 401, "The ClientKey is not authorized.";
+    SignatureNotMatch = "SignatureNotMatch", 401, "The request signature does not match.";
 }
 
 /// An error answer: a code plus the message to send with it.

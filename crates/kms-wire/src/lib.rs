@@ -9,12 +9,14 @@
 //! - [`model`]: request types parsed from parameters, response types for every action.
 //! - [`error`]: the code table and [`error::ApiError`].
 //! - [`render`]: JSON and XML bodies.
+//! - [`instance`]: the KMS instance API (protobuf messages, ClientKey signatures).
 //!
 //! No tokio, no storage, no key material: this crate is fuzzable in isolation.
 #![forbid(unsafe_code)]
 
 pub mod actions;
 pub mod error;
+pub mod instance;
 pub mod model;
 pub mod params;
 pub mod raw;

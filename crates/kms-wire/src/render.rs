@@ -24,12 +24,14 @@ pub struct Rendered {
     pub body: Vec<u8>,
     /// `x-acs-retry-after` (milliseconds), only on throttling answers.
     pub retry_after_ms: Option<u32>,
+    /// Further response headers (the instance API's `x-kms-*`); values are ids, never secrets.
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Rendered {
     /// A 200 answer that is not an API response (health, metrics, the dev clock).
     pub fn plain(content_type: &'static str, body: Vec<u8>) -> Self {
-        Self { status: 200, content_type, body, retry_after_ms: None }
+        Self { status: 200, content_type, body, retry_after_ms: None, headers: Vec::new() }
     }
 }
 
@@ -70,11 +72,15 @@ fn render(root: &str, value: Value, status: u16, format: Format) -> Rendered {
     match format {
         Format::Json => {
             let body = serde_json::to_vec(&value).unwrap_or_default();
-            Rendered { status, content_type: JSON_CONTENT_TYPE, body, retry_after_ms: None }
+            Rendered { status, content_type: JSON_CONTENT_TYPE, body, retry_after_ms: None, headers: Vec::new() }
         }
-        Format::Xml => {
-            Rendered { status, content_type: XML_CONTENT_TYPE, body: to_xml(root, &value), retry_after_ms: None }
-        }
+        Format::Xml => Rendered {
+            status,
+            content_type: XML_CONTENT_TYPE,
+            body: to_xml(root, &value),
+            retry_after_ms: None,
+            headers: Vec::new(),
+        },
     }
 }
 

@@ -22,7 +22,7 @@ from typing import Optional
 
 import pytest
 
-from helpers import ACCESS_KEY_ID, ACCESS_KEY_SECRET, DATE_RE
+from helpers import ACCESS_KEY_ID, ACCESS_KEY_SECRET, DATE_RE, GATEWAY_EXTRA_HOSTS
 from kms_clients import MODES, Endpoint, KmsCaller, make_caller
 
 REPO = Path(__file__).resolve().parents[3]
@@ -31,6 +31,8 @@ KMSD_BIN = os.environ.get("KMSD_BIN") or str(REPO / "target" / "debug" / "kmsd")
 STARTUP_TIMEOUT_S = 30
 SHUTDOWN_TIMEOUT_S = 15
 READY_LINE = re.compile(r"^kmsd listening on (https?://\S+)$")
+# with --instance-listen: the second stdout line, right after READY_LINE
+GATEWAY_LINE = re.compile(r"^kmsd instance gateway listening on (https://\S+)$")
 
 
 @dataclass
@@ -41,6 +43,7 @@ class KmsServer:
     ca: Optional[str] = None  # PEM file the client must trust (https only)
     data_dir: Optional[Path] = None
     store_args: tuple = ()
+    gateway: Optional[Endpoint] = None  # the KMS instance gateway (--instance-listen), https
 
     def admin(self, *args: str, group: str = "access-key") -> str:
         """`kmsd admin <group> <args>` (group `access-key` unless told, e.g. `instance`) on this
@@ -86,7 +89,9 @@ def _store_args() -> list[str]:
     return ["--store", admin.split("?")[0].rsplit("/", 1)[0] + "/" + name]
 
 
-def _start_kmsd(workdir: Path, extra_args: list[str] = ()) -> KmsServer:
+def _start_kmsd(workdir: Path, extra_args: list[str] = (), gateway: bool = False) -> KmsServer:
+    """Starts KMSD_BIN and waits for its ready line; with `gateway` (the caller passes
+    --instance-listen) also for the instance gateway's line that follows it."""
     if not os.access(KMSD_BIN, os.X_OK):
         pytest.fail(f"kmsd binary not found or not executable: {KMSD_BIN} (build it, or set KMSD_BIN)",
                     pytrace=False)
@@ -104,20 +109,25 @@ def _start_kmsd(workdir: Path, extra_args: list[str] = ()) -> KmsServer:
     # safety net: never leave a server behind if the session ends without the fixture teardown
     atexit.register(lambda: proc.poll() is None and proc.kill())
 
-    # Read the single ready line on a thread so a silent server cannot hang the session.
-    first_line: list[bytes] = []
-    got_line = threading.Event()
+    # Read the ready line(s) on a thread so a silent server cannot hang the session.
+    wanted = 2 if gateway else 1
+    lines: list[bytes] = []
+    got_lines = threading.Event()
 
     def pump() -> None:
-        line = proc.stdout.readline()
-        first_line.append(line)
-        got_line.set()
-        for _ in iter(proc.stdout.readline, b""):  # keep draining; the contract says one line only
+        while len(lines) < wanted:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if not line:
+                break
+        got_lines.set()
+        for _ in iter(proc.stdout.readline, b""):  # keep draining; nothing more is expected
             pass
 
     threading.Thread(target=pump, name="kmsd-stdout", daemon=True).start()
-    got_line.wait(STARTUP_TIMEOUT_S)
-    line = first_line[0].decode(errors="replace").strip() if first_line else ""
+    got_lines.wait(STARTUP_TIMEOUT_S)
+    seen = [raw.decode(errors="replace").strip() for raw in list(lines)]
+    line = seen[0] if seen else ""
     server_stub = KmsServer(Endpoint("http://unset"), proc, stderr_path)
     if not READY_LINE.match(line):
         proc.kill()
@@ -125,8 +135,20 @@ def _start_kmsd(workdir: Path, extra_args: list[str] = ()) -> KmsServer:
         pytest.fail(f"kmsd did not print 'kmsd listening on <url>' (waited up to {STARTUP_TIMEOUT_S}s; "
                     f"stdout line: {line!r}, exit code: {proc.returncode})\ncommand: {cmd}\n"
                     f"--- stderr ---\n{server_stub.stderr_tail()}", pytrace=False)
+    gateway_endpoint = None
+    if gateway:
+        second = seen[1] if len(seen) > 1 else ""
+        if not GATEWAY_LINE.match(second):
+            proc.kill()
+            proc.wait()
+            pytest.fail(f"kmsd did not print 'kmsd instance gateway listening on https://<addr>' as its second "
+                        f"line (waited up to {STARTUP_TIMEOUT_S}s; stdout lines: {seen!r}, exit code: "
+                        f"{proc.returncode})\ncommand: {cmd}\n--- stderr ---\n{server_stub.stderr_tail()}",
+                        pytrace=False)
+        gateway_endpoint = Endpoint(GATEWAY_LINE.match(second).group(1))
     url = re.search(r"(https?://\S+)", line).group(1)
-    return KmsServer(Endpoint(url), proc, stderr_path, data_dir=data_dir, store_args=store_args)
+    return KmsServer(Endpoint(url), proc, stderr_path, data_dir=data_dir, store_args=store_args,
+                     gateway=gateway_endpoint)
 
 
 def _stop_kmsd(server: KmsServer) -> None:
@@ -193,6 +215,21 @@ def kmsd_tls(tmp_path_factory) -> KmsServer:
     server = _start_kmsd(workdir, ["--tls-cert", str(cert_path), "--tls-key", str(key_path)])
     assert server.endpoint.scheme == "https", server.endpoint.url
     server.ca = str(cert_path)
+    yield server
+    _stop_kmsd(server)
+
+
+@pytest.fixture(scope="session")
+def kmsd_gateway(tmp_path_factory) -> KmsServer:
+    """A kmsd with the KMS instance gateway on (--instance-listen 127.0.0.1:0): `endpoint` is the
+    classic API (plain HTTP, for setup with the Tea SDK), `gateway` the instance API (HTTPS,
+    certificate issued by the instance CA of GetKmsInstance's CaCertificateChainPem)."""
+    extra = ["--instance-listen", "127.0.0.1:0"]
+    for host in GATEWAY_EXTRA_HOSTS:
+        extra += ["--instance-host", host]
+    server = _start_kmsd(tmp_path_factory.mktemp("kmsd-gateway"), extra, gateway=True)
+    assert server.endpoint.scheme == "http", server.endpoint.url
+    assert server.gateway.scheme == "https", server.gateway.url
     yield server
     _stop_kmsd(server)
 

@@ -21,6 +21,9 @@ UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 KEY_ARN_RE = re.compile(rf"^acs:kms:{REGION}:(\d{{16}}):key/(.+)$")
 ALIAS_ARN_RE = re.compile(rf"^acs:kms:{REGION}:(\d{{16}}):alias/(.+)$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+# extra names kmsd_gateway puts in the instance gateway's certificate (--instance-host): a DNS
+# name and an IP address
+GATEWAY_EXTRA_HOSTS = ("gw.kmsd.test", "10.1.2.3")
 ERROR_BODY_FIELDS = ("RequestId", "HostId", "Code", "Message", "Recommend", "HttpStatus")
 
 # the KeyMetadata fields kmsd fills for a default symmetric key (spec §7.2 + contract)

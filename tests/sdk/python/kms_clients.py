@@ -36,7 +36,9 @@ from aliyunsdkcore.http import protocol_type as core_protocol_type
 # Tea / Darabonba SDK
 from alibabacloud_kms20160120 import models as tea_models
 from alibabacloud_kms20160120.client import Client as TeaKmsClient
+from alibabacloud_tea_openapi import utils_models as open_api_util_models
 from alibabacloud_tea_openapi.models import Config as TeaConfig
+from alibabacloud_tea_openapi.utils import Utils as TeaUtils
 from alibabacloud_tea_openapi.exceptions import (
     AlibabaCloudException,
     ClientException as TeaClientException,
@@ -162,12 +164,36 @@ class TeaCaller(KmsCaller):
         method = getattr(self.client, f"{_snake(action)}_with_options")
         model_cls = getattr(tea_models, f"{action}Request", None)
         runtime = RuntimeOptions()
-        try:
+
+        def send():
             if model_cls is None:  # DescribeRegions, DescribeAccountKmsStatus, OpenKmsService
                 assert not params, f"{action} takes no parameters in the Tea SDK"
-                response = method(runtime)
-            else:
-                response = method(model_cls().from_map(dict(params or {})), runtime)
+                return method(runtime)
+            return method(model_cls().from_map(dict(params or {})), runtime)
+
+        response = self._invoke(send)
+        assert response.status_code == 200, response.status_code
+        return response.body.to_map()
+
+    def call_generic(self, action: str, *, method: str = "POST", query: Optional[dict] = None,
+                     body: Optional[dict] = None) -> dict:
+        """`action` through the SDK's generic `call_api` (no typed model, e.g. for actions the
+        SDK lacks), with the parameters in the query and/or a form body exactly as given. In
+        tea-v2 mode this is the request Terraform's tea-rpc client makes (V1 HMAC-SHA1, RPC
+        style). Returns the whole JSON response body, every field."""
+        params = open_api_util_models.Params(
+            action=action, version="2016-01-20", protocol="HTTP", pathname="/", method=method,
+            auth_type="AK", style="RPC", req_body_type="formData", body_type="json")
+        request = open_api_util_models.OpenApiRequest(
+            query=TeaUtils.query(query) if query is not None else None, body=body)
+        response = self._invoke(lambda: self.client.call_api(params, request, RuntimeOptions()))
+        assert response["statusCode"] == 200, response
+        return response["body"]
+
+    def _invoke(self, send):
+        """Runs one SDK call, turning the SDK's error into an ApiError (after checking its type)."""
+        try:
+            return send()
         except AlibabaCloudException as e:  # tea-v3, tea-v2
             assert self.mode != "tea-v4", f"unexpected {type(e).__name__} in v4 mode"
             # An answer with x-acs-retry-after (throttling) is a ThrottlingException carrying
@@ -189,8 +215,6 @@ class TeaCaller(KmsCaller):
             status = body.get("statusCode") if body else None
             raise ApiError(self.mode, inner.code, status, body.get("RequestId") if body else None,
                            inner.message, body, e) from None
-        assert response.status_code == 200, response.status_code
-        return response.body.to_map()
 
 
 def _error_body(data: Any) -> Optional[dict]:

@@ -61,7 +61,9 @@ impl Handle for GetKmsInstanceRequest {
                 charge_type: CHARGE_TYPE,
                 product_type: PRODUCT_TYPE,
                 product_version: PRODUCT_VERSION,
-                deletion_protection: false,
+                deletion_protection: r.deletion_protection,
+                deletion_protection_description: Some(r.deletion_protection_description.clone())
+                    .filter(|d| r.deletion_protection && !d.is_empty()),
                 log: 0,
                 log_storage: 0,
             },
@@ -130,6 +132,15 @@ impl Handle for UpdateKmsInstanceBindVpcRequest {
             })
             .collect();
         ctx.kms.bind_instance_vpcs(&self.instance_id, &vpcs).await.map_err(|e| ctx.fail(e))?;
+        Ok(EmptyResponse {})
+    }
+}
+
+/// Spec: instances §2.9 (Terraform's `instance_name`).
+impl Handle for UpdateKmsInstanceRequest {
+    type Response = EmptyResponse;
+    async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, kms_wire::ApiError> {
+        ctx.kms.rename_instance(&self.instance_id, self.instance_name).await.map_err(|e| ctx.fail(e))?;
         Ok(EmptyResponse {})
     }
 }

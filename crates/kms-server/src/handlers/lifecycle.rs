@@ -43,11 +43,19 @@ impl Handle for CancelKeyDeletionRequest {
     }
 }
 
-/// Spec: §7.2 SetDeletionProtection.
+/// Spec: §7.2 SetDeletionProtection; for an instance, docs/design/instances.md §2.9.
 impl Handle for SetDeletionProtectionRequest {
     type Response = EmptyResponse;
     async fn handle(self, ctx: &Ctx<'_>) -> Result<Self::Response, ApiError> {
-        ctx.kms.set_deletion_protection(&self.key, self.enable, &self.description).await.map_err(|e| ctx.fail(e))?;
+        match &self.target {
+            Protected::Key(key) => {
+                ctx.kms.set_deletion_protection(key, self.enable, &self.description).await.map_err(|e| ctx.fail(e))?;
+            }
+            Protected::Instance(id) => {
+                let description = Some(self.description).filter(|d| !d.is_empty());
+                ctx.kms.protect_instance(id, self.enable, description).await.map_err(|e| ctx.fail(e))?;
+            }
+        }
         Ok(EmptyResponse {})
     }
 }

@@ -2,6 +2,7 @@
 //! A handler turns the typed request into a key-service call and the result into the
 //! response type; it never sees HTTP or signatures.
 
+mod access;
 mod aliases;
 mod asymmetric;
 mod crypto;

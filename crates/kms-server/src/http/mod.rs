@@ -568,6 +568,7 @@ async fn write_response<S: AsyncWrite + Unpin>(
     let reason = match r.status {
         200 => "OK",
         400 => "Bad Request",
+        401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
         409 => "Conflict",
@@ -581,17 +582,21 @@ async fn write_response<S: AsyncWrite + Unpin>(
         Some(ms) => format!("x-acs-retry-after: {ms}\r\n"),
         None => String::new(),
     };
+    let extra: String = r.headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
     let head = format!(
-        "HTTP/1.1 {} {reason}\r\ncontent-type: {}\r\ncontent-length: {}\r\nx-acs-request-id: {request_id}\r\n{retry_after}connection: {connection}\r\n\r\n",
+        "HTTP/1.1 {} {reason}\r\ncontent-type: {}\r\ncontent-length: {}\r\nx-acs-request-id: {request_id}\r\n{retry_after}{extra}connection: {connection}\r\n\r\n",
         r.status,
         r.content_type,
         r.body.len()
     );
-    let mut out = Vec::with_capacity(head.len() + r.body.len());
+    // Answers carry plaintexts and data keys: both copies are wiped once written.
+    let mut body = zeroize::Zeroizing::new(r.body);
+    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(head.len() + body.len()));
     out.extend_from_slice(head.as_bytes());
     if !head_only {
-        out.extend_from_slice(&r.body);
+        out.extend_from_slice(&body);
     }
+    body.clear();
     io.write_all(&out).await?;
     io.flush().await
 }

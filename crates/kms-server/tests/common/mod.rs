@@ -142,3 +142,36 @@ pub async fn advance(c: &Client, seconds: i64) -> Value {
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()
 }
+
+/// A client for a new access key of `name` with `policy`, once the server has loaded it.
+pub async fn app(k: &Kmsd, name: &str, policy: Option<&str>) -> (Client, String) {
+    let file = k.data_dir.with_extension(format!("{name}.policy.json"));
+    let mut args = vec!["create", "--name", name];
+    if let Some(p) = policy {
+        std::fs::write(&file, p).unwrap();
+        args.extend(["--policy", file.to_str().unwrap()]);
+    }
+    let (ok_, out, err) = admin(k, &args);
+    assert!(ok_, "{err}");
+    let field = |f: &str| out.lines().find_map(|l| l.strip_prefix(&format!("{f}: "))).unwrap().to_owned();
+    let c = kms_testkit::Client {
+        addr: k.client().addr,
+        access_key_id: field("AccessKeyId"),
+        secret: field("AccessKeySecret"),
+    };
+    wait_until_known(&c).await;
+    (c, field("AccessKeyId"))
+}
+
+/// Nodes reload access keys every 500 ms.
+pub async fn wait_until_known(c: &Client) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let code = call(c, "DescribeRegions", &[]).await.code();
+        if code != "InvalidAccessKeyId.NotFound" {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "access key never loaded");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -9,6 +9,7 @@
 //! [`crate::timed::Timed`]'s; a connection whose call was given up on mid-way leaves the pool
 //! (see [`Conn`]).
 
+mod access;
 mod connect;
 #[cfg(test)]
 mod fault_tests;

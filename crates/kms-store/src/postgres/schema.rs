@@ -185,6 +185,44 @@ ALTER TABLE secrets ADD COLUMN dkms_instance_id TEXT;
 CREATE INDEX keys_by_instance ON keys (dkms_instance_id) WHERE dkms_instance_id IS NOT NULL;
 CREATE INDEX secrets_by_instance ON secrets (dkms_instance_id) WHERE dkms_instance_id IS NOT NULL;
 "#,
+    // Application access (docs/design/instances.md §4) and instance deletion protection.
+    r#"
+ALTER TABLE instances ADD COLUMN deletion_protection BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE instances ADD COLUMN deletion_protection_description TEXT NOT NULL DEFAULT '';
+CREATE TABLE access_objects (
+    kind       TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    revision   BIGINT NOT NULL,
+    PRIMARY KEY (kind, name)
+);
+CREATE TABLE client_keys (
+    client_key_id   TEXT PRIMARY KEY,
+    aap_name        TEXT NOT NULL,
+    key_algorithm   TEXT NOT NULL,
+    not_before      TEXT NOT NULL,
+    not_after       TEXT NOT NULL,
+    certificate_pem TEXT NOT NULL,
+    created_at      BIGINT NOT NULL
+);
+CREATE INDEX client_keys_by_aap ON client_keys (aap_name, created_at);
+"#,
+    // The change counter of application access (AccessStore::access_generation), kept by
+    // triggers so that every change, by any node or kmsd version, moves it.
+    r#"
+CREATE TABLE access_generation (n BIGINT NOT NULL);
+INSERT INTO access_generation (n) VALUES (0);
+CREATE FUNCTION kmsd_access_changed() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE access_generation SET n = n + 1;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER access_objects_changed AFTER INSERT OR UPDATE OR DELETE ON access_objects
+    FOR EACH ROW EXECUTE FUNCTION kmsd_access_changed();
+CREATE TRIGGER client_keys_changed AFTER INSERT OR UPDATE OR DELETE ON client_keys
+    FOR EACH ROW EXECUTE FUNCTION kmsd_access_changed();
+"#,
 ];
 
 /// Any fixed number: the advisory lock that serialises migrations across nodes.

@@ -120,3 +120,44 @@ async fn concurrent_key_changes_on_two_nodes_keep_the_counts() {
     assert_eq!(real, vec![(Enabled, 0), (Disabled, 0), (PendingDeletion, 16 * 8), (PendingImport, 0)]);
     assert_eq!(nodes[1].count_keys_by_state().await.unwrap(), real);
 }
+
+/// Two nodes race a ClientKey insert against the delete of its AAP, many times: whichever
+/// wins, no ClientKey is left whose AAP is gone.
+#[tokio::test]
+async fn a_client_key_never_outlives_its_aap_across_nodes() {
+    use crate::{AccessKind, AccessObjectRecord, AccessStore, ClientKeyRecord};
+    let Some((url, _guard)) = fresh_database().await else { return };
+    let (a, b) = (PostgresStore::open(&url).await.unwrap(), PostgresStore::open(&url).await.unwrap());
+    let (mut inserted, mut deleted) = (0, 0);
+    for i in 0..60 {
+        let name = format!("aap-{i}");
+        let aap = AccessObjectRecord {
+            kind: AccessKind::AccessPoint,
+            name: name.clone(),
+            body: "{}".into(),
+            created_at: i,
+            revision: 1,
+        };
+        a.insert_access_object(&aap).await.unwrap();
+        let key = ClientKeyRecord {
+            id: format!("KAAP.{i}"),
+            aap_name: name.clone(),
+            key_algorithm: "RSA_2048".into(),
+            not_before: String::new(),
+            not_after: String::new(),
+            certificate_pem: String::new(),
+            created_at: i,
+        };
+        let (insert, delete) =
+            tokio::join!(a.insert_client_key(&key), b.delete_access_object(AccessKind::AccessPoint, &name));
+        let aap_left = b.get_access_object(AccessKind::AccessPoint, &name).await.unwrap().is_some();
+        let key_left = a.get_client_key(&key.id).await.unwrap().is_some();
+        match (insert, delete) {
+            (Ok(()), Err(StoreError::InUse)) => inserted += 1,
+            (Err(StoreError::NotFound), Ok(())) => deleted += 1,
+            other => panic!("round {i}: {other:?}"),
+        }
+        assert_eq!(aap_left, key_left, "round {i}: a ClientKey without its AAP, or the reverse");
+    }
+    assert_eq!(inserted + deleted, 60);
+}

@@ -6,7 +6,8 @@ use super::rows::{is_unique_violation, unavailable};
 use crate::{InstanceRecord, Listing, StoreError, StoreResult, Window};
 
 const COLUMNS: &str = "instance_id, name, status, spec, key_num, secret_num, vpc_num, vpc_id, zone_ids, \
-     vswitch_ids, bind_vpcs, created_at, started_at, released, revision";
+     vswitch_ids, bind_vpcs, created_at, started_at, released, revision, deletion_protection, \
+     deletion_protection_description";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InstanceRecord> {
     Ok(InstanceRecord {
@@ -25,11 +26,13 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InstanceRecord> {
         started_at: r.get(12)?,
         released: r.get(13)?,
         revision: r.get(14)?,
+        deletion_protection: r.get(15)?,
+        deletion_protection_description: r.get(16)?,
     })
 }
 
-/// An instance's values in `COLUMNS` order: `?1`…`?15` of the insert and the update.
-fn values(i: &InstanceRecord) -> [&dyn rusqlite::ToSql; 15] {
+/// An instance's values in `COLUMNS` order: `?1`…`?17` of the insert and the update.
+fn values(i: &InstanceRecord) -> [&dyn rusqlite::ToSql; 17] {
     [
         &i.id,
         &i.name,
@@ -46,12 +49,14 @@ fn values(i: &InstanceRecord) -> [&dyn rusqlite::ToSql; 15] {
         &i.started_at,
         &i.released,
         &i.revision,
+        &i.deletion_protection,
+        &i.deletion_protection_description,
     ]
 }
 
 pub(super) fn insert(c: &Connection, i: &InstanceRecord) -> StoreResult<()> {
     c.execute(
-        &format!("INSERT INTO instances ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
+        &format!("INSERT INTO instances ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
         values(i).as_slice(),
     )
     .map(|_| ())
@@ -69,7 +74,8 @@ pub(super) fn update(c: &Connection, i: &InstanceRecord) -> StoreResult<Instance
         .execute(
             "UPDATE instances SET name = ?2, status = ?3, spec = ?4, key_num = ?5, secret_num = ?6, vpc_num = ?7,
                  vpc_id = ?8, zone_ids = ?9, vswitch_ids = ?10, bind_vpcs = ?11, created_at = ?12, started_at = ?13,
-                 released = ?14, revision = ?15 + 1
+                 released = ?14, revision = ?15 + 1, deletion_protection = ?16,
+                 deletion_protection_description = ?17
              WHERE instance_id = ?1 AND revision = ?15",
             values(i).as_slice(),
         )

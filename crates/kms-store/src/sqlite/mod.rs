@@ -8,6 +8,7 @@
 //! connections from `spawn_blocking` (WAL lets them run beside the writer) and see every
 //! answered write. Schema changes are numbered migrations tracked in `PRAGMA user_version`.
 
+mod access;
 mod instances;
 mod rows;
 mod schema;

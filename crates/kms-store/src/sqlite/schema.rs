@@ -154,4 +154,39 @@ ALTER TABLE secrets ADD COLUMN dkms_instance_id TEXT;
 CREATE INDEX keys_by_instance ON keys (dkms_instance_id) WHERE dkms_instance_id IS NOT NULL;
 CREATE INDEX secrets_by_instance ON secrets (dkms_instance_id) WHERE dkms_instance_id IS NOT NULL;
 "#,
+    // Application access (docs/design/instances.md §4) and instance deletion protection.
+    r#"
+ALTER TABLE instances ADD COLUMN deletion_protection INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE instances ADD COLUMN deletion_protection_description TEXT NOT NULL DEFAULT '';
+CREATE TABLE access_objects (
+    kind       TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revision   INTEGER NOT NULL,
+    PRIMARY KEY (kind, name)
+);
+CREATE TABLE client_keys (
+    client_key_id   TEXT PRIMARY KEY,
+    aap_name        TEXT NOT NULL,
+    key_algorithm   TEXT NOT NULL,
+    not_before      TEXT NOT NULL,
+    not_after       TEXT NOT NULL,
+    certificate_pem TEXT NOT NULL,
+    created_at      INTEGER NOT NULL
+);
+CREATE INDEX client_keys_by_aap ON client_keys (aap_name, created_at);
+"#,
+    // The change counter of application access (AccessStore::access_generation), kept by
+    // triggers so that every change, by any node or kmsd version, moves it.
+    r#"
+CREATE TABLE access_generation (n INTEGER NOT NULL);
+INSERT INTO access_generation (n) VALUES (0);
+CREATE TRIGGER access_objects_insert AFTER INSERT ON access_objects BEGIN UPDATE access_generation SET n = n + 1; END;
+CREATE TRIGGER access_objects_update AFTER UPDATE ON access_objects BEGIN UPDATE access_generation SET n = n + 1; END;
+CREATE TRIGGER access_objects_delete AFTER DELETE ON access_objects BEGIN UPDATE access_generation SET n = n + 1; END;
+CREATE TRIGGER client_keys_insert AFTER INSERT ON client_keys BEGIN UPDATE access_generation SET n = n + 1; END;
+CREATE TRIGGER client_keys_update AFTER UPDATE ON client_keys BEGIN UPDATE access_generation SET n = n + 1; END;
+CREATE TRIGGER client_keys_delete AFTER DELETE ON client_keys BEGIN UPDATE access_generation SET n = n + 1; END;
+"#,
 ];

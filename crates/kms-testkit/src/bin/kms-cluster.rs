@@ -20,6 +20,11 @@
 //! this binary). With `--tls-cert`/`--tls-key` the endpoint speaks HTTPS and the nodes plain HTTP
 //! on loopback, as behind a TLS-terminating load balancer. Each response carries
 //! `x-kms-cluster-node: <index>`; on exit the per-node request counts go to stderr.
+//!
+//! With `--instance-listen ADDR` every node serves its instance gateway on a port of its own
+//! and the cluster forwards each connection to ADDR to the next node's gateway, bytes as they
+//! are (TLS passes through: the nodes' certificates come from the shared instance CA). It
+//! prints kmsd's second ready line for it.
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
@@ -49,6 +54,7 @@ struct Args {
     root_key_file: Option<String>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    instance_listen: Option<String>,
     pass: Vec<String>,
 }
 
@@ -60,7 +66,8 @@ fn parse_args() -> Args {
             Some((n, v)) if n.starts_with("--") => (n.to_owned(), Some(v.to_owned())),
             _ => (arg.clone(), None),
         };
-        let known = ["--listen", "--data-dir", "--store", "--root-key-file", "--tls-cert", "--tls-key"];
+        let known =
+            ["--listen", "--data-dir", "--store", "--root-key-file", "--tls-cert", "--tls-key", "--instance-listen"];
         if !known.contains(&name.as_str()) {
             args.pass.push(arg);
             continue;
@@ -72,6 +79,7 @@ fn parse_args() -> Args {
             "--store" => args.store = Some(value),
             "--root-key-file" => args.root_key_file = Some(value),
             "--tls-cert" => args.tls_cert = Some(value.into()),
+            "--instance-listen" => args.instance_listen = Some(value),
             _ => args.tls_key = Some(value.into()),
         }
     }
@@ -95,12 +103,16 @@ async fn start_node(
     data_dir: &Path,
     store: &str,
     root_key: Option<&str>,
+    gateway: bool,
     pass: &[String],
-) -> (Child, String) {
+) -> (Child, String, Option<String>) {
     let mut cmd = Command::new(kmsd);
     cmd.arg("--listen").arg("127.0.0.1:0").arg("--data-dir").arg(data_dir).arg("--store").arg(store);
     if let Some(root) = root_key {
         cmd.arg("--root-key-file").arg(root);
+    }
+    if gateway {
+        cmd.arg("--instance-listen").arg("127.0.0.1:0");
     }
     cmd.args(pass).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit()).kill_on_drop(true);
     let mut child = cmd.spawn().unwrap_or_else(|e| die(format!("cannot start {}: {e}", kmsd.display())));
@@ -111,9 +123,32 @@ async fn start_node(
         die(format!("node on {} did not start (stdout {line:?}, exit {status:?})", data_dir.display()));
     };
     let addr = url.trim_end_matches('/').to_owned();
+    let gateway_addr = if gateway {
+        let line = lines.next_line().await.ok().flatten().unwrap_or_default();
+        match line.trim().strip_prefix("kmsd instance gateway listening on https://") {
+            Some(a) => Some(a.trim_end_matches('/').to_owned()),
+            None => die(format!("node on {} printed no gateway line ({line:?})", data_dir.display())),
+        }
+    } else {
+        None
+    };
     // Keep draining stdout so a node never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, addr)
+    (child, addr, gateway_addr)
+}
+
+/// Forwards each connection to the next node's instance gateway, bytes as they are.
+async fn forward_gateway(listener: TcpListener, gateways: Arc<Vec<String>>) {
+    let next = AtomicUsize::new(0);
+    loop {
+        let Ok((mut inbound, _)) = listener.accept().await else { continue };
+        let target = gateways[next.fetch_add(1, Ordering::Relaxed) % gateways.len()].clone();
+        tokio::spawn(async move {
+            if let Ok(mut outbound) = TcpStream::connect(&target).await {
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            }
+        });
+    }
 }
 
 fn main() {
@@ -140,12 +175,15 @@ async fn run() -> i32 {
     // The first node generates the root key (unless one is given); the others use its file.
     let mut children = Vec::with_capacity(count);
     let mut nodes = Vec::with_capacity(count);
+    let mut gateways = Vec::new();
     let shared_root = args.root_key_file.clone().unwrap_or_else(|| data_dir.join("root.key").display().to_string());
     for i in 0..count {
         let dir = if i == 0 { data_dir.clone() } else { data_dir.join(format!("node-{i}")) };
         let root = if i == 0 { args.root_key_file.as_deref() } else { Some(shared_root.as_str()) };
-        let (child, addr) = start_node(&kmsd, &dir, &store, root, &args.pass).await;
+        let (child, addr, gateway) =
+            start_node(&kmsd, &dir, &store, root, args.instance_listen.is_some(), &args.pass).await;
         children.push(child);
+        gateways.extend(gateway);
         nodes.push(Node { addr, idle: Mutex::new(Vec::new()), served: AtomicU64::new(0) });
     }
     let cluster = Arc::new(Cluster { nodes, next: AtomicUsize::new(0) });
@@ -159,6 +197,12 @@ async fn run() -> i32 {
     let local = listener.local_addr().expect("bound address");
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("kmsd listening on {scheme}://{local}");
+    if let Some(at) = &args.instance_listen {
+        let gateway = TcpListener::bind(at).await.unwrap_or_else(|e| die(format!("cannot listen on {at}: {e}")));
+        let local = gateway.local_addr().expect("bound address");
+        println!("kmsd instance gateway listening on https://{local}");
+        tokio::spawn(forward_gateway(gateway, Arc::new(gateways)));
+    }
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
     loop {

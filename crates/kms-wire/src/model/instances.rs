@@ -4,18 +4,13 @@
 
 use serde::Serialize;
 
-use super::{FromParams, Page, PageEcho};
+use super::{FromParams, Page, PageEcho, json_or_commas};
 use crate::error::ApiError;
 use crate::params::Params;
 
 /// A list parameter sent as a JSON array of strings or as comma-separated text (§1.2).
 fn lenient_list(p: &mut Params, name: &'static str) -> Result<Vec<String>, ApiError> {
-    let raw = p.required(name)?;
-    let items: Vec<String> = if raw.trim_start().starts_with('[') {
-        serde_json::from_str(&raw).map_err(|_| ApiError::invalid_parameter(name))?
-    } else {
-        raw.split(',').map(|s| s.trim().to_owned()).collect()
-    };
+    let items = json_or_commas(name, &p.required(name)?)?;
     if items.is_empty() || items.iter().any(|s| s.is_empty()) {
         return Err(ApiError::invalid_parameter(name));
     }
@@ -64,6 +59,24 @@ macro_rules! by_instance_id {
 
 by_instance_id!(GetKmsInstanceRequest);
 
+/// UpdateKmsInstance: not in the SDKs; Terraform renames instances with it (§2.9).
+#[derive(Debug, Clone)]
+pub struct UpdateKmsInstanceRequest {
+    pub instance_id: String,
+    pub instance_name: String,
+}
+
+impl FromParams for UpdateKmsInstanceRequest {
+    fn from_params(p: &mut Params) -> Result<Self, ApiError> {
+        let instance_id = instance_id(p)?;
+        let instance_name = p.required("InstanceName")?;
+        if instance_name.chars().count() > 128 || instance_name.chars().any(char::is_control) {
+            return Err(ApiError::invalid_parameter("InstanceName"));
+        }
+        Ok(Self { instance_id, instance_name })
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct BindVpcItem {
@@ -106,6 +119,8 @@ pub struct KmsInstance {
     pub product_type: &'static str,
     pub product_version: &'static str,
     pub deletion_protection: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletion_protection_description: Option<String>,
     pub log: i64,
     pub log_storage: i64,
 }

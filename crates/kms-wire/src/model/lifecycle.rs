@@ -40,27 +40,41 @@ impl FromParams for ScheduleKeyDeletionRequest {
     }
 }
 
+/// What SetDeletionProtection protects.
+#[derive(Debug, Clone)]
+pub enum Protected {
+    Key(KeyRef),
+    /// A KMS instance (`KmsInstanceId`, as Terraform's `alicloud_kms_instance` sends it).
+    Instance(String),
+}
+
 /// The key is named by `ProtectedResourceArn` (the documented parameter) or, in newer SDKs,
-/// by `KeyId`.
+/// by `KeyId`; an instance by `KmsInstanceId` (or its `…:keystore/<id>` ARN).
 #[derive(Debug, Clone)]
 pub struct SetDeletionProtectionRequest {
-    pub key: KeyRef,
+    pub target: Protected,
     pub enable: bool,
     pub description: String,
 }
 
 impl FromParams for SetDeletionProtectionRequest {
     fn from_params(p: &mut Params) -> Result<Self, ApiError> {
-        let key = match (p.optional("ProtectedResourceArn"), p.optional("KeyId")) {
-            (Some(arn), _) => match KeyRef::parse(&arn) {
+        let instance = p.optional("KmsInstanceId");
+        let target = match (p.optional("ProtectedResourceArn"), p.optional("KeyId")) {
+            (Some(arn), _) if arn.starts_with("acs:kms:") && arn.contains(":keystore/") => {
+                let id = arn.rsplit_once(":keystore/").map(|(_, id)| id.to_owned()).unwrap_or_default();
+                Protected::Instance(id)
+            }
+            (None, None) if instance.is_some() => Protected::Instance(instance.unwrap_or_default()),
+            (Some(arn), _) => Protected::Key(match KeyRef::parse(&arn) {
                 // Only a key ARN names what deletion protection protects.
                 Ok(r @ KeyRef::Id { scope: Some(_), .. }) => r,
                 _ if !arn.starts_with("acs:kms:") || arn.contains(":alias/") => {
                     return Err(ApiError::invalid_parameter("ProtectedResourceArn"));
                 }
                 _ => return Err(ApiError::new(Code::KeyNotFound)),
-            },
-            (None, Some(id)) => KeyRef::parse(&id).map_err(|_| ApiError::new(Code::KeyNotFound))?,
+            }),
+            (None, Some(id)) => Protected::Key(KeyRef::parse(&id).map_err(|_| ApiError::new(Code::KeyNotFound))?),
             (None, None) => return Err(ApiError::missing_parameter("ProtectedResourceArn")),
         };
         let enable = p
@@ -70,7 +84,6 @@ impl FromParams for SetDeletionProtectionRequest {
         if description.chars().count() > kms_types::limits::MAX_DESCRIPTION_CHARS {
             return Err(ApiError::invalid_parameter("DeletionProtectionDescription"));
         }
-        let _ = p.optional("KmsInstanceId");
-        Ok(Self { key, enable, description })
+        Ok(Self { target, enable, description })
     }
 }

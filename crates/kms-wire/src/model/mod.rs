@@ -3,6 +3,7 @@
 //! bad value becomes its exact wire error here, before any key is touched. Responses serialise
 //! with the exact PascalCase names of spec §7; absent optional fields are omitted, never null.
 
+mod access;
 mod aliases;
 mod asymmetric;
 mod crypto;
@@ -16,6 +17,7 @@ mod service;
 mod tags;
 mod versions;
 
+pub use access::*;
 pub use aliases::*;
 pub(crate) use asymmetric::encryption_algorithm;
 pub use asymmetric::*;
@@ -64,6 +66,16 @@ pub(crate) fn encryption_context(p: &mut Params, name: &str) -> Result<Encryptio
         (None, true) => Ok(EncryptionContext::default()),
     };
     ctx.map_err(|_| ApiError::invalid_parameter(name))
+}
+
+/// A list parameter sent as a JSON array of strings or as comma-separated text (the instance
+/// actions' list parameters, docs/design/instances.md §1.2); items trimmed.
+pub(crate) fn json_or_commas(name: &str, raw: &str) -> Result<Vec<String>, ApiError> {
+    if raw.trim_start().starts_with('[') {
+        serde_json::from_str(raw).map_err(|_| ApiError::invalid_parameter(name))
+    } else {
+        Ok(raw.split(',').map(|s| s.trim().to_owned()).collect())
+    }
 }
 
 /// `DryRun`: true asks for validation only (spec §7.4).
