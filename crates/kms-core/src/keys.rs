@@ -48,14 +48,18 @@ impl Kms {
             return Err(CoreError::InvalidParameter("KeyUsage"));
         }
         let supported = if new.spec.is_symmetric() {
-            self.crypto.symmetric.supports(new.spec) && matches!(new.spec, KeySpec::Aes256 | KeySpec::Sm4)
+            // 3DES is the cloud's legacy hardware-only spec: refused, not emulated.
+            self.crypto.symmetric.supports(new.spec) && new.spec != KeySpec::Des3
+        } else if new.spec.is_hmac() {
+            self.crypto.mac.supports(new.spec)
         } else {
             self.crypto.asymmetric.supports(new.spec)
         };
         if !supported {
             return Err(CoreError::Unsupported("KeySpec"));
         }
-        // Imported material (BYOK) is for the symmetric specs.
+        // Imported material (BYOK) is for the symmetric specs: the cloud documents no
+        // wrapping for HMAC material either.
         let external = new.origin == Origin::External;
         if external && !new.spec.is_symmetric() {
             return Err(CoreError::Unsupported("Origin"));
@@ -65,7 +69,7 @@ impl Kms {
         }
         // CreateKey's documented answer is the plain UnsupportedOperation (spec §5.5), where
         // UpdateRotationPolicy and CreateKeyVersion answer the `Rejected.` form.
-        if new.automatic_rotation && (new.spec.is_asymmetric() || external) {
+        if new.automatic_rotation && (!new.spec.is_symmetric() || external) {
             return Err(CoreError::KeyUnsupportedOperation);
         }
         let rotation_interval =
@@ -84,6 +88,8 @@ impl Kms {
             kms_crypto::WrappedMaterial(Vec::new())
         } else if spec.is_symmetric() {
             self.crypto.symmetric.generate(MaterialLabel { key_id: &id, version_id: &version_id, spec })?
+        } else if spec.is_hmac() {
+            self.crypto.mac.generate(MaterialLabel { key_id: &id, version_id: &version_id, spec })?
         } else {
             // RSA key generation takes tens to hundreds of milliseconds: not on a request worker.
             let (k, v) = (id.clone(), version_id.clone());

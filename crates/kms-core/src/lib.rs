@@ -19,6 +19,7 @@ mod instances;
 mod jobs;
 mod keys;
 mod lifecycle;
+mod mac;
 mod policies;
 mod secrets;
 mod service;
@@ -47,6 +48,7 @@ pub use instances::{
 };
 pub use jobs::JobReport;
 pub use keys::NewKey;
+pub use mac::Mac;
 pub use policies::POLICY_NAME;
 pub use secrets::{ListedSecret, MAX_SECRET_BYTES, NewSecret, PasswordRules, SecretFilter, SecretValue};
 pub use service::{Kms, ROOT_CHECK_META, format_time};

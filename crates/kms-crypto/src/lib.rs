@@ -16,8 +16,11 @@ mod provider;
 pub mod public;
 pub mod soft;
 mod soft_asymmetric;
+mod soft_mac;
 
 pub use provider::{
-    AsymmetricKeys, CryptoError, CryptoProvider, MaterialLabel, RootKey, Sealed, SymmetricKeys, WrappedMaterial,
+    AsymmetricKeys, CryptoError, CryptoProvider, MacKeys, MaterialLabel, RootKey, Sealed, SymmetricKeys,
+    WrappedMaterial,
 };
 pub use soft_asymmetric::{SoftAsymmetric, data_key_pair};
+pub use soft_mac::{SoftMac, hmac};

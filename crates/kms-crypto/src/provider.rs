@@ -115,12 +115,32 @@ pub trait AsymmetricKeys: Send + Sync {
     ) -> Result<Zeroizing<Vec<u8>>, CryptoError>;
 }
 
+/// HMAC keys: one secret per key, which computes and checks MACs and never leaves the backend.
+pub trait MacKeys: Send + Sync {
+    fn supports(&self, spec: KeySpec) -> bool;
+    /// New material for a version (of `label.spec`, as long as its hash's output), wrapped.
+    fn generate(&self, label: MaterialLabel<'_>) -> Result<WrappedMaterial, CryptoError>;
+    /// The MAC of `message` with the algorithm of `label.spec`, full length.
+    fn mac(&self, material: &WrappedMaterial, label: MaterialLabel<'_>, message: &[u8])
+    -> Result<Vec<u8>, CryptoError>;
+    /// Whether `mac` is the MAC of `message`, compared in constant time; a MAC of another
+    /// length is simply not it.
+    fn verify(
+        &self,
+        material: &WrappedMaterial,
+        label: MaterialLabel<'_>,
+        message: &[u8],
+        mac: &[u8],
+    ) -> Result<bool, CryptoError>;
+}
+
 /// One configured backend: the parts the key service uses.
 #[derive(Clone)]
 pub struct CryptoProvider {
     pub root: Arc<dyn RootKey>,
     pub symmetric: Arc<dyn SymmetricKeys>,
     pub asymmetric: Arc<dyn AsymmetricKeys>,
+    pub mac: Arc<dyn MacKeys>,
     /// Random bytes for data keys and secrets.
     pub random: fn(&mut [u8]) -> Result<(), CryptoError>,
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use aes_gcm::aead::consts::U12;
-use aes_gcm::{AeadInOut as _, AesGcm, KeyInit as _};
+use aes_gcm::{AesGcm, KeyInit as _};
 use aws_lc_rs::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::rand;
 use base64::Engine as _;
@@ -167,6 +167,8 @@ impl RootKey for SoftRootKey {
 
 /// SM4-GCM (RFC 8998): GCM over the SM4 block cipher, from RustCrypto.
 type Sm4Gcm = AesGcm<sm4::Sm4, U12>;
+/// AES-192-GCM from RustCrypto: aws-lc-rs has no 192-bit AES-GCM.
+type Aes192Gcm = AesGcm<aes_gcm::aes::Aes192, U12>;
 
 /// An unwrapped symmetric key, alive for one call.
 enum SymmetricKey {
@@ -174,30 +176,55 @@ enum SymmetricKey {
     Aes(LessSafeKey),
     /// SM4-GCM; the `zeroize` feature wipes the key schedule on drop.
     Sm4(Box<Sm4Gcm>),
+    /// AES-192-GCM; wiped on drop likewise.
+    Aes192(Box<Aes192Gcm>),
+}
+
+/// Seal/open for the RustCrypto AEADs (one IV and tag layout with aws-lc's).
+fn rc_seal<A>(
+    k: &A,
+    iv: Option<&[u8; IV_LEN]>,
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Sealed, CryptoError>
+where
+    A: aes_gcm::AeadInOut + aes_gcm::AeadCore<NonceSize = U12>,
+{
+    let iv = iv_or_random(iv)?;
+    let mut buf = Vec::with_capacity(plaintext.len() + TAG_LEN);
+    buf.extend_from_slice(plaintext);
+    k.encrypt_in_place(&iv.into(), aad, &mut buf).map_err(|_| CryptoError::Backend)?;
+    Ok(Sealed { iv, ciphertext_and_tag: buf })
+}
+
+fn rc_open<A>(
+    k: &A,
+    iv: &[u8; IV_LEN],
+    aad: &[u8],
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, CryptoError>
+where
+    A: aes_gcm::AeadInOut + aes_gcm::AeadCore<NonceSize = U12>,
+{
+    let mut buf = Zeroizing::new(sealed.to_vec());
+    k.decrypt_in_place(&(*iv).into(), aad, &mut *buf).map_err(|_| CryptoError::AuthenticationFailed)?;
+    Ok(buf)
 }
 
 impl SymmetricKey {
     fn seal(&self, iv: Option<&[u8; IV_LEN]>, aad: &[u8], plaintext: &[u8]) -> Result<Sealed, CryptoError> {
         match self {
             Self::Aes(k) => aead_seal(k, iv, aad, plaintext),
-            Self::Sm4(k) => {
-                let iv = iv_or_random(iv)?;
-                let mut buf = Vec::with_capacity(plaintext.len() + TAG_LEN);
-                buf.extend_from_slice(plaintext);
-                k.encrypt_in_place(&iv.into(), aad, &mut buf).map_err(|_| CryptoError::Backend)?;
-                Ok(Sealed { iv, ciphertext_and_tag: buf })
-            }
+            Self::Sm4(k) => rc_seal(k.as_ref(), iv, aad, plaintext),
+            Self::Aes192(k) => rc_seal(k.as_ref(), iv, aad, plaintext),
         }
     }
 
     fn open(&self, iv: &[u8; IV_LEN], aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         match self {
             Self::Aes(k) => aead_open(k, iv, aad, sealed),
-            Self::Sm4(k) => {
-                let mut buf = Zeroizing::new(sealed.to_vec());
-                k.decrypt_in_place(&(*iv).into(), aad, &mut *buf).map_err(|_| CryptoError::AuthenticationFailed)?;
-                Ok(buf)
-            }
+            Self::Sm4(k) => rc_open(k.as_ref(), iv, aad, sealed),
+            Self::Aes192(k) => rc_open(k.as_ref(), iv, aad, sealed),
         }
     }
 }
@@ -215,6 +242,7 @@ impl SoftSymmetric {
     fn material_len(spec: KeySpec) -> Option<usize> {
         match spec {
             KeySpec::Aes256 => Some(32),
+            KeySpec::Aes192 => Some(24),
             KeySpec::Aes128 | KeySpec::Sm4 => Some(16),
             _ => None,
         }
@@ -237,6 +265,9 @@ impl SoftSymmetric {
             KeySpec::Sm4 => {
                 Sm4Gcm::new_from_slice(&plain).map(|k| SymmetricKey::Sm4(Box::new(k))).map_err(|_| CryptoError::Backend)
             }
+            KeySpec::Aes192 => Aes192Gcm::new_from_slice(&plain)
+                .map(|k| SymmetricKey::Aes192(Box::new(k)))
+                .map_err(|_| CryptoError::Backend),
             _ => Err(CryptoError::Unsupported),
         }
     }
@@ -290,6 +321,7 @@ pub fn provider(root: SoftRootKey) -> CryptoProvider {
     CryptoProvider {
         symmetric: Arc::new(SoftSymmetric::new(root.clone())),
         asymmetric: Arc::new(crate::SoftAsymmetric::new(root.clone())),
+        mac: Arc::new(crate::SoftMac::new(root.clone())),
         root,
         random: random_fill,
     }
@@ -299,6 +331,7 @@ pub fn provider(root: SoftRootKey) -> CryptoProvider {
 mod tests {
     use super::*;
     use crate::blob::CiphertextBlob;
+    use aes_gcm::AeadInOut as _;
     use kms_types::{KeyId, KeyVersionId};
     use proptest::prelude::*;
 
@@ -329,16 +362,34 @@ mod tests {
         assert_eq!(k.open(&iv, &aad, &bad), Err(CryptoError::AuthenticationFailed));
     }
 
+    /// The GCM specification's (McGrew–Viega) test cases 7 and 8: AES-192-GCM, all-zero key
+    /// and IV, empty and one-block plaintext.
+    #[test]
+    fn aes_192_gcm_known_answer() {
+        let k = SymmetricKey::Aes192(Box::new(Aes192Gcm::new_from_slice(&[0u8; 24]).unwrap()));
+        let iv = [0u8; 12];
+        let empty = k.seal(Some(&iv), b"", b"").unwrap();
+        assert_eq!(hex::encode(&empty.ciphertext_and_tag), "cd33b28ac773f74ba00ed1f312572435");
+        let block = k.seal(Some(&iv), b"", &[0u8; 16]).unwrap();
+        assert_eq!(
+            hex::encode(&block.ciphertext_and_tag),
+            "98e7247c07f0fe411c267e4384b0f6002ff58d80033927ab8ef4d4587514f0fb"
+        );
+        assert_eq!(&*k.open(&iv, b"", &block.ciphertext_and_tag).unwrap(), &[0u8; 16]);
+    }
+
     #[test]
     fn every_supported_spec_round_trips_and_material_is_bound_to_its_spec() {
         let p = provider(SoftRootKey::from_bytes(&[7u8; 32]));
-        for spec in [KeySpec::Aes256, KeySpec::Aes128, KeySpec::Sm4] {
+        for spec in [KeySpec::Aes256, KeySpec::Aes192, KeySpec::Aes128, KeySpec::Sm4] {
             let (k, v) = (KeyId::generate(), KeyVersionId::generate());
             let label = MaterialLabel { key_id: &k, version_id: &v, spec };
             let m = p.symmetric.generate(label).unwrap();
             let s = p.symmetric.seal(&m, label, None, b"ctx", b"data").unwrap();
             assert_eq!(&*p.symmetric.open(&m, label, &s.iv, b"ctx", &s.ciphertext_and_tag).unwrap(), b"data");
-            for other in [KeySpec::Aes256, KeySpec::Aes128, KeySpec::Sm4].into_iter().filter(|o| *o != spec) {
+            for other in
+                [KeySpec::Aes256, KeySpec::Aes192, KeySpec::Aes128, KeySpec::Sm4].into_iter().filter(|o| *o != spec)
+            {
                 let relabeled = MaterialLabel { spec: other, ..label };
                 assert!(p.symmetric.open(&m, relabeled, &s.iv, b"ctx", &s.ciphertext_and_tag).is_err());
             }

@@ -14,7 +14,8 @@ use kms_wire::actions::Family;
 /// Which budget an action draws from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Class {
-    /// Encrypt, Decrypt, GenerateDataKey*, ReEncrypt, ExportDataKey, GenerateAndExportDataKey.
+    /// Encrypt, Decrypt, GenerateDataKey*, ReEncrypt, ExportDataKey, GenerateAndExportDataKey,
+    /// and the MAC actions (a symmetric-key operation of the same cost).
     Symmetric,
     /// GetPublicKey and the Asymmetric* actions.
     Asymmetric,
@@ -23,7 +24,7 @@ pub enum Class {
 impl Class {
     pub fn of(action: Action) -> Option<Self> {
         match action.family() {
-            Family::Crypto => Some(Self::Symmetric),
+            Family::Crypto | Family::Mac => Some(Self::Symmetric),
             Family::Asymmetric => Some(Self::Asymmetric),
             _ => None,
         }

@@ -303,14 +303,22 @@ async fn re_encrypt_moves_ciphertext_to_another_key_and_context() {
     assert_error(&call(&c, "ReEncrypt", &[("CiphertextBlob", blob)]).await, 400, "MissingParameter");
 }
 
-/// `Aliyun_SM4` keys serve every symmetric operation (SM4-GCM), and ciphertext moves between
-/// SM4 and AES keys with ReEncrypt.
+/// `Aliyun_SM4`, `Aliyun_AES_128` and `Aliyun_AES_192` keys serve every symmetric operation
+/// in the one blob layout, and ciphertext moves between them and AES-256 keys with ReEncrypt.
 #[tokio::test]
-async fn sm4_keys_serve_every_symmetric_operation() {
+async fn every_symmetric_spec_serves_every_symmetric_operation() {
     let k = start();
     let c = k.client();
-    let created = ok(&c, "CreateKey", &[("KeySpec", "Aliyun_SM4")]).await;
-    assert_eq!(created["KeyMetadata"]["KeySpec"], "Aliyun_SM4");
+    for spec in ["Aliyun_SM4", "Aliyun_AES_128", "Aliyun_AES_192"] {
+        symmetric_spec_round(&c, spec).await;
+    }
+}
+
+async fn symmetric_spec_round(c: &Client, spec: &str) {
+    let c = c.clone();
+    let created = ok(&c, "CreateKey", &[("KeySpec", spec)]).await;
+    assert_eq!(created["KeyMetadata"]["KeySpec"], spec);
+    assert_eq!(created["KeyMetadata"]["KeyUsage"], "ENCRYPT/DECRYPT");
     let sm4 = created["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
     let ctx = r#"{"alg":"sm4"}"#;
     let enc =
@@ -344,7 +352,7 @@ async fn sm4_keys_serve_every_symmetric_operation() {
     // A new version, and the old ciphertext still opens.
     ok(&c, "CreateKeyVersion", &[("KeyId", &sm4)]).await;
     ok(&c, "Decrypt", &[("CiphertextBlob", enc["CiphertextBlob"].as_str().unwrap()), ("EncryptionContext", ctx)]).await;
-    // SM4 → AES → SM4.
+    // This spec → AES-256 → this spec.
     let aes = new_key(&c).await;
     let to_aes = ok(
         &c,
@@ -365,7 +373,7 @@ async fn sm4_keys_serve_every_symmetric_operation() {
     assert_eq!(to_sm4["KeyId"], sm4.as_str());
     let last = ok(&c, "Decrypt", &[("CiphertextBlob", to_sm4["CiphertextBlob"].as_str().unwrap())]).await;
     assert_eq!(unb64(last["Plaintext"].as_str().unwrap()), b"sm4 plaintext");
-    // SM4 keys rotate like AES keys.
+    // They rotate like AES-256 keys.
     ok(&c, "UpdateRotationPolicy", &[("KeyId", &sm4), ("EnableAutomaticRotation", "true"), ("RotationInterval", "7d")])
         .await;
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use aws_lc_rs::aead::{AES_128_GCM, AES_256_GCM, Aad, Algorithm, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::rsa::{
     OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepPublicEncryptingKey, Pkcs1PublicEncryptingKey, PublicEncryptingKey,
 };
@@ -65,7 +65,17 @@ async fn state(c: &Client, key: &str) -> serde_json::Value {
 
 /// A blob made off-line, as spec §8.1 lays it out: version id ‖ IV ‖ AES-256-GCM(material).
 fn offline_blob(version: &str, material: &[u8], context_json: &str, plaintext: &[u8]) -> String {
-    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, material).unwrap());
+    offline_blob_with(&AES_256_GCM, version, material, context_json, plaintext)
+}
+
+fn offline_blob_with(
+    alg: &'static Algorithm,
+    version: &str,
+    material: &[u8],
+    context_json: &str,
+    plaintext: &[u8],
+) -> String {
+    let key = LessSafeKey::new(UnboundKey::new(alg, material).unwrap());
     let iv = [7u8; 12];
     let mut sealed = plaintext.to_vec();
     key.seal_in_place_append_tag(Nonce::assume_unique_for_key(iv), Aad::from(context_json.as_bytes()), &mut sealed)
@@ -105,6 +115,35 @@ async fn imported_material_encrypts_and_decrypts_like_the_callers_own() {
             (dec["Plaintext"].as_str(), dec["KeyId"].as_str()),
             (Some(b64(b"made elsewhere").as_str()), Some(key.as_str()))
         );
+    }
+}
+
+/// AES-128 and AES-192 keys take material of their own length only; AES-128 ciphertext made
+/// off-line from the same material decrypts (the one blob layout for every spec).
+#[tokio::test]
+async fn aes_128_and_192_keys_import_material_of_their_length() {
+    let k = start();
+    let c = k.client();
+    for (spec, len) in [("Aliyun_AES_128", 16), ("Aliyun_AES_192", 24)] {
+        let (key, version) = external_key(&c, spec).await;
+        for wrong in [16, 24, 32].into_iter().filter(|l| *l != len) {
+            let (token, wrapped) = wrap_for_import(&c, &key, "RSAES_OAEP_SHA_256", &vec![3u8; wrong]).await;
+            let r = import(&c, &key, &token, &wrapped, "0").await;
+            assert_error(&r, 400, "InvalidKeyMaterial");
+        }
+        assert_eq!(state(&c, &key).await["KeyState"], "PendingImport");
+        let material = vec![5u8; len];
+        let (token, wrapped) = wrap_for_import(&c, &key, "RSAES_OAEP_SHA_256", &material).await;
+        assert_eq!(import(&c, &key, &token, &wrapped, "0").await.status, 200, "{spec}");
+        let enc = ok(&c, "Encrypt", &[("KeyId", &key), ("Plaintext", &b64(b"sized"))]).await;
+        let dec = ok(&c, "Decrypt", &[("CiphertextBlob", enc["CiphertextBlob"].as_str().unwrap())]).await;
+        assert_eq!(dec["Plaintext"], b64(b"sized").as_str());
+        if len == 16 {
+            let ctx = r#"{"app":"offline"}"#;
+            let offline = offline_blob_with(&AES_128_GCM, &version, &material, ctx, b"made elsewhere");
+            let dec = ok(&c, "Decrypt", &[("CiphertextBlob", &offline), ("EncryptionContext", ctx)]).await;
+            assert_eq!(dec["Plaintext"], b64(b"made elsewhere").as_str());
+        }
     }
 }
 

@@ -46,7 +46,16 @@ async fn create_key_refuses_what_it_does_not_offer() {
     type Case<'a> = (&'a [(&'a str, &'a str)], u16, &'a str);
     let cases: &[Case] = &[
         (&[("KeySpec", "Aliyun_DES3_192")], 400, "UnsupportedOperation"),
-        (&[("KeySpec", "Aliyun_AES_128")], 400, "UnsupportedOperation"),
+        // HMAC keys: only their own usage, no import, no rotation.
+        (&[("KeySpec", "HMAC_SHA_256"), ("KeyUsage", "ENCRYPT/DECRYPT")], 400, "InvalidParameter"),
+        (&[("KeyUsage", "GENERATE/VERIFY_MAC")], 400, "InvalidParameter"),
+        (&[("KeySpec", "HMAC_SM3"), ("Origin", "EXTERNAL")], 400, "UnsupportedOperation"),
+        (
+            &[("KeySpec", "HMAC_SHA_512"), ("EnableAutomaticRotation", "true"), ("RotationInterval", "30d")],
+            400,
+            "UnsupportedOperation",
+        ),
+        (&[("KeySpec", "HMAC_MD5")], 400, "InvalidParameter"),
         (&[("KeySpec", "Bogus")], 400, "InvalidParameter"),
         (&[("KeyUsage", "SIGN/VERIFY")], 400, "InvalidParameter"),
         (&[("KeyUsage", "sign")], 400, "InvalidParameter"),

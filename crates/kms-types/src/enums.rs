@@ -54,6 +54,12 @@ wire_enum!(
         EcP256 = "EC_P256",
         EcP256K = "EC_P256K",
         EcSm2 = "EC_SM2",
+        // Appended, never inserted: an import token records a spec by its position here.
+        HmacSm3 = "HMAC_SM3",
+        HmacSha224 = "HMAC_SHA_224",
+        HmacSha256 = "HMAC_SHA_256",
+        HmacSha384 = "HMAC_SHA_384",
+        HmacSha512 = "HMAC_SHA_512",
     }
 );
 
@@ -65,14 +71,34 @@ impl KeySpec {
 
     /// RSA and elliptic-curve specs: a private key per version, its public key shareable.
     pub const fn is_asymmetric(self) -> bool {
-        !self.is_symmetric()
+        matches!(self, Self::Rsa2048 | Self::Rsa3072 | Self::EcP256 | Self::EcP256K | Self::EcSm2)
+    }
+
+    /// HMAC specs: one secret per key, used only by GenerateMac/VerifyMac (and the instance
+    /// API's `Hmac`). They neither encrypt nor rotate, as in the cloud.
+    pub const fn is_hmac(self) -> bool {
+        self.mac_algorithm().is_some()
+    }
+
+    /// The one MAC algorithm a key of this spec computes: the spec is named after it.
+    pub const fn mac_algorithm(self) -> Option<MacAlgorithm> {
+        match self {
+            Self::HmacSm3 => Some(MacAlgorithm::HmacSm3),
+            Self::HmacSha224 => Some(MacAlgorithm::HmacSha224),
+            Self::HmacSha256 => Some(MacAlgorithm::HmacSha256),
+            Self::HmacSha384 => Some(MacAlgorithm::HmacSha384),
+            Self::HmacSha512 => Some(MacAlgorithm::HmacSha512),
+            _ => None,
+        }
     }
 
     /// The usage CreateKey assumes when none is given: signing for the specs that can only
-    /// sign, encryption otherwise (spec §12's reading of the conflicting docs).
+    /// sign, MACs for the HMAC specs, encryption otherwise (spec §12's reading of the
+    /// conflicting docs).
     pub const fn default_usage(self) -> KeyUsage {
         match self {
             Self::EcP256 | Self::EcP256K => KeyUsage::SignVerify,
+            _ if self.is_hmac() => KeyUsage::GenerateVerifyMac,
             _ => KeyUsage::EncryptDecrypt,
         }
     }
@@ -81,8 +107,45 @@ impl KeySpec {
     pub fn allows_usage(self, usage: KeyUsage) -> bool {
         match self {
             Self::EcP256 | Self::EcP256K => usage == KeyUsage::SignVerify,
-            Self::Rsa2048 | Self::Rsa3072 | Self::EcSm2 => true,
+            Self::Rsa2048 | Self::Rsa3072 | Self::EcSm2 => usage != KeyUsage::GenerateVerifyMac,
+            _ if self.is_hmac() => usage == KeyUsage::GenerateVerifyMac,
             _ => usage == KeyUsage::EncryptDecrypt,
+        }
+    }
+
+    /// A `KeySpec` as CreateKey takes it: the exact names, and for the HMAC specs the other
+    /// spellings in use (`HMAC_SHA256`, `HMAC_256`), because Alibaba documents the HMAC
+    /// algorithms but not the spec names. The key then reports the canonical name.
+    pub fn parse_lenient(raw: &str) -> Result<Self, UnknownValue> {
+        raw.parse().or(match raw {
+            "HMAC_SHA224" | "HMAC_224" => Ok(Self::HmacSha224),
+            "HMAC_SHA256" | "HMAC_256" => Ok(Self::HmacSha256),
+            "HMAC_SHA384" | "HMAC_384" => Ok(Self::HmacSha384),
+            "HMAC_SHA512" | "HMAC_512" => Ok(Self::HmacSha512),
+            _ => Err(UnknownValue),
+        })
+    }
+}
+
+wire_enum!(
+    /// `Algorithm` of GenerateMac/VerifyMac (spec §7.6).
+    MacAlgorithm {
+        HmacSm3 = "HMAC_SM3",
+        HmacSha224 = "HMAC_SHA_224",
+        HmacSha256 = "HMAC_SHA_256",
+        HmacSha384 = "HMAC_SHA_384",
+        HmacSha512 = "HMAC_SHA_512",
+    }
+);
+
+impl MacAlgorithm {
+    /// Length of the MAC (and of a key's material): the hash's output.
+    pub const fn output_len(self) -> usize {
+        match self {
+            Self::HmacSha224 => 28,
+            Self::HmacSm3 | Self::HmacSha256 => 32,
+            Self::HmacSha384 => 48,
+            Self::HmacSha512 => 64,
         }
     }
 }
@@ -169,6 +232,7 @@ wire_enum!(
     KeyUsage {
         EncryptDecrypt = "ENCRYPT/DECRYPT",
         SignVerify = "SIGN/VERIFY",
+        GenerateVerifyMac = "GENERATE/VERIFY_MAC",
     }
 );
 
@@ -223,6 +287,29 @@ mod tests {
         assert!(!KeySpec::EcP256.allows_usage(KeyUsage::EncryptDecrypt));
         assert!(KeySpec::Rsa2048.allows_usage(KeyUsage::SignVerify));
         assert!(KeySpec::Aes256.is_symmetric() && !KeySpec::EcSm2.is_symmetric());
+    }
+
+    #[test]
+    fn hmac_specs_are_neither_symmetric_nor_asymmetric() {
+        let hmac: Vec<KeySpec> = KeySpec::ALL.iter().copied().filter(|s| s.is_hmac()).collect();
+        assert_eq!(hmac.len(), MacAlgorithm::ALL.len());
+        for s in KeySpec::ALL {
+            // Exactly one of the three kinds.
+            let kinds = [s.is_symmetric(), s.is_asymmetric(), s.is_hmac()];
+            assert_eq!(kinds.iter().filter(|k| **k).count(), 1, "{s}");
+            assert_eq!(s.allows_usage(KeyUsage::GenerateVerifyMac), s.is_hmac(), "{s}");
+            assert!(s.allows_usage(s.default_usage()), "{s}");
+        }
+        for a in MacAlgorithm::ALL {
+            // Each HMAC spec is named after its one algorithm.
+            let spec: KeySpec = a.as_str().parse().unwrap();
+            assert_eq!(spec.mac_algorithm(), Some(*a));
+        }
+        assert_eq!(KeySpec::parse_lenient("HMAC_SHA256"), Ok(KeySpec::HmacSha256));
+        assert_eq!(KeySpec::parse_lenient("HMAC_512"), Ok(KeySpec::HmacSha512));
+        assert_eq!(KeySpec::parse_lenient("HMAC_SM3"), Ok(KeySpec::HmacSm3));
+        assert_eq!(KeySpec::parse_lenient("HMAC_MD5"), Err(UnknownValue));
+        assert_eq!(KeySpec::HmacSha224.default_usage(), KeyUsage::GenerateVerifyMac);
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub mod tags;
 
 pub use context::{EncryptionContext, InvalidContext};
 pub use enums::{
-    AsymmetricAlgorithm, ImportWrappingAlgorithm, KeySpec, KeyState, KeyUsage, Origin, ProtectionLevel,
+    AsymmetricAlgorithm, ImportWrappingAlgorithm, KeySpec, KeyState, KeyUsage, MacAlgorithm, Origin, ProtectionLevel,
     SIGNING_DIGEST_BYTES, UnknownValue,
 };
 pub use filter::KeyFilter;

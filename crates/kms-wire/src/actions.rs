@@ -48,6 +48,8 @@ macro_rules! for_each_action {
             AsymmetricVerify: Asymmetric, Reads => AsymmetricVerifyRequest,
             AsymmetricEncrypt: Asymmetric, Reads => AsymmetricEncryptRequest,
             AsymmetricDecrypt: Asymmetric, Reads => AsymmetricDecryptRequest,
+            GenerateMac: Mac, Reads => GenerateMacRequest,
+            VerifyMac: Mac, Reads => VerifyMacRequest,
             TagResource: Tags, Writes => TagResourceRequest,
             UntagResource: Tags, Writes => UntagResourceRequest,
             ListResourceTags: Tags, Reads => ListResourceTagsRequest,
@@ -118,6 +120,8 @@ pub enum Family {
     Crypto,
     /// Public keys, signatures, public-key encryption (spec §7.5).
     Asymmetric,
+    /// HMAC keys' GenerateMac and VerifyMac (spec §7.6).
+    Mac,
     Tags,
     /// Secrets Manager (spec §7.8).
     Secrets,
@@ -226,7 +230,7 @@ mod tests {
         for a in Action::ALL {
             let name = a.as_str();
             let reads = ["Describe", "List", "Get", "BatchGet"].iter().any(|p| name.starts_with(p))
-                || matches!(a.family(), Family::Crypto | Family::Asymmetric);
+                || matches!(a.family(), Family::Crypto | Family::Asymmetric | Family::Mac);
             assert_eq!(a.effect() == Effect::Reads, reads, "{name}");
         }
     }

@@ -310,6 +310,11 @@ impl Kms {
         self.asymmetric_verify(&id, &version, algorithm, &digest, signature).await
     }
 
+    /// Hmac: the MAC of the key's own algorithm (the request names none).
+    pub async fn gateway_hmac(&self, GatewayKey(key): &GatewayKey, message: &[u8]) -> CoreResult<crate::Mac<Vec<u8>>> {
+        self.mac_with(key, None, message).await
+    }
+
     pub async fn gateway_public_key(&self, key: &GatewayKey) -> CoreResult<crate::Asymmetric<String>> {
         let (id, version) = key.asymmetric();
         self.get_public_key(&id, &version).await

@@ -352,10 +352,19 @@ pub async fn run(op: Operation, body: &[u8], ctx: &Context<'_>) -> Result<Outcom
             outcome.secret = Some(name);
             Ok(outcome)
         }
-        Operation::Hmac => Err(ApiError::with_message(
-            Code::UnsupportedOperation,
-            "This action is not supported. This kmsd has no HMAC keys.",
-        )),
+        Operation::Hmac => {
+            let r: pb::HmacRequest = decode(body)?;
+            let key = key(ctx, &r.key_id).await?;
+            let out = kms.gateway_hmac(&key, &r.message).await.map_err(fail)?;
+            let answer = pb::HmacResponse {
+                key_id: out.key_id.to_string(),
+                signature: out.value,
+                request_id: ctx.request_id.into(),
+            };
+            let mut outcome = Outcome::of(answer);
+            outcome.key = Some(out.key_id);
+            Ok(outcome)
+        }
     }
 }
 

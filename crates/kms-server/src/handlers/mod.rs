@@ -10,6 +10,7 @@ mod import;
 mod instances;
 mod keys;
 mod lifecycle;
+mod mac;
 mod policies;
 mod secrets;
 mod service;

@@ -31,8 +31,16 @@ impl FromParams for CreateKeyRequest {
         }
         Ok(Self {
             description,
-            key_spec: p.optional_parsed("KeySpec")?.unwrap_or(KeySpec::Aes256),
-            key_usage: p.optional_parsed("KeyUsage")?,
+            key_spec: match p.optional("KeySpec") {
+                Some(raw) => KeySpec::parse_lenient(&raw).map_err(|_| ApiError::invalid_parameter("KeySpec"))?,
+                None => KeySpec::Aes256,
+            },
+            // AWS's spelling of the MAC usage too (the cloud documents only the other two).
+            key_usage: match p.optional("KeyUsage").as_deref() {
+                Some("GENERATE_VERIFY_MAC") => Some(KeyUsage::GenerateVerifyMac),
+                Some(raw) => Some(raw.parse().map_err(|_| ApiError::invalid_parameter("KeyUsage"))?),
+                None => None,
+            },
             origin: p.optional_parsed("Origin")?.unwrap_or(Origin::AliyunKms),
             protection_level: p.optional_parsed("ProtectionLevel")?.unwrap_or(ProtectionLevel::Software),
             enable_automatic_rotation: p.optional_bool("EnableAutomaticRotation")?.unwrap_or(false),
