@@ -88,6 +88,9 @@ pub enum CoreError {
     /// A network rule, permission policy, AAP or ClientKey that does not exist.
     #[error("application access object not found")]
     AccessNotFound,
+    /// A managed data key, or a version of one, that does not exist.
+    #[error("managed data key not found")]
+    DataKeyNotFound,
     /// A network rule, permission policy or AAP of that name exists.
     #[error("application access object exists")]
     AccessExists,

@@ -38,6 +38,27 @@ pub(crate) fn rotation_interval(raw: Option<&str>) -> CoreResult<i64> {
 }
 
 impl Kms {
+    /// Whether keys of `spec` can be made here: what the crypto provider implements, less
+    /// 3DES (the cloud's legacy hardware-only spec, refused rather than emulated).
+    fn serves_spec(&self, spec: KeySpec) -> bool {
+        if spec.is_symmetric() {
+            self.crypto.symmetric.supports(spec) && spec != KeySpec::Des3
+        } else if spec.is_hmac() {
+            self.crypto.mac.supports(spec)
+        } else {
+            self.crypto.asymmetric.supports(spec)
+        }
+    }
+
+    /// DescribeService: every spec CreateKey takes here, with the usages each may have.
+    pub fn served_key_specs(&self) -> Vec<(KeySpec, Vec<KeyUsage>)> {
+        KeySpec::ALL
+            .iter()
+            .filter(|s| self.serves_spec(**s))
+            .map(|s| (*s, KeyUsage::ALL.iter().copied().filter(|u| s.allows_usage(*u)).collect()))
+            .collect()
+    }
+
     /// CreateKey: a key and its first version, stored durably together.
     pub async fn create_key(&self, new: NewKey) -> CoreResult<KeyRecord> {
         if let Some(instance) = &new.dkms_instance_id {
@@ -47,15 +68,7 @@ impl Kms {
         if !new.spec.allows_usage(usage) {
             return Err(CoreError::InvalidParameter("KeyUsage"));
         }
-        let supported = if new.spec.is_symmetric() {
-            // 3DES is the cloud's legacy hardware-only spec: refused, not emulated.
-            self.crypto.symmetric.supports(new.spec) && new.spec != KeySpec::Des3
-        } else if new.spec.is_hmac() {
-            self.crypto.mac.supports(new.spec)
-        } else {
-            self.crypto.asymmetric.supports(new.spec)
-        };
-        if !supported {
+        if !self.serves_spec(new.spec) {
             return Err(CoreError::Unsupported("KeySpec"));
         }
         // Imported material (BYOK) is for the symmetric specs: the cloud documents no

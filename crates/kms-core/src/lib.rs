@@ -12,6 +12,7 @@ mod aliases;
 mod asymmetric;
 pub mod clock;
 mod crypto;
+mod data_keys;
 mod error;
 mod gateway;
 mod import;
@@ -36,6 +37,7 @@ pub use access_keys::{AccessKeyGrant, AccessKeySummary, StoredAccessKey};
 pub use asymmetric::Asymmetric;
 pub use clock::{Clock, DevClock, SystemClock};
 pub use crypto::{DataKey, Decrypted, Encrypted, ExportTo};
+pub use data_keys::{DataKeyVersion, MANAGED_DATA_KEY_BYTES, ManagedDataKey};
 pub use error::CoreError;
 pub use gateway::{
     Application, Caller, DEFAULT_DATA_KEY_BYTES, DataKeyPair, GatewayKey, Grant, InstanceSealed, KeyFormat,

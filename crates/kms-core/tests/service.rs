@@ -78,11 +78,14 @@ async fn the_account_persists_and_a_wrong_root_key_is_refused() {
 }
 
 #[tokio::test]
-async fn unsupported_specs_and_duplicate_aliases_are_refused() {
+async fn unserved_specs_and_duplicate_aliases_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let kms = open(dir.path(), [1; 32], "cn-hangzhou").await.unwrap();
     let aes128 = NewKey { spec: KeySpec::Aes128, ..new_key() };
-    assert!(matches!(kms.create_key(aes128).await, Err(CoreError::Unsupported(_))));
+    assert_eq!(kms.create_key(aes128).await.unwrap().spec, KeySpec::Aes128);
+    let mac_for_encryption =
+        NewKey { spec: KeySpec::HmacSha256, usage: Some(kms_types::KeyUsage::EncryptDecrypt), ..new_key() };
+    assert!(matches!(kms.create_key(mac_for_encryption).await, Err(CoreError::InvalidParameter("KeyUsage"))));
     let des = NewKey { spec: KeySpec::Des3, ..new_key() };
     assert!(matches!(kms.create_key(des).await, Err(CoreError::Unsupported(_))));
     let key = kms.create_key(new_key()).await.unwrap();

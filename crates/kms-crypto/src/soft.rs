@@ -181,12 +181,7 @@ enum SymmetricKey {
 }
 
 /// Seal/open for the RustCrypto AEADs (one IV and tag layout with aws-lc's).
-fn rc_seal<A>(
-    k: &A,
-    iv: Option<&[u8; IV_LEN]>,
-    aad: &[u8],
-    plaintext: &[u8],
-) -> Result<Sealed, CryptoError>
+fn rc_seal<A>(k: &A, iv: Option<&[u8; IV_LEN]>, aad: &[u8], plaintext: &[u8]) -> Result<Sealed, CryptoError>
 where
     A: aes_gcm::AeadInOut + aes_gcm::AeadCore<NonceSize = U12>,
 {
@@ -197,12 +192,7 @@ where
     Ok(Sealed { iv, ciphertext_and_tag: buf })
 }
 
-fn rc_open<A>(
-    k: &A,
-    iv: &[u8; IV_LEN],
-    aad: &[u8],
-    sealed: &[u8],
-) -> Result<Zeroizing<Vec<u8>>, CryptoError>
+fn rc_open<A>(k: &A, iv: &[u8; IV_LEN], aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError>
 where
     A: aes_gcm::AeadInOut + aes_gcm::AeadCore<NonceSize = U12>,
 {

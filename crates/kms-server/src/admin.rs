@@ -6,7 +6,7 @@ use kms_core::{AccessKeyGrant, CoreError, format_time};
 use kms_store::StoreError;
 
 use crate::Config;
-use crate::config::{AccessKeyCommand, Admin, InstanceCommand};
+use crate::config::{AccessKeyCommand, Admin, DataKeyCommand, InstanceCommand};
 use crate::startup::{StartError, open_existing};
 
 /// Runs one admin command; what it prints on success goes to stdout.
@@ -108,6 +108,30 @@ pub async fn run(config: &Config, command: &Admin) -> Result<String, StartError>
                     r.secret_num,
                     r.vpc_num
                 ));
+            }
+            Ok(out)
+        }
+        Admin::Datakey(DataKeyCommand::Create { name }) => {
+            let v = kms.create_managed_data_key_version(name).await.map_err(|e| match e {
+                CoreError::InvalidParameter(_) => {
+                    StartError::Config("a data key name is 1-192 characters of A-Z a-z 0-9 _ / + = . @ -".into())
+                }
+                other => fail("", other),
+            })?;
+            tracing::info!(data_key = %name, version = %v.version_id, "created a managed data key version");
+            Ok(format!("{}\n", v.version_id))
+        }
+        Admin::Datakey(DataKeyCommand::List { name }) => {
+            let window = kms_store::Window { offset: 0, limit: u32::MAX };
+            let mut out = String::new();
+            match kms.list_managed_data_key_versions(name, window).await {
+                Ok(listed) => {
+                    for v in listed.items {
+                        out.push_str(&format!("{}\t{}\t{}\n", v.version_id, v.version_name, format_time(v.created_at)));
+                    }
+                }
+                Err(CoreError::DataKeyNotFound) => {}
+                Err(e) => return Err(fail("", e)),
             }
             Ok(out)
         }

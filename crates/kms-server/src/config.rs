@@ -170,6 +170,22 @@ pub enum Admin {
     /// KMS instances (`kst-…`): what buying one does in the cloud.
     #[command(subcommand)]
     Instance(InstanceCommand),
+    /// Managed data keys, which callers read with GetManagedDataKey: in the cloud the service
+    /// makes them; here the operator does.
+    #[command(subcommand)]
+    Datakey(DataKeyCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum DataKeyCommand {
+    /// Adds a version (32 random bytes) to the data key NAME, making the data key with its
+    /// first version if it has none, and prints the version id alone on the first line.
+    Create {
+        /// 1-192 characters of A-Z a-z 0-9 _ / + = . @ - (a secret name's alphabet).
+        name: String,
+    },
+    /// Lists NAME's versions, oldest first: version id, version name, creation time.
+    List { name: String },
 }
 
 #[derive(Debug, Clone, Subcommand)]

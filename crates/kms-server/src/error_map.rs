@@ -75,7 +75,7 @@ pub fn to_api(e: CoreError, request_id: &str) -> ApiError {
             Code::UnsupportedOperation,
             "This action is not supported. The key's spec or usage does not allow this operation.",
         ),
-        CoreError::AccessNotFound => Code::ResourceNotFound.into(),
+        CoreError::AccessNotFound | CoreError::DataKeyNotFound => Code::ResourceNotFound.into(),
         CoreError::ClientKeyUnauthorized => Code::Unauthorized.into(),
         CoreError::AccessExists => Code::ResourceExist.into(),
         CoreError::AccessInUse(why) => {

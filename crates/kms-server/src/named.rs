@@ -17,9 +17,9 @@ pub enum Named {
     /// `KmsInstanceId` of the instance actions (CreateKey/CreateSecret's `DKMSInstanceId` is not
     /// a resource they act on: they stay checked against `…:key` / `…:secret`).
     Instance(String),
-    /// A network rule, permission policy or AAP by `Name` (or an AAP by `AapName`), or a
-    /// ClientKey by `ClientKeyId`: `kind` is the ARN's resource type (`network`, `policy`,
-    /// `applicationaccesspoint`, `clientkey`).
+    /// A network rule, permission policy or AAP by `Name` (or an AAP by `AapName`), a
+    /// ClientKey by `ClientKeyId`, or a managed data key by `DataKeyName`: `kind` is the ARN's
+    /// resource type (`network`, `policy`, `applicationaccesspoint`, `clientkey`, `datakey`).
     Access {
         kind: &'static str,
         name: String,
@@ -66,6 +66,9 @@ pub fn of(action: Action, params: &Params) -> Vec<Named> {
         out.extend(params.get("Name").and_then(|n| access(action.resource_kind(), n)));
         out.extend(params.get("AapName").and_then(|n| access("applicationaccesspoint", n)));
         out.extend(params.get("ClientKeyId").and_then(|n| access("clientkey", n)));
+    }
+    if action.family() == kms_wire::actions::Family::DataKeys {
+        out.extend(params.get("DataKeyName").and_then(|n| access("datakey", n)));
     }
     let resource_type = params.get("ResourceType");
     for (name, value) in params.iter() {

@@ -115,6 +115,20 @@ async fn every_request_is_audited_with_nothing_secret_in_it() {
     secrets_sent.push(password["RandomPassword"].as_str().unwrap().to_owned());
     let instances = ok(&c, "ListKmsInstances", &[]).await;
     track(&instances, "ListKmsInstances", "OK");
+    // HMAC and managed data keys: the message and the data key are secrets.
+    let mac_key = ok(&c, "CreateKey", &[("KeySpec", "HMAC_SHA_256")]).await;
+    track(&mac_key, "CreateKey", "OK");
+    let mac_message = b64(b"audited mac message");
+    let mac_id = mac_key["KeyMetadata"]["KeyId"].as_str().unwrap();
+    let mac =
+        ok(&c, "GenerateMac", &[("KeyId", mac_id), ("Algorithm", "HMAC_SHA_256"), ("Message", &mac_message)]).await;
+    track(&mac, "GenerateMac", "OK");
+    secrets_sent.push(mac_message);
+    let (made, _, err) = admin_group(&k, "datakey", &["create", "audited-data-key"]);
+    assert!(made, "{err}");
+    let data_key = ok(&c, "GetManagedDataKey", &[("DataKeyName", "audited-data-key")]).await;
+    track(&data_key, "GetManagedDataKey", "OK");
+    secrets_sent.push(data_key["Plaintext"].as_str().unwrap().to_owned());
     // Application access: a ClientKey's password and PKCS#12 are secrets.
     let aap = ok(&c, "CreateApplicationAccessPoint", &[("Name", "audited-aap"), ("Policies", "[]")]).await;
     track(&aap, "CreateApplicationAccessPoint", "OK");
@@ -150,6 +164,8 @@ async fn every_request_is_audited_with_nothing_secret_in_it() {
     let secret_resources = resources(got["RequestId"].as_str().unwrap());
     assert!(secret_resources[0].as_str().unwrap().ends_with(":secret/audited/db"), "{secret_resources}");
     assert_eq!(resources(regions["RequestId"].as_str().unwrap()), serde_json::json!([]));
+    let data_key_resources = resources(data_key["RequestId"].as_str().unwrap());
+    assert!(data_key_resources[0].as_str().unwrap().ends_with(":datakey/audited-data-key"), "{data_key_resources}");
     let key_resources = resources(client_key["RequestId"].as_str().unwrap());
     assert!(key_resources[0].as_str().unwrap().ends_with(":applicationaccesspoint/audited-aap"), "{key_resources}");
     let f = line_of(&lines, &forged_id);

@@ -435,3 +435,27 @@ impl<S: Store> AccessStore for Cached<S> {
         self.inner.access_generation().await
     }
 }
+
+/// Managed data keys are read uncached: a version added through one node is there on every node.
+#[async_trait]
+impl<S: Store> crate::DataKeyStore for Cached<S> {
+    async fn insert_data_key_version(&self, v: &crate::DataKeyVersionRecord) -> StoreResult<()> {
+        self.inner.insert_data_key_version(v).await
+    }
+
+    async fn get_data_key_version(
+        &self,
+        name: &str,
+        version_id: &str,
+    ) -> StoreResult<Option<crate::DataKeyVersionRecord>> {
+        self.inner.get_data_key_version(name, version_id).await
+    }
+
+    async fn list_data_key_versions(
+        &self,
+        name: &str,
+        window: Window,
+    ) -> StoreResult<Listing<crate::DataKeyVersionRecord>> {
+        self.inner.list_data_key_versions(name, window).await
+    }
+}

@@ -45,6 +45,7 @@ pub(crate) fn key(created_at: i64, state: KeyState) -> (KeyRecord, VersionRecord
 }
 
 mod access;
+mod data_keys;
 
 const ALL: Window = Window { offset: 0, limit: 100 };
 
@@ -72,6 +73,7 @@ pub async fn run(store: &dyn Store) {
     key_counts(store).await;
     instances(store).await;
     access::run(store).await;
+    data_keys::run(store).await;
 }
 
 /// The kept counts against a real count of the keys table (a listing per state).

@@ -11,6 +11,7 @@
 mod access;
 pub mod cache;
 pub mod conformance;
+mod data_keys;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod records;
@@ -19,6 +20,7 @@ pub mod sqlite;
 pub mod timed;
 
 pub use access::{AccessKind, AccessObjectRecord, AccessStore, ClientKeyRecord};
+pub use data_keys::{DataKeyStore, DataKeyVersionRecord};
 pub use records::{
     AccessKeyRecord, AliasRecord, InstanceRecord, KeyRecord, SecretRecord, SecretVersionRecord, VersionChange,
     VersionRecord, VersionUsage,
@@ -85,7 +87,7 @@ pub struct Window {
 }
 
 #[async_trait]
-pub trait Store: AccessStore + Send + Sync + 'static {
+pub trait Store: AccessStore + DataKeyStore + Send + Sync + 'static {
     /// Whether the engine answers at all: the cheapest round trip it has (readiness checks).
     async fn ping(&self) -> StoreResult<()>;
 

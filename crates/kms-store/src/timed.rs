@@ -364,3 +364,27 @@ impl<S: Store> AccessStore for Timed<S> {
         self.run(self.inner.access_generation()).await
     }
 }
+
+/// Every managed-data-key call under the same limit.
+#[async_trait]
+impl<S: Store> crate::DataKeyStore for Timed<S> {
+    async fn insert_data_key_version(&self, v: &crate::DataKeyVersionRecord) -> StoreResult<()> {
+        self.run(self.inner.insert_data_key_version(v)).await
+    }
+
+    async fn get_data_key_version(
+        &self,
+        name: &str,
+        version_id: &str,
+    ) -> StoreResult<Option<crate::DataKeyVersionRecord>> {
+        self.run(self.inner.get_data_key_version(name, version_id)).await
+    }
+
+    async fn list_data_key_versions(
+        &self,
+        name: &str,
+        window: Window,
+    ) -> StoreResult<Listing<crate::DataKeyVersionRecord>> {
+        self.run(self.inner.list_data_key_versions(name, window)).await
+    }
+}

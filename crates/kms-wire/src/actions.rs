@@ -15,6 +15,8 @@ macro_rules! for_each_action {
             DescribeRegions: Service, Reads => DescribeRegionsRequest,
             DescribeAccountKmsStatus: Service, Reads => DescribeAccountKmsStatusRequest,
             OpenKmsService: Service, Writes => OpenKmsServiceRequest,
+            DescribeService: Service, Reads => DescribeServiceRequest,
+            GetChallenge: Service, Reads => GetChallengeRequest,
             CreateKey: Keys, Writes => CreateKeyRequest,
             DescribeKey: Keys, Reads => DescribeKeyRequest,
             ListKeys: Keys, Reads => ListKeysRequest,
@@ -101,6 +103,8 @@ macro_rules! for_each_action {
             ListClientKeys: Access, Reads => ListClientKeysRequest,
             GetClientKey: Access, Reads => GetClientKeyRequest,
             DeleteClientKey: Access, Writes => DeleteClientKeyRequest,
+            GetManagedDataKey: DataKeys, Reads => GetManagedDataKeyRequest,
+            ListManagedDataKeyVersions: DataKeys, Reads => ListManagedDataKeyVersionsRequest,
         }
     };
 }
@@ -131,6 +135,8 @@ pub enum Family {
     Instances,
     /// Application access: network rules, permission policies, AAPs, ClientKeys (§4).
     Access,
+    /// Managed data keys (spec Appendix A.3).
+    DataKeys,
 }
 
 /// Whether an action can change stored state (see [`for_each_action!`]).
@@ -173,6 +179,7 @@ macro_rules! define_actions {
                     Family::Aliases => "alias",
                     Family::Secrets => "secret",
                     Family::Instances => "keystore",
+                    Family::DataKeys => "datakey",
                     Family::Access => match self {
                         Action::CreateNetworkRule
                         | Action::ListNetworkRules

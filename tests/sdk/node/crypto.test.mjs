@@ -135,5 +135,22 @@ for (const mode of MODES) {
         await expectError(kms, action, { KeyId: randomUuid() }, 'Forbidden.KeyNotFound', 404);
       }
     });
+
+    for (const spec of ['Aliyun_AES_128', 'Aliyun_AES_192']) {
+      it(`${spec} keys: Encrypt/Decrypt with context, data keys, a new version`, async () => {
+        const kms = server.client(mode);
+        const key = await createKey(kms, { KeySpec: spec });
+        assert.equal(key.KeySpec, spec);
+        const plaintext = randomBytes(300);
+        const enc = await encrypt(kms, key.KeyId, plaintext, CONTEXT);
+        const raw = checkBlob(enc.CiphertextBlob, key.PrimaryKeyVersion);
+        assert.equal(raw.length, 36 + 12 + plaintext.length + 16);
+        assert.deepEqual(unb64((await decrypt(kms, enc.CiphertextBlob, CONTEXT)).Plaintext), plaintext);
+        const dk = await kms.call('GenerateDataKey', { KeyId: key.KeyId, NumberOfBytes: 24 });
+        assert.equal((await decrypt(kms, dk.CiphertextBlob)).Plaintext, dk.Plaintext);
+        await kms.call('CreateKeyVersion', { KeyId: key.KeyId });
+        assert.deepEqual(unb64((await decrypt(kms, enc.CiphertextBlob, CONTEXT)).Plaintext), plaintext);
+      });
+    }
   });
 }

@@ -135,13 +135,17 @@ export async function startKmsd(extraArgs = []) {
     workdir,
     // `kmsd admin access-key <args>` on this server's data dir and store; its stdout as fields.
     admin(...adminArgs) {
+      const out = this.adminGroup('access-key', ...adminArgs);
+      return Object.fromEntries(out.split('\n').filter((l) => l.includes(': ')).map((l) => l.split(': ')));
+    },
+    // `kmsd admin <group> <args>` on this server's data dir and store; its stdout.
+    adminGroup(group, ...adminArgs) {
       const kmsd = path.join(path.dirname(KMSD_BIN), 'kmsd'); // also when KMSD_BIN is kms-cluster
       const env = { ...process.env };
       delete env.KMSD_STORE;
       delete env.KMSD_DATA_DIR;
-      const out = execFileSync(kmsd, ['admin', 'access-key', ...adminArgs, '--data-dir', dataDir, ...storeArgsOf(args)],
+      return execFileSync(kmsd, ['admin', group, ...adminArgs, '--data-dir', dataDir, ...storeArgsOf(args)],
         { env, encoding: 'utf8' });
-      return Object.fromEntries(out.split('\n').filter((l) => l.includes(': ')).map((l) => l.split(': ')));
     },
     stderrTail,
     client: (mode, creds = {}) => makeClient(mode, url, creds),

@@ -6,6 +6,7 @@ mod access;
 mod aliases;
 mod asymmetric;
 mod crypto;
+mod data_keys;
 mod import;
 mod instances;
 mod keys;

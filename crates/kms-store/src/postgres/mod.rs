@@ -11,6 +11,7 @@
 
 mod access;
 mod connect;
+mod data_keys;
 #[cfg(test)]
 mod fault_tests;
 mod instances;

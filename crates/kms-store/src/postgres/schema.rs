@@ -223,6 +223,18 @@ CREATE TRIGGER access_objects_changed AFTER INSERT OR UPDATE OR DELETE ON access
 CREATE TRIGGER client_keys_changed AFTER INSERT OR UPDATE OR DELETE ON client_keys
     FOR EACH ROW EXECUTE FUNCTION kmsd_access_changed();
 "#,
+    // Managed data keys (DataKeyStore): versions in the order they were added.
+    r#"
+CREATE TABLE data_key_versions (
+    seq        BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name       TEXT NOT NULL,
+    version_id TEXT NOT NULL,
+    material   BYTEA NOT NULL,
+    created_at BIGINT NOT NULL,
+    UNIQUE (name, version_id)
+);
+CREATE INDEX data_key_versions_by_name ON data_key_versions (name, seq);
+"#,
 ];
 
 /// Any fixed number: the advisory lock that serialises migrations across nodes.

@@ -9,6 +9,7 @@
 //! answered write. Schema changes are numbered migrations tracked in `PRAGMA user_version`.
 
 mod access;
+mod data_keys;
 mod instances;
 mod rows;
 mod schema;

@@ -189,4 +189,16 @@ CREATE TRIGGER client_keys_insert AFTER INSERT ON client_keys BEGIN UPDATE acces
 CREATE TRIGGER client_keys_update AFTER UPDATE ON client_keys BEGIN UPDATE access_generation SET n = n + 1; END;
 CREATE TRIGGER client_keys_delete AFTER DELETE ON client_keys BEGIN UPDATE access_generation SET n = n + 1; END;
 "#,
+    // Managed data keys (DataKeyStore): versions in the order they were added.
+    r#"
+CREATE TABLE data_key_versions (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    name       TEXT NOT NULL,
+    version_id TEXT NOT NULL,
+    material   BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (name, version_id)
+);
+CREATE INDEX data_key_versions_by_name ON data_key_versions (name, seq);
+"#,
 ];

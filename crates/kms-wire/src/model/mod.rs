@@ -7,6 +7,7 @@ mod access;
 mod aliases;
 mod asymmetric;
 mod crypto;
+mod data_keys;
 mod import;
 mod instances;
 mod keys;
@@ -23,6 +24,7 @@ pub use aliases::*;
 pub(crate) use asymmetric::encryption_algorithm;
 pub use asymmetric::*;
 pub use crypto::*;
+pub use data_keys::*;
 pub use import::*;
 pub use instances::*;
 pub use keys::*;
@@ -85,11 +87,18 @@ pub(crate) fn dry_run(p: &mut Params) -> Result<bool, ApiError> {
     Ok(p.optional_bool("DryRun")?.unwrap_or(false))
 }
 
+/// Why kmsd refuses attestation (`Recipient`, `GetChallenge`): the words callers see.
+pub const NO_ATTESTATION: &str = "kmsd does not emulate a trusted execution environment, so it cannot \
+     attest one: Recipient and GetChallenge are refused.";
+
 /// `Recipient` asks for a TEE-bound answer that kmsd does not produce; refusing it beats
 /// silently answering in the clear.
 pub(crate) fn refuse_recipient(p: &mut Params) -> Result<(), ApiError> {
     match p.optional("Recipient") {
-        Some(_) => Err(ApiError::invalid_parameter("Recipient")),
+        Some(_) => Err(ApiError::with_message(
+            Code::InvalidParameter,
+            format!("The specified parameter \"Recipient\" is not valid. {NO_ATTESTATION}"),
+        )),
         None => Ok(()),
     }
 }

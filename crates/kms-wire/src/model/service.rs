@@ -1,4 +1,5 @@
-//! Service information: DescribeRegions, DescribeAccountKmsStatus, OpenKmsService (spec §7.1).
+//! Service information: DescribeRegions, DescribeAccountKmsStatus, OpenKmsService,
+//! DescribeService (spec §7.1), and GetChallenge (Appendix A.3), which kmsd refuses.
 
 use serde::Serialize;
 
@@ -16,7 +17,13 @@ macro_rules! no_params {
     )+};
 }
 
-no_params!(DescribeRegionsRequest, DescribeAccountKmsStatusRequest, OpenKmsServiceRequest);
+no_params!(
+    DescribeRegionsRequest,
+    DescribeAccountKmsStatusRequest,
+    OpenKmsServiceRequest,
+    DescribeServiceRequest,
+    GetChallengeRequest
+);
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -44,3 +51,52 @@ pub struct DescribeAccountKmsStatusResponse {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OpenKmsServiceResponse {}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeServiceResponse {
+    pub protection_levels: ProtectionLevels,
+    pub key_specs: KeySpecs,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProtectionLevels {
+    pub protection_level: Vec<ProtectionLevelEntry>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProtectionLevelEntry {
+    pub r#type: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeySpecs {
+    pub key_spec: Vec<KeySpecEntry>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeySpecEntry {
+    pub name: &'static str,
+    pub supported_protection_levels: SupportedProtectionLevels,
+    pub usages: Usages,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SupportedProtectionLevels {
+    pub supported_protection_level: Vec<&'static str>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Usages {
+    pub usage: Vec<&'static str>,
+}
+
+/// Never built: GetChallenge is refused (the handler says why).
+#[derive(Debug, Clone, Serialize)]
+pub struct GetChallengeResponse {}
