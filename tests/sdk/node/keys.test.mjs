@@ -101,7 +101,7 @@ for (const mode of MODES) {
       await expectError(kms, 'DescribeKey', { KeyId: randomUuid() }, 'Forbidden.KeyNotFound', 404);
       await expectError(kms, 'DescribeKey', { KeyId: 'alias/nope' }, 'Forbidden.AliasNotFound', 404);
       await expectError(kms, 'DescribeKey', {}, 'MissingParameter', 400);
-      await expectError(kms, 'CreateKey', { KeySpec: 'Aliyun_AES_128' }, 'UnsupportedOperation', 400);
+      await expectError(kms, 'CreateKey', { KeySpec: 'Aliyun_DES3_192' }, 'UnsupportedOperation', 400);
       await expectError(kms, 'CreateKey', { KeySpec: 'Bogus' }, 'InvalidParameter', 400);
       await expectError(kms, 'ListKeys', { PageSize: 101 }, 'InvalidParameter', 400);
     });

@@ -142,8 +142,8 @@ def test_describe_key_without_key_id(kms):
     expect_error(kms, "DescribeKey", {}, "MissingParameter", 400)
 
 
-def test_create_key_spec_of_dedicated_instances_only(kms):
-    expect_error(kms, "CreateKey", {"KeySpec": "Aliyun_AES_128"}, "UnsupportedOperation", 400)
+def test_create_key_legacy_3des_spec_is_refused(kms):
+    expect_error(kms, "CreateKey", {"KeySpec": "Aliyun_DES3_192"}, "UnsupportedOperation", 400)
 
 
 def test_create_key_unknown_key_spec(kms):
