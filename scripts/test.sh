@@ -24,6 +24,16 @@ if ! command -v openssl >/dev/null; then
     exit 1
   fi
 fi
+# The root key in a PKCS#11 token is tested against SoftHSM2 (the module, softhsm2-util to make
+# tokens, and OpenSC's pkcs11-tool to list what a token holds).
+if ! command -v softhsm2-util >/dev/null || ! command -v pkcs11-tool >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 opensc >/dev/null
+  else
+    echo "the tests need SoftHSM2 (softhsm2-util) and OpenSC (pkcs11-tool)" >&2
+    exit 1
+  fi
+fi
 step "PostgreSQL for the tests"
 KMSD_TEST_POSTGRES_URL="$(bash scripts/postgres.sh)"
 export KMSD_TEST_POSTGRES_URL
@@ -37,6 +47,9 @@ step "SDK conformance on SQLite (official Python and Node SDKs against target/de
 KMSD_BIN="$PWD/target/debug/kmsd" bash tests/sdk/run.sh
 step "SDK conformance on PostgreSQL"
 KMSD_TEST_STORE=postgres KMSD_BIN="$PWD/target/debug/kmsd" bash tests/sdk/run.sh
+step "SDK conformance with the root key in a PKCS#11 token (SoftHSM2), SQLite and PostgreSQL"
+KMSD_TEST_ROOT=pkcs11 KMSD_BIN="$PWD/target/debug/kmsd" bash tests/sdk/run.sh
+KMSD_TEST_ROOT=pkcs11 KMSD_TEST_STORE=postgres KMSD_BIN="$PWD/target/debug/kmsd" bash tests/sdk/run.sh
 step "SDK conformance on three nodes sharing one PostgreSQL, requests spread round-robin (kms-cluster)"
 KMSD_TEST_STORE=postgres KMSD_BIN="$PWD/target/debug/kms-cluster" bash tests/sdk/run.sh
 step "dropping the test databases"

@@ -17,6 +17,25 @@ if [ ! -x "$KMSD_BIN" ]; then
   exit 1
 fi
 
+# KMSD_TEST_ROOT=pkcs11: every kmsd the suites start keeps its root key in one SoftHSM2 token
+# made here (its own key label each), through --root-key-pkcs11.
+if [ "${KMSD_TEST_ROOT:-file}" = pkcs11 ]; then
+  hsm="$(mktemp -d)"
+  mkdir "$hsm/tokens"
+  printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' "$hsm" > "$hsm/softhsm2.conf"
+  export SOFTHSM2_CONF="$hsm/softhsm2.conf"
+  echo "8642-sdk" > "$hsm/pin"
+  softhsm2-util --init-token --free --label kmsd-sdk --pin 8642-sdk --so-pin 97531-so >/dev/null
+  module=""
+  for m in /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so /usr/lib64/softhsm/libsofthsm2.so; do
+    [ -e "$m" ] && module="$m" && break
+  done
+  [ -n "$module" ] || { echo "sdk: SoftHSM2's module not found" >&2; exit 1; }
+  export KMSD_TEST_ROOT_URI_PREFIX="pkcs11:token=kmsd-sdk;object="
+  export KMSD_TEST_ROOT_URI_SUFFIX="?module-path=$module&pin-source=file:$hsm/pin"
+  echo "== sdk: root keys in the SoftHSM2 token kmsd-sdk ($SOFTHSM2_CONF)"
+fi
+
 rc=0
 
 echo "== sdk: python (aliyun-python-sdk-core, alibabacloud-kms20160120) against $KMSD_BIN"

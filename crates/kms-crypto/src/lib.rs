@@ -12,6 +12,7 @@
 pub mod blob;
 pub mod client_key;
 pub mod import;
+pub mod pkcs11;
 mod provider;
 pub mod public;
 pub mod soft;

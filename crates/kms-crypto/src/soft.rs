@@ -307,7 +307,12 @@ impl SymmetricKeys for SoftSymmetric {
 
 /// The complete software provider over one root key.
 pub fn provider(root: SoftRootKey) -> CryptoProvider {
-    let root: Arc<dyn RootKey> = Arc::new(root);
+    provider_with(Arc::new(root))
+}
+
+/// The software provider with the root key somewhere else (a PKCS#11 token): key material is
+/// still used in software, wrapped by that root key.
+pub fn provider_with(root: Arc<dyn RootKey>) -> CryptoProvider {
     CryptoProvider {
         symmetric: Arc::new(SoftSymmetric::new(root.clone())),
         asymmetric: Arc::new(crate::SoftAsymmetric::new(root.clone())),

@@ -47,6 +47,13 @@ pub struct Config {
     #[arg(long, env = "KMSD_ROOT_KEY_FILE", global = true)]
     pub root_key_file: Option<PathBuf>,
 
+    /// The root key in a PKCS#11 token (an HSM) instead of a file: an RFC 7512 URI,
+    /// `pkcs11:token=LABEL;object=LABEL?module-path=/path/to/module.so&pin-source=file:/path/to/pin`.
+    /// The key is a non-extractable AES-256 key in the token, generated on first start (an
+    /// empty store) when the token has none of that label; no root key file is made or read.
+    #[arg(long, env = "KMSD_ROOT_KEY_PKCS11", global = true, conflicts_with = "root_key_file")]
+    pub root_key_pkcs11: Option<String>,
+
     /// Serve the KMS instance gateway (the instance SDKs' protobuf API, ClientKey-authenticated)
     /// on this address, HTTPS only, with a certificate the deployment's instance CA issues for
     /// every connected instance's `<id>.cryptoservice.kms.aliyuncs.com`, `localhost`,
@@ -291,6 +298,17 @@ pub fn parse_metrics_listen(s: &str) -> Result<MetricsListen, String> {
 }
 
 impl Config {
+    /// The token URI of --root-key-pkcs11, parsed.
+    pub fn root_key_uri(&self) -> Result<Option<kms_crypto::pkcs11::Pkcs11Uri>, crate::startup::StartError> {
+        self.root_key_pkcs11
+            .as_deref()
+            .map(|raw| {
+                kms_crypto::pkcs11::Pkcs11Uri::parse(raw)
+                    .map_err(|why| crate::startup::StartError::Config(format!("--root-key-pkcs11: {why}")))
+            })
+            .transpose()
+    }
+
     pub fn root_key_path(&self) -> PathBuf {
         self.root_key_file.clone().unwrap_or_else(|| self.data_dir.join("root.key"))
     }

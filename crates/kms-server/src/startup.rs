@@ -39,8 +39,10 @@ pub enum StartError {
         "the data dir {data_dir} holds a database but the root key file {key} is missing; restore the root key file (or pass --root-key-file) — starting with a new root key would make every stored key unreadable"
     )]
     RootKeyMissing { data_dir: String, key: String },
-    #[error("the root key file {key} does not match the data in {data_dir}: it was written with another root key")]
+    #[error("the root key {key} does not match the data in {data_dir}: it was written with another root key")]
     RootKeyMismatch { data_dir: String, key: String },
+    #[error("root key in the PKCS#11 token: {0}")]
+    Pkcs11(#[from] kms_crypto::pkcs11::Pkcs11Error),
     #[error("store: {0}")]
     Store(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -67,6 +69,7 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
     };
     let bootstrap = bootstrap_from_env()?;
     let key_path = config.root_key_path();
+    let token_uri = config.root_key_uri()?;
     if config.root_key_file.is_some() && !key_path.exists() {
         return Err(StartError::Config(format!("root key file {} does not exist", key_path.display())));
     }
@@ -96,18 +99,29 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
     let audit = crate::audit::AuditLog::open(&audit_target)
         .map_err(|e| StartError::Config(format!("cannot open the audit trail: {e}")))?;
     let store = open_store(config, &mut created).await?;
-    let root = if key_path.exists() {
-        SoftRootKey::load(&key_path)?
-    } else if store.has_data().await? {
-        return Err(StartError::RootKeyMissing {
-            data_dir: data_dir.display().to_string(),
-            key: key_path.display().to_string(),
-        });
-    } else {
-        let root = SoftRootKey::generate(&key_path)?;
-        created.files.push(key_path.clone());
-        tracing::info!(path = %key_path.display(), "generated a new root key; back it up with the data dir");
-        root
+    let (root, root_name): (Arc<dyn kms_crypto::RootKey>, String) = match &token_uri {
+        Some(uri) => {
+            let opened = kms_crypto::pkcs11::Pkcs11RootKey::open(uri, !store.has_data().await?)?;
+            let root = Arc::new(opened.root);
+            if opened.created {
+                tracing::info!(token = %uri.token, object = %uri.object, "generated a new root key in the PKCS#11 token");
+                created.token_key = Some(root.clone());
+            }
+            (root, uri.to_string())
+        }
+        None if key_path.exists() => (Arc::new(SoftRootKey::load(&key_path)?), key_path.display().to_string()),
+        None if store.has_data().await? => {
+            return Err(StartError::RootKeyMissing {
+                data_dir: data_dir.display().to_string(),
+                key: key_path.display().to_string(),
+            });
+        }
+        None => {
+            let root = SoftRootKey::generate(&key_path)?;
+            created.files.push(key_path.clone());
+            tracing::info!(path = %key_path.display(), "generated a new root key; back it up with the data dir");
+            (Arc::new(root), key_path.display().to_string())
+        }
     };
     let dev_clock = config.dev_clock.then(|| Arc::new(DevClock::default()));
     let service_clock: Arc<dyn Clock> = match &dev_clock {
@@ -120,11 +134,10 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         None => Arc::new(SystemClock),
     };
     let kms =
-        Kms::open(store.into_store(), soft::provider(root), service_clock, region).await.map_err(|e| match e {
-            CoreError::RootKeyMismatch => StartError::RootKeyMismatch {
-                data_dir: data_dir.display().to_string(),
-                key: key_path.display().to_string(),
-            },
+        Kms::open(store.into_store(), soft::provider_with(root), service_clock, region).await.map_err(|e| match e {
+            CoreError::RootKeyMismatch => {
+                StartError::RootKeyMismatch { data_dir: data_dir.display().to_string(), key: root_name.clone() }
+            }
             other => StartError::Store(other.to_string()),
         })?;
     // The store now holds data under this root key: from here on, nothing is undone.
@@ -164,17 +177,25 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
 struct Created {
     dir: Option<PathBuf>,
     files: Vec<PathBuf>,
+    /// A root key this start generated in a PKCS#11 token.
+    token_key: Option<Arc<kms_crypto::pkcs11::Pkcs11RootKey>>,
 }
 
 impl Created {
     fn keep(&mut self) {
         self.dir = None;
         self.files.clear();
+        self.token_key = None;
     }
 }
 
 impl Drop for Created {
     fn drop(&mut self) {
+        if let Some(key) = self.token_key.take().and_then(|k| Arc::try_unwrap(k).ok())
+            && let Err(e) = key.destroy()
+        {
+            tracing::warn!(error = %e, "could not remove the root key this failed start generated in the token");
+        }
         for f in self.files.iter().rev() {
             let _ = std::fs::remove_file(f);
         }
@@ -218,20 +239,22 @@ pub(crate) async fn open_existing(config: &Config) -> Result<Kms, StartError> {
     if !store.has_data().await? {
         return Err(StartError::Config("the store holds no kmsd data yet: start kmsd on it once first".into()));
     }
-    if !key_path.exists() {
-        return Err(StartError::Config(format!(
-            "root key file {} is missing: pass the server's --data-dir or --root-key-file",
-            key_path.display()
-        )));
-    }
-    let root = SoftRootKey::load(&key_path)?;
+    let (root, root_name): (Arc<dyn kms_crypto::RootKey>, String) = match config.root_key_uri()? {
+        Some(uri) => (Arc::new(kms_crypto::pkcs11::Pkcs11RootKey::open(&uri, false)?.root), uri.to_string()),
+        None if !key_path.exists() => {
+            return Err(StartError::Config(format!(
+                "root key file {} is missing: pass the server's --data-dir, --root-key-file or --root-key-pkcs11",
+                key_path.display()
+            )));
+        }
+        None => (Arc::new(SoftRootKey::load(&key_path)?), key_path.display().to_string()),
+    };
     let region = RegionId::parse(&config.region)
         .map_err(|_| StartError::Config(format!("invalid region {:?}", config.region)))?;
-    Kms::open(store.into_store(), soft::provider(root), Arc::new(SystemClock), region).await.map_err(|e| match e {
-        CoreError::RootKeyMismatch => StartError::RootKeyMismatch {
-            data_dir: config.data_dir.display().to_string(),
-            key: key_path.display().to_string(),
-        },
+    Kms::open(store.into_store(), soft::provider_with(root), Arc::new(SystemClock), region).await.map_err(|e| match e {
+        CoreError::RootKeyMismatch => {
+            StartError::RootKeyMismatch { data_dir: config.data_dir.display().to_string(), key: root_name }
+        }
         other => StartError::Store(other.to_string()),
     })
 }

@@ -71,10 +71,21 @@ function storeArgs() {
   return ['--store', `${admin.split('?')[0].replace(/\/[^/]*$/, '')}/${name}`];
 }
 
-/** The `--store URL` pair of a kmsd command line, if any. */
+// KMSD_TEST_ROOT_URI_PREFIX/_SUFFIX (tests/sdk/run.sh with KMSD_TEST_ROOT=pkcs11): every server
+// keeps its root key in the SoftHSM2 token run.sh made, under a key label of its own.
+function rootArgs() {
+  const prefix = process.env.KMSD_TEST_ROOT_URI_PREFIX;
+  if (!prefix) return [];
+  return ['--root-key-pkcs11', `${prefix}root-${crypto.randomUUID()}${process.env.KMSD_TEST_ROOT_URI_SUFFIX}`];
+}
+
+/** The `--store URL` and `--root-key-pkcs11 URI` pairs of a kmsd command line, if any: what
+ * `kmsd admin` needs to reach the same deployment. */
 function storeArgsOf(args) {
-  const i = args.indexOf('--store');
-  return i >= 0 ? args.slice(i, i + 2) : [];
+  return ['--store', '--root-key-pkcs11'].flatMap((flag) => {
+    const i = args.indexOf(flag);
+    return i >= 0 ? args.slice(i, i + 2) : [];
+  });
 }
 
 export async function startKmsd(extraArgs = []) {
@@ -88,7 +99,7 @@ export async function startKmsd(extraArgs = []) {
   fs.mkdirSync(dataDir);
   const stderrPath = path.join(workdir, 'kmsd.stderr.log');
   const stderrFd = fs.openSync(stderrPath, 'w');
-  const args = ['--listen', '127.0.0.1:0', '--data-dir', dataDir, ...storeArgs(), ...extraArgs];
+  const args = ['--listen', '127.0.0.1:0', '--data-dir', dataDir, ...storeArgs(), ...rootArgs(), ...extraArgs];
   const proc = spawn(KMSD_BIN, args, {
     env: {
       ...process.env,

@@ -89,6 +89,15 @@ def _store_args() -> list[str]:
     return ["--store", admin.split("?")[0].rsplit("/", 1)[0] + "/" + name]
 
 
+def _root_args() -> list[str]:
+    """KMSD_TEST_ROOT_URI_PREFIX/_SUFFIX (tests/sdk/run.sh with KMSD_TEST_ROOT=pkcs11): every
+    server keeps its root key in the SoftHSM2 token run.sh made, under a key label of its own."""
+    prefix = os.environ.get("KMSD_TEST_ROOT_URI_PREFIX")
+    if not prefix:
+        return []
+    return ["--root-key-pkcs11", f"{prefix}root-{uuid.uuid4().hex}{os.environ['KMSD_TEST_ROOT_URI_SUFFIX']}"]
+
+
 def _start_kmsd(workdir: Path, extra_args: list[str] = (), gateway: bool = False) -> KmsServer:
     """Starts KMSD_BIN and waits for its ready line; with `gateway` (the caller passes
     --instance-listen) also for the instance gateway's line that follows it."""
@@ -101,7 +110,8 @@ def _start_kmsd(workdir: Path, extra_args: list[str] = (), gateway: bool = False
     env = dict(os.environ,
                KMSD_BOOTSTRAP_ACCESS_KEY_ID=ACCESS_KEY_ID,
                KMSD_BOOTSTRAP_ACCESS_KEY_SECRET=ACCESS_KEY_SECRET)
-    store_args = tuple(_store_args())
+    # what `kmsd admin` needs besides the data dir to reach this deployment
+    store_args = tuple(_store_args()) + tuple(_root_args())
     cmd = [KMSD_BIN, "--listen", "127.0.0.1:0", "--data-dir", str(data_dir), *store_args, *extra_args]
     with open(stderr_path, "wb") as stderr:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

@@ -1,0 +1,342 @@
+//! The root key in a PKCS#11 token (an HSM; SoftHSM2 in the tests), through `cryptoki`.
+//!
+//! The root key is a non-extractable, sensitive AES-256 key inside the token: wrapping and
+//! unwrapping are AES-GCM operations the token performs, with the same `IV ‖ ciphertext ‖ tag`
+//! layout as the file root key, so the rest of kmsd cannot tell the two apart. The token is
+//! named by an RFC 7512 URI whose PIN comes from a file (`pin-source`), never from the command
+//! line.
+//!
+//! Unwrapped material is kept in memory (bounded, wiped when dropped) so that the token is not
+//! on the path of every Encrypt: with the file root key kmsd unwraps per call because that is
+//! one in-process AES operation; a token round trip per call would cap throughput at the
+//! token's rate. The trade is the one the README states: a memory dump of a running kmsd can
+//! show material it used recently, as it can with the file root key.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use cryptoki::context::{CInitializeArgs, Pkcs11};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::mechanism::aead::GcmParams;
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::types::AuthPin;
+use zeroize::Zeroizing;
+
+use crate::blob::{IV_LEN, TAG_LEN};
+use crate::provider::{CryptoError, RootKey};
+use crate::soft::random_fill;
+
+/// Where the root key lives: `pkcs11:token=<label>;object=<label>?module-path=<.so>&pin-source=file:<path>`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pkcs11Uri {
+    pub token: String,
+    pub object: String,
+    pub module_path: PathBuf,
+    /// The file holding the user PIN (its first line).
+    pub pin_file: PathBuf,
+}
+
+impl fmt::Debug for Pkcs11Uri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_string())
+    }
+}
+
+/// The URI as an operator wrote it, for messages (it holds no secret: the PIN is in a file).
+impl fmt::Display for Pkcs11Uri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "pkcs11:token={};object={}?module-path={}&pin-source=file:{}",
+            self.token,
+            self.object,
+            self.module_path.display(),
+            self.pin_file.display()
+        )
+    }
+}
+
+fn decode(raw: &str) -> Result<String, String> {
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| format!("{raw:?} is not UTF-8 once percent-decoded"))
+}
+
+impl Pkcs11Uri {
+    /// Parses the RFC 7512 subset kmsd needs: `token` and `object` in the path, `module-path`
+    /// and `pin-source` (a `file:` path) in the query. Other path attributes (`type`,
+    /// `manufacturer`, …) are allowed and ignored; a `pin-value` is refused, so no PIN ends up
+    /// in a process listing or a shell history.
+    pub fn parse(uri: &str) -> Result<Self, String> {
+        let rest = uri.strip_prefix("pkcs11:").ok_or("a PKCS#11 URI starts with pkcs11:")?;
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (mut token, mut object, mut module, mut pin) = (None, None, None, None);
+        for attr in path.split(';').filter(|a| !a.is_empty()) {
+            let (name, value) = attr.split_once('=').ok_or_else(|| format!("{attr:?} is not name=value"))?;
+            match name {
+                "token" => token = Some(decode(value)?),
+                "object" => object = Some(decode(value)?),
+                _ => {}
+            }
+        }
+        for attr in query.split('&').filter(|a| !a.is_empty()) {
+            let (name, value) = attr.split_once('=').ok_or_else(|| format!("{attr:?} is not name=value"))?;
+            match name {
+                "module-path" => module = Some(PathBuf::from(decode(value)?)),
+                "pin-source" => {
+                    let source = decode(value)?;
+                    let file = source.strip_prefix("file:").ok_or("pin-source must be a file: path")?;
+                    pin = Some(PathBuf::from(file.strip_prefix("//").unwrap_or(file)));
+                }
+                "pin-value" => return Err("pin-value puts the PIN on the command line: use pin-source=file:…".into()),
+                _ => {}
+            }
+        }
+        let nonempty = |v: Option<String>, what: &str| match v {
+            Some(v) if !v.is_empty() => Ok(v),
+            _ => Err(format!("the URI names no {what}")),
+        };
+        Ok(Self {
+            token: nonempty(token, "token (token=…)")?,
+            object: nonempty(object, "key (object=…)")?,
+            module_path: module.ok_or("the URI names no module (module-path=…)")?,
+            pin_file: pin.ok_or("the URI names no PIN file (pin-source=file:…)")?,
+        })
+    }
+}
+
+/// Why the token's root key cannot be used. Start-up refuses with these words.
+#[derive(Debug, thiserror::Error)]
+pub enum Pkcs11Error {
+    #[error("cannot load the PKCS#11 module {0}: {1}")]
+    Module(String, String),
+    #[error("no PKCS#11 token labelled {0:?} (is it initialised, and is this the module it lives in?)")]
+    NoToken(String),
+    #[error("cannot read the PIN file {0}: {1}")]
+    PinFile(String, String),
+    #[error("the token {0:?} refused the PIN: {1}")]
+    Login(String, String),
+    #[error(
+        "the token {token:?} holds no key labelled {object:?}, and the store already holds data: creating a new root key would make all of it unreadable"
+    )]
+    KeyMissing { token: String, object: String },
+    #[error("the token {token:?} holds {count} objects labelled {object:?}: name one key")]
+    Ambiguous { token: String, object: String, count: usize },
+    #[error("the key {0:?} is not a sensitive, non-extractable AES-256 key that can encrypt and decrypt")]
+    Unsuitable(String),
+    #[error("PKCS#11: {0}")]
+    Token(String),
+}
+
+fn token_err(e: cryptoki::error::Error) -> Pkcs11Error {
+    Pkcs11Error::Token(e.to_string())
+}
+
+/// How many unwrapped secrets are kept; past it the table starts over.
+const MAX_CACHED: usize = 100_000;
+
+/// The root key: one logged-in session on the token and the key's handle in it.
+pub struct Pkcs11RootKey {
+    /// Sessions are not shareable between threads; calls take turns (the cache keeps them few).
+    session: Mutex<Session>,
+    key: ObjectHandle,
+    /// Unwrapped secrets by a digest of what was unwrapped (the AAD and the wrapped bytes).
+    cache: Mutex<HashMap<[u8; 32], Zeroizing<Vec<u8>>>>,
+    label: String,
+    // Declared last: the module stays loaded until the session above is closed.
+    _module: Pkcs11,
+}
+
+/// What [`Pkcs11RootKey::open`] found or made.
+pub struct Opened {
+    pub root: Pkcs11RootKey,
+    /// Whether the key was generated by this call (start-up then removes it again if it fails).
+    pub created: bool,
+}
+
+impl Pkcs11RootKey {
+    /// Opens the token the URI names, logs in, and finds the key — or, with `create` (a store
+    /// with no data yet), generates it inside the token: AES-256, sensitive, never extractable.
+    pub fn open(uri: &Pkcs11Uri, create: bool) -> Result<Opened, Pkcs11Error> {
+        let module = Pkcs11::new(&uri.module_path)
+            .map_err(|e| Pkcs11Error::Module(uri.module_path.display().to_string(), e.to_string()))?;
+        module
+            .initialize(CInitializeArgs::OsThreads)
+            .map_err(|e| Pkcs11Error::Module(uri.module_path.display().to_string(), e.to_string()))?;
+        let mut slot = None;
+        for s in module.get_slots_with_token().map_err(token_err)? {
+            let info = module.get_token_info(s).map_err(token_err)?;
+            if info.label().trim_end() == uri.token {
+                slot = Some(s);
+                break;
+            }
+        }
+        let slot = slot.ok_or_else(|| Pkcs11Error::NoToken(uri.token.clone()))?;
+        let pin = std::fs::read_to_string(&uri.pin_file)
+            .map_err(|e| Pkcs11Error::PinFile(uri.pin_file.display().to_string(), e.to_string()))?;
+        let pin = Zeroizing::new(pin.lines().next().unwrap_or("").to_owned());
+        let session = module.open_rw_session(slot).map_err(token_err)?;
+        session
+            .login(UserType::User, Some(&AuthPin::new(pin.as_str().into())))
+            .map_err(|e| Pkcs11Error::Login(uri.token.clone(), e.to_string()))?;
+        let label = uri.object.as_bytes().to_vec();
+        let found = session
+            .find_objects(&[Attribute::Class(ObjectClass::SECRET_KEY), Attribute::Label(label.clone())])
+            .map_err(token_err)?;
+        let (key, created) = match found.as_slice() {
+            [key] => (*key, false),
+            [] if create => {
+                let template = [
+                    Attribute::Token(true),
+                    Attribute::Private(true),
+                    Attribute::Sensitive(true),
+                    Attribute::Extractable(false),
+                    Attribute::Encrypt(true),
+                    Attribute::Decrypt(true),
+                    Attribute::ValueLen(32.into()),
+                    Attribute::Label(label),
+                ];
+                (session.generate_key(&Mechanism::AesKeyGen, &template).map_err(token_err)?, true)
+            }
+            [] => return Err(Pkcs11Error::KeyMissing { token: uri.token.clone(), object: uri.object.clone() }),
+            many => {
+                return Err(Pkcs11Error::Ambiguous {
+                    token: uri.token.clone(),
+                    object: uri.object.clone(),
+                    count: many.len(),
+                });
+            }
+        };
+        let root = Self {
+            session: Mutex::new(session),
+            key,
+            cache: Mutex::default(),
+            label: uri.object.clone(),
+            _module: module,
+        };
+        root.check_suitable()?;
+        Ok(Opened { root, created })
+    }
+
+    /// An existing key is used only if it is what kmsd would have made.
+    fn check_suitable(&self) -> Result<(), Pkcs11Error> {
+        let session = self.session.lock().map_err(|_| Pkcs11Error::Token("session lock".into()))?;
+        let wanted = [
+            AttributeType::KeyType,
+            AttributeType::ValueLen,
+            AttributeType::Sensitive,
+            AttributeType::Extractable,
+            AttributeType::Encrypt,
+            AttributeType::Decrypt,
+        ];
+        let attrs = session.get_attributes(self.key, &wanted).map_err(token_err)?;
+        let ok = attrs.len() == wanted.len()
+            && attrs.iter().all(|a| match a {
+                Attribute::KeyType(t) => *t == KeyType::AES,
+                Attribute::ValueLen(n) => u64::from(*n) == 32,
+                Attribute::Sensitive(b) | Attribute::Encrypt(b) | Attribute::Decrypt(b) => *b,
+                Attribute::Extractable(b) => !*b,
+                _ => false,
+            });
+        if ok { Ok(()) } else { Err(Pkcs11Error::Unsuitable(self.label.clone())) }
+    }
+
+    /// Removes the key from the token: for a start that generated it and then failed.
+    pub fn destroy(self) -> Result<(), Pkcs11Error> {
+        let session = self.session.lock().map_err(|_| Pkcs11Error::Token("session lock".into()))?;
+        session.destroy_object(self.key).map_err(token_err)
+    }
+
+    fn cache_key(aad: &[u8], wrapped: &[u8]) -> [u8; 32] {
+        let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        ctx.update(&(aad.len() as u64).to_be_bytes());
+        ctx.update(aad);
+        ctx.update(wrapped);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.finish().as_ref());
+        out
+    }
+}
+
+impl RootKey for Pkcs11RootKey {
+    fn wrap(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let mut iv = [0u8; IV_LEN];
+        random_fill(&mut iv)?;
+        let mut iv_param = iv;
+        let sealed = {
+            let session = self.session.lock().map_err(|_| CryptoError::Backend)?;
+            let params =
+                GcmParams::new(&mut iv_param, aad, (TAG_LEN as u64 * 8).into()).map_err(|_| CryptoError::Backend)?;
+            session.encrypt(&Mechanism::AesGcm(params), self.key, plaintext).map_err(|_| CryptoError::Backend)?
+        };
+        let mut out = Vec::with_capacity(IV_LEN + sealed.len());
+        out.extend_from_slice(&iv);
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    fn unwrap(&self, aad: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        if wrapped.len() < IV_LEN + TAG_LEN {
+            return Err(CryptoError::AuthenticationFailed);
+        }
+        let id = Self::cache_key(aad, wrapped);
+        if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(&id).cloned()) {
+            return Ok(hit);
+        }
+        let (iv, sealed) = wrapped.split_at(IV_LEN);
+        let mut iv: [u8; IV_LEN] = iv.try_into().map_err(|_| CryptoError::AuthenticationFailed)?;
+        let plain = {
+            let session = self.session.lock().map_err(|_| CryptoError::Backend)?;
+            let params = GcmParams::new(&mut iv, aad, (TAG_LEN as u64 * 8).into()).map_err(|_| CryptoError::Backend)?;
+            // A tag that does not verify is CKR_ENCRYPTED_DATA_INVALID (or similar): one answer.
+            Zeroizing::new(
+                session
+                    .decrypt(&Mechanism::AesGcm(params), self.key, sealed)
+                    .map_err(|_| CryptoError::AuthenticationFailed)?,
+            )
+        };
+        if let Ok(mut c) = self.cache.lock() {
+            if c.len() >= MAX_CACHED {
+                c.clear();
+            }
+            c.insert(id, plain.clone());
+        }
+        Ok(plain)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_parse_and_refuse_what_they_must() {
+        let u = Pkcs11Uri::parse(
+            "pkcs11:token=kmsd%20root;object=root-v1;type=secret-key?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/kmsd/pin",
+        )
+        .unwrap();
+        assert_eq!((u.token.as_str(), u.object.as_str()), ("kmsd root", "root-v1"));
+        assert_eq!(u.module_path, PathBuf::from("/usr/lib/softhsm/libsofthsm2.so"));
+        assert_eq!(u.pin_file, PathBuf::from("/etc/kmsd/pin"));
+        assert_eq!(Pkcs11Uri::parse(&u.to_string().replace("kmsd root", "kmsd%20root")).unwrap(), u);
+        let file_url = Pkcs11Uri::parse("pkcs11:token=t;object=o?module-path=/m.so&pin-source=file:///p").unwrap();
+        assert_eq!(file_url.pin_file, PathBuf::from("/p"));
+        for bad in [
+            "token=t;object=o?module-path=/m.so&pin-source=file:/p",
+            "pkcs11:object=o?module-path=/m.so&pin-source=file:/p",
+            "pkcs11:token=t?module-path=/m.so&pin-source=file:/p",
+            "pkcs11:token=t;object=o?pin-source=file:/p",
+            "pkcs11:token=t;object=o?module-path=/m.so",
+            "pkcs11:token=t;object=o?module-path=/m.so&pin-value=1234",
+            "pkcs11:token=t;object=o?module-path=/m.so&pin-source=env:PIN",
+            "pkcs11:token;object=o?module-path=/m.so&pin-source=file:/p",
+            "pkcs11:token=%FF;object=o?module-path=/m.so&pin-source=file:/p",
+        ] {
+            assert!(Pkcs11Uri::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

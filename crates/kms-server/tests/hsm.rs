@@ -1,0 +1,206 @@
+//! The root key in a PKCS#11 token (SoftHSM2, a real PKCS#11 module): kmsd starts with it and
+//! no root key file, restarts with it, and refuses — changing nothing — a wrong PIN, a missing
+//! token or module, a missing key, and another token key than the one the data was written with.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+use kms_testkit::Options;
+
+const PIN: &str = "8642-kmsd";
+
+/// The SoftHSM2 module where Debian and others install it. Absent is a failure, not a skip:
+/// scripts/test.sh installs it.
+fn module() -> PathBuf {
+    let candidates = [
+        "/usr/lib/softhsm/libsofthsm2.so",
+        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+        "/usr/lib64/softhsm/libsofthsm2.so",
+        "/usr/local/lib/softhsm/libsofthsm2.so",
+    ];
+    candidates
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .expect("SoftHSM2 is not installed (apt-get install softhsm2; scripts/test.sh does)")
+}
+
+/// A SoftHSM2 token in a directory of its own, with its configuration and PIN file.
+struct Token {
+    dir: tempfile::TempDir,
+    label: String,
+}
+
+impl Token {
+    fn new(label: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("tokens")).unwrap();
+        std::fs::write(
+            dir.path().join("softhsm2.conf"),
+            format!(
+                "directories.tokendir = {}/tokens\nobjectstore.backend = file\nlog.level = ERROR\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("pin"), format!("{PIN}\n")).unwrap();
+        std::fs::write(dir.path().join("wrong-pin"), "0000-wrong\n").unwrap();
+        let t = Self { dir, label: label.to_owned() };
+        let out = t
+            .command("softhsm2-util")
+            .args(["--init-token", "--free", "--label", label, "--pin", PIN, "--so-pin", "97531-so"])
+            .output()
+            .expect("softhsm2-util (scripts/test.sh installs SoftHSM2)");
+        assert!(out.status.success(), "softhsm2-util: {}", String::from_utf8_lossy(&out.stderr));
+        t
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("SOFTHSM2_CONF", self.dir.path().join("softhsm2.conf"));
+        c
+    }
+
+    fn uri_with(&self, token: &str, object: &str, module: &Path, pin_file: &str) -> String {
+        format!(
+            "pkcs11:token={token};object={object}?module-path={}&pin-source=file:{}",
+            module.display(),
+            self.dir.path().join(pin_file).display()
+        )
+    }
+
+    fn uri(&self, object: &str) -> String {
+        self.uri_with(&self.label, object, &module(), "pin")
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        vec![("SOFTHSM2_CONF".into(), self.dir.path().join("softhsm2.conf").display().to_string())]
+    }
+
+    /// What `pkcs11-tool --list-objects` (OpenSC, independent of kmsd) shows of the token.
+    fn objects(&self) -> String {
+        let out = self
+            .command("pkcs11-tool")
+            .arg("--module")
+            .arg(module())
+            .args(["--token-label", &self.label, "--login", "--pin", PIN, "--list-objects"])
+            .output()
+            .expect("pkcs11-tool (scripts/test.sh installs OpenSC)");
+        assert!(out.status.success(), "pkcs11-tool: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn start(&self, data_dir: &Path, uri: String) -> Result<Kmsd, (Option<i32>, String)> {
+        Kmsd::start_with(
+            &bin(),
+            Options {
+                data_dir: Some(data_dir.to_owned()),
+                extra_args: vec!["--root-key-pkcs11".into(), uri],
+                env: self.env(),
+                ..Default::default()
+            },
+        )
+    }
+}
+
+async fn encrypt(c: &Client, key: &str, text: &[u8]) -> String {
+    ok(c, "Encrypt", &[("KeyId", key), ("Plaintext", &b64(text))]).await["CiphertextBlob"].as_str().unwrap().to_owned()
+}
+
+async fn decrypt(c: &Client, blob: &str) -> Vec<u8> {
+    unb64(ok(c, "Decrypt", &[("CiphertextBlob", blob)]).await["Plaintext"].as_str().unwrap())
+}
+
+#[tokio::test]
+async fn the_root_key_lives_in_the_token_and_no_file_is_made() {
+    let token = Token::new("kmsd-root");
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let k = token.start(&data, token.uri("root")).expect("kmsd starts with its root key in the token");
+    let c = k.client();
+    let key = new_key(&c).await;
+    let blob = encrypt(&c, &key, b"sealed under the token").await;
+    ok(&c, "CreateSecret", &[("SecretName", "db"), ("SecretData", "s3cret"), ("VersionId", "v1")]).await;
+    assert!(!data.join("root.key").exists(), "a root key file was made");
+    // OpenSC sees one AES key, sensitive and never extractable, labelled as the URI says.
+    let listing = token.objects();
+    assert!(listing.contains("label:      root"), "{listing}");
+    assert!(listing.contains("Secret Key Object; AES length 32"), "{listing}");
+    assert!(listing.contains("sensitive") && listing.contains("never extractable"), "{listing}");
+    assert!(!listing.contains("extractable,") || listing.contains("never extractable"), "{listing}");
+    drop(k);
+
+    // A restart finds the key in the token and reads everything written under it.
+    let k = token.start(&data, token.uri("root")).expect("restart");
+    let c = k.client();
+    assert_eq!(decrypt(&c, &blob).await, b"sealed under the token");
+    assert_eq!(ok(&c, "GetSecretValue", &[("SecretName", "db")]).await["SecretData"], "s3cret");
+    // The admin commands reach the same root key.
+    let out = token
+        .command(bin().to_str().unwrap())
+        .args(["admin", "access-key", "list", "--data-dir"])
+        .arg(&data)
+        .args(["--root-key-pkcs11", &token.uri("root")])
+        .args(
+            std::fs::read_to_string(data.with_extension("pgurl"))
+                .map(|u| vec!["--store".to_owned(), u])
+                .unwrap_or_default(),
+        )
+        .env_remove("KMSD_STORE")
+        .env_remove("KMSD_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "admin: {}", String::from_utf8_lossy(&out.stderr));
+    drop(k);
+    // Without the token, the data dir holds no root key file: refused.
+    let (_, err) = Kmsd::start_with(&bin(), Options { data_dir: Some(data.clone()), ..Default::default() })
+        .err()
+        .expect("no root key file");
+    assert!(err.contains("root key file") && err.contains("is missing"), "{err}");
+}
+
+#[tokio::test]
+async fn a_token_that_cannot_serve_refuses_the_start_and_changes_nothing() {
+    let token = Token::new("kmsd-refusals");
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let k = token.start(&data, token.uri("root")).expect("first start");
+    let c = k.client();
+    let key = new_key(&c).await;
+    let blob = encrypt(&c, &key, b"still here").await;
+    drop(k);
+    let before = token.objects();
+
+    let other = tmp.path().join("other-data");
+    let fresh = token.start(&other, token.uri("root-b")).expect("a second deployment, its own key");
+    drop(fresh);
+    let with_b = token.objects();
+    assert!(with_b.contains("label:      root-b"), "{with_b}");
+
+    let cases = [
+        (token.uri_with(&token.label, "root", &module(), "wrong-pin"), "refused the PIN"),
+        (token.uri_with("no-such-token", "root", &module(), "pin"), "no PKCS#11 token labelled"),
+        (
+            token.uri_with(&token.label, "root", Path::new("/nonexistent/libpkcs11.so"), "pin"),
+            "cannot load the PKCS#11 module",
+        ),
+        (token.uri_with(&token.label, "root", &module(), "no-pin-file"), "cannot read the PIN file"),
+        (token.uri("absent"), "holds no key labelled"),
+        (token.uri("root-b"), "does not match the data"),
+        (format!("{}&pin-value={PIN}", token.uri("root")), "pin-value"),
+    ];
+    for (uri, why) in cases {
+        let (_, err) = token.start(&data, uri.clone()).err().unwrap_or_else(|| panic!("{uri} started"));
+        assert!(err.contains(why), "{uri}: {err}");
+        assert_eq!(token.objects(), with_b, "{uri} changed the token");
+    }
+    assert_eq!(with_b.matches("Secret Key Object").count(), 2, "{with_b}");
+    assert!(before.matches("Secret Key Object").count() == 1);
+
+    // After every refusal the data opens as before.
+    let k = token.start(&data, token.uri("root")).expect("the right token again");
+    assert_eq!(decrypt(&k.client(), &blob).await, b"still here");
+}
