@@ -28,6 +28,7 @@ pub mod state;
 mod sts;
 mod tags;
 mod usage;
+mod verify;
 mod versions;
 
 pub use access::{
@@ -56,3 +57,4 @@ pub use secrets::{ListedSecret, MAX_SECRET_BYTES, NewSecret, PasswordRules, Secr
 pub use service::{Kms, ROOT_CHECK_META, format_time};
 pub use sts::{MAX_TEMPORARY_SECS, TemporaryCredentials, TemporaryKey, TokenError};
 pub use tags::TagRow;
+pub use verify::VerifyReport;

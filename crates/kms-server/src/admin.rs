@@ -6,11 +6,14 @@ use kms_core::{AccessKeyGrant, CoreError, format_time};
 use kms_store::StoreError;
 
 use crate::Config;
-use crate::config::{AccessKeyCommand, Admin, DataKeyCommand, InstanceCommand};
+use crate::config::{AccessKeyCommand, Admin, BackupArgs, BackupCommand, DataKeyCommand, InstanceCommand};
 use crate::startup::{StartError, open_existing};
 
 /// Runs one admin command; what it prints on success goes to stdout.
 pub async fn run(config: &Config, command: &Admin) -> Result<String, StartError> {
+    if let Admin::Backup(args) = command {
+        return backup(config, args).await;
+    }
     let kms = open_existing(config).await?;
     let fail = |id: &str, e: CoreError| match e {
         CoreError::Store(StoreError::NotFound) => StartError::Config(format!("there is no access key {id}")),
@@ -111,6 +114,8 @@ pub async fn run(config: &Config, command: &Admin) -> Result<String, StartError>
             }
             Ok(out)
         }
+        // Taken before the store is opened (above); here for completeness.
+        Admin::Backup(args) => backup(config, args).await,
         Admin::Datakey(DataKeyCommand::Create { name }) => {
             let v = kms.create_managed_data_key_version(name).await.map_err(|e| match e {
                 CoreError::InvalidParameter(_) => {
@@ -135,5 +140,54 @@ pub async fn run(config: &Config, command: &Admin) -> Result<String, StartError>
             }
             Ok(out)
         }
+    }
+}
+
+/// `kmsd admin backup …`.
+async fn backup(config: &Config, args: &BackupArgs) -> Result<String, StartError> {
+    match (&args.to, &args.command) {
+        (Some(to), None) => {
+            if config.store != "sqlite" {
+                return Err(StartError::Config(
+                    "backup --to copies a SQLite store; back up PostgreSQL with pg_dump, then check the restored \
+                     database with `kmsd admin backup verify --store postgres://…` (docs/operations.md)"
+                        .into(),
+                ));
+            }
+            // The store must be this deployment's, readable with this root key.
+            open_existing(config).await?;
+            kms_store::sqlite::backup(&config.database_path(), to).map_err(|e| StartError::Store(e.to_string()))?;
+            tracing::info!(to = %to.display(), "wrote a backup");
+            Ok(format!("backup written to {}\n", to.display()))
+        }
+        (None, Some(BackupCommand::Verify { file })) => {
+            // A backup file is verified on a copy, so checking it never changes it.
+            let scratch = tempfile::tempdir().map_err(|e| StartError::Config(e.to_string()))?;
+            let mut checked = config.clone();
+            if let Some(file) = file {
+                let copy = scratch.path().join("kms.db");
+                std::fs::copy(file, &copy)
+                    .map_err(|e| StartError::Config(format!("cannot read the backup {}: {e}", file.display())))?;
+                kms_store::sqlite::integrity_check(&copy)
+                    .map_err(|e| StartError::Store(format!("the backup {} is damaged: {e}", file.display())))?;
+                checked.store = "sqlite".into();
+                checked.data_dir = scratch.path().to_owned();
+                if checked.root_key_pkcs11.is_none() {
+                    checked.root_key_file = Some(config.root_key_path());
+                }
+            }
+            let kms = open_existing(&checked).await?;
+            let report = kms.verify_keys().await.map_err(|e| StartError::Store(e.to_string()))?;
+            let summary = format!(
+                "{} keys, {} key versions opened, {} without material (EXTERNAL keys awaiting import)",
+                report.keys, report.versions, report.without_material
+            );
+            if report.failed.is_empty() {
+                Ok(format!("verified: {summary}\n"))
+            } else {
+                Err(StartError::Store(format!("{summary}; these keys do not open: {}", report.failed.join(", "))))
+            }
+        }
+        _ => Err(StartError::Config("kmsd admin backup takes --to FILE, or verify [FILE]".into())),
     }
 }

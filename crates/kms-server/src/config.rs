@@ -181,6 +181,30 @@ pub enum Admin {
     /// makes them; here the operator does.
     #[command(subcommand)]
     Datakey(DataKeyCommand),
+    /// Backups you can prove: `backup --to FILE` takes a consistent online copy of a SQLite store
+    /// (kmsd may keep serving); `backup verify FILE` opens a copy of it with the root key and
+    /// uses every key version once; `backup verify` alone checks the store the flags name (a
+    /// PostgreSQL database restored from pg_dump, for instance).
+    Backup(BackupArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BackupArgs {
+    /// The backup file to write (must not exist; mode 0600).
+    #[arg(long)]
+    pub to: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<BackupCommand>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum BackupCommand {
+    /// Proves a backup restores: prints what it checked, fails when any key version does not open.
+    Verify {
+        /// A SQLite backup file; without it, the store the other flags name.
+        file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -9,6 +9,7 @@
 //! answered write. Schema changes are numbered migrations tracked in `PRAGMA user_version`.
 
 mod access;
+mod backup;
 mod data_keys;
 mod instances;
 mod rows;
@@ -25,6 +26,7 @@ use async_trait::async_trait;
 use kms_types::{AliasName, KeyFilter, KeyId, KeyState, KeyVersionId, ResourceType, SecretName, SecretVersionId, Tag};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
+pub use self::backup::{backup, integrity_check};
 use self::rows::*;
 use self::schema::MIGRATIONS;
 use crate::{
