@@ -45,16 +45,36 @@ impl fmt::Debug for Pkcs11Uri {
     }
 }
 
-/// The URI as an operator wrote it, for messages (it holds no secret: the PIN is in a file).
+/// What RFC 7512 lets stand unescaped in an attribute value (its `pchar` less the separators
+/// `;`, `?`, `&` and `=`); everything else is percent-encoded, so any label round-trips.
+const VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/')
+    .remove(b':')
+    .remove(b'@')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',');
+
+/// The URI in RFC 7512 form, for messages and logs (it holds no secret: the PIN is in a file).
 impl fmt::Display for Pkcs11Uri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let enc = |s: &str| percent_encoding::utf8_percent_encode(s, VALUE).to_string();
         write!(
             f,
             "pkcs11:token={};object={}?module-path={}&pin-source=file:{}",
-            self.token,
-            self.object,
-            self.module_path.display(),
-            self.pin_file.display()
+            enc(&self.token),
+            enc(&self.object),
+            enc(&self.module_path.to_string_lossy()),
+            enc(&self.pin_file.to_string_lossy())
         )
     }
 }
@@ -90,7 +110,8 @@ impl Pkcs11Uri {
                 "pin-source" => {
                     let source = decode(value)?;
                     let file = source.strip_prefix("file:").ok_or("pin-source must be a file: path")?;
-                    pin = Some(PathBuf::from(file.strip_prefix("//").unwrap_or(file)));
+                    // `file:///p` (an empty authority) is the path `/p`; `file:/p` is too.
+                    pin = Some(PathBuf::from(file.strip_prefix("//").filter(|p| p.starts_with('/')).unwrap_or(file)));
                 }
                 "pin-value" => return Err("pin-value puts the PIN on the command line: use pin-source=file:…".into()),
                 _ => {}
@@ -311,7 +332,19 @@ impl RootKey for Pkcs11RootKey {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// Whatever the labels and paths hold (separators, spaces, non-ASCII), the URI kmsd
+        /// prints parses back to the same place.
+        #[test]
+        fn display_round_trips(token in "\\PC{1,24}", object in "\\PC{1,24}", module in "/[^\\x00]{1,40}", pin in "/[^\\x00]{1,40}") {
+            let u = Pkcs11Uri { token, object, module_path: PathBuf::from(module), pin_file: PathBuf::from(pin) };
+            prop_assert_eq!(Pkcs11Uri::parse(&u.to_string()).unwrap(), u);
+        }
+    }
 
     #[test]
     fn uris_parse_and_refuse_what_they_must() {
@@ -322,7 +355,8 @@ mod tests {
         assert_eq!((u.token.as_str(), u.object.as_str()), ("kmsd root", "root-v1"));
         assert_eq!(u.module_path, PathBuf::from("/usr/lib/softhsm/libsofthsm2.so"));
         assert_eq!(u.pin_file, PathBuf::from("/etc/kmsd/pin"));
-        assert_eq!(Pkcs11Uri::parse(&u.to_string().replace("kmsd root", "kmsd%20root")).unwrap(), u);
+        assert_eq!(Pkcs11Uri::parse(&u.to_string()).unwrap(), u);
+        assert!(u.to_string().starts_with("pkcs11:token=kmsd%20root;object=root-v1?"), "{u}");
         let file_url = Pkcs11Uri::parse("pkcs11:token=t;object=o?module-path=/m.so&pin-source=file:///p").unwrap();
         assert_eq!(file_url.pin_file, PathBuf::from("/p"));
         for bad in [
