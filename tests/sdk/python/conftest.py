@@ -98,20 +98,25 @@ def _root_args() -> list[str]:
     return ["--root-key-pkcs11", f"{prefix}root-{uuid.uuid4().hex}{os.environ['KMSD_TEST_ROOT_URI_SUFFIX']}"]
 
 
-def _start_kmsd(workdir: Path, extra_args: list[str] = (), gateway: bool = False) -> KmsServer:
+def _start_kmsd(workdir: Path, extra_args: list[str] = (), gateway: bool = False,
+                restored: Optional[tuple] = None) -> KmsServer:
     """Starts KMSD_BIN and waits for its ready line; with `gateway` (the caller passes
-    --instance-listen) also for the instance gateway's line that follows it."""
+    --instance-listen) also for the instance gateway's line that follows it. `restored` is a
+    deployment to start on instead of a fresh one: (its data dir, its store and root-key args)."""
     if not os.access(KMSD_BIN, os.X_OK):
         pytest.fail(f"kmsd binary not found or not executable: {KMSD_BIN} (build it, or set KMSD_BIN)",
                     pytrace=False)
-    data_dir = workdir / "data"
-    data_dir.mkdir()
+    if restored is None:
+        data_dir = workdir / "data"
+        data_dir.mkdir()
+        # what `kmsd admin` needs besides the data dir to reach this deployment
+        store_args = tuple(_store_args()) + tuple(_root_args())
+    else:
+        data_dir, store_args = restored
     stderr_path = workdir / "kmsd.stderr.log"
     env = dict(os.environ,
                KMSD_BOOTSTRAP_ACCESS_KEY_ID=ACCESS_KEY_ID,
                KMSD_BOOTSTRAP_ACCESS_KEY_SECRET=ACCESS_KEY_SECRET)
-    # what `kmsd admin` needs besides the data dir to reach this deployment
-    store_args = tuple(_store_args()) + tuple(_root_args())
     cmd = [KMSD_BIN, "--listen", "127.0.0.1:0", "--data-dir", str(data_dir), *store_args, *extra_args]
     with open(stderr_path, "wb") as stderr:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
