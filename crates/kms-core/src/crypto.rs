@@ -109,6 +109,18 @@ impl Kms {
         check(key.state, Operation::UseKey)
     }
 
+    /// The backend holding a symmetric key's material: software (wrapped by the root key), or
+    /// the PKCS#11 token for `ProtectionLevel=HSM` keys.
+    pub(crate) fn symmetric_of(&self, key: &KeyRecord) -> CoreResult<&dyn kms_crypto::SymmetricKeys> {
+        match key.protection_level {
+            kms_types::ProtectionLevel::Software => Ok(&*self.crypto.symmetric),
+            kms_types::ProtectionLevel::Hsm => match &self.crypto.hsm {
+                Some(hsm) => Ok(&**hsm),
+                None => Err(CoreError::Crypto(kms_crypto::CryptoError::Unsupported)),
+            },
+        }
+    }
+
     /// The key and its primary version, checked for use with a symmetric operation.
     async fn usable_primary(&self, r: &KeyRef) -> CoreResult<(KeyRecord, VersionRecord)> {
         let key = self.resolve(r).await?;
@@ -134,7 +146,7 @@ impl Kms {
     ) -> CoreResult<Encrypted> {
         let label = MaterialLabel { key_id: &key.id, version_id: &version.id, spec: key.spec };
         let material = kms_crypto::WrappedMaterial(version.material.clone());
-        let sealed = self.crypto.symmetric.seal(&material, label, None, &context.canonical_bytes(), plaintext)?;
+        let sealed = self.symmetric_of(key)?.seal(&material, label, None, &context.canonical_bytes(), plaintext)?;
         self.usage.encrypted(&version.id, self.now());
         let blob = CiphertextBlob {
             version_id: version.id.clone(),
@@ -162,7 +174,7 @@ impl Kms {
         }
         let label = MaterialLabel { key_id: &key.id, version_id: &version.id, spec: key.spec };
         let material = kms_crypto::WrappedMaterial(version.material);
-        let plaintext = self.crypto.symmetric.open(
+        let plaintext = self.symmetric_of(&key)?.open(
             &material,
             label,
             &blob.iv,

@@ -284,7 +284,7 @@ impl Kms {
                 return Ok(());
             }
             for k in page.items {
-                match self.store.destroy_key(&k).await {
+                match self.destroy_key(&k).await {
                     // Changed meanwhile: the next page lists it again, as it is now.
                     Ok(()) | Err(StoreError::Conflict | StoreError::NotFound) => {}
                     Err(e) => return Err(e.into()),

@@ -22,6 +22,28 @@ pub struct JobReport {
 }
 
 impl Kms {
+    /// Destroys a key and its versions in the store (compare-and-set on the key as read); an
+    /// HSM key's token objects go after the rows, so a key that changed meanwhile keeps them.
+    /// A token object that cannot be removed then is logged, not retried: nothing refers to it.
+    pub(crate) async fn destroy_key(&self, key: &kms_store::KeyRecord) -> Result<(), StoreError> {
+        let in_token = match (&self.crypto.hsm, key.protection_level) {
+            (Some(hsm), kms_types::ProtectionLevel::Hsm) => {
+                let all = kms_store::Window { offset: 0, limit: u32::MAX };
+                Some((hsm, self.store.list_versions(&key.id, all).await?.items))
+            }
+            _ => None,
+        };
+        self.store.destroy_key(key).await?;
+        if let Some((hsm, versions)) = in_token {
+            for v in versions {
+                if let Err(e) = hsm.destroy(&kms_crypto::WrappedMaterial(v.material)) {
+                    tracing::warn!(key_id = %key.id, version = %v.id, error = %e, "could not remove an HSM key version from the token");
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Runs every job that is due now.
     pub async fn run_due_jobs(&self) -> CoreResult<JobReport> {
         let now = self.now();
@@ -32,7 +54,7 @@ impl Kms {
             self.store.purge_nonces(real_now).await?;
         }
         for key in self.store.keys_due_for_deletion(now, BATCH).await? {
-            match self.store.destroy_key(&key).await {
+            match self.destroy_key(&key).await {
                 Ok(()) => report.destroyed += 1,
                 // Cancelled, changed or destroyed by another node meanwhile.
                 Err(StoreError::Conflict | StoreError::NotFound) => {}

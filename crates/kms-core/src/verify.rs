@@ -48,13 +48,13 @@ impl Kms {
                         let label = MaterialLabel { key_id: &key.id, version_id: &v.id, spec: key.spec };
                         let material = WrappedMaterial(v.material);
                         let used = if key.spec.is_symmetric() {
-                            self.crypto
-                                .symmetric
-                                .seal(&material, label, None, CANARY, CANARY)
-                                .and_then(|s| {
-                                    self.crypto.symmetric.open(&material, label, &s.iv, CANARY, &s.ciphertext_and_tag)
-                                })
-                                .map(|p| p.as_slice() == CANARY)
+                            match self.symmetric_of(&key) {
+                                Ok(backend) => backend
+                                    .seal(&material, label, None, CANARY, CANARY)
+                                    .and_then(|s| backend.open(&material, label, &s.iv, CANARY, &s.ciphertext_and_tag))
+                                    .map(|p| p.as_slice() == CANARY),
+                                Err(_) => Err(kms_crypto::CryptoError::Unsupported),
+                            }
                         } else if key.spec.is_hmac() {
                             self.crypto.mac.mac(&material, label, CANARY).map(|m| !m.is_empty())
                         } else {

@@ -20,7 +20,7 @@ impl Kms {
         }
         let now = self.now();
         let version_id = KeyVersionId::generate();
-        let material = self.crypto.symmetric.generate(MaterialLabel {
+        let material = self.symmetric_of(key)?.generate(MaterialLabel {
             key_id: &key.id,
             version_id: &version_id,
             spec: key.spec,

@@ -26,7 +26,9 @@ use cryptoki::types::AuthPin;
 use zeroize::Zeroizing;
 
 use crate::blob::{IV_LEN, TAG_LEN};
-use crate::provider::{CryptoError, RootKey};
+use kms_types::KeySpec;
+
+use crate::provider::{CryptoError, MaterialLabel, RootKey, Sealed, SymmetricKeys, WrappedMaterial};
 use crate::soft::random_fill;
 
 /// Where the root key lives: `pkcs11:token=<label>;object=<label>?module-path=<.so>&pin-source=file:<path>`.
@@ -160,16 +162,27 @@ fn token_err(e: cryptoki::error::Error) -> Pkcs11Error {
 /// How many unwrapped secrets are kept; past it the table starts over.
 const MAX_CACHED: usize = 100_000;
 
-/// The root key: one logged-in session on the token and the key's handle in it.
-pub struct Pkcs11RootKey {
-    /// Sessions are not shareable between threads; calls take turns (the cache keeps them few).
+/// One logged-in session on the token, shared by the root key and the HSM-protected keys.
+pub struct Token {
+    /// Sessions are not shareable between threads; calls take turns (the caches keep them few).
     session: Mutex<Session>,
+    // Declared last: the module stays loaded until the session above is closed.
+    _module: Pkcs11,
+}
+
+impl Token {
+    fn session(&self) -> Result<std::sync::MutexGuard<'_, Session>, CryptoError> {
+        self.session.lock().map_err(|_| CryptoError::Backend)
+    }
+}
+
+/// The root key: its handle in the token.
+pub struct Pkcs11RootKey {
+    token: std::sync::Arc<Token>,
     key: ObjectHandle,
     /// Unwrapped secrets by a digest of what was unwrapped (the AAD and the wrapped bytes).
     cache: Mutex<HashMap<[u8; 32], Zeroizing<Vec<u8>>>>,
     label: String,
-    // Declared last: the module stays loaded until the session above is closed.
-    _module: Pkcs11,
 }
 
 /// What [`Pkcs11RootKey::open`] found or made.
@@ -232,20 +245,15 @@ impl Pkcs11RootKey {
                 });
             }
         };
-        let root = Self {
-            session: Mutex::new(session),
-            key,
-            cache: Mutex::default(),
-            label: uri.object.clone(),
-            _module: module,
-        };
+        let token = std::sync::Arc::new(Token { session: Mutex::new(session), _module: module });
+        let root = Self { token, key, cache: Mutex::default(), label: uri.object.clone() };
         root.check_suitable()?;
         Ok(Opened { root, created })
     }
 
     /// An existing key is used only if it is what kmsd would have made.
     fn check_suitable(&self) -> Result<(), Pkcs11Error> {
-        let session = self.session.lock().map_err(|_| Pkcs11Error::Token("session lock".into()))?;
+        let session = self.token.session().map_err(|_| Pkcs11Error::Token("session lock".into()))?;
         let wanted = [
             AttributeType::KeyType,
             AttributeType::ValueLen,
@@ -268,8 +276,13 @@ impl Pkcs11RootKey {
 
     /// Removes the key from the token: for a start that generated it and then failed.
     pub fn destroy(self) -> Result<(), Pkcs11Error> {
-        let session = self.session.lock().map_err(|_| Pkcs11Error::Token("session lock".into()))?;
+        let session = self.token.session().map_err(|_| Pkcs11Error::Token("session lock".into()))?;
         session.destroy_object(self.key).map_err(token_err)
+    }
+
+    /// Keys generated and used inside the same token (`ProtectionLevel=HSM`).
+    pub fn hsm_keys(&self) -> Pkcs11Keys {
+        Pkcs11Keys { token: self.token.clone(), handles: Mutex::default() }
     }
 
     fn cache_key(aad: &[u8], wrapped: &[u8]) -> [u8; 32] {
@@ -289,7 +302,7 @@ impl RootKey for Pkcs11RootKey {
         random_fill(&mut iv)?;
         let mut iv_param = iv;
         let sealed = {
-            let session = self.session.lock().map_err(|_| CryptoError::Backend)?;
+            let session = self.token.session()?;
             let params =
                 GcmParams::new(&mut iv_param, aad, (TAG_LEN as u64 * 8).into()).map_err(|_| CryptoError::Backend)?;
             session.encrypt(&Mechanism::AesGcm(params), self.key, plaintext).map_err(|_| CryptoError::Backend)?
@@ -311,7 +324,7 @@ impl RootKey for Pkcs11RootKey {
         let (iv, sealed) = wrapped.split_at(IV_LEN);
         let mut iv: [u8; IV_LEN] = iv.try_into().map_err(|_| CryptoError::AuthenticationFailed)?;
         let plain = {
-            let session = self.session.lock().map_err(|_| CryptoError::Backend)?;
+            let session = self.token.session()?;
             let params = GcmParams::new(&mut iv, aad, (TAG_LEN as u64 * 8).into()).map_err(|_| CryptoError::Backend)?;
             // A tag that does not verify is CKR_ENCRYPTED_DATA_INVALID (or similar): one answer.
             Zeroizing::new(
@@ -327,6 +340,152 @@ impl RootKey for Pkcs11RootKey {
             c.insert(id, plain.clone());
         }
         Ok(plain)
+    }
+}
+
+/// What an HSM key's stored "material" is: this prefix and the token object's `CKA_ID`. No key
+/// bytes, wrapped or not, ever leave the token.
+const HSM_REF: &[u8] = b"pkcs11:v1:";
+/// SoftHSM2 aborts on AES-GCM with an empty AAD (SoftHSMv2#605), and callers may send none: the
+/// token always sees this label before the caller's AAD. HSM keys' ciphertexts never open
+/// outside kmsd (the key cannot leave the token), so the difference is invisible.
+const HSM_AAD: &[u8] = b"kmsd/hsm-key/v1\0";
+
+/// `ProtectionLevel=HSM` keys: AES keys generated in the token, sensitive and never
+/// extractable; every seal and open is the token's AES-GCM.
+pub struct Pkcs11Keys {
+    token: std::sync::Arc<Token>,
+    /// Object handles by `CKA_ID`, found once per process.
+    handles: Mutex<HashMap<Vec<u8>, ObjectHandle>>,
+}
+
+impl Pkcs11Keys {
+    fn key_len(spec: KeySpec) -> Option<u64> {
+        match spec {
+            KeySpec::Aes256 => Some(32),
+            KeySpec::Aes192 => Some(24),
+            KeySpec::Aes128 => Some(16),
+            _ => None,
+        }
+    }
+
+    fn handle(&self, material: &WrappedMaterial) -> Result<ObjectHandle, CryptoError> {
+        let id = material.0.strip_prefix(HSM_REF).ok_or(CryptoError::Unsupported)?;
+        if let Some(h) = self.handles.lock().ok().and_then(|m| m.get(id).copied()) {
+            return Ok(h);
+        }
+        let found = self
+            .token
+            .session()?
+            .find_objects(&[Attribute::Class(ObjectClass::SECRET_KEY), Attribute::Id(id.to_vec())])
+            .map_err(|_| CryptoError::Backend)?;
+        let [h] = found.as_slice() else { return Err(CryptoError::AuthenticationFailed) };
+        if let Ok(mut m) = self.handles.lock() {
+            m.insert(id.to_vec(), *h);
+        }
+        Ok(*h)
+    }
+
+    fn gcm(
+        iv: &mut [u8; IV_LEN],
+        aad: &[u8],
+        f: impl FnOnce(&Mechanism<'_>) -> Result<Vec<u8>, CryptoError>,
+    ) -> Result<Vec<u8>, CryptoError> {
+        let mut full = Vec::with_capacity(HSM_AAD.len() + aad.len());
+        full.extend_from_slice(HSM_AAD);
+        full.extend_from_slice(aad);
+        let params = GcmParams::new(iv, &full, (TAG_LEN as u64 * 8).into()).map_err(|_| CryptoError::Backend)?;
+        f(&Mechanism::AesGcm(params))
+    }
+
+    /// Removes a version's key from the token (the key's deletion window ended).
+    pub fn destroy(&self, material: &WrappedMaterial) -> Result<(), CryptoError> {
+        let h = self.handle(material)?;
+        self.token.session()?.destroy_object(h).map_err(|_| CryptoError::Backend)?;
+        if let (Some(id), Ok(mut m)) = (material.0.strip_prefix(HSM_REF), self.handles.lock()) {
+            m.remove(id);
+        }
+        Ok(())
+    }
+}
+
+impl SymmetricKeys for Pkcs11Keys {
+    fn supports(&self, spec: KeySpec) -> bool {
+        Self::key_len(spec).is_some()
+    }
+
+    fn generate(&self, label: MaterialLabel<'_>) -> Result<WrappedMaterial, CryptoError> {
+        let len = Self::key_len(label.spec).ok_or(CryptoError::Unsupported)?;
+        let mut id = vec![0u8; 16];
+        random_fill(&mut id)?;
+        let template = [
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Encrypt(true),
+            Attribute::Decrypt(true),
+            Attribute::ValueLen(len.into()),
+            Attribute::Id(id.clone()),
+            Attribute::Label(format!("kmsd/{}/{}", label.key_id, label.version_id).into_bytes()),
+        ];
+        let h =
+            self.token.session()?.generate_key(&Mechanism::AesKeyGen, &template).map_err(|_| CryptoError::Backend)?;
+        if let Ok(mut m) = self.handles.lock() {
+            m.insert(id.clone(), h);
+        }
+        let mut material = HSM_REF.to_vec();
+        material.extend_from_slice(&id);
+        Ok(WrappedMaterial(material))
+    }
+
+    /// Material from outside cannot become an HSM key here (no import into the token).
+    fn import(&self, _: MaterialLabel<'_>, _: &[u8]) -> Result<WrappedMaterial, CryptoError> {
+        Err(CryptoError::Unsupported)
+    }
+
+    fn seal(
+        &self,
+        material: &WrappedMaterial,
+        _: MaterialLabel<'_>,
+        iv: Option<&[u8; IV_LEN]>,
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Sealed, CryptoError> {
+        let key = self.handle(material)?;
+        let iv = match iv {
+            Some(iv) => *iv,
+            None => {
+                let mut fresh = [0u8; IV_LEN];
+                random_fill(&mut fresh)?;
+                fresh
+            }
+        };
+        let mut iv_param = iv;
+        let session = self.token.session()?;
+        let sealed =
+            Self::gcm(&mut iv_param, aad, |m| session.encrypt(m, key, plaintext).map_err(|_| CryptoError::Backend))?;
+        Ok(Sealed { iv, ciphertext_and_tag: sealed })
+    }
+
+    fn open(
+        &self,
+        material: &WrappedMaterial,
+        _: MaterialLabel<'_>,
+        iv: &[u8; IV_LEN],
+        aad: &[u8],
+        ciphertext_and_tag: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let key = self.handle(material)?;
+        if ciphertext_and_tag.len() < TAG_LEN {
+            return Err(CryptoError::AuthenticationFailed);
+        }
+        let mut iv = *iv;
+        let session = self.token.session()?;
+        Self::gcm(&mut iv, aad, |m| {
+            session.decrypt(m, key, ciphertext_and_tag).map_err(|_| CryptoError::AuthenticationFailed)
+        })
+        .map(Zeroizing::new)
     }
 }
 

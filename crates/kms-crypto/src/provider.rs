@@ -141,6 +141,9 @@ pub struct CryptoProvider {
     pub symmetric: Arc<dyn SymmetricKeys>,
     pub asymmetric: Arc<dyn AsymmetricKeys>,
     pub mac: Arc<dyn MacKeys>,
+    /// `ProtectionLevel=HSM` keys, when a PKCS#11 token is configured: material generated and
+    /// used inside the token.
+    pub hsm: Option<Arc<crate::pkcs11::Pkcs11Keys>>,
     /// Random bytes for data keys and secrets.
     pub random: fn(&mut [u8]) -> Result<(), CryptoError>,
 }

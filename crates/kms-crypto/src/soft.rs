@@ -317,6 +317,7 @@ pub fn provider_with(root: Arc<dyn RootKey>) -> CryptoProvider {
         symmetric: Arc::new(SoftSymmetric::new(root.clone())),
         asymmetric: Arc::new(crate::SoftAsymmetric::new(root.clone())),
         mac: Arc::new(crate::SoftMac::new(root.clone())),
+        hsm: None,
         root,
         random: random_fill,
     }

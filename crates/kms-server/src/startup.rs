@@ -99,9 +99,11 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
     let audit = crate::audit::AuditLog::open(&audit_target)
         .map_err(|e| StartError::Config(format!("cannot open the audit trail: {e}")))?;
     let store = open_store(config, &mut created).await?;
+    let mut hsm = None;
     let (root, root_name): (Arc<dyn kms_crypto::RootKey>, String) = match &token_uri {
         Some(uri) => {
             let opened = kms_crypto::pkcs11::Pkcs11RootKey::open(uri, !store.has_data().await?)?;
+            hsm = Some(Arc::new(opened.root.hsm_keys()));
             let root = Arc::new(opened.root);
             if opened.created {
                 tracing::info!(token = %uri.token, object = %uri.object, "generated a new root key in the PKCS#11 token");
@@ -133,13 +135,14 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         }
         None => Arc::new(SystemClock),
     };
-    let kms =
-        Kms::open(store.into_store(), soft::provider_with(root), service_clock, region).await.map_err(|e| match e {
-            CoreError::RootKeyMismatch => {
-                StartError::RootKeyMismatch { data_dir: data_dir.display().to_string(), key: root_name.clone() }
-            }
-            other => StartError::Store(other.to_string()),
-        })?;
+    // With a token, ProtectionLevel=HSM keys live in it too.
+    let provider = kms_crypto::CryptoProvider { hsm, ..soft::provider_with(root) };
+    let kms = Kms::open(store.into_store(), provider, service_clock, region).await.map_err(|e| match e {
+        CoreError::RootKeyMismatch => {
+            StartError::RootKeyMismatch { data_dir: data_dir.display().to_string(), key: root_name.clone() }
+        }
+        other => StartError::Store(other.to_string()),
+    })?;
     // The store now holds data under this root key: from here on, nothing is undone.
     created.keep();
     let nonces = if config.replay_memory_only {
@@ -239,8 +242,13 @@ pub(crate) async fn open_existing(config: &Config) -> Result<Kms, StartError> {
     if !store.has_data().await? {
         return Err(StartError::Config("the store holds no kmsd data yet: start kmsd on it once first".into()));
     }
+    let mut hsm = None;
     let (root, root_name): (Arc<dyn kms_crypto::RootKey>, String) = match config.root_key_uri()? {
-        Some(uri) => (Arc::new(kms_crypto::pkcs11::Pkcs11RootKey::open(&uri, false)?.root), uri.to_string()),
+        Some(uri) => {
+            let root = kms_crypto::pkcs11::Pkcs11RootKey::open(&uri, false)?.root;
+            hsm = Some(Arc::new(root.hsm_keys()));
+            (Arc::new(root), uri.to_string())
+        }
         None if !key_path.exists() => {
             return Err(StartError::Config(format!(
                 "root key file {} is missing: pass the server's --data-dir, --root-key-file or --root-key-pkcs11",
@@ -251,7 +259,8 @@ pub(crate) async fn open_existing(config: &Config) -> Result<Kms, StartError> {
     };
     let region = RegionId::parse(&config.region)
         .map_err(|_| StartError::Config(format!("invalid region {:?}", config.region)))?;
-    Kms::open(store.into_store(), soft::provider_with(root), Arc::new(SystemClock), region).await.map_err(|e| match e {
+    let provider = kms_crypto::CryptoProvider { hsm, ..soft::provider_with(root) };
+    Kms::open(store.into_store(), provider, Arc::new(SystemClock), region).await.map_err(|e| match e {
         CoreError::RootKeyMismatch => {
             StartError::RootKeyMismatch { data_dir: config.data_dir.display().to_string(), key: root_name }
         }

@@ -204,3 +204,89 @@ async fn a_token_that_cannot_serve_refuses_the_start_and_changes_nothing() {
     let k = token.start(&data, token.uri("root")).expect("the right token again");
     assert_eq!(decrypt(&k.client(), &blob).await, b"still here");
 }
+
+/// `ProtectionLevel=HSM` keys: generated in the token (sensitive, never extractable), used
+/// there for every seal and open, nothing of them in the store but a reference, and gone from
+/// the token when the key is destroyed.
+#[tokio::test]
+async fn hsm_keys_live_and_die_in_the_token() {
+    let token = Token::new("kmsd-hsm-keys");
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let k = Kmsd::start_with(
+        &bin(),
+        Options {
+            data_dir: Some(data.clone()),
+            extra_args: vec!["--root-key-pkcs11".into(), token.uri("root"), "--dev-clock".into()],
+            env: token.env(),
+            ..Default::default()
+        },
+    )
+    .expect("kmsd with a token");
+    let c = k.client();
+    let made = ok(&c, "CreateKey", &[("ProtectionLevel", "HSM"), ("Description", "in the token")]).await;
+    let m = &made["KeyMetadata"];
+    assert_eq!((m["ProtectionLevel"].as_str(), m["KeySpec"].as_str()), (Some("HSM"), Some("Aliyun_AES_256")));
+    let key = m["KeyId"].as_str().unwrap().to_owned();
+    let first_version = m["PrimaryKeyVersion"].as_str().unwrap().to_owned();
+    let software = new_key(&c).await;
+
+    // Every symmetric action, with and without a context.
+    let ctx = r#"{"tenant":"t1"}"#;
+    let enc = ok(&c, "Encrypt", &[("KeyId", &key), ("Plaintext", &b64(b"hsm data")), ("EncryptionContext", ctx)]).await;
+    let blob = enc["CiphertextBlob"].as_str().unwrap().to_owned();
+    assert_eq!(&unb64(&blob)[..36], first_version.as_bytes(), "the one blob layout");
+    let dec = ok(&c, "Decrypt", &[("CiphertextBlob", &blob), ("EncryptionContext", ctx)]).await;
+    assert_eq!(unb64(dec["Plaintext"].as_str().unwrap()), b"hsm data");
+    assert_error(&call(&c, "Decrypt", &[("CiphertextBlob", &blob)]).await, 400, "InvalidParameter");
+    let bare = encrypt(&c, &key, b"no context").await;
+    assert_eq!(decrypt(&c, &bare).await, b"no context");
+    let dk = ok(&c, "GenerateDataKey", &[("KeyId", &key)]).await;
+    assert_eq!(decrypt(&c, dk["CiphertextBlob"].as_str().unwrap()).await, unb64(dk["Plaintext"].as_str().unwrap()));
+    let moved = ok(&c, "ReEncrypt", &[("CiphertextBlob", &bare), ("DestinationKeyId", &software)]).await;
+    let back = ok(
+        &c,
+        "ReEncrypt",
+        &[("CiphertextBlob", moved["CiphertextBlob"].as_str().unwrap()), ("DestinationKeyId", &key)],
+    )
+    .await;
+    assert_eq!(decrypt(&c, back["CiphertextBlob"].as_str().unwrap()).await, b"no context");
+    // Rotation makes the new version in the token too; old ciphertext still opens.
+    let second_version =
+        ok(&c, "CreateKeyVersion", &[("KeyId", &key)]).await["KeyVersion"]["KeyVersionId"].as_str().unwrap().to_owned();
+    assert_eq!(decrypt(&c, &bare).await, b"no context");
+    // ListKeys' ProtectionLevel filter.
+    let hsm_only = r#"[{"Key":"ProtectionLevel","Values":["HSM"]}]"#;
+    let listed = ok(&c, "ListKeys", &[("Filters", hsm_only)]).await;
+    assert_eq!(listed["TotalCount"], 1, "{listed}");
+    // What HSM keys cannot be here.
+    assert_error(
+        &call(&c, "CreateKey", &[("ProtectionLevel", "HSM"), ("KeySpec", "EC_P256")]).await,
+        400,
+        "UnsupportedOperation",
+    );
+    assert_error(
+        &call(&c, "CreateKey", &[("ProtectionLevel", "HSM"), ("Origin", "EXTERNAL")]).await,
+        400,
+        "UnsupportedOperation",
+    );
+
+    // The store holds references only; the token holds the keys, sensitive and never extractable.
+    for material in stored_materials(&data, &key) {
+        assert!(material.starts_with(b"pkcs11:v1:") && material.len() == 26, "{material:?}");
+    }
+    let listing = token.objects();
+    for v in [&first_version, &second_version] {
+        assert!(listing.contains(&format!("kmsd/{key}/{v}")), "{listing}");
+    }
+    assert_eq!(listing.matches("Secret Key Object").count(), 3, "the root key and two versions: {listing}");
+    assert_eq!(listing.matches("never extractable").count(), 3, "{listing}");
+
+    // Destroying the key destroys its token objects.
+    ok(&c, "ScheduleKeyDeletion", &[("KeyId", &key), ("PendingWindowInDays", "7")]).await;
+    advance(&c, 8 * 86_400).await;
+    assert_error(&call(&c, "Decrypt", &[("CiphertextBlob", &bare)]).await, 404, "Forbidden.KeyNotFound");
+    let after = token.objects();
+    assert_eq!(after.matches("Secret Key Object").count(), 1, "only the root key is left: {after}");
+    assert!(!after.contains(&key), "{after}");
+}

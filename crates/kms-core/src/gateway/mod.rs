@@ -159,7 +159,7 @@ impl Kms {
     ) -> CoreResult<InstanceSealed> {
         let label = MaterialLabel { key_id: &key.id, version_id: &version.id, spec: key.spec };
         let material = kms_crypto::WrappedMaterial(version.material.clone());
-        let sealed = self.crypto.symmetric.seal(&material, label, iv, aad, plaintext)?;
+        let sealed = self.symmetric_of(key)?.seal(&material, label, iv, aad, plaintext)?;
         self.usage.encrypted(&version.id, self.now());
         Ok(InstanceSealed {
             key_id: key.id.clone(),
@@ -229,7 +229,7 @@ impl Kms {
         let version = self.symmetric_version(key, version).await?;
         let label = MaterialLabel { key_id: &key.id, version_id: &version.id, spec: key.spec };
         let material = kms_crypto::WrappedMaterial(version.material.clone());
-        let plaintext = self.crypto.symmetric.open(&material, label, iv, aad, ciphertext_and_tag)?;
+        let plaintext = self.symmetric_of(key)?.open(&material, label, iv, aad, ciphertext_and_tag)?;
         self.usage.decrypted(&version.id, self.now());
         Ok(Decrypted { key_id: key.id.clone(), version_id: version.id, plaintext })
     }
