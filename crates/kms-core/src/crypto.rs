@@ -112,7 +112,15 @@ impl Kms {
     /// The backend holding a symmetric key's material: software (wrapped by the root key), or
     /// the PKCS#11 token for `ProtectionLevel=HSM` keys.
     pub(crate) fn symmetric_of(&self, key: &KeyRecord) -> CoreResult<&dyn kms_crypto::SymmetricKeys> {
-        match key.protection_level {
+        self.symmetric_backend(key.protection_level)
+    }
+
+    /// The backend for symmetric keys of a protection level (`Unsupported` for HSM without a token).
+    pub(crate) fn symmetric_backend(
+        &self,
+        level: kms_types::ProtectionLevel,
+    ) -> CoreResult<&dyn kms_crypto::SymmetricKeys> {
+        match level {
             kms_types::ProtectionLevel::Software => Ok(&*self.crypto.symmetric),
             kms_types::ProtectionLevel::Hsm => match &self.crypto.hsm {
                 Some(hsm) => Ok(&**hsm),

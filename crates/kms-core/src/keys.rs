@@ -1,6 +1,6 @@
 //! Creating, describing and listing keys.
 
-use kms_crypto::{MaterialLabel, SymmetricKeys as _};
+use kms_crypto::MaterialLabel;
 use kms_store::{KeyRecord, Listing, StoreError, VersionRecord, Window};
 use kms_types::{
     AliasName, KeyFilter, KeyId, KeyRef, KeySpec, KeyState, KeyUsage, KeyVersionId, Origin, ProtectionLevel,
@@ -78,8 +78,10 @@ impl Kms {
             return Err(CoreError::Unsupported("Origin"));
         }
         // HSM keys: AES keys generated in the configured PKCS#11 token, made by kmsd there.
-        let in_token = new.protection_level == ProtectionLevel::Hsm;
-        if in_token && (external || !self.crypto.hsm.as_ref().is_some_and(|h| h.supports(new.spec))) {
+        if new.protection_level == ProtectionLevel::Hsm
+            && (external
+                || !self.symmetric_backend(ProtectionLevel::Hsm).is_ok_and(|backend| backend.supports(new.spec)))
+        {
             return Err(CoreError::Unsupported("ProtectionLevel"));
         }
         // CreateKey's documented answer is the plain UnsupportedOperation (spec §5.5), where
@@ -102,11 +104,11 @@ impl Kms {
             // No material until ImportKeyMaterial brings it.
             kms_crypto::WrappedMaterial(Vec::new())
         } else if spec.is_symmetric() {
-            let backend: &dyn kms_crypto::SymmetricKeys = match &self.crypto.hsm {
-                Some(hsm) if in_token => &**hsm,
-                _ => &*self.crypto.symmetric,
-            };
-            backend.generate(MaterialLabel { key_id: &id, version_id: &version_id, spec })?
+            self.symmetric_backend(new.protection_level)?.generate(MaterialLabel {
+                key_id: &id,
+                version_id: &version_id,
+                spec,
+            })?
         } else if spec.is_hmac() {
             self.crypto.mac.generate(MaterialLabel { key_id: &id, version_id: &version_id, spec })?
         } else {

@@ -159,6 +159,23 @@ fn token_err(e: cryptoki::error::Error) -> Pkcs11Error {
     Pkcs11Error::Token(e.to_string())
 }
 
+/// Every AES key kmsd makes in a token, root or HSM key: kept in the token, sensitive, never
+/// extractable, for encrypting and decrypting only.
+fn aes_key_template(len: u64, label: Vec<u8>, id: Option<Vec<u8>>) -> Vec<Attribute> {
+    let mut template = vec![
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::Encrypt(true),
+        Attribute::Decrypt(true),
+        Attribute::ValueLen(len.into()),
+        Attribute::Label(label),
+    ];
+    template.extend(id.map(Attribute::Id));
+    template
+}
+
 /// How many unwrapped secrets are kept; past it the table starts over.
 const MAX_CACHED: usize = 100_000;
 
@@ -224,16 +241,7 @@ impl Pkcs11RootKey {
         let (key, created) = match found.as_slice() {
             [key] => (*key, false),
             [] if create => {
-                let template = [
-                    Attribute::Token(true),
-                    Attribute::Private(true),
-                    Attribute::Sensitive(true),
-                    Attribute::Extractable(false),
-                    Attribute::Encrypt(true),
-                    Attribute::Decrypt(true),
-                    Attribute::ValueLen(32.into()),
-                    Attribute::Label(label),
-                ];
+                let template = aes_key_template(32, label, None);
                 (session.generate_key(&Mechanism::AesKeyGen, &template).map_err(token_err)?, true)
             }
             [] => return Err(Pkcs11Error::KeyMissing { token: uri.token.clone(), object: uri.object.clone() }),
@@ -418,17 +426,8 @@ impl SymmetricKeys for Pkcs11Keys {
         let len = Self::key_len(label.spec).ok_or(CryptoError::Unsupported)?;
         let mut id = vec![0u8; 16];
         random_fill(&mut id)?;
-        let template = [
-            Attribute::Token(true),
-            Attribute::Private(true),
-            Attribute::Sensitive(true),
-            Attribute::Extractable(false),
-            Attribute::Encrypt(true),
-            Attribute::Decrypt(true),
-            Attribute::ValueLen(len.into()),
-            Attribute::Id(id.clone()),
-            Attribute::Label(format!("kmsd/{}/{}", label.key_id, label.version_id).into_bytes()),
-        ];
+        let name = format!("kmsd/{}/{}", label.key_id, label.version_id).into_bytes();
+        let template = aes_key_template(len, name, Some(id.clone()));
         let h =
             self.token.session()?.generate_key(&Mechanism::AesKeyGen, &template).map_err(|_| CryptoError::Backend)?;
         if let Ok(mut m) = self.handles.lock() {
