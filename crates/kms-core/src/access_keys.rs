@@ -6,6 +6,7 @@
 //! so a key created or disabled by `kmsd admin` — on any node, or with no server running —
 //! takes effect everywhere without a restart.
 
+use kms_crypto::RootKey as _;
 use std::sync::Arc;
 
 use kms_policy::Policy;
@@ -59,7 +60,7 @@ impl AccessKeyGrant {
     }
 }
 
-fn aad(id: &str) -> Vec<u8> {
+pub(crate) fn aad(id: &str) -> Vec<u8> {
     format!("kmsd/access-key/v1\0{id}").into_bytes()
 }
 

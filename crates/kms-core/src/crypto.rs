@@ -75,6 +75,9 @@ impl Kms {
             return Ok(Some(hit));
         }
         let found = self.store.get_version(id).await?;
+        if let Some(v) = &found {
+            self.know_root_key_of(&v.material).await;
+        }
         // An `EXTERNAL` key's version without material yet (or any more) gets it later.
         if let (Some(v), Ok(mut m)) =
             (found.as_ref().filter(|v| !v.material.is_empty()), self.materials.versions.lock())

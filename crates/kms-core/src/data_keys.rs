@@ -9,6 +9,7 @@
 //! to that name. Without a version id a caller gets the *first* version unless it asks for the
 //! latest (the SDK's documented default).
 
+use kms_crypto::RootKey as _;
 use kms_store::{DataKeyVersionRecord, Listing, StoreError, Window};
 use kms_types::SecretName;
 use zeroize::Zeroizing;
@@ -49,7 +50,7 @@ fn version_name(name: &str, version_id: &str) -> String {
 
 /// What the wrapped material is bound to: a version copied under another name or id does not
 /// unwrap.
-fn material_aad(name: &str, version_id: &str) -> Vec<u8> {
+pub(crate) fn material_aad(name: &str, version_id: &str) -> Vec<u8> {
     format!("kmsd/managed-data-key/v1\0{name}\0{version_id}").into_bytes()
 }
 
@@ -127,6 +128,7 @@ impl Kms {
             }
         };
         let record = record.ok_or(CoreError::DataKeyNotFound)?;
+        self.know_root_key_of(&record.material).await;
         let plaintext = self.crypto.root.unwrap(&material_aad(name, &record.version_id), &record.material)?;
         Ok(ManagedDataKey { name: name.to_owned(), version: DataKeyVersion::of(&record), plaintext })
     }

@@ -111,6 +111,9 @@ pub enum CoreError {
     /// The configured root key does not open this store's data.
     #[error("the root key does not match this data: it was created with another root key")]
     RootKeyMismatch,
+    /// A root-key rotation cannot go on; the words say why (no values, no key material).
+    #[error("root-key rotation: {0}")]
+    RootKeyRotation(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("crypto provider: {0}")]

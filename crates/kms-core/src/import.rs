@@ -8,6 +8,7 @@
 //! about pending imports is stored.
 
 use base64::Engine as _;
+use kms_crypto::RootKey as _;
 use kms_crypto::import::{material_fingerprint, open_imported, wrapping_key_pair};
 use kms_crypto::{CryptoError, MaterialLabel};
 use kms_store::{KeyRecord, StoreError};

@@ -6,6 +6,7 @@
 //! PKCS#8 private key wrapped by the root key and stored with its certificate in one meta
 //! entry (first writer wins, so concurrent first uses agree on one CA).
 
+use kms_crypto::RootKey as _;
 use kms_store::{InstanceRecord, StoreError, Window};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -16,8 +17,8 @@ use crate::service::Kms;
 pub const UNINITIALIZED: &str = "Uninitialized";
 pub const CONNECTED: &str = "Connected";
 
-const META_INSTANCE_CA: &str = "instance_ca";
-const CA_KEY_AAD: &[u8] = b"kmsd/instance-ca-key/v1";
+pub(crate) const META_INSTANCE_CA: &str = "instance_ca";
+pub(crate) const CA_KEY_AAD: &[u8] = b"kmsd/instance-ca-key/v1";
 const CA_VALIDITY_DAYS: i64 = 3650;
 const GATEWAY_CERT_DAYS: i64 = 90;
 /// The instance gateway's host name is `<instance id>` followed by this.

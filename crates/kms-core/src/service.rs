@@ -12,10 +12,10 @@ use crate::clock::Clock;
 use crate::error::{CoreError, CoreResult};
 
 const META_ACCOUNT_ID: &str = "account_id";
-const META_ROOT_CHECK: &str = "root_key_check";
+pub(crate) const META_ROOT_CHECK: &str = "root_key_check";
 /// The meta entry whose presence means "this store holds data under some root key".
 pub const ROOT_CHECK_META: &str = META_ROOT_CHECK;
-const ROOT_CHECK_AAD: &[u8] = b"kmsd/root-key-check/v1";
+pub(crate) const ROOT_CHECK_AAD: &[u8] = b"kmsd/root-key-check/v1";
 
 /// The key service of one deployment (one region, one account).
 pub struct Kms {
@@ -45,20 +45,7 @@ impl Kms {
         clock: Arc<dyn Clock>,
         region: RegionId,
     ) -> CoreResult<Self> {
-        match store.get_meta(META_ROOT_CHECK).await? {
-            Some(check) => {
-                let bytes = hex::decode(&check).map_err(|_| CoreError::RootKeyMismatch)?;
-                crypto.root.unwrap(ROOT_CHECK_AAD, &bytes).map_err(|_| CoreError::RootKeyMismatch)?;
-            }
-            None => {
-                let token = crypto.random_bytes(32)?;
-                let wrapped = crypto.root.wrap(ROOT_CHECK_AAD, &token)?;
-                let stored = store.init_meta(META_ROOT_CHECK, &hex::encode(&wrapped)).await?;
-                // Another node may have initialised the store first with its own root key.
-                let bytes = hex::decode(&stored).map_err(|_| CoreError::RootKeyMismatch)?;
-                crypto.root.unwrap(ROOT_CHECK_AAD, &bytes).map_err(|_| CoreError::RootKeyMismatch)?;
-            }
-        }
+        crate::root_keys::attach(store.as_ref(), &crypto).await?;
         let candidate = {
             let r = crypto.random_bytes(8)?;
             let n = u64::from_le_bytes(r[..8].try_into().map_err(|_| CoreError::Unsupported("random"))?);

@@ -7,6 +7,7 @@
 //! key cannot be revoked on its own before it expires: disable its parent to cut it off.
 
 use base64::Engine as _;
+use kms_crypto::RootKey as _;
 use zeroize::Zeroizing;
 
 use crate::error::{CoreError, CoreResult};

@@ -15,6 +15,7 @@ pub mod import;
 pub mod pkcs11;
 mod provider;
 pub mod public;
+mod ring;
 pub mod soft;
 mod soft_asymmetric;
 mod soft_mac;
@@ -23,5 +24,6 @@ pub use provider::{
     AsymmetricKeys, CryptoError, CryptoProvider, MacKeys, MaterialLabel, RootKey, Sealed, SymmetricKeys,
     WrappedMaterial,
 };
+pub use ring::{RootKeyId, RootKeyRing};
 pub use soft_asymmetric::{SoftAsymmetric, data_key_pair};
 pub use soft_mac::{SoftMac, hmac};

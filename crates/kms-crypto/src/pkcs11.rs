@@ -183,11 +183,59 @@ const MAX_CACHED: usize = 100_000;
 pub struct Token {
     /// Sessions are not shareable between threads; calls take turns (the caches keep them few).
     session: Mutex<Session>,
+    /// The token's label, as the URI names it.
+    label: String,
     // Declared last: the module stays loaded until the session above is closed.
     _module: Pkcs11,
 }
 
+/// The tokens this process has open, by module and token label: a module can be initialised
+/// once per process, and a root-key rotation between two keys of one token needs both.
+static OPEN_TOKENS: Mutex<Vec<(PathBuf, String, std::sync::Weak<Token>)>> = Mutex::new(Vec::new());
+
 impl Token {
+    /// The token the URI names, logged in: the one already open in this process, or newly.
+    fn open(uri: &Pkcs11Uri) -> Result<std::sync::Arc<Self>, Pkcs11Error> {
+        let mut open = OPEN_TOKENS.lock().map_err(|_| Pkcs11Error::Token("token table lock".into()))?;
+        open.retain(|(_, _, t)| t.strong_count() > 0);
+        if let Some(token) =
+            open.iter().find(|(m, t, _)| *m == uri.module_path && *t == uri.token).and_then(|(_, _, t)| t.upgrade())
+        {
+            return Ok(token);
+        }
+        if open.iter().any(|(m, _, _)| *m == uri.module_path) {
+            return Err(Pkcs11Error::Module(
+                uri.module_path.display().to_string(),
+                "already in use for another token: kmsd uses one token per module".into(),
+            ));
+        }
+        let module = Pkcs11::new(&uri.module_path)
+            .map_err(|e| Pkcs11Error::Module(uri.module_path.display().to_string(), e.to_string()))?;
+        module
+            .initialize(CInitializeArgs::OsThreads)
+            .map_err(|e| Pkcs11Error::Module(uri.module_path.display().to_string(), e.to_string()))?;
+        let mut slot = None;
+        for s in module.get_slots_with_token().map_err(token_err)? {
+            let info = module.get_token_info(s).map_err(token_err)?;
+            if info.label().trim_end() == uri.token {
+                slot = Some(s);
+                break;
+            }
+        }
+        let slot = slot.ok_or_else(|| Pkcs11Error::NoToken(uri.token.clone()))?;
+        let pin = std::fs::read_to_string(&uri.pin_file)
+            .map_err(|e| Pkcs11Error::PinFile(uri.pin_file.display().to_string(), e.to_string()))?;
+        let pin = Zeroizing::new(pin.lines().next().unwrap_or("").to_owned());
+        let session = module.open_rw_session(slot).map_err(token_err)?;
+        session
+            .login(UserType::User, Some(&AuthPin::new(pin.as_str().into())))
+            .map_err(|e| Pkcs11Error::Login(uri.token.clone(), e.to_string()))?;
+        let token =
+            std::sync::Arc::new(Token { session: Mutex::new(session), label: uri.token.clone(), _module: module });
+        open.push((uri.module_path.clone(), uri.token.clone(), std::sync::Arc::downgrade(&token)));
+        Ok(token)
+    }
+
     fn session(&self) -> Result<std::sync::MutexGuard<'_, Session>, CryptoError> {
         self.session.lock().map_err(|_| CryptoError::Backend)
     }
@@ -213,47 +261,31 @@ impl Pkcs11RootKey {
     /// Opens the token the URI names, logs in, and finds the key — or, with `create` (a store
     /// with no data yet), generates it inside the token: AES-256, sensitive, never extractable.
     pub fn open(uri: &Pkcs11Uri, create: bool) -> Result<Opened, Pkcs11Error> {
-        let module = Pkcs11::new(&uri.module_path)
-            .map_err(|e| Pkcs11Error::Module(uri.module_path.display().to_string(), e.to_string()))?;
-        module
-            .initialize(CInitializeArgs::OsThreads)
-            .map_err(|e| Pkcs11Error::Module(uri.module_path.display().to_string(), e.to_string()))?;
-        let mut slot = None;
-        for s in module.get_slots_with_token().map_err(token_err)? {
-            let info = module.get_token_info(s).map_err(token_err)?;
-            if info.label().trim_end() == uri.token {
-                slot = Some(s);
-                break;
-            }
-        }
-        let slot = slot.ok_or_else(|| Pkcs11Error::NoToken(uri.token.clone()))?;
-        let pin = std::fs::read_to_string(&uri.pin_file)
-            .map_err(|e| Pkcs11Error::PinFile(uri.pin_file.display().to_string(), e.to_string()))?;
-        let pin = Zeroizing::new(pin.lines().next().unwrap_or("").to_owned());
-        let session = module.open_rw_session(slot).map_err(token_err)?;
-        session
-            .login(UserType::User, Some(&AuthPin::new(pin.as_str().into())))
-            .map_err(|e| Pkcs11Error::Login(uri.token.clone(), e.to_string()))?;
+        let token = Token::open(uri)?;
         let label = uri.object.as_bytes().to_vec();
-        let found = session
-            .find_objects(&[Attribute::Class(ObjectClass::SECRET_KEY), Attribute::Label(label.clone())])
-            .map_err(token_err)?;
-        let (key, created) = match found.as_slice() {
-            [key] => (*key, false),
-            [] if create => {
-                let template = aes_key_template(32, label, None);
-                (session.generate_key(&Mechanism::AesKeyGen, &template).map_err(token_err)?, true)
-            }
-            [] => return Err(Pkcs11Error::KeyMissing { token: uri.token.clone(), object: uri.object.clone() }),
-            many => {
-                return Err(Pkcs11Error::Ambiguous {
-                    token: uri.token.clone(),
-                    object: uri.object.clone(),
-                    count: many.len(),
-                });
+        let (key, created) = {
+            let session = token.session().map_err(|_| Pkcs11Error::Token("session lock".into()))?;
+            let found = session
+                .find_objects(&[Attribute::Class(ObjectClass::SECRET_KEY), Attribute::Label(label.clone())])
+                .map_err(token_err)?;
+            match found.as_slice() {
+                [key] => (*key, false),
+                [] if create => {
+                    let template = aes_key_template(32, label, None);
+                    (session.generate_key(&Mechanism::AesKeyGen, &template).map_err(token_err)?, true)
+                }
+                [] => {
+                    return Err(Pkcs11Error::KeyMissing { token: uri.token.clone(), object: uri.object.clone() });
+                }
+                many => {
+                    return Err(Pkcs11Error::Ambiguous {
+                        token: uri.token.clone(),
+                        object: uri.object.clone(),
+                        count: many.len(),
+                    });
+                }
             }
         };
-        let token = std::sync::Arc::new(Token { session: Mutex::new(session), _module: module });
         let root = Self { token, key, cache: Mutex::default(), label: uri.object.clone() };
         root.check_suitable()?;
         Ok(Opened { root, created })
@@ -368,6 +400,11 @@ pub struct Pkcs11Keys {
 }
 
 impl Pkcs11Keys {
+    /// The label of the token the keys live in.
+    pub fn token_label(&self) -> &str {
+        &self.token.label
+    }
+
     fn key_len(spec: KeySpec) -> Option<u64> {
         match spec {
             KeySpec::Aes256 => Some(32),

@@ -137,7 +137,8 @@ pub trait MacKeys: Send + Sync {
 /// One configured backend: the parts the key service uses.
 #[derive(Clone)]
 pub struct CryptoProvider {
-    pub root: Arc<dyn RootKey>,
+    /// Every root key held; wraps with the current one (several during a root-key rotation).
+    pub root: Arc<crate::RootKeyRing>,
     pub symmetric: Arc<dyn SymmetricKeys>,
     pub asymmetric: Arc<dyn AsymmetricKeys>,
     pub mac: Arc<dyn MacKeys>,

@@ -115,6 +115,12 @@ impl SoftRootKey {
 
     /// Reads a root key file.
     pub fn load(path: &Path) -> Result<Self, KeyFileError> {
+        Ok(Self::from_bytes(&*Self::read_secret(path)?))
+    }
+
+    /// A root key file's 32 bytes: for a root-key rotation, which hands them to the other
+    /// nodes wrapped by the key being replaced.
+    pub fn read_secret(path: &Path) -> Result<Zeroizing<[u8; 32]>, KeyFileError> {
         let display = path.display().to_string();
         let text = Zeroizing::new(
             fs::read_to_string(path).map_err(|source| KeyFileError::Io { path: display.clone(), source })?,
@@ -124,8 +130,8 @@ impl SoftRootKey {
                 .decode(text.trim())
                 .map_err(|_| KeyFileError::Malformed { path: display.clone() })?,
         );
-        let arr: &[u8; 32] = bytes.as_slice().try_into().map_err(|_| KeyFileError::Malformed { path: display })?;
-        Ok(Self::from_bytes(arr))
+        let arr: [u8; 32] = bytes.as_slice().try_into().map_err(|_| KeyFileError::Malformed { path: display })?;
+        Ok(Zeroizing::new(arr))
     }
 
     /// Creates a new root key file (mode 0600; fails if the file exists) and syncs it and its
@@ -313,6 +319,7 @@ pub fn provider(root: SoftRootKey) -> CryptoProvider {
 /// The software provider with the root key somewhere else (a PKCS#11 token): key material is
 /// still used in software, wrapped by that root key.
 pub fn provider_with(root: Arc<dyn RootKey>) -> CryptoProvider {
+    let root = Arc::new(crate::RootKeyRing::new(root));
     CryptoProvider {
         symmetric: Arc::new(SoftSymmetric::new(root.clone())),
         asymmetric: Arc::new(crate::SoftAsymmetric::new(root.clone())),

@@ -186,6 +186,38 @@ pub enum Admin {
     /// uses every key version once; `backup verify` alone checks the store the flags name (a
     /// PostgreSQL database restored from pg_dump, for instance).
     Backup(BackupArgs),
+    /// The root key: `rotate` moves everything it wraps under another key while kmsd serves
+    /// (resumable: run it again after any interruption); `status` says which key wraps what.
+    #[command(subcommand, name = "root-key")]
+    RootKey(RootKeyCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum RootKeyCommand {
+    /// Re-wraps every record under a new root key: a file (made if it does not exist) or a key
+    /// in a PKCS#11 token (made if absent). Running nodes switch to it within a second; restart
+    /// them with the new key once this prints `finished`.
+    Rotate {
+        /// The new root key file (mode 0600; created, or an existing key file).
+        #[arg(long, conflicts_with = "to_pkcs11", required_unless_present = "to_pkcs11")]
+        to_file: Option<PathBuf>,
+        /// The new root key in a PKCS#11 token (RFC 7512 URI with pin-source=file:…).
+        #[arg(long)]
+        to_pkcs11: Option<String>,
+        /// Records per batch (each batch is re-wrapped, then the next read).
+        #[arg(long, default_value_t = 100)]
+        batch: u32,
+        /// A pause between batches, in milliseconds, to keep the load on a busy store low.
+        #[arg(long, default_value_t = 0)]
+        pause_ms: u64,
+        /// How long to wait, after announcing the new key, for every node to load it before
+        /// records are re-wrapped (nodes look every half second).
+        #[arg(long, default_value_t = 3)]
+        settle_secs: u64,
+    },
+    /// Which root key is current, the rotation in progress, and which key wrapped how many
+    /// records of each table.
+    Status,
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -91,7 +91,10 @@ pub fn to_api(e: CoreError, request_id: &str) -> ApiError {
             tracing::error!(request_id, %detail, "store unavailable");
             Code::ServiceUnavailableTemporary.into()
         }
-        e @ (CoreError::RootKeyMismatch | CoreError::Crypto(_) | CoreError::Store(_)) => {
+        e @ (CoreError::RootKeyMismatch
+        | CoreError::RootKeyRotation(_)
+        | CoreError::Crypto(_)
+        | CoreError::Store(_)) => {
             tracing::error!(request_id, error = %e, "internal failure");
             ApiError::internal()
         }

@@ -226,12 +226,17 @@ async fn flush_usage(state: &State) {
     }
 }
 
-/// Keeps the access keys in step with the store, forever.
+/// Keeps the root keys (a rotation started elsewhere) and the access keys in step with the
+/// store, forever.
 async fn refresh_access_keys(state: Arc<State>) {
     let mut tick = tokio::time::interval(credentials::ACCESS_KEY_REFRESH);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        // First: access keys a rotation re-wrapped open only with its new key.
+        if let Err(e) = state.kms.refresh_root_keys().await {
+            tracing::error!(error = %e, "cannot load the new root key of the rotation in progress");
+        }
         match state.access_keys.refresh(&state.kms).await {
             Ok(true) => tracing::info!("access keys reloaded from the store"),
             Ok(false) => {}

@@ -466,7 +466,10 @@ async fn signatures_made_by_openssl_verify() {
     use kms_crypto::{MaterialLabel, RootKey as _};
     let k = start();
     let c = k.client();
-    let root = kms_crypto::soft::SoftRootKey::load(&k.data_dir.join("root.key")).unwrap();
+    // Records name the root key that wrapped them; the ring reads that name.
+    let root = kms_crypto::RootKeyRing::new(std::sync::Arc::new(
+        kms_crypto::soft::SoftRootKey::load(&k.data_dir.join("root.key")).unwrap(),
+    ));
     let tmp = tempfile::tempdir().unwrap();
     for (spec, algorithms) in SIGNING {
         let (key, version) = key_of(&c, spec, "SIGN/VERIFY").await;

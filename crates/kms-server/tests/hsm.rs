@@ -93,6 +93,26 @@ impl Token {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// `kmsd admin <args>` on `data`'s store with the token's environment: (success, stdout, stderr).
+    fn admin(&self, data: &Path, args: &[&str]) -> (bool, String, String) {
+        let out = self
+            .command(bin().to_str().unwrap())
+            .arg("admin")
+            .args(args)
+            .arg("--data-dir")
+            .arg(data)
+            .args(
+                std::fs::read_to_string(data.with_extension("pgurl"))
+                    .map(|u| vec!["--store".to_owned(), u])
+                    .unwrap_or_default(),
+            )
+            .env_remove("KMSD_STORE")
+            .env_remove("KMSD_DATA_DIR")
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    }
+
     fn start(&self, data_dir: &Path, uri: String) -> Result<Kmsd, (Option<i32>, String)> {
         Kmsd::start_with(
             &bin(),
@@ -139,21 +159,8 @@ async fn the_root_key_lives_in_the_token_and_no_file_is_made() {
     assert_eq!(decrypt(&c, &blob).await, b"sealed under the token");
     assert_eq!(ok(&c, "GetSecretValue", &[("SecretName", "db")]).await["SecretData"], "s3cret");
     // The admin commands reach the same root key.
-    let out = token
-        .command(bin().to_str().unwrap())
-        .args(["admin", "access-key", "list", "--data-dir"])
-        .arg(&data)
-        .args(["--root-key-pkcs11", &token.uri("root")])
-        .args(
-            std::fs::read_to_string(data.with_extension("pgurl"))
-                .map(|u| vec!["--store".to_owned(), u])
-                .unwrap_or_default(),
-        )
-        .env_remove("KMSD_STORE")
-        .env_remove("KMSD_DATA_DIR")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "admin: {}", String::from_utf8_lossy(&out.stderr));
+    let (listed, _, err) = token.admin(&data, &["access-key", "list", "--root-key-pkcs11", &token.uri("root")]);
+    assert!(listed, "admin: {err}");
     drop(k);
     // Without the token, the data dir holds no root key file: refused.
     let (_, err) = Kmsd::start_with(&bin(), Options { data_dir: Some(data.clone()), ..Default::default() })
@@ -289,4 +296,87 @@ async fn hsm_keys_live_and_die_in_the_token() {
     let after = token.objects();
     assert_eq!(after.matches("Secret Key Object").count(), 1, "only the root key is left: {after}");
     assert!(!after.contains(&key), "{after}");
+}
+
+/// `kmsd admin root-key rotate` for `data` with the token's environment: (success, stdout, stderr).
+fn rotate(token: &Token, data: &Path, root: &[&str], to: &[&str]) -> (bool, String, String) {
+    let args: Vec<&str> = ["root-key", "rotate", "--settle-secs", "1"].iter().chain(root).chain(to).copied().collect();
+    token.admin(data, &args)
+}
+
+#[tokio::test]
+async fn the_root_key_moves_from_a_file_into_the_token_and_back_while_kmsd_serves() {
+    let token = Token::new("kmsd-rotation");
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let start = |root: Vec<String>| {
+        Kmsd::start_with(
+            &bin(),
+            Options { data_dir: Some(data.clone()), extra_args: root, env: token.env(), ..Default::default() },
+        )
+    };
+    // A file root key first; the node keeps running through the move into the token.
+    let k = start(vec![]).expect("kmsd with a root key file");
+    let c = k.client();
+    let key = new_key(&c).await;
+    let blob = encrypt(&c, &key, b"from file to token").await;
+    ok(&c, "CreateSecret", &[("SecretName", "moved"), ("SecretData", "v-1"), ("VersionId", "v1")]).await;
+    let file = data.join("root.key");
+    let (moved, out, err) = rotate(&token, &data, &[], &["--to-pkcs11", &token.uri("rotated-a")]);
+    assert!(moved && out.contains("finished"), "{out}{err}");
+    assert!(token.objects().contains("label:      rotated-a"), "the new root key was made in the token");
+    // The running node (which had only a file) serves what the rotation re-wrapped.
+    assert_eq!(decrypt(&c, &blob).await, b"from file to token");
+    let during = encrypt(&c, &key, b"written after the move").await;
+    drop(k);
+    // The file is no longer needed, nor accepted.
+    let (_, err) = start(vec!["--root-key-file".into(), file.display().to_string()]).err().expect("retired key");
+    assert!(err.contains("does not match"), "{err}");
+    std::fs::remove_file(&file).unwrap();
+    let k = start(vec!["--root-key-pkcs11".into(), token.uri("rotated-a")]).expect("kmsd on the token key");
+    let c = k.client();
+    assert_eq!(decrypt(&c, &blob).await, b"from file to token");
+    assert_eq!(decrypt(&c, &during).await, b"written after the move");
+    assert_eq!(ok(&c, "GetSecretValue", &[("SecretName", "moved")]).await["SecretData"], "v-1");
+
+    // And back out of the token into a new file.
+    let back = tmp.path().join("back.key");
+    let (moved, out, err) =
+        rotate(&token, &data, &["--root-key-pkcs11", &token.uri("rotated-a")], &["--to-file", back.to_str().unwrap()]);
+    assert!(moved && out.contains("finished"), "{out}{err}");
+    assert_eq!(decrypt(&c, &blob).await, b"from file to token");
+    drop(k);
+    let k = start(vec!["--root-key-file".into(), back.display().to_string()]).expect("kmsd on the new file");
+    let c = k.client();
+    assert_eq!(decrypt(&c, &blob).await, b"from file to token");
+    assert_eq!(decrypt(&c, &during).await, b"written after the move");
+    drop(k);
+
+    // Into the token once more, now with an HSM key there: it may move only within the token.
+    let (moved, _, err) =
+        rotate(&token, &data, &["--root-key-file", back.to_str().unwrap()], &["--to-pkcs11", &token.uri("rotated-b")]);
+    assert!(moved, "{err}");
+    let k = start(vec!["--root-key-pkcs11".into(), token.uri("rotated-b")]).expect("kmsd on the second token key");
+    let c = k.client();
+    let made = ok(&c, "CreateKey", &[("ProtectionLevel", "HSM")]).await;
+    let hsm_key = made["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    let hsm_blob = encrypt(&c, &hsm_key, b"in the token").await;
+    let away = tmp.path().join("away.key");
+    let (refused, _, err) =
+        rotate(&token, &data, &["--root-key-pkcs11", &token.uri("rotated-b")], &["--to-file", away.to_str().unwrap()]);
+    assert!(!refused && err.contains("ProtectionLevel=HSM"), "{err}");
+    assert!(!away.exists(), "a refused rotation made a key file");
+    let (moved, out, err) = rotate(
+        &token,
+        &data,
+        &["--root-key-pkcs11", &token.uri("rotated-b")],
+        &["--to-pkcs11", &token.uri("rotated-c")],
+    );
+    assert!(moved && out.contains("finished"), "{out}{err}");
+    assert_eq!(decrypt(&c, &hsm_blob).await, b"in the token");
+    drop(k);
+    let k = start(vec!["--root-key-pkcs11".into(), token.uri("rotated-c")]).expect("kmsd on the third token key");
+    let c = k.client();
+    assert_eq!(decrypt(&c, &hsm_blob).await, b"in the token");
+    assert_eq!(decrypt(&c, &blob).await, b"from file to token");
 }

@@ -179,6 +179,7 @@ async fn hmac_material_is_stored_wrapped() {
     let key = hmac_key(&c, "HMAC_SHA_512").await;
     let materials = stored_materials(&k.data_dir, &key);
     assert_eq!(materials.len(), 1);
-    // 64 bytes of secret, sealed: IV and tag around it, never the bare 64 bytes.
-    assert_eq!(materials[0].len(), 12 + 64 + 16);
+    // 64 bytes of secret, sealed: the root key's name (4-byte mark, 8-byte id), then IV and
+    // tag around it, never the bare 64 bytes.
+    assert_eq!(materials[0].len(), 4 + 8 + 12 + 64 + 16);
 }

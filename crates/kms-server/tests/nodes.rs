@@ -175,3 +175,49 @@ async fn application_access_is_shared_by_the_nodes() {
         "Forbidden.ResourceNotFound",
     );
 }
+
+/// A root-key rotation across nodes: what a node that already wraps with the new key writes,
+/// a node that has not looked at the store yet reads at once (it looks when a record names a
+/// key it lacks); both finish on the new key.
+#[tokio::test]
+async fn a_root_key_rotation_is_seen_by_every_node_at_once() {
+    if kms_testkit::engine() != "postgres" {
+        eprintln!("several nodes need the PostgreSQL engine: run with KMSD_TEST_STORE=postgres");
+        return;
+    }
+    let a = start();
+    let b = join(&a);
+    let (ca, cb) = (a.client(), b.client());
+    let before = new_key(&ca).await;
+    let blob = ok(&ca, "Encrypt", &[("KeyId", &before), ("Plaintext", "YmVmb3Jl")]).await;
+    let to = a.data_dir.with_extension("next.key");
+    let mut rotate = std::process::Command::new(bin())
+        .args(["admin", "root-key", "rotate", "--settle-secs", "2", "--to-file", to.to_str().unwrap(), "--data-dir"])
+        .arg(&a.data_dir)
+        .arg("--store")
+        .arg(std::fs::read_to_string(a.data_dir.with_extension("pgurl")).unwrap())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Keys made on either node while the nodes learn of the rotation one after the other,
+    // each used on the other node immediately.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let mut rounds = 0;
+    while std::time::Instant::now() < until {
+        for (maker, user) in [(&ca, &cb), (&cb, &ca)] {
+            let key = new_key(maker).await;
+            let enc = ok(user, "Encrypt", &[("KeyId", &key), ("Plaintext", "eA==")]).await;
+            ok(maker, "Decrypt", &[("CiphertextBlob", enc["CiphertextBlob"].as_str().unwrap())]).await;
+            rounds += 1;
+        }
+    }
+    assert!(rounds > 10, "{rounds}");
+    let status = rotate.wait().unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut rotate.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(status.success() && out.contains("finished"), "{out}");
+    for c in [&ca, &cb] {
+        let dec = ok(c, "Decrypt", &[("CiphertextBlob", blob["CiphertextBlob"].as_str().unwrap())]).await;
+        assert_eq!(dec["Plaintext"], "YmVmb3Jl");
+    }
+}

@@ -337,6 +337,28 @@ impl<S: Store> Store for Cached<S> {
     }
 }
 
+/// What a root-key rotation reads and replaces is never cached (versions and access keys
+/// are read through, meta is not cached).
+#[async_trait]
+impl<S: Store> crate::RewrapStore for Cached<S> {
+    async fn wrapped_rows(
+        &self,
+        table: crate::WrappedTable,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::WrappedRow>> {
+        self.inner.wrapped_rows(table, after, limit).await
+    }
+
+    async fn replace_wrapped(&self, row: &crate::WrappedRow, new: &[u8]) -> StoreResult<bool> {
+        self.inner.replace_wrapped(row, new).await
+    }
+
+    async fn replace_meta(&self, name: &str, old: Option<&str>, new: Option<&str>) -> StoreResult<bool> {
+        self.inner.replace_meta(name, old, new).await
+    }
+}
+
 #[cfg(all(test, feature = "sqlite"))]
 mod tests {
     use kms_types::KeyState;

@@ -46,6 +46,7 @@ pub(crate) fn key(created_at: i64, state: KeyState) -> (KeyRecord, VersionRecord
 
 mod access;
 mod data_keys;
+mod rewrap;
 
 const ALL: Window = Window { offset: 0, limit: 100 };
 
@@ -74,6 +75,7 @@ pub async fn run(store: &dyn Store) {
     instances(store).await;
     access::run(store).await;
     data_keys::run(store).await;
+    rewrap::run(store).await;
 }
 
 /// The kept counts against a real count of the keys table (a listing per state).

@@ -15,6 +15,7 @@ mod data_keys;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod records;
+mod rewrap;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod timed;
@@ -25,6 +26,7 @@ pub use records::{
     AccessKeyRecord, AliasRecord, InstanceRecord, KeyRecord, SecretRecord, SecretVersionRecord, VersionChange,
     VersionRecord, VersionUsage,
 };
+pub use rewrap::{RewrapStore, WrappedRow, WrappedTable};
 
 use async_trait::async_trait;
 use kms_types::{AliasName, KeyFilter, KeyId, KeyState, KeyVersionId, ResourceType, SecretName, SecretVersionId, Tag};
@@ -87,7 +89,7 @@ pub struct Window {
 }
 
 #[async_trait]
-pub trait Store: AccessStore + DataKeyStore + Send + Sync + 'static {
+pub trait Store: AccessStore + DataKeyStore + RewrapStore + Send + Sync + 'static {
     /// Whether the engine answers at all: the cheapest round trip it has (readiness checks).
     async fn ping(&self) -> StoreResult<()>;
 

@@ -388,3 +388,24 @@ impl<S: Store> crate::DataKeyStore for Timed<S> {
         self.run(self.inner.list_data_key_versions(name, window)).await
     }
 }
+
+/// A rotation's reads and replacements under the same limit.
+#[async_trait]
+impl<S: Store> crate::RewrapStore for Timed<S> {
+    async fn wrapped_rows(
+        &self,
+        table: crate::WrappedTable,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::WrappedRow>> {
+        self.run(self.inner.wrapped_rows(table, after, limit)).await
+    }
+
+    async fn replace_wrapped(&self, row: &crate::WrappedRow, new: &[u8]) -> StoreResult<bool> {
+        self.run(self.inner.replace_wrapped(row, new)).await
+    }
+
+    async fn replace_meta(&self, name: &str, old: Option<&str>, new: Option<&str>) -> StoreResult<bool> {
+        self.run(self.inner.replace_meta(name, old, new)).await
+    }
+}

@@ -15,6 +15,7 @@ mod data_keys;
 #[cfg(test)]
 mod fault_tests;
 mod instances;
+mod rewrap;
 mod rows;
 mod schema;
 mod secrets;

@@ -12,6 +12,7 @@ mod access;
 mod backup;
 mod data_keys;
 mod instances;
+mod rewrap;
 mod rows;
 mod schema;
 mod secrets;

@@ -9,10 +9,15 @@ use crate::Config;
 use crate::config::{AccessKeyCommand, Admin, BackupArgs, BackupCommand, DataKeyCommand, InstanceCommand};
 use crate::startup::{StartError, open_existing};
 
+mod root_key;
+
 /// Runs one admin command; what it prints on success goes to stdout.
 pub async fn run(config: &Config, command: &Admin) -> Result<String, StartError> {
     if let Admin::Backup(args) = command {
         return backup(config, args).await;
+    }
+    if let Admin::RootKey(command) = command {
+        return root_key::run(config, command).await;
     }
     let kms = open_existing(config).await?;
     let fail = |id: &str, e: CoreError| match e {
@@ -116,6 +121,7 @@ pub async fn run(config: &Config, command: &Admin) -> Result<String, StartError>
         }
         // Taken before the store is opened (above); here for completeness.
         Admin::Backup(args) => backup(config, args).await,
+        Admin::RootKey(command) => root_key::run(config, command).await,
         Admin::Datakey(DataKeyCommand::Create { name }) => {
             let v = kms.create_managed_data_key_version(name).await.map_err(|e| match e {
                 CoreError::InvalidParameter(_) => {
