@@ -41,6 +41,7 @@ struct OwnedLabel {
     key_id: KeyId,
     version_id: KeyVersionId,
     spec: kms_types::KeySpec,
+    level: kms_types::ProtectionLevel,
     material: WrappedMaterial,
 }
 
@@ -50,6 +51,7 @@ impl OwnedLabel {
             key_id: key.id.clone(),
             version_id: version.id.clone(),
             spec: key.spec,
+            level: key.protection_level,
             material: WrappedMaterial(version.material.clone()),
         }
     }
@@ -111,7 +113,9 @@ impl Kms {
             return Ok(hit);
         }
         let owned = OwnedLabel::of(key, version);
-        let der = Arc::new(self.off_thread(move |c| c.asymmetric.public_key(&owned.material, owned.label())).await?);
+        let der = Arc::new(
+            self.off_thread(move |c| c.asymmetric_for(owned.level)?.public_key(&owned.material, owned.label())).await?,
+        );
         if let Ok(mut m) = self.public_keys.keys.lock() {
             if m.len() >= MAX_CACHED_PUBLIC_KEYS {
                 m.clear();
@@ -141,8 +145,11 @@ impl Kms {
             return Err(CoreError::InvalidParameter("Digest"));
         }
         let owned = OwnedLabel::of(&key, &version);
-        let signature =
-            self.off_thread(move |c| c.asymmetric.sign(&owned.material, owned.label(), algorithm, &digest)).await?;
+        let signature = self
+            .off_thread(move |c| {
+                c.asymmetric_for(owned.level)?.sign(&owned.material, owned.label(), algorithm, &digest)
+            })
+            .await?;
         Ok(Asymmetric { key_id: key.id, version_id: version.id, value: signature })
     }
 
@@ -194,8 +201,15 @@ impl Kms {
         let (key, version) = self.for_algorithm(r, version, algorithm).await?;
         let owned = OwnedLabel::of(&key, &version);
         let plaintext = self
-            .off_thread(move |c| c.asymmetric.decrypt(&owned.material, owned.label(), algorithm, &ciphertext))
-            .await?;
+            .off_thread(move |c| {
+                c.asymmetric_for(owned.level)?.decrypt(&owned.material, owned.label(), algorithm, &ciphertext)
+            })
+            .await
+            .map_err(|e| match e {
+                // The key's backend (an HSM) lacks this algorithm.
+                CoreError::Crypto(CryptoError::Unsupported) => CoreError::Unsupported("Algorithm"),
+                other => other,
+            })?;
         Ok(Asymmetric { key_id: key.id, version_id: version.id, value: plaintext })
     }
 }

@@ -77,11 +77,13 @@ impl Kms {
         if external && !new.spec.is_symmetric() {
             return Err(CoreError::Unsupported("Origin"));
         }
-        // HSM keys: AES keys generated in the configured PKCS#11 token, made by kmsd there.
-        if new.protection_level == ProtectionLevel::Hsm
-            && (external
-                || !self.symmetric_backend(ProtectionLevel::Hsm).is_ok_and(|backend| backend.supports(new.spec)))
-        {
+        // HSM keys: AES keys and RSA/ECDSA key pairs generated in the configured PKCS#11 token.
+        let in_token = if new.spec.is_symmetric() {
+            self.symmetric_backend(ProtectionLevel::Hsm).is_ok_and(|backend| backend.supports(new.spec))
+        } else {
+            self.crypto.asymmetric_for(ProtectionLevel::Hsm).is_ok_and(|backend| backend.supports(new.spec))
+        };
+        if new.protection_level == ProtectionLevel::Hsm && (external || !in_token) {
             return Err(CoreError::Unsupported("ProtectionLevel"));
         }
         // CreateKey's documented answer is the plain UnsupportedOperation (spec §5.5), where
@@ -113,8 +115,11 @@ impl Kms {
             self.crypto.mac.generate(MaterialLabel { key_id: &id, version_id: &version_id, spec })?
         } else {
             // RSA key generation takes tens to hundreds of milliseconds: not on a request worker.
-            let (k, v) = (id.clone(), version_id.clone());
-            self.off_thread(move |c| c.asymmetric.generate(MaterialLabel { key_id: &k, version_id: &v, spec })).await?
+            let (k, v, level) = (id.clone(), version_id.clone(), new.protection_level);
+            self.off_thread(move |c| {
+                c.asymmetric_for(level)?.generate(MaterialLabel { key_id: &k, version_id: &v, spec })
+            })
+            .await?
         };
         let now = self.now();
         let key = KeyRecord {

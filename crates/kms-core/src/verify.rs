@@ -58,7 +58,10 @@ impl Kms {
                         } else if key.spec.is_hmac() {
                             self.crypto.mac.mac(&material, label, CANARY).map(|m| !m.is_empty())
                         } else {
-                            self.crypto.asymmetric.public_key(&material, label).map(|p| !p.is_empty())
+                            self.crypto
+                                .asymmetric_for(key.protection_level)
+                                .and_then(|backend| backend.public_key(&material, label))
+                                .map(|p| !p.is_empty())
                         };
                         match used {
                             Ok(true) => report.versions += 1,

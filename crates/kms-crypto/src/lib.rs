@@ -13,6 +13,7 @@ pub mod blob;
 pub mod client_key;
 pub mod import;
 pub mod pkcs11;
+mod pkcs11_asymmetric;
 mod provider;
 pub mod public;
 mod ring;

@@ -236,7 +236,7 @@ impl Token {
         Ok(token)
     }
 
-    fn session(&self) -> Result<std::sync::MutexGuard<'_, Session>, CryptoError> {
+    pub(crate) fn session(&self) -> Result<std::sync::MutexGuard<'_, Session>, CryptoError> {
         self.session.lock().map_err(|_| CryptoError::Backend)
     }
 }
@@ -385,7 +385,7 @@ impl RootKey for Pkcs11RootKey {
 
 /// What an HSM key's stored "material" is: this prefix and the token object's `CKA_ID`. No key
 /// bytes, wrapped or not, ever leave the token.
-const HSM_REF: &[u8] = b"pkcs11:v1:";
+pub(crate) const HSM_REF: &[u8] = b"pkcs11:v1:";
 /// SoftHSM2 aborts on AES-GCM with an empty AAD (SoftHSMv2#605), and callers may send none: the
 /// token always sees this label before the caller's AAD. HSM keys' ciphertexts never open
 /// outside kmsd (the key cannot leave the token), so the difference is invisible.
@@ -394,9 +394,9 @@ const HSM_AAD: &[u8] = b"kmsd/hsm-key/v1\0";
 /// `ProtectionLevel=HSM` keys: AES keys generated in the token, sensitive and never
 /// extractable; every seal and open is the token's AES-GCM.
 pub struct Pkcs11Keys {
-    token: std::sync::Arc<Token>,
-    /// Object handles by `CKA_ID`, found once per process.
-    handles: Mutex<HashMap<Vec<u8>, ObjectHandle>>,
+    pub(crate) token: std::sync::Arc<Token>,
+    /// Object handles by class and `CKA_ID`, found once per process.
+    handles: Mutex<HashMap<(u8, Vec<u8>), ObjectHandle>>,
 }
 
 impl Pkcs11Keys {
@@ -415,20 +415,40 @@ impl Pkcs11Keys {
     }
 
     fn handle(&self, material: &WrappedMaterial) -> Result<ObjectHandle, CryptoError> {
+        self.object(material, ObjectClass::SECRET_KEY)
+    }
+
+    /// The token object of `class` a version's material names, found once per process.
+    pub(crate) fn object(&self, material: &WrappedMaterial, class: ObjectClass) -> Result<ObjectHandle, CryptoError> {
         let id = material.0.strip_prefix(HSM_REF).ok_or(CryptoError::Unsupported)?;
-        if let Some(h) = self.handles.lock().ok().and_then(|m| m.get(id).copied()) {
+        let tag = match class {
+            ObjectClass::SECRET_KEY => 0u8,
+            ObjectClass::PRIVATE_KEY => 1,
+            _ => 2,
+        };
+        let cache_key = (tag, id.to_vec());
+        if let Some(h) = self.handles.lock().ok().and_then(|m| m.get(&cache_key).copied()) {
             return Ok(h);
         }
         let found = self
             .token
             .session()?
-            .find_objects(&[Attribute::Class(ObjectClass::SECRET_KEY), Attribute::Id(id.to_vec())])
+            .find_objects(&[Attribute::Class(class), Attribute::Id(id.to_vec())])
             .map_err(|_| CryptoError::Backend)?;
         let [h] = found.as_slice() else { return Err(CryptoError::AuthenticationFailed) };
         if let Ok(mut m) = self.handles.lock() {
-            m.insert(id.to_vec(), *h);
+            m.insert(cache_key, *h);
         }
         Ok(*h)
+    }
+
+    /// A fresh `CKA_ID` for a new version's token objects, and the material that names it.
+    pub(crate) fn new_id() -> Result<(Vec<u8>, WrappedMaterial), CryptoError> {
+        let mut id = vec![0u8; 16];
+        random_fill(&mut id)?;
+        let mut material = HSM_REF.to_vec();
+        material.extend_from_slice(&id);
+        Ok((id, WrappedMaterial(material)))
     }
 
     fn gcm(
@@ -443,12 +463,20 @@ impl Pkcs11Keys {
         f(&Mechanism::AesGcm(params))
     }
 
-    /// Removes a version's key from the token (the key's deletion window ended).
+    /// Removes a version's objects from the token (the key's deletion window ended): its
+    /// secret key, or its private and public keys.
     pub fn destroy(&self, material: &WrappedMaterial) -> Result<(), CryptoError> {
-        let h = self.handle(material)?;
-        self.token.session()?.destroy_object(h).map_err(|_| CryptoError::Backend)?;
-        if let (Some(id), Ok(mut m)) = (material.0.strip_prefix(HSM_REF), self.handles.lock()) {
-            m.remove(id);
+        let id = material.0.strip_prefix(HSM_REF).ok_or(CryptoError::Unsupported)?;
+        let session = self.token.session()?;
+        let found = session.find_objects(&[Attribute::Id(id.to_vec())]).map_err(|_| CryptoError::Backend)?;
+        if found.is_empty() {
+            return Err(CryptoError::AuthenticationFailed);
+        }
+        for h in found {
+            session.destroy_object(h).map_err(|_| CryptoError::Backend)?;
+        }
+        if let Ok(mut m) = self.handles.lock() {
+            m.retain(|(_, k), _| k != id);
         }
         Ok(())
     }
@@ -461,18 +489,15 @@ impl SymmetricKeys for Pkcs11Keys {
 
     fn generate(&self, label: MaterialLabel<'_>) -> Result<WrappedMaterial, CryptoError> {
         let len = Self::key_len(label.spec).ok_or(CryptoError::Unsupported)?;
-        let mut id = vec![0u8; 16];
-        random_fill(&mut id)?;
+        let (id, material) = Self::new_id()?;
         let name = format!("kmsd/{}/{}", label.key_id, label.version_id).into_bytes();
         let template = aes_key_template(len, name, Some(id.clone()));
         let h =
             self.token.session()?.generate_key(&Mechanism::AesKeyGen, &template).map_err(|_| CryptoError::Backend)?;
         if let Ok(mut m) = self.handles.lock() {
-            m.insert(id.clone(), h);
+            m.insert((0, id), h);
         }
-        let mut material = HSM_REF.to_vec();
-        material.extend_from_slice(&id);
-        Ok(WrappedMaterial(material))
+        Ok(material)
     }
 
     /// Material from outside cannot become an HSM key here (no import into the token).

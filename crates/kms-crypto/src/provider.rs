@@ -150,6 +150,18 @@ pub struct CryptoProvider {
 }
 
 impl CryptoProvider {
+    /// The backend holding asymmetric keys of a protection level: software (private keys
+    /// wrapped by the root key), or the token for `HSM` (`Unsupported` without one).
+    pub fn asymmetric_for(&self, level: kms_types::ProtectionLevel) -> Result<&dyn AsymmetricKeys, CryptoError> {
+        match level {
+            kms_types::ProtectionLevel::Software => Ok(&*self.asymmetric),
+            kms_types::ProtectionLevel::Hsm => match &self.hsm {
+                Some(hsm) => Ok(&**hsm),
+                None => Err(CryptoError::Unsupported),
+            },
+        }
+    }
+
     /// `n` random bytes in a zeroizing buffer.
     pub fn random_bytes(&self, n: usize) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let mut buf = Zeroizing::new(vec![0u8; n]);

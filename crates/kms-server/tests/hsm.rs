@@ -268,7 +268,7 @@ async fn hsm_keys_live_and_die_in_the_token() {
     assert_eq!(listed["TotalCount"], 1, "{listed}");
     // What HSM keys cannot be here.
     assert_error(
-        &call(&c, "CreateKey", &[("ProtectionLevel", "HSM"), ("KeySpec", "EC_P256")]).await,
+        &call(&c, "CreateKey", &[("ProtectionLevel", "HSM"), ("KeySpec", "EC_SM2")]).await,
         400,
         "UnsupportedOperation",
     );
@@ -379,4 +379,127 @@ async fn the_root_key_moves_from_a_file_into_the_token_and_back_while_kmsd_serve
     let c = k.client();
     assert_eq!(decrypt(&c, &hsm_blob).await, b"in the token");
     assert_eq!(decrypt(&c, &blob).await, b"from file to token");
+}
+
+#[tokio::test]
+async fn hsm_key_pairs_sign_and_decrypt_in_the_token() {
+    let token = Token::new("kmsd-hsm-pairs");
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let k = Kmsd::start_with(
+        &bin(),
+        Options {
+            data_dir: Some(data.clone()),
+            extra_args: vec!["--root-key-pkcs11".into(), token.uri("root"), "--dev-clock".into()],
+            env: token.env(),
+            ..Default::default()
+        },
+    )
+    .expect("kmsd with a token");
+    let c = k.client();
+    let pair = |spec: &'static str, usage: &'static str| {
+        let c = c.clone();
+        async move {
+            let made = ok(&c, "CreateKey", &[("ProtectionLevel", "HSM"), ("KeySpec", spec), ("KeyUsage", usage)]).await;
+            let m = &made["KeyMetadata"];
+            assert_eq!(m["ProtectionLevel"], "HSM");
+            (m["KeyId"].as_str().unwrap().to_owned(), m["PrimaryKeyVersion"].as_str().unwrap().to_owned())
+        }
+    };
+    let digest = b64(&[0x5au8; 32]);
+    let mut keys = Vec::new();
+    for (spec, algorithms) in [
+        ("RSA_2048", &["RSA_PSS_SHA_256", "RSA_PKCS1_SHA_256"][..]),
+        ("RSA_3072", &["RSA_PSS_SHA_256", "RSA_PKCS1_SHA_256"][..]),
+        ("EC_P256", &["ECDSA_SHA_256"][..]),
+        ("EC_P256K", &["ECDSA_SHA_256"][..]),
+    ] {
+        let (key, version) = pair(spec, "SIGN/VERIFY").await;
+        for alg in algorithms {
+            let params = [("KeyId", key.as_str()), ("KeyVersionId", &version), ("Algorithm", alg), ("Digest", &digest)];
+            let signature = ok(&c, "AsymmetricSign", &params).await["Value"].as_str().unwrap().to_owned();
+            let mut check = params.to_vec();
+            check.push(("Value", &signature));
+            assert_eq!(ok(&c, "AsymmetricVerify", &check).await["Value"], true, "{spec} {alg}");
+            // Checked outside kmsd too: OpenSSL with the public key GetPublicKey gives.
+            let pem = ok(&c, "GetPublicKey", &[("KeyId", &key), ("KeyVersionId", &version)]).await["PublicKey"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let (pem_file, sig_file, dig_file) =
+                (tmp.path().join("pub.pem"), tmp.path().join("sig.bin"), tmp.path().join("digest.bin"));
+            std::fs::write(&pem_file, pem).unwrap();
+            std::fs::write(&sig_file, unb64(&signature)).unwrap();
+            std::fs::write(&dig_file, [0x5au8; 32]).unwrap();
+            let mut args = vec!["pkeyutl", "-verify", "-pubin", "-inkey", pem_file.to_str().unwrap()];
+            args.extend(["-in", dig_file.to_str().unwrap(), "-sigfile", sig_file.to_str().unwrap()]);
+            args.extend(["-pkeyopt", "digest:sha256"]);
+            if *alg == "RSA_PSS_SHA_256" {
+                args.extend(["-pkeyopt", "rsa_padding_mode:pss", "-pkeyopt", "rsa_pss_saltlen:32"]);
+            }
+            let out = std::process::Command::new("openssl").args(&args).output().unwrap();
+            assert!(
+                out.status.success(),
+                "openssl rejects the {spec} {alg} signature: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        keys.push(key);
+    }
+    for spec in ["RSA_2048", "RSA_3072"] {
+        let (key, version) = pair(spec, "ENCRYPT/DECRYPT").await;
+        for alg in ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"] {
+            let enc = ok(
+                &c,
+                "AsymmetricEncrypt",
+                &[
+                    ("KeyId", &key),
+                    ("KeyVersionId", &version),
+                    ("Algorithm", alg),
+                    ("Plaintext", &b64(b"to the token")),
+                ],
+            )
+            .await;
+            let blob = enc["CiphertextBlob"].as_str().unwrap();
+            let params = [("KeyId", key.as_str()), ("KeyVersionId", &version), ("Algorithm", alg)];
+            let dec = call(&c, "AsymmetricDecrypt", &[&params[..], &[("CiphertextBlob", blob)]].concat()).await;
+            if alg == "RSAES_OAEP_SHA_256" && dec.status != 200 {
+                // SoftHSM2 2.6 implements OAEP with SHA-1 only: the token's refusal, said plainly.
+                assert_error(&dec, 400, "UnsupportedOperation");
+                assert!(dec.json()["Message"].as_str().unwrap().contains("Algorithm"), "{}", dec.text());
+                continue;
+            }
+            assert_eq!(unb64(dec.json()["Plaintext"].as_str().unwrap()), b"to the token", "{spec} {alg}");
+            // One answer for anything that does not decrypt, as with software keys.
+            let mut bad = unb64(blob);
+            bad[10] ^= 1;
+            let r = call(&c, "AsymmetricDecrypt", &[&params[..], &[("CiphertextBlob", &b64(&bad))]].concat()).await;
+            assert_error(&r, 400, "InvalidParameter");
+        }
+        keys.push(key);
+    }
+
+    // The store holds references only; the token holds each pair, the private half sensitive
+    // and never extractable.
+    for key in &keys {
+        for material in stored_materials(&data, key) {
+            assert!(material.starts_with(b"pkcs11:v1:") && material.len() == 26, "{material:?}");
+        }
+    }
+    let listing = token.objects();
+    assert_eq!(listing.matches("Private Key Object").count(), 6, "{listing}");
+    assert_eq!(listing.matches("Public Key Object").count(), 6, "{listing}");
+    let private_blocks: Vec<&str> = listing.split("Private Key Object").skip(1).collect();
+    for block in &private_blocks {
+        let block = block.split("Key Object").next().unwrap();
+        assert!(block.contains("sensitive") && block.contains("never extractable"), "{block}");
+    }
+
+    // Destroying a key destroys its pair.
+    ok(&c, "ScheduleKeyDeletion", &[("KeyId", &keys[0]), ("PendingWindowInDays", "7")]).await;
+    advance(&c, 8 * 86_400).await;
+    let after = token.objects();
+    assert_eq!(after.matches("Private Key Object").count(), 5, "{after}");
+    assert_eq!(after.matches("Public Key Object").count(), 5, "{after}");
+    assert!(!after.contains(&keys[0]), "{after}");
 }
