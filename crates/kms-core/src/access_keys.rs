@@ -47,7 +47,7 @@ pub struct AccessKeyGrant {
 }
 
 impl AccessKeyGrant {
-    fn check(&self) -> CoreResult<()> {
+    pub(crate) fn check(&self) -> CoreResult<()> {
         let name_ok = self.principal.len() <= 64
             && self.principal.bytes().all(|b| b.is_ascii_alphanumeric() || b"._@-".contains(&b));
         if !name_ok {

@@ -114,6 +114,10 @@ pub enum CoreError {
     /// A root-key rotation cannot go on; the words say why (no values, no key material).
     #[error("root-key rotation: {0}")]
     RootKeyRotation(String),
+    /// A fixtures file that cannot be applied: what conflicts or is malformed, named, never a
+    /// value.
+    #[error("seed: {0}")]
+    Seed(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("crypto provider: {0}")]

@@ -82,6 +82,12 @@ pub struct Config {
     #[arg(long, env = "KMSD_DEV_CLOCK")]
     pub dev_clock: bool,
 
+    /// Fixtures applied at every start (TOML): keys with fixed ids, versions and material,
+    /// aliases, tags, secrets and access keys (README, "Fixtures for CI"). What the file names
+    /// is made to match it; nothing else is touched; a conflict refuses the start.
+    #[arg(long, env = "KMSD_SEED")]
+    pub seed: Option<PathBuf>,
+
     /// The audit trail (one JSON line per API request): a file, or `-` for stdout. Default: the
     /// file `audit.log` in the data dir. A request whose line cannot be written is refused.
     #[arg(long, env = "KMSD_AUDIT_LOG")]
@@ -190,6 +196,16 @@ pub enum Admin {
     /// (resumable: run it again after any interruption); `status` says which key wraps what.
     #[command(subcommand, name = "root-key")]
     RootKey(RootKeyCommand),
+    /// Fixtures: `seed apply FILE` makes the store match a fixtures file, as `kmsd --seed` does
+    /// at start, and prints what it changed.
+    #[command(subcommand)]
+    Seed(SeedCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum SeedCommand {
+    /// Applies a fixtures file (TOML); applying it again changes nothing.
+    Apply { file: PathBuf },
 }
 
 #[derive(Debug, Clone, Subcommand)]

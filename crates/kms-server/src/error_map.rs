@@ -93,6 +93,7 @@ pub fn to_api(e: CoreError, request_id: &str) -> ApiError {
         }
         e @ (CoreError::RootKeyMismatch
         | CoreError::RootKeyRotation(_)
+        | CoreError::Seed(_)
         | CoreError::Crypto(_)
         | CoreError::Store(_)) => {
             tracing::error!(request_id, error = %e, "internal failure");

@@ -154,6 +154,10 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
     };
 
     bootstrap_access_key(&kms, config, bootstrap).await?;
+    if let Some(file) = &config.seed {
+        let report = apply_seed(&kms, file).await?;
+        tracing::info!(file = %file.display(), changed = report.changed.len(), unchanged = report.unchanged, "fixtures applied");
+    }
     let records = kms.access_key_records().await.map_err(|e| StartError::Store(e.to_string()))?;
     let access_keys = AccessKeys::load(&kms, records).map_err(|e| StartError::Store(e.to_string()))?;
 
@@ -173,6 +177,21 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         store_timeout: config.store_timeout,
     };
     Ok(Server { listener, tls, state: Arc::new(state), _lock: lock })
+}
+
+/// Reads and applies a fixtures file; every failure names the file and what conflicts.
+pub(crate) async fn apply_seed(kms: &Kms, file: &Path) -> Result<kms_core::SeedReport, StartError> {
+    let bad = |why: String| StartError::Config(format!("fixtures {}: {why}", file.display()));
+    let text = Zeroizing::new(std::fs::read_to_string(file).map_err(|e| bad(e.to_string()))?);
+    // toml's messages quote the offending line, which may hold material: say where, not what.
+    let seed: kms_core::Seed = toml::from_str(&text).map_err(|e| {
+        let at = e.span().map(|s| text[..s.start].lines().count().max(1)).unwrap_or(0);
+        bad(format!("not a valid fixtures file (line {at}): {}", e.message().lines().next().unwrap_or("")))
+    })?;
+    kms.apply_seed(&seed).await.map_err(|e| match e {
+        CoreError::Seed(why) => bad(why),
+        other => bad(other.to_string()),
+    })
 }
 
 /// What a start created, removed again if it fails before [`Created::keep`].

@@ -6,7 +6,7 @@ use kms_core::{AccessKeyGrant, CoreError, format_time};
 use kms_store::StoreError;
 
 use crate::Config;
-use crate::config::{AccessKeyCommand, Admin, BackupArgs, BackupCommand, DataKeyCommand, InstanceCommand};
+use crate::config::{AccessKeyCommand, Admin, BackupArgs, BackupCommand, DataKeyCommand, InstanceCommand, SeedCommand};
 use crate::startup::{StartError, open_existing};
 
 mod root_key;
@@ -122,6 +122,12 @@ pub async fn run(config: &Config, command: &Admin) -> Result<String, StartError>
         // Taken before the store is opened (above); here for completeness.
         Admin::Backup(args) => backup(config, args).await,
         Admin::RootKey(command) => root_key::run(config, command).await,
+        Admin::Seed(SeedCommand::Apply { file }) => {
+            let report = crate::startup::apply_seed(&kms, file).await?;
+            let mut out: String = report.changed.iter().map(|c| format!("applied: {c}\n")).collect();
+            out.push_str(&format!("{} changed, {} already as the file says\n", report.changed.len(), report.unchanged));
+            Ok(out)
+        }
         Admin::Datakey(DataKeyCommand::Create { name }) => {
             let v = kms.create_managed_data_key_version(name).await.map_err(|e| match e {
                 CoreError::InvalidParameter(_) => {
