@@ -131,12 +131,14 @@ fn keys_in(status: &str) -> Vec<String> {
     ids
 }
 
+/// With the instance gateway on: its certificate is issued at start by the instance CA, whose
+/// key the root key wraps — a start after the rotation proves the CA key moved too.
 fn start_on(data_dir: &Path, extra: &[&str]) -> Kmsd {
     Kmsd::start_with(
         &bin(),
         Options {
             data_dir: Some(data_dir.to_owned()),
-            extra_args: extra.iter().map(|s| s.to_string()).collect(),
+            extra_args: ["--instance-listen", "127.0.0.1:0"].iter().chain(extra).map(|s| s.to_string()).collect(),
             ..Default::default()
         },
     )
