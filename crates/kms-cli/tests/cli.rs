@@ -1,0 +1,263 @@
+//! The `kms` binary driven as a user would, against a real kmsd: credentials from the
+//! environment and from an `aliyun`-format profile, both outputs, exit codes and the service's
+//! code and request id on failure, and envelope encryption of files and pipes — a 2 GiB stream
+//! in flat memory, and a flipped byte, a cut file and swapped chunks each refused.
+
+use std::io::{Read as _, Write as _};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use kms_testkit::{ACCESS_KEY_ID, ACCESS_KEY_SECRET, Kmsd};
+
+fn kmsd() -> Kmsd {
+    let bin = std::env::var_os("KMSD_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/kmsd"));
+    assert!(bin.exists(), "kmsd is not built at {} (cargo build -p kms-server; scripts/test.sh does)", bin.display());
+    Kmsd::start(&bin)
+}
+
+/// `kms` with the testkit's credentials in the environment and nothing else inherited that
+/// could pick other credentials.
+fn kms(k: &Kmsd) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kms"));
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("KMS_ENDPOINT", &k.url)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", ACCESS_KEY_ID)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", ACCESS_KEY_SECRET);
+    c
+}
+
+fn run(mut c: Command) -> (i32, String, String) {
+    let Output { status, stdout, stderr } = c.output().unwrap();
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
+
+fn new_key(k: &Kmsd) -> String {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let r = k.client().send(kms_testkit::Call::new("CreateKey", &[])).await;
+        r.json()["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned()
+    })
+}
+
+#[test]
+fn small_values_keys_and_errors_in_both_outputs() {
+    let k = kmsd();
+    let key = new_key(&k);
+    let mut c = kms(&k);
+    c.args(["encrypt", "--key", &key, "--plaintext", "hello from the cli", "--context", r#"{"app":"cli"}"#]);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{err}");
+    let blob = out.lines().find_map(|l| l.strip_prefix("CiphertextBlob")).unwrap().trim().to_owned();
+    assert!(out.contains(&key), "{out}");
+    let mut c = kms(&k);
+    c.args(["decrypt", "--ciphertext", &blob, "--context", r#"{"app":"cli"}"#]);
+    let (code, out, err) = run(c);
+    assert_eq!((code, out.as_str()), (0, "hello from the cli\n"), "{err}");
+    let mut c = kms(&k);
+    c.args(["--output", "json", "decrypt", "--ciphertext", &blob, "--context", r#"{"app":"cli"}"#]);
+    let (code, out, _) = run(c);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((code, json["KeyId"].as_str()), (0, Some(key.as_str())));
+
+    let mut c = kms(&k);
+    c.args(["key", "describe", &key]);
+    let (code, out, _) = run(c);
+    assert!(code == 0 && out.contains("KeyState") && out.contains("Enabled"), "{out}");
+    let mut c = kms(&k);
+    c.args(["--output", "json", "key", "list"]);
+    let (code, out, _) = run(c);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((code, json["TotalCount"].as_u64()), (0, Some(1)));
+    let mut c = kms(&k);
+    c.args(["key", "list"]);
+    let (_, out, _) = run(c);
+    assert!(out.contains(&key) && out.contains("(1 keys)"), "{out}");
+
+    // The service's refusal: exit 1, its code and request id.
+    let mut c = kms(&k);
+    c.args(["decrypt", "--ciphertext", &blob]);
+    let (code, _, err) = run(c);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("InvalidParameter") && err.contains("RequestId: "), "{err}");
+    // Wrong credentials: the signature error, exit 1.
+    let mut c = kms(&k);
+    c.env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "wrong").args(["key", "list"]);
+    let (code, _, err) = run(c);
+    assert!(code == 1 && err.contains("SignatureDoesNotMatch"), "{err}");
+    // Nothing listening: exit 3, within the timeout.
+    let mut c = kms(&k);
+    c.env("KMS_ENDPOINT", "http://127.0.0.1:9").args(["key", "list"]);
+    let (code, _, err) = run(c);
+    assert!(code == 3 && err.contains("cannot reach"), "{err}");
+    // A usage error: exit 2.
+    let mut c = kms(&k);
+    c.args(["encrypt", "--key", &key]);
+    assert_eq!(run(c).0, 2);
+}
+
+#[test]
+fn credentials_come_from_an_aliyun_profile() {
+    let k = kmsd();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({
+            "current": "other",
+            "profiles": [
+                {"name": "other", "mode": "AK", "access_key_id": "LTAInope", "access_key_secret": "nope", "region_id": "cn-hangzhou"},
+                {"name": "ci", "mode": "AK", "access_key_id": ACCESS_KEY_ID, "access_key_secret": ACCESS_KEY_SECRET, "region_id": "cn-hangzhou"}
+            ],
+            "meta_path": ""
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let with_profile = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_kms"));
+        c.env_clear().env("KMS_ENDPOINT", &k.url).env("ALIBABA_CLOUD_CONFIG_FILE", &config).args(args);
+        run(c)
+    };
+    let (code, out, err) = with_profile(&["--profile", "ci", "key", "list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("(0 keys)"), "{out}");
+    // The file's current profile is used without --profile (here: one the server refuses).
+    let (code, _, err) = with_profile(&["key", "list"]);
+    assert!(code == 1 && err.contains("InvalidAccessKeyId"), "{err}");
+    let (code, _, err) = with_profile(&["--profile", "absent", "key", "list"]);
+    assert!(code == 3 && err.contains("no profile \"absent\""), "{err}");
+}
+
+/// Peak resident memory of a running process, from /proc, in KiB.
+fn peak_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+}
+
+#[test]
+fn a_two_gib_stream_encrypts_and_decrypts_through_pipes_in_flat_memory() {
+    const TOTAL: u64 = 2 << 30;
+    let k = kmsd();
+    let key = new_key(&k);
+    let mut enc = kms(&k);
+    enc.args(["file", "encrypt", "--key", &key, "--context", r#"{"backup":"nightly"}"#, "-"]);
+    let mut enc = enc.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut dec = kms(&k);
+    dec.args(["file", "decrypt", "-"]);
+    let mut dec = dec.stdin(enc.stdout.take().unwrap()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let (enc_pid, dec_pid) = (enc.id(), dec.id());
+    // A pattern that is not all zeros, written from one thread, read and checked on another.
+    let pattern: Vec<u8> = (0..1 << 20).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let mut stdin = enc.stdin.take().unwrap();
+    let p = pattern.clone();
+    let writer = std::thread::spawn(move || {
+        for _ in 0..TOTAL / p.len() as u64 {
+            stdin.write_all(&p).unwrap();
+        }
+    });
+    let mut stdout = dec.stdout.take().unwrap();
+    let mut buf = vec![0u8; pattern.len()];
+    let (mut seen, mut peak) = (0u64, 0u64);
+    loop {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match stdout.read(&mut buf[filled..]).unwrap() {
+                0 => break,
+                n => filled += n,
+            }
+        }
+        if filled == 0 {
+            break;
+        }
+        assert_eq!(&buf[..filled], &pattern[..filled], "the bytes at {seen} differ");
+        seen += filled as u64;
+        if seen % (256 << 20) == 0 {
+            for pid in [enc_pid, dec_pid] {
+                peak = peak.max(peak_kib(pid).unwrap_or(0));
+            }
+        }
+    }
+    writer.join().unwrap();
+    let (e, d) = (enc.wait_with_output().unwrap(), dec.wait_with_output().unwrap());
+    assert!(e.status.success(), "{}", String::from_utf8_lossy(&e.stderr));
+    assert!(d.status.success(), "{}", String::from_utf8_lossy(&d.stderr));
+    assert_eq!(seen, TOTAL);
+    assert!(peak > 0 && peak < 64 * 1024, "peak RSS {peak} KiB");
+    // In a pipe, no progress bar.
+    assert!(!String::from_utf8_lossy(&e.stderr).contains("MiB"));
+}
+
+#[test]
+fn altered_files_are_refused_and_a_terminal_shows_progress() {
+    let k = kmsd();
+    let key = new_key(&k);
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.bin");
+    let data: Vec<u8> = (0..5 * 65536 + 1000).map(|i: u32| (i % 251) as u8).collect();
+    std::fs::write(&plain, &data).unwrap();
+    let sealed = dir.path().join("sealed.kms");
+    let mut c = kms(&k);
+    c.args(["file", "encrypt", "--key", &key, "-o", sealed.to_str().unwrap(), plain.to_str().unwrap()]);
+    let (code, _, err) = run(c);
+    assert_eq!(code, 0, "{err}");
+    let bytes = std::fs::read(&sealed).unwrap();
+    assert!(!bytes.windows(64).any(|w| data.windows(64).next() == Some(w)), "plaintext in the file");
+    let back = dir.path().join("back.bin");
+    let mut c = kms(&k);
+    c.args(["file", "decrypt", "-o", back.to_str().unwrap(), sealed.to_str().unwrap()]);
+    assert_eq!(run(c).0, 0);
+    assert_eq!(std::fs::read(&back).unwrap(), data);
+
+    let header_len = 11 + u32::from_be_bytes(bytes[7..11].try_into().unwrap()) as usize;
+    let chunk = 65536 + 16;
+    let mut flipped = bytes.clone();
+    flipped[header_len + chunk + 100] ^= 1;
+    let truncated = bytes[..bytes.len() - 500].to_vec();
+    let mut swapped = bytes.clone();
+    let (a, b) = (header_len, header_len + chunk);
+    let first = bytes[a..a + chunk].to_vec();
+    swapped[a..a + chunk].copy_from_slice(&bytes[b..b + chunk]);
+    swapped[b..b + chunk].copy_from_slice(&first);
+    let cut_at_chunk = bytes[..header_len + 2 * chunk].to_vec();
+    for (name, altered) in [("flipped", flipped), ("truncated", truncated), ("swapped", swapped), ("cut", cut_at_chunk)]
+    {
+        let path = dir.path().join(name);
+        std::fs::write(&path, altered).unwrap();
+        let mut c = kms(&k);
+        c.args(["file", "decrypt", "-o", "/dev/null", path.to_str().unwrap()]);
+        let (code, _, err) = run(c);
+        assert_eq!(code, 4, "{name}: {err}");
+        assert!(err.contains("altered or cut short"), "{name}: {err}");
+    }
+    std::fs::write(dir.path().join("junk"), b"not an envelope at all").unwrap();
+    let mut c = kms(&k);
+    c.args(["file", "decrypt", dir.path().join("junk").to_str().unwrap()]);
+    let (code, _, err) = run(c);
+    assert!(code == 4 && err.contains("not a kms envelope"), "{err}");
+
+    // Under a terminal (script(1) gives it one) the progress shows; in a pipe (above) it did not.
+    let big = dir.path().join("big.bin");
+    std::fs::write(&big, vec![7u8; 3 << 20]).unwrap();
+    let line = format!(
+        "{} file encrypt --key {key} -o {} {}",
+        env!("CARGO_BIN_EXE_kms"),
+        dir.path().join("big.kms").display(),
+        big.display()
+    );
+    let env = kms(&k);
+    let mut script = Command::new("script");
+    script.env_clear().envs(env.get_envs().filter_map(|(k, v)| v.map(|v| (k, v)))).args(["-qfec", &line, "/dev/null"]);
+    let (code, out, err) = run(script);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("MiB"), "no progress under a terminal: {out:?}");
+}
