@@ -69,6 +69,27 @@ enum Command {
     /// Keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Aliases (`alias/…`) of keys.
+    #[command(subcommand)]
+    Alias(AliasCommand),
+    /// Tags of keys.
+    #[command(subcommand)]
+    Tag(TagCommand),
+    /// Secrets (Secrets Manager, generic secrets).
+    #[command(subcommand)]
+    Secret(SecretCommand),
+    /// A random password from the service (GetRandomPassword).
+    RandomPassword {
+        #[arg(long, default_value_t = 32)]
+        length: u32,
+        /// Characters never to use.
+        #[arg(long)]
+        exclude_characters: Option<String>,
+        #[arg(long)]
+        no_punctuation: bool,
+    },
+    /// Shell completions: `kms completion bash > /etc/bash_completion.d/kms`.
+    Completion { shell: clap_complete::Shell },
     /// Envelope encryption of files and streams (`-` for stdin/stdout).
     #[command(subcommand)]
     File(FileCommand),
@@ -76,12 +97,147 @@ enum Command {
 
 #[derive(Subcommand)]
 enum KeyCommand {
+    /// Creates a key and prints its metadata.
+    Create {
+        /// Key spec, default Aliyun_AES_256.
+        #[arg(long)]
+        spec: Option<String>,
+        #[arg(long)]
+        usage: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// SOFTWARE or HSM.
+        #[arg(long)]
+        protection_level: Option<String>,
+        /// Rotate automatically at this interval (e.g. 365d).
+        #[arg(long)]
+        rotation_interval: Option<String>,
+    },
     /// A key's metadata (by id, alias or ARN).
-    Describe { key: String },
-    /// Keys, a page of up to 100.
+    Describe {
+        key: String,
+    },
+    /// Keys, a page of up to 100; --filters takes ListKeys' JSON filters.
     List {
         #[arg(long, default_value_t = 1)]
         page: u32,
+        #[arg(long)]
+        filters: Option<String>,
+    },
+    Enable {
+        key: String,
+    },
+    Disable {
+        key: String,
+    },
+    /// Schedules the key's deletion after a window of 7–366 days.
+    ScheduleDeletion {
+        key: String,
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+    },
+    CancelDeletion {
+        key: String,
+    },
+    /// A new primary version (CreateKeyVersion).
+    Rotate {
+        key: String,
+    },
+    /// The key's versions with their usage counters.
+    Versions {
+        key: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AliasCommand {
+    Create {
+        alias: String,
+        key: String,
+    },
+    /// Points an alias at another key.
+    Update {
+        alias: String,
+        key: String,
+    },
+    Delete {
+        alias: String,
+    },
+    /// All aliases, or a key's.
+    List {
+        #[arg(long)]
+        key: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TagCommand {
+    /// Adds or replaces tags: `kms tag add KEY team=web env=prod`.
+    Add {
+        key: String,
+        #[arg(required = true)]
+        tags: Vec<String>,
+    },
+    /// Removes tags by key: `kms tag remove KEY team env`.
+    Remove {
+        key: String,
+        #[arg(required = true)]
+        tag_keys: Vec<String>,
+    },
+    List {
+        key: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum SecretCommand {
+    /// Creates a secret with its first version (the value from --value or --value-file).
+    Create {
+        name: String,
+        #[arg(long, conflicts_with = "value_file", required_unless_present = "value_file")]
+        value: Option<String>,
+        #[arg(long)]
+        value_file: Option<PathBuf>,
+        #[arg(long, default_value = "v1")]
+        version_id: String,
+        /// The key the values are sealed under (default: the service's).
+        #[arg(long)]
+        key: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// A secret's value: ACSCurrent, or --version-id / --stage.
+    Get {
+        name: String,
+        #[arg(long)]
+        version_id: Option<String>,
+        #[arg(long)]
+        stage: Option<String>,
+    },
+    /// A new version, made ACSCurrent.
+    Put {
+        name: String,
+        #[arg(long, conflicts_with = "value_file", required_unless_present = "value_file")]
+        value: Option<String>,
+        #[arg(long)]
+        value_file: Option<PathBuf>,
+        #[arg(long)]
+        version_id: String,
+    },
+    List,
+    Describe {
+        name: String,
+    },
+    /// Deletes after a recovery window (default 30 days), or at once with --force.
+    Delete {
+        name: String,
+        #[arg(long)]
+        recovery_days: Option<u32>,
+        #[arg(long)]
+        force: bool,
+    },
+    Restore {
+        name: String,
     },
 }
 
@@ -225,34 +381,172 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         }
         Command::Key(KeyCommand::Describe { key }) => {
             let answer = connect(cli)?.call("DescribeKey", &[("KeyId", key)])?;
-            let m = "/KeyMetadata";
-            let rows = [
-                "KeyId",
-                "KeyState",
-                "KeySpec",
-                "KeyUsage",
-                "ProtectionLevel",
-                "PrimaryKeyVersion",
-                "CreationDate",
-                "Description",
-            ];
-            let paths: Vec<String> = rows.iter().map(|r| format!("{m}/{r}")).collect();
-            let pairs: Vec<(&str, &str)> = rows.iter().zip(&paths).map(|(r, p)| (*r, p.as_str())).collect();
-            print(cli, &answer, &pairs);
+            print(cli, &answer, &metadata_rows());
         }
-        Command::Key(KeyCommand::List { page }) => {
+        Command::Key(KeyCommand::List { page, filters }) => {
             let page = page.to_string();
-            let answer = connect(cli)?.call("ListKeys", &[("PageNumber", &page), ("PageSize", "100")])?;
-            match cli.output {
-                Output::Json => print(cli, &answer, &[]),
-                Output::Table => {
-                    println!("KeyId");
-                    for k in answer.pointer("/Keys/Key").and_then(Value::as_array).into_iter().flatten() {
-                        println!("{}", k["KeyId"].as_str().unwrap_or_default());
-                    }
-                    println!("({} keys)", answer["TotalCount"]);
+            let mut params = vec![("PageNumber", page.as_str()), ("PageSize", "100")];
+            if let Some(f) = filters {
+                params.push(("Filters", f));
+            }
+            let answer = connect(cli)?.call("ListKeys", &params)?;
+            list(cli, &answer, "/Keys/Key", &["KeyId", "KeyArn"]);
+        }
+        Command::Key(KeyCommand::Create { spec, usage, description, protection_level, rotation_interval }) => {
+            let mut params: Vec<(&str, &str)> = Vec::new();
+            let opt = [
+                ("KeySpec", spec),
+                ("KeyUsage", usage),
+                ("Description", description),
+                ("ProtectionLevel", protection_level),
+                ("RotationInterval", rotation_interval),
+            ];
+            for (name, v) in &opt {
+                if let Some(v) = v {
+                    params.push((name, v));
                 }
             }
+            if rotation_interval.is_some() {
+                params.push(("EnableAutomaticRotation", "true"));
+            }
+            let answer = connect(cli)?.call("CreateKey", &params)?;
+            print(cli, &answer, &metadata_rows());
+        }
+        Command::Key(KeyCommand::Enable { key }) => done(cli, connect(cli)?.call("EnableKey", &[("KeyId", key)])?),
+        Command::Key(KeyCommand::Disable { key }) => done(cli, connect(cli)?.call("DisableKey", &[("KeyId", key)])?),
+        Command::Key(KeyCommand::ScheduleDeletion { key, days }) => {
+            let days = days.to_string();
+            done(cli, connect(cli)?.call("ScheduleKeyDeletion", &[("KeyId", key), ("PendingWindowInDays", &days)])?)
+        }
+        Command::Key(KeyCommand::CancelDeletion { key }) => {
+            done(cli, connect(cli)?.call("CancelKeyDeletion", &[("KeyId", key)])?)
+        }
+        Command::Key(KeyCommand::Rotate { key }) => {
+            let answer = connect(cli)?.call("CreateKeyVersion", &[("KeyId", key)])?;
+            print(cli, &answer, &[("KeyId", "/KeyVersion/KeyId"), ("KeyVersionId", "/KeyVersion/KeyVersionId")]);
+        }
+        Command::Key(KeyCommand::Versions { key }) => {
+            let answer = connect(cli)?.call("ListKeyVersions", &[("KeyId", key), ("PageSize", "100")])?;
+            let cols = ["KeyVersionId", "CreationDate", "EncryptCount", "DecryptCount", "LastUsedDate"];
+            list(cli, &answer, "/KeyVersions/KeyVersion", &cols);
+        }
+        Command::Alias(AliasCommand::Create { alias, key }) => {
+            done(cli, connect(cli)?.call("CreateAlias", &[("AliasName", alias), ("KeyId", key)])?)
+        }
+        Command::Alias(AliasCommand::Update { alias, key }) => {
+            done(cli, connect(cli)?.call("UpdateAlias", &[("AliasName", alias), ("KeyId", key)])?)
+        }
+        Command::Alias(AliasCommand::Delete { alias }) => {
+            done(cli, connect(cli)?.call("DeleteAlias", &[("AliasName", alias)])?)
+        }
+        Command::Alias(AliasCommand::List { key }) => {
+            let client = connect(cli)?;
+            let answer = match key {
+                Some(k) => client.call("ListAliasesByKeyId", &[("KeyId", k), ("PageSize", "100")])?,
+                None => client.call("ListAliases", &[("PageSize", "100")])?,
+            };
+            list(cli, &answer, "/Aliases/Alias", &["AliasName", "KeyId"]);
+        }
+        Command::Tag(TagCommand::Add { key, tags }) => {
+            let mut pairs = Vec::new();
+            for t in tags {
+                let (k, v) =
+                    t.split_once('=').ok_or_else(|| Failure::Transport(format!("tag {t:?} is not key=value")))?;
+                pairs.push(serde_json::json!({"TagKey": k, "TagValue": v}));
+            }
+            let tags = Value::Array(pairs).to_string();
+            done(cli, connect(cli)?.call("TagResource", &[("KeyId", key), ("Tags", &tags)])?)
+        }
+        Command::Tag(TagCommand::Remove { key, tag_keys }) => {
+            let keys = serde_json::to_string(tag_keys).unwrap_or_default();
+            done(cli, connect(cli)?.call("UntagResource", &[("KeyId", key), ("TagKeys", &keys)])?)
+        }
+        Command::Tag(TagCommand::List { key }) => {
+            let answer = connect(cli)?.call("ListResourceTags", &[("KeyId", key)])?;
+            list(cli, &answer, "/Tags/Tag", &["TagKey", "TagValue"]);
+        }
+        Command::Secret(SecretCommand::Create { name, value, value_file, version_id, key, description }) => {
+            let data = secret_value(value, value_file)?;
+            let mut params =
+                vec![("SecretName", name.as_str()), ("SecretData", data.as_str()), ("VersionId", version_id)];
+            if let Some(k) = key {
+                params.push(("EncryptionKeyId", k));
+            }
+            if let Some(d) = description {
+                params.push(("Description", d));
+            }
+            let answer = connect(cli)?.call("CreateSecret", &params)?;
+            print(cli, &answer, &[("SecretName", "/SecretName"), ("VersionId", "/VersionId"), ("Arn", "/Arn")]);
+        }
+        Command::Secret(SecretCommand::Get { name, version_id, stage }) => {
+            let mut params = vec![("SecretName", name.as_str())];
+            if let Some(v) = version_id {
+                params.push(("VersionId", v));
+            }
+            if let Some(s) = stage {
+                params.push(("VersionStage", s));
+            }
+            let answer = connect(cli)?.call("GetSecretValue", &params)?;
+            match cli.output {
+                Output::Json => print(cli, &answer, &[]),
+                Output::Table => println!("{}", answer["SecretData"].as_str().unwrap_or_default()),
+            }
+        }
+        Command::Secret(SecretCommand::Put { name, value, value_file, version_id }) => {
+            let data = secret_value(value, value_file)?;
+            let params = [("SecretName", name.as_str()), ("SecretData", data.as_str()), ("VersionId", version_id)];
+            let answer = connect(cli)?.call("PutSecretValue", &params)?;
+            print(cli, &answer, &[("SecretName", "/SecretName"), ("VersionId", "/VersionId")]);
+        }
+        Command::Secret(SecretCommand::List) => {
+            let answer = connect(cli)?.call("ListSecrets", &[("PageSize", "100")])?;
+            list(cli, &answer, "/SecretList/Secret", &["SecretName", "CreateTime", "PlannedDeleteTime"]);
+        }
+        Command::Secret(SecretCommand::Describe { name }) => {
+            let answer = connect(cli)?.call("DescribeSecret", &[("SecretName", name)])?;
+            let rows = [
+                ("SecretName", "/SecretName"),
+                ("Arn", "/Arn"),
+                ("EncryptionKeyId", "/EncryptionKeyId"),
+                ("CreateTime", "/CreateTime"),
+                ("PlannedDeleteTime", "/PlannedDeleteTime"),
+                ("Description", "/Description"),
+            ];
+            print(cli, &answer, &rows);
+        }
+        Command::Secret(SecretCommand::Delete { name, recovery_days, force }) => {
+            let days = recovery_days.map(|d| d.to_string());
+            let mut params = vec![("SecretName", name.as_str())];
+            if *force {
+                params.push(("ForceDeleteWithoutRecovery", "true"));
+            }
+            if let Some(d) = &days {
+                params.push(("RecoveryWindowInDays", d));
+            }
+            let answer = connect(cli)?.call("DeleteSecret", &params)?;
+            print(cli, &answer, &[("SecretName", "/SecretName"), ("PlannedDeleteTime", "/PlannedDeleteTime")]);
+        }
+        Command::Secret(SecretCommand::Restore { name }) => {
+            done(cli, connect(cli)?.call("RestoreSecret", &[("SecretName", name)])?)
+        }
+        Command::RandomPassword { length, exclude_characters, no_punctuation } => {
+            let length = length.to_string();
+            let mut params = vec![("PasswordLength", length.as_str())];
+            if let Some(x) = exclude_characters {
+                params.push(("ExcludeCharacters", x));
+            }
+            if *no_punctuation {
+                params.push(("ExcludePunctuation", "true"));
+            }
+            let answer = connect(cli)?.call("GetRandomPassword", &params)?;
+            match cli.output {
+                Output::Json => print(cli, &answer, &[]),
+                Output::Table => println!("{}", answer["RandomPassword"].as_str().unwrap_or_default()),
+            }
+        }
+        Command::Completion { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(*shell, &mut Cli::command(), "kms", &mut io::stdout());
         }
         Command::File(FileCommand::Encrypt { key, context, out, input }) => {
             check_context(context)?;
@@ -300,6 +594,70 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// The rows of a key's metadata.
+fn metadata_rows() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("KeyId", "/KeyMetadata/KeyId"),
+        ("KeyState", "/KeyMetadata/KeyState"),
+        ("KeySpec", "/KeyMetadata/KeySpec"),
+        ("KeyUsage", "/KeyMetadata/KeyUsage"),
+        ("ProtectionLevel", "/KeyMetadata/ProtectionLevel"),
+        ("PrimaryKeyVersion", "/KeyMetadata/PrimaryKeyVersion"),
+        ("CreationDate", "/KeyMetadata/CreationDate"),
+        ("DeleteDate", "/KeyMetadata/DeleteDate"),
+        ("Description", "/KeyMetadata/Description"),
+    ]
+}
+
+/// A call with nothing to show but success: the request id (json: the whole answer).
+fn done(cli: &Cli, answer: Value) {
+    print(cli, &answer, &[("RequestId", "/RequestId")]);
+}
+
+/// A listing as columns (json: the whole answer), with the total when the answer has one.
+fn list(cli: &Cli, answer: &Value, items: &str, cols: &[&str]) {
+    if cli.output == Output::Json {
+        return print(cli, answer, &[]);
+    }
+    let rows: Vec<Vec<String>> = answer
+        .pointer(items)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|item| {
+            cols.iter()
+                .map(|c| {
+                    item.get(*c).map(|v| v.as_str().map(str::to_owned).unwrap_or(v.to_string())).unwrap_or_default()
+                })
+                .collect()
+        })
+        .collect();
+    let widths: Vec<usize> =
+        (0..cols.len()).map(|i| rows.iter().map(|r| r[i].len()).chain([cols[i].len()]).max().unwrap_or(0)).collect();
+    let line = |cells: Vec<&str>| {
+        let parts: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:w$}")).collect();
+        println!("{}", parts.join("  ").trim_end());
+    };
+    line(cols.to_vec());
+    for r in &rows {
+        line(r.iter().map(String::as_str).collect());
+    }
+    if let Some(total) = answer.get("TotalCount") {
+        println!("({total} in all)");
+    }
+}
+
+/// A secret's value from --value or a file (never echoed).
+fn secret_value(value: &Option<String>, file: &Option<PathBuf>) -> Result<Zeroizing<String>, Failure> {
+    match (value, file) {
+        (Some(v), _) => Ok(Zeroizing::new(v.clone())),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(Zeroizing::new)
+            .map_err(|e| Failure::Transport(format!("{}: {e}", path.display()))),
+        (None, None) => Err(Failure::Transport("give --value or --value-file".into())),
+    }
 }
 
 fn open_in(path: &Path) -> Result<Box<dyn Read>, Failure> {

@@ -78,7 +78,7 @@ fn small_values_keys_and_errors_in_both_outputs() {
     let mut c = kms(&k);
     c.args(["key", "list"]);
     let (_, out, _) = run(c);
-    assert!(out.contains(&key) && out.contains("(1 keys)"), "{out}");
+    assert!(out.contains(&key) && out.contains("(1 in all)"), "{out}");
 
     // The service's refusal: exit 1, its code and request id.
     let mut c = kms(&k);
@@ -127,7 +127,7 @@ fn credentials_come_from_an_aliyun_profile() {
     };
     let (code, out, err) = with_profile(&["--profile", "ci", "key", "list"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("(0 keys)"), "{out}");
+    assert!(out.contains("(0 in all)"), "{out}");
     // The file's current profile is used without --profile (here: one the server refuses).
     let (code, _, err) = with_profile(&["key", "list"]);
     assert!(code == 1 && err.contains("InvalidAccessKeyId"), "{err}");
@@ -260,4 +260,113 @@ fn altered_files_are_refused_and_a_terminal_shows_progress() {
     let (code, out, err) = run(script);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("MiB"), "no progress under a terminal: {out:?}");
+}
+
+/// `kms <args>` as a table: its text.
+fn table(k: &Kmsd, args: &[&str]) -> String {
+    let mut c = kms(k);
+    c.args(args);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "kms {args:?}: {err}");
+    out
+}
+
+/// `kms --output json <args>`: the service's answer.
+fn json_of(k: &Kmsd, args: &[&str]) -> serde_json::Value {
+    let mut c = kms(k);
+    c.args(["--output", "json"]).args(args);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "kms --output json {args:?}: {err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{args:?}: {out}"));
+    assert!(json["RequestId"].is_string(), "{args:?}: {json}");
+    json
+}
+
+/// A read in both outputs.
+fn both(k: &Kmsd, args: &[&str]) -> (String, serde_json::Value) {
+    (table(k, args), json_of(k, args))
+}
+
+/// Every command, each change once as a table and once as JSON (on another resource).
+#[test]
+fn every_command_in_both_outputs() {
+    let k = kmsd();
+    let out = table(&k, &["key", "create", "--description", "made by kms", "--rotation-interval", "30d"]);
+    assert!(out.contains("Enabled") && out.contains("made by kms"), "{out}");
+    let key = out.lines().find_map(|l| l.strip_prefix("KeyId")).unwrap().trim().to_owned();
+    let other = json_of(&k, &["key", "create"])["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    let (out, json) = both(&k, &["key", "describe", &key]);
+    assert!(out.contains(&key) && json["KeyMetadata"]["Description"] == "made by kms", "{out}");
+    let filters = r#"[{"Key":"KeySpec","Values":["Aliyun_AES_256"]}]"#;
+    let (out, json) = both(&k, &["key", "list", "--filters", filters]);
+    assert!(out.contains(&key) && out.contains("(2 in all)") && json["TotalCount"] == 2, "{out}");
+    assert!(table(&k, &["key", "disable", &key]).contains("RequestId"));
+    assert!(table(&k, &["key", "describe", &key]).contains("Disabled"));
+    json_of(&k, &["key", "enable", &key]);
+    let out = table(&k, &["key", "rotate", &key]);
+    assert!(out.contains("KeyVersionId"), "{out}");
+    assert_eq!(json_of(&k, &["key", "rotate", &key])["KeyVersion"]["KeyId"], key.as_str());
+    let (out, json) = both(&k, &["key", "versions", &key]);
+    assert!(out.contains("EncryptCount") && out.contains("(3 in all)") && json["TotalCount"] == 3, "{out}");
+
+    table(&k, &["alias", "create", "alias/kms-cli-a", &key]);
+    json_of(&k, &["alias", "create", "alias/kms-cli-b", &key]);
+    let mut c = kms(&k);
+    c.args(["alias", "create", "alias/kms-cli-a", &key]);
+    let (code, _, err) = run(c);
+    assert!(code == 1 && err.contains("AliasAlreadyExists"), "{err}");
+    table(&k, &["alias", "update", "alias/kms-cli-a", &other]);
+    json_of(&k, &["alias", "update", "alias/kms-cli-b", &other]);
+    let (out, json) = both(&k, &["alias", "list", "--key", &other]);
+    assert!(out.contains("alias/kms-cli-a") && json["TotalCount"] == 2, "{out}");
+    assert!(both(&k, &["alias", "list"]).0.contains("alias/kms-cli-b"));
+    table(&k, &["alias", "delete", "alias/kms-cli-a"]);
+    json_of(&k, &["alias", "delete", "alias/kms-cli-b"]);
+    assert!(!table(&k, &["alias", "list"]).contains("alias/kms-cli"));
+
+    table(&k, &["tag", "add", &key, "team=web"]);
+    json_of(&k, &["tag", "add", &key, "env=prod", "tier=1"]);
+    let (out, _) = both(&k, &["tag", "list", &key]);
+    assert!(out.contains("team") && out.contains("prod") && out.contains("tier"), "{out}");
+    table(&k, &["tag", "remove", &key, "env"]);
+    json_of(&k, &["tag", "remove", &key, "tier"]);
+    let out = table(&k, &["tag", "list", &key]);
+    assert!(out.contains("team") && !out.contains("prod") && !out.contains("tier"), "{out}");
+
+    assert!(table(&k, &["secret", "create", "cli/db", "--value", "pw-one"]).contains("cli/db"));
+    assert_eq!(json_of(&k, &["secret", "create", "cli/other", "--value", "x"])["SecretName"], "cli/other");
+    assert_eq!(table(&k, &["secret", "get", "cli/db"]), "pw-one\n");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), "pw-two").unwrap();
+    table(&k, &["secret", "put", "cli/db", "--value-file", file.path().to_str().unwrap(), "--version-id", "v2"]);
+    json_of(&k, &["secret", "put", "cli/other", "--value", "y", "--version-id", "v2"]);
+    let (out, json) = both(&k, &["secret", "get", "cli/db"]);
+    assert_eq!((out.as_str(), json["VersionId"].as_str()), ("pw-two\n", Some("v2")));
+    assert_eq!(table(&k, &["secret", "get", "cli/db", "--version-id", "v1"]), "pw-one\n");
+    assert!(both(&k, &["secret", "describe", "cli/db"]).0.contains("acs:kms:"));
+    let (out, json) = both(&k, &["secret", "list"]);
+    assert!(out.contains("cli/db") && json["TotalCount"] == 2, "{out}");
+    assert!(table(&k, &["secret", "delete", "cli/db", "--recovery-days", "7"]).contains("PlannedDeleteTime"));
+    json_of(&k, &["secret", "delete", "cli/other", "--force"]);
+    let mut c = kms(&k);
+    c.args(["secret", "get", "cli/db"]);
+    let (code, _, err) = run(c);
+    assert!(code == 1 && err.contains("Rejected.ResourceInDeleteWindow"), "{err}");
+    json_of(&k, &["secret", "restore", "cli/db"]);
+    assert_eq!(table(&k, &["secret", "get", "cli/db"]), "pw-two\n");
+
+    let (out, json) = both(&k, &["random-password", "--length", "20", "--no-punctuation"]);
+    let pw = out.trim();
+    assert!(pw.len() == 20 && pw.chars().all(|c| c.is_ascii_alphanumeric()), "{pw}");
+    assert_eq!(json["RandomPassword"].as_str().unwrap().len(), 20);
+
+    json_of(&k, &["key", "schedule-deletion", &other, "--days", "7"]);
+    assert!(table(&k, &["key", "describe", &other]).contains("PendingDeletion"));
+    table(&k, &["key", "cancel-deletion", &other]);
+    table(&k, &["key", "schedule-deletion", &key]);
+    json_of(&k, &["key", "cancel-deletion", &key]);
+    for shell in ["bash", "zsh", "fish"] {
+        let out = table(&k, &["completion", shell]);
+        assert!(out.contains("random-password") && out.contains("schedule-deletion"), "{shell}");
+    }
 }
