@@ -259,6 +259,19 @@ enum FileCommand {
         out: PathBuf,
         input: PathBuf,
     },
+    /// Moves a file to another key — in another region or deployment with --to-endpoint: the
+    /// data key is decrypted here and encrypted under --key there; the chunks are copied as
+    /// they are.
+    Rewrap {
+        #[arg(long)]
+        key: String,
+        /// Where the new key lives (default: --endpoint). Same credentials.
+        #[arg(long)]
+        to_endpoint: Option<String>,
+        #[arg(short, long, default_value = "-")]
+        out: PathBuf,
+        input: PathBuf,
+    },
 }
 
 enum Failure {
@@ -575,18 +588,40 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             envelope::encrypt(&header, &data_key, &mut reader, &mut writer, |n| bar.show(n))?;
             bar.finish();
         }
-        Command::File(FileCommand::Decrypt { out, input }) => {
+        Command::File(FileCommand::Rewrap { key, to_endpoint, out, input }) => {
             let mut reader = open_in(input)?;
             let header = Header::read(&mut reader)?;
-            let client = connect(cli)?;
-            let blob = base64::engine::general_purpose::STANDARD.encode(&header.wrapped_key);
-            let mut params = vec![("CiphertextBlob", blob.as_str())];
+            let here = connect(cli)?;
+            let data_key = unwrap_data_key(&here, &header)?;
+            let there = match to_endpoint {
+                Some(url) => {
+                    let resolved =
+                        profile::resolve(cli.profile.as_deref(), cli.region.as_deref()).map_err(Failure::Transport)?;
+                    let endpoint = Endpoint::parse(url).map_err(Failure::Transport)?;
+                    Client::new(endpoint, resolved.credentials, cli.ca.as_deref()).map_err(Failure::Transport)?
+                }
+                None => here,
+            };
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let plain = Zeroizing::new(b64.encode(data_key.as_slice()));
+            let mut params = vec![("KeyId", key.as_str()), ("Plaintext", plain.as_str())];
             if header.context != "{}" {
                 params.push(("EncryptionContext", header.context.as_str()));
             }
-            let answer = client.call("Decrypt", &params)?;
-            let plain = answer["Plaintext"].as_str().unwrap_or_default();
-            let data_key = Zeroizing::new(base64::engine::general_purpose::STANDARD.decode(plain).unwrap_or_default());
+            let answer = there.call("Encrypt", &params)?;
+            let not_api = || Failure::Transport("Encrypt answered without a ciphertext".into());
+            let blob = b64.decode(answer["CiphertextBlob"].as_str().ok_or_else(not_api)?).map_err(|_| not_api())?;
+            let moved =
+                Header { key_id: answer["KeyId"].as_str().unwrap_or(key).to_owned(), wrapped_key: blob, ..header };
+            let mut writer = open_out(out)?;
+            writer.write_all(&moved.encode()?)?;
+            io::copy(&mut reader, &mut writer)?;
+            writer.flush()?;
+        }
+        Command::File(FileCommand::Decrypt { out, input }) => {
+            let mut reader = open_in(input)?;
+            let header = Header::read(&mut reader)?;
+            let data_key = unwrap_data_key(&connect(cli)?, &header)?;
             let mut writer = open_out(out)?;
             let mut bar = Progress::new();
             envelope::decrypt(&header, &data_key, &mut reader, &mut writer, |n| bar.show(n))?;
@@ -594,6 +629,18 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// The file's data key, from one Decrypt of its wrapped copy.
+fn unwrap_data_key(client: &Client, header: &Header) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    let blob = base64::engine::general_purpose::STANDARD.encode(&header.wrapped_key);
+    let mut params = vec![("CiphertextBlob", blob.as_str())];
+    if header.context != "{}" {
+        params.push(("EncryptionContext", header.context.as_str()));
+    }
+    let answer = client.call("Decrypt", &params)?;
+    let plain = answer["Plaintext"].as_str().unwrap_or_default();
+    Ok(Zeroizing::new(base64::engine::general_purpose::STANDARD.decode(plain).unwrap_or_default()))
 }
 
 /// The rows of a key's metadata.

@@ -370,3 +370,52 @@ fn every_command_in_both_outputs() {
         assert!(out.contains("random-password") && out.contains("schedule-deletion"), "{shell}");
     }
 }
+
+/// The README's region move for files: encrypted in cn-hangzhou, re-wrapped to a key of
+/// cn-shanghai (only the header changes), decrypted there; the original file does not open in
+/// the other region, as a ciphertext of another region does not in the cloud.
+#[test]
+fn a_file_moves_to_another_region_by_rewrapping_its_data_key() {
+    let hangzhou = kmsd();
+    let bin = std::env::var_os("KMSD_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/kmsd"));
+    let shanghai =
+        Kmsd::start_with(&bin, kms_testkit::Options { region: Some("cn-shanghai".into()), ..Default::default() })
+            .expect("a second region");
+    let old_key = new_key(&hangzhou);
+    let new_key_id = new_key(&shanghai);
+    let dir = tempfile::tempdir().unwrap();
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(dir.path().join("orders.csv"), &data).unwrap();
+    let path = |n: &str| dir.path().join(n).display().to_string();
+    let ctx = r#"{"app":"orders"}"#;
+    table(
+        &hangzhou,
+        &["file", "encrypt", "--key", &old_key, "--context", ctx, "-o", &path("orders.kms"), &path("orders.csv")],
+    );
+    table(
+        &hangzhou,
+        &[
+            "file",
+            "rewrap",
+            "--key",
+            &new_key_id,
+            "--to-endpoint",
+            &shanghai.url,
+            "-o",
+            &path("moved.kms"),
+            &path("orders.kms"),
+        ],
+    );
+    let sealed = std::fs::read(path("orders.kms")).unwrap();
+    let moved = std::fs::read(path("moved.kms")).unwrap();
+    let head = |b: &[u8]| 11 + u32::from_be_bytes(b[7..11].try_into().unwrap()) as usize;
+    assert_eq!(&sealed[head(&sealed)..], &moved[head(&moved)..], "the chunks were copied, not re-encrypted");
+    table(&shanghai, &["file", "decrypt", "-o", &path("back.csv"), &path("moved.kms")]);
+    assert_eq!(std::fs::read(path("back.csv")).unwrap(), data);
+    let mut c = kms(&shanghai);
+    c.args(["file", "decrypt", "-o", "/dev/null", &path("orders.kms")]);
+    let (code, _, err) = run(c);
+    assert!(code == 1 && err.contains("Forbidden.KeyNotFound"), "{err}");
+}
