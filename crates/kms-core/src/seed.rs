@@ -48,6 +48,9 @@ impl fmt::Debug for Hidden {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Seed {
+    /// Applied first, so that keys can be made in them.
+    #[serde(default)]
+    pub instances: Vec<SeedInstance>,
     #[serde(default)]
     pub keys: Vec<SeedKey>,
     #[serde(default)]
@@ -56,10 +59,49 @@ pub struct Seed {
     pub access_keys: Vec<SeedAccessKey>,
 }
 
+/// A KMS instance (`kst-…`) with its quotas, connected to a VPC when `connected` says so.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedInstance {
+    pub id: String,
+    #[serde(default = "default_spec")]
+    pub spec: i64,
+    #[serde(default = "default_key_num")]
+    pub key_num: i64,
+    #[serde(default = "default_secret_num")]
+    pub secret_num: i64,
+    #[serde(default = "default_vpc_num")]
+    pub vpc_num: i64,
+    pub connected: Option<SeedConnection>,
+}
+
+fn default_spec() -> i64 {
+    1000
+}
+fn default_key_num() -> i64 {
+    1000
+}
+fn default_secret_num() -> i64 {
+    100
+}
+fn default_vpc_num() -> i64 {
+    1
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedConnection {
+    pub vpc_id: String,
+    pub zone_ids: Vec<String>,
+    pub vswitch_ids: Vec<String>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedKey {
     pub id: String,
+    /// The KMS instance the key is in (`kst-…`, connected); none: a default key.
+    pub instance: Option<String>,
     /// Default `Aliyun_AES_256`.
     pub spec: Option<String>,
     /// Default: the spec's default usage.
@@ -152,6 +194,9 @@ impl Kms {
     /// from several nodes at once (a node that loses a race re-reads and finds the match).
     pub async fn apply_seed(&self, seed: &Seed) -> CoreResult<SeedReport> {
         let mut report = SeedReport::default();
+        for instance in &seed.instances {
+            self.seed_instance(instance, &mut report).await?;
+        }
         for key in &seed.keys {
             match self.seed_key(key, &mut report).await {
                 Err(CoreError::Store(StoreError::Conflict)) => self.seed_key(key, &mut report).await?,
@@ -225,6 +270,9 @@ impl Kms {
 
         let mut key = match self.store.get_key(&id).await? {
             Some(existing) => {
+                if existing.dkms_instance_id != seed.instance {
+                    return Err(conflict(format!("key {id} exists in another instance than the seed says")));
+                }
                 if existing.spec != spec || existing.usage != usage {
                     return Err(conflict(format!(
                         "key {id} exists as {} {}, the seed says {spec} {usage}",
@@ -235,6 +283,9 @@ impl Kms {
                 existing
             }
             None => {
+                if let Some(instance) = &seed.instance {
+                    self.instance_room(instance, crate::instances::Resource::Key).await?;
+                }
                 let first = versions.first().map(|(v, _)| v.clone()).unwrap_or_else(KeyVersionId::generate);
                 let material = self.seed_material(spec, &id, &first, versions.first().and_then(|(_, m)| *m))?;
                 let now = self.now();
@@ -257,7 +308,7 @@ impl Kms {
                     next_rotation_at: None,
                     material_expire_at: None,
                     material_fingerprint: None,
-                    dkms_instance_id: None,
+                    dkms_instance_id: seed.instance.clone(),
                     revision: 0,
                 };
                 let version = VersionRecord {
@@ -328,6 +379,63 @@ impl Kms {
             }
         }
         let _ = key;
+        Ok(())
+    }
+
+    async fn seed_instance(&self, seed: &SeedInstance, report: &mut SeedReport) -> CoreResult<()> {
+        let id = &seed.id;
+        if !id.starts_with("kst-") || id.len() < 8 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(conflict(format!("instance id {id:?} is not kst-…")));
+        }
+        let mut record = match self.store.get_instance(id).await? {
+            Some(r) if r.released => return Err(conflict(format!("instance {id} was released; ids are never reused"))),
+            Some(r) => r,
+            None => {
+                self.instance_ca_pem().await?;
+                let record = kms_store::InstanceRecord {
+                    id: id.clone(),
+                    name: id.clone(),
+                    status: "Uninitialized".into(),
+                    spec: seed.spec,
+                    key_num: seed.key_num,
+                    secret_num: seed.secret_num,
+                    vpc_num: seed.vpc_num,
+                    vpc_id: None,
+                    zone_ids: String::new(),
+                    vswitch_ids: String::new(),
+                    bind_vpcs: "[]".into(),
+                    created_at: self.now(),
+                    started_at: None,
+                    deletion_protection: false,
+                    deletion_protection_description: String::new(),
+                    released: false,
+                    revision: 1,
+                };
+                self.store.insert_instance(&record).await?;
+                report.changed.push(format!("instance {id}"));
+                record
+            }
+        };
+        let limits = (seed.spec, seed.key_num, seed.secret_num, seed.vpc_num);
+        if (record.spec, record.key_num, record.secret_num, record.vpc_num) != limits {
+            let changed = kms_store::InstanceRecord {
+                spec: seed.spec,
+                key_num: seed.key_num,
+                secret_num: seed.secret_num,
+                vpc_num: seed.vpc_num,
+                ..record.clone()
+            };
+            record = self.store.update_instance(&changed).await?;
+            report.changed.push(format!("instance {id} quotas"));
+        } else {
+            report.unchanged += 1;
+        }
+        if let Some(c) = &seed.connected
+            && record.status == "Uninitialized"
+        {
+            self.connect_instance(id, c.vpc_id.clone(), &c.zone_ids, &c.vswitch_ids).await?;
+            report.changed.push(format!("instance {id} connected"));
+        }
         Ok(())
     }
 

@@ -138,3 +138,49 @@ async fn malformed_fixtures_refuse_the_start_without_quoting_values() {
     assert!(err.contains("bad.toml") && err.contains("line"), "{err}");
     assert!(!err.contains("c2VjcmV0"), "{err}");
 }
+
+#[tokio::test]
+async fn fixtures_make_instances_connected_with_keys_in_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("instances.toml");
+    let text = |key_num: u32| {
+        format!(
+            r#"
+[[instances]]
+id = "kst-hzz6fixture0001"
+spec = 2000
+key_num = {key_num}
+connected = {{ vpc_id = "vpc-fixture", zone_ids = ["cn-hangzhou-k", "cn-hangzhou-j"], vswitch_ids = ["vsw-fixture"] }}
+
+[[keys]]
+id = "5a1e0c1d-7e57-4f10-8ed0-0000000000c1"
+instance = "kst-hzz6fixture0001"
+versions = [{{ id = "00000000-0000-4000-8000-0000000000c1", material = "{MATERIAL_1}" }}]
+"#
+        )
+    };
+    std::fs::write(&seed, text(5)).unwrap();
+    let data = dir.path().join("data");
+    let k = start_seeded(&data, &seed).expect("kmsd with an instance fixture");
+    let c = k.client();
+    let got = ok(&c, "GetKmsInstance", &[("KmsInstanceId", "kst-hzz6fixture0001")]).await;
+    let i = &got["KmsInstance"];
+    assert_eq!(
+        (i["Status"].as_str(), i["VpcId"].as_str(), i["KeyNum"].as_i64()),
+        (Some("Connected"), Some("vpc-fixture"), Some(5))
+    );
+    let key = ok(&c, "DescribeKey", &[("KeyId", "5a1e0c1d-7e57-4f10-8ed0-0000000000c1")]).await;
+    assert_eq!(key["KeyMetadata"]["DKMSInstanceId"], "kst-hzz6fixture0001");
+    // Quotas follow the file; everything else as it was.
+    std::fs::write(&seed, text(7)).unwrap();
+    let (applied, out, err) = admin_group(&k, "seed", &["apply", seed.to_str().unwrap()]);
+    assert!(applied, "{err}");
+    assert!(out.contains("applied: instance kst-hzz6fixture0001 quotas") && out.starts_with("applied"), "{out}");
+    let got = ok(&c, "GetKmsInstance", &[("KmsInstanceId", "kst-hzz6fixture0001")]).await;
+    assert_eq!(
+        (got["KmsInstance"]["KeyNum"].as_i64(), got["KmsInstance"]["Status"].as_str()),
+        (Some(7), Some("Connected"))
+    );
+    let (_, again, _) = admin_group(&k, "seed", &["apply", seed.to_str().unwrap()]);
+    assert!(again.starts_with("0 changed"), "{again}");
+}
