@@ -419,3 +419,35 @@ fn a_file_moves_to_another_region_by_rewrapping_its_data_key() {
     let (code, _, err) = run(c);
     assert!(code == 1 && err.contains("Forbidden.KeyNotFound"), "{err}");
 }
+
+/// STS credentials (`ALIBABA_CLOUD_SECURITY_TOKEN`, as the Alibaba tools take them) sign too;
+/// the same key id and secret without the token are refused.
+#[test]
+fn temporary_credentials_with_a_security_token() {
+    let k = kmsd();
+    let kmsd_bin = std::env::var_os("KMSD_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/kmsd"));
+    let mut admin = Command::new(kmsd_bin);
+    admin.args(["admin", "access-key", "temporary", ACCESS_KEY_ID, "--data-dir"]).arg(&k.data_dir);
+    if let Ok(url) = std::fs::read_to_string(k.data_dir.with_extension("pgurl")) {
+        admin.arg("--store").arg(url);
+    }
+    let (code, out, err) = run(admin);
+    assert_eq!(code, 0, "{err}");
+    let field = |f: &str| out.lines().find_map(|l| l.strip_prefix(&format!("{f}: "))).unwrap().to_owned();
+    let mut c = kms(&k);
+    c.env("ALIBABA_CLOUD_ACCESS_KEY_ID", field("AccessKeyId"))
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", field("AccessKeySecret"))
+        .env("ALIBABA_CLOUD_SECURITY_TOKEN", field("SecurityToken"))
+        .args(["key", "list"]);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("in all"), "{out}");
+    let mut c = kms(&k);
+    c.env("ALIBABA_CLOUD_ACCESS_KEY_ID", field("AccessKeyId"))
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", field("AccessKeySecret"))
+        .args(["key", "list"]);
+    let (code, _, err) = run(c);
+    assert_eq!(code, 1, "{err}");
+}
