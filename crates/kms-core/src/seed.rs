@@ -193,15 +193,30 @@ impl Kms {
     /// Makes the store match `seed` for everything it names. Safe to run on every start, and
     /// from several nodes at once (a node that loses a race re-reads and finds the match).
     pub async fn apply_seed(&self, seed: &Seed) -> CoreResult<SeedReport> {
+        // Nodes starting together race to create the same things; the loser's next pass finds
+        // them made and compares instead.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.apply_seed_once(seed).await {
+                Err(
+                    CoreError::Store(StoreError::Conflict)
+                    | CoreError::AliasExists
+                    | CoreError::SecretExists
+                    | CoreError::InstanceStateInvalid,
+                ) if attempt < 3 => continue,
+                other => return other,
+            }
+        }
+    }
+
+    async fn apply_seed_once(&self, seed: &Seed) -> CoreResult<SeedReport> {
         let mut report = SeedReport::default();
         for instance in &seed.instances {
             self.seed_instance(instance, &mut report).await?;
         }
         for key in &seed.keys {
-            match self.seed_key(key, &mut report).await {
-                Err(CoreError::Store(StoreError::Conflict)) => self.seed_key(key, &mut report).await?,
-                other => other?,
-            }
+            self.seed_key(key, &mut report).await?;
         }
         for secret in &seed.secrets {
             self.seed_secret(secret, &mut report).await?;

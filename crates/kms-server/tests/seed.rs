@@ -184,3 +184,43 @@ versions = [{{ id = "00000000-0000-4000-8000-0000000000c1", material = "{MATERIA
     let (_, again, _) = admin_group(&k, "seed", &["apply", seed.to_str().unwrap()]);
     assert!(again.starts_with("0 changed"), "{again}");
 }
+
+/// Several nodes (here: admin processes) applying one file at once: every one succeeds, and
+/// the store holds one of each thing.
+#[tokio::test]
+async fn concurrent_applications_all_succeed_and_make_one_of_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = seed_file(dir.path(), MATERIAL_2);
+    let k = Kmsd::start_with(&bin(), Options { data_dir: Some(dir.path().join("data")), ..Default::default() })
+        .expect("kmsd");
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            let mut cmd = std::process::Command::new(bin());
+            cmd.args(["admin", "seed", "apply", seed.to_str().unwrap(), "--data-dir"]).arg(&k.data_dir);
+            if let Ok(url) = std::fs::read_to_string(k.data_dir.with_extension("pgurl")) {
+                cmd.arg("--store").arg(url);
+            }
+            cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    for run in runs {
+        let out = run.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let c = k.client();
+    // The seeded keys once each (secrets' default key aside: the service makes it on first use).
+    let keys = ok(&c, "ListKeys", &[("PageSize", "100")]).await;
+    let seeded = keys["Keys"]["Key"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["KeyId"].as_str().unwrap().starts_with("5a1e0c1d"))
+        .count();
+    assert_eq!(seeded, 2, "{keys}");
+    let versions = ok(&c, "ListKeyVersions", &[("KeyId", KEY)]).await;
+    assert_eq!(versions["TotalCount"], 2, "{versions}");
+    let aliases = ok(&c, "ListAliases", &[]).await;
+    assert_eq!(aliases["TotalCount"], 1, "{aliases}");
+    let secret = ok(&c, "ListSecretVersionIds", &[("SecretName", "ci/database")]).await;
+    assert_eq!(secret["TotalCount"], 2, "{secret}");
+}
