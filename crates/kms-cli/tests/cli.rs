@@ -451,3 +451,41 @@ fn temporary_credentials_with_a_security_token() {
     let (code, _, err) = run(c);
     assert_eq!(code, 1, "{err}");
 }
+
+/// Over TLS: kmsd with its own certificate, trusted through --ca; without it the handshake fails
+/// as an unknown issuer (exit 3), never silently.
+#[test]
+fn https_with_the_deployments_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert_pem, key_pem) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_pem, cert.cert.pem()).unwrap();
+    std::fs::write(&key_pem, cert.signing_key.serialize_pem()).unwrap();
+    let bin = std::env::var_os("KMSD_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/kmsd"));
+    let k = Kmsd::start_with(
+        &bin,
+        kms_testkit::Options {
+            extra_args: vec![
+                "--tls-cert".into(),
+                cert_pem.display().to_string(),
+                "--tls-key".into(),
+                key_pem.display().to_string(),
+            ],
+            ..Default::default()
+        },
+    )
+    .expect("kmsd over TLS");
+    assert!(k.url.starts_with("https://"), "{}", k.url);
+    let url = k.url.replace("127.0.0.1", "localhost");
+    let mut c = kms(&k);
+    c.env("KMS_ENDPOINT", &url).arg("--ca").arg(&cert_pem).args(["key", "list"]);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("(0 in all)"), "{out}");
+    let mut c = kms(&k);
+    c.env("KMS_ENDPOINT", &url).args(["key", "list"]);
+    let (code, _, err) = run(c);
+    assert!(code == 3 && err.to_lowercase().contains("unknown"), "{err}");
+}
