@@ -121,8 +121,14 @@ impl Kms {
                 policy: None,
             })
             .await?;
-        // Two first uses at once: the first stored wins, and both use it.
+        // Two first uses at once: the first stored wins, and both use it; the loser's key,
+        // which nothing has used, goes again rather than stay behind as a stray enabled key.
         let id = self.store.init_meta(DEFAULT_KEY_META, made.id.as_str()).await?;
+        if id != made.id.as_str()
+            && let Err(e) = self.destroy_key(&made).await
+        {
+            tracing::warn!(key_id = %made.id, error = %e, "could not remove a default secrets key that lost a race");
+        }
         KeyId::parse(&id).map_err(|_| CoreError::Store(StoreError::Corrupt("default secrets key".into())))
     }
 

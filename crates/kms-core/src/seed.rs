@@ -194,7 +194,9 @@ impl Kms {
     /// from several nodes at once (a node that loses a race re-reads and finds the match).
     pub async fn apply_seed(&self, seed: &Seed) -> CoreResult<SeedReport> {
         // Nodes starting together race to create the same things; the loser's next pass finds
-        // them made and compares instead.
+        // them made and compares instead. Each lost race means one more thing exists, so the
+        // passes are bounded by what the file names.
+        let bound = 2 + seed.instances.len() + seed.keys.len() * 8 + seed.secrets.len() * 2 + seed.access_keys.len();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -204,7 +206,7 @@ impl Kms {
                     | CoreError::AliasExists
                     | CoreError::SecretExists
                     | CoreError::InstanceStateInvalid,
-                ) if attempt < 3 => continue,
+                ) if attempt < bound => continue,
                 other => return other,
             }
         }
