@@ -117,8 +117,14 @@ impl Kms {
 
     /// Makes an `Uninitialized` instance (operator action), and the deployment's CA if there is none yet.
     pub async fn create_instance(&self, limits: InstanceLimits) -> CoreResult<InstanceRecord> {
-        self.instance_ca_pem().await?;
         let id = self.new_instance_id()?;
+        self.insert_instance(id, limits).await
+    }
+
+    /// Stores a new instance, `Uninitialized`, under `id` (generated, or fixed by a fixture),
+    /// with the CA that will sign its ClientKeys made first.
+    pub(crate) async fn insert_instance(&self, id: String, limits: InstanceLimits) -> CoreResult<InstanceRecord> {
+        self.instance_ca_pem().await?;
         let record = InstanceRecord {
             id: id.clone(),
             name: id,

@@ -408,27 +408,13 @@ impl Kms {
             Some(r) if r.released => return Err(conflict(format!("instance {id} was released; ids are never reused"))),
             Some(r) => r,
             None => {
-                self.instance_ca_pem().await?;
-                let record = kms_store::InstanceRecord {
-                    id: id.clone(),
-                    name: id.clone(),
-                    status: "Uninitialized".into(),
+                let limits = crate::instances::InstanceLimits {
                     spec: seed.spec,
                     key_num: seed.key_num,
                     secret_num: seed.secret_num,
                     vpc_num: seed.vpc_num,
-                    vpc_id: None,
-                    zone_ids: String::new(),
-                    vswitch_ids: String::new(),
-                    bind_vpcs: "[]".into(),
-                    created_at: self.now(),
-                    started_at: None,
-                    deletion_protection: false,
-                    deletion_protection_description: String::new(),
-                    released: false,
-                    revision: 1,
                 };
-                self.store.insert_instance(&record).await?;
+                let record = self.insert_instance(id.clone(), limits).await?;
                 report.changed.push(format!("instance {id}"));
                 record
             }
@@ -448,7 +434,7 @@ impl Kms {
             report.unchanged += 1;
         }
         if let Some(c) = &seed.connected
-            && record.status == "Uninitialized"
+            && record.status == crate::instances::UNINITIALIZED
         {
             self.connect_instance(id, c.vpc_id.clone(), &c.zone_ids, &c.vswitch_ids).await?;
             report.changed.push(format!("instance {id} connected"));

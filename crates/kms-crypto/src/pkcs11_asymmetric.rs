@@ -171,12 +171,7 @@ impl AsymmetricKeys for Pkcs11Keys {
         algorithm: Alg,
         digest: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
-        if !algorithm.fits(label.spec) || algorithm.usage() != kms_types::KeyUsage::SignVerify {
-            return Err(CryptoError::Unsupported);
-        }
-        if digest.len() != SIGNING_DIGEST_BYTES {
-            return Err(CryptoError::Unsupported);
-        }
+        label.admits(algorithm, kms_types::KeyUsage::SignVerify, Some(digest))?;
         let private = self.object(material, ObjectClass::PRIVATE_KEY)?;
         let session = self.token.session()?;
         match algorithm {
@@ -202,9 +197,7 @@ impl AsymmetricKeys for Pkcs11Keys {
         algorithm: Alg,
         ciphertext: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        if !algorithm.fits(label.spec) || algorithm.usage() != kms_types::KeyUsage::EncryptDecrypt {
-            return Err(CryptoError::Unsupported);
-        }
+        label.admits(algorithm, kms_types::KeyUsage::EncryptDecrypt, None)?;
         let (hash, mgf) = match algorithm {
             Alg::RsaesOaepSha256 => (MechanismType::SHA256, PkcsMgfType::MGF1_SHA256),
             Alg::RsaesOaepSha1 => (MechanismType::SHA1, PkcsMgfType::MGF1_SHA1),

@@ -41,6 +41,22 @@ pub struct MaterialLabel<'a> {
 }
 
 impl MaterialLabel<'_> {
+    /// Whether a key of this spec may run `algorithm` for `usage` (signing also: a digest of the
+    /// one length the algorithms take). Every asymmetric backend asks this first.
+    pub fn admits(
+        &self,
+        algorithm: kms_types::AsymmetricAlgorithm,
+        usage: kms_types::KeyUsage,
+        digest: Option<&[u8]>,
+    ) -> Result<(), CryptoError> {
+        let digest_ok = digest.is_none_or(|d| d.len() == kms_types::SIGNING_DIGEST_BYTES);
+        if algorithm.fits(self.spec) && algorithm.usage() == usage && digest_ok {
+            Ok(())
+        } else {
+            Err(CryptoError::Unsupported)
+        }
+    }
+
     pub fn aad(&self) -> Vec<u8> {
         format!("kmsd/key-material/v1\0{}\0{}\0{}", self.key_id, self.version_id, self.spec).into_bytes()
     }

@@ -16,7 +16,7 @@ use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P256K1_SHA256_ASN1_SIGNING, EcdsaKeyPair, EcdsaSigningAlgorithm, KeyPair,
     RSA_PKCS1_SHA256, RSA_PSS_SHA256, RsaKeyPair,
 };
-use kms_types::{AsymmetricAlgorithm as Alg, KeySpec, SIGNING_DIGEST_BYTES};
+use kms_types::{AsymmetricAlgorithm as Alg, KeySpec};
 use sm2::elliptic_curve::Generate as _;
 use sm2::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, EncodePublicKey as _};
 use zeroize::Zeroizing;
@@ -127,12 +127,7 @@ impl AsymmetricKeys for SoftAsymmetric {
         algorithm: Alg,
         digest: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
-        if !algorithm.fits(label.spec) || algorithm.usage() != kms_types::KeyUsage::SignVerify {
-            return Err(CryptoError::Unsupported);
-        }
-        if digest.len() != SIGNING_DIGEST_BYTES {
-            return Err(CryptoError::Unsupported);
-        }
+        label.admits(algorithm, kms_types::KeyUsage::SignVerify, Some(digest))?;
         let plain = self.unwrap(material, label)?;
         match algorithm {
             Alg::RsaPssSha256 | Alg::RsaPkcs1Sha256 => {
@@ -169,9 +164,7 @@ impl AsymmetricKeys for SoftAsymmetric {
         algorithm: Alg,
         ciphertext: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        if !algorithm.fits(label.spec) || algorithm.usage() != kms_types::KeyUsage::EncryptDecrypt {
-            return Err(CryptoError::Unsupported);
-        }
+        label.admits(algorithm, kms_types::KeyUsage::EncryptDecrypt, None)?;
         let plain = self.unwrap(material, label)?;
         match algorithm {
             Alg::RsaesOaepSha256 | Alg::RsaesOaepSha1 => {
