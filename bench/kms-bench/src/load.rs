@@ -103,7 +103,7 @@ async fn run_inner(args: &LoadArgs) -> Result<u64, String> {
     };
     let target = match args.target {
         Kind::Kmsd => Target::kms(client, args.action, args.signature).await?,
-        Kind::Ceiling => Target::ceiling(client, args.action, args.signature, args.reply_size),
+        Kind::Ceiling => Target::ceiling(client, args.action, args.signature, args.reply_size)?,
         Kind::Openbao => Target::openbao(&addr, &args.token, args.action).await?,
         Kind::Gateway => {
             let classic = Client {
@@ -111,11 +111,11 @@ async fn run_inner(args: &LoadArgs) -> Result<u64, String> {
                 access_key_id: args.access_key_id.clone(),
                 secret: args.access_key_secret.clone(),
             };
-            Target::Gateway(crate::gateway::GatewayTarget::new(classic, &args.instance, args.action).await?)
+            Target::Gateway(Box::new(crate::gateway::GatewayTarget::new(classic, &args.instance, args.action).await?))
         }
         Kind::GatewayCeiling => {
             let ca = std::fs::read_to_string(&args.ca_file).map_err(|e| format!("{}: {e}", args.ca_file))?;
-            Target::Gateway(crate::gateway::GatewayTarget::ceiling(&ca, args.action, args.reply_size)?)
+            Target::Gateway(Box::new(crate::gateway::GatewayTarget::ceiling(&ca, args.action, args.reply_size)?))
         }
     };
     let target = Arc::new(target);
@@ -171,8 +171,9 @@ async fn drive(addr: &str, target: &Target, measure_from: Instant, until: Instan
     };
     let mut conn = open(addr, target).await?;
     let mut buf = Vec::with_capacity(16 * 1024);
+    let mut request = Vec::with_capacity(8 * 1024);
     loop {
-        let request = target.request();
+        target.request_into(&mut request);
         let sent = Instant::now();
         if sent >= until {
             return Ok(tally);

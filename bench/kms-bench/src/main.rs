@@ -13,6 +13,7 @@
 mod ceiling;
 mod gateway;
 mod load;
+mod presign;
 mod target;
 
 use clap::{Parser, Subcommand};
@@ -44,7 +45,14 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    // The load tool runs on one core (taskset): one thread, no work stealing between threads
+    // that would only take turns on it. The ceiling serves as kmsd does (its multi-thread
+    // runtime, which sizes itself to the cores it may use).
+    let runtime = match cli.command {
+        Command::Ceiling { .. } => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+        _ => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+    }
+    .expect("tokio runtime");
     runtime.block_on(async {
         match cli.command {
             Command::Ceiling { listen, tls_ca_out } => {

@@ -48,17 +48,11 @@ pub enum Signature {
 /// One target, ready to build requests for one action.
 pub enum Target {
     /// kmsd, or the ceiling (which gets the same signed requests and answers `reply_size` bytes).
-    Kms {
-        client: Client,
-        action: Action,
-        params: Vec<(String, String)>,
-        signature: Signature,
-        reply_size: Option<usize>,
-    },
+    Kms { action: Action, presigned: Box<crate::presign::Presigned>, reply_size: Option<usize> },
     /// OpenBao transit: token authentication, so each request is the same bytes.
     OpenBao { request: Vec<u8> },
     /// kmsd's instance gateway, or the ceiling over TLS with the same requests.
-    Gateway(crate::gateway::GatewayTarget),
+    Gateway(Box<crate::gateway::GatewayTarget>),
 }
 
 impl Target {
@@ -93,14 +87,17 @@ impl Target {
                 }
             }
         };
-        Ok(Target::Kms { client, action, params, signature, reply_size: None })
+        let presigned = Box::new(crate::presign::Presigned::new(&client, call_of(action, &params), signature, &[])?);
+        Ok(Target::Kms { action, presigned, reply_size: None })
     }
 
     /// The ceiling, answering as many bytes as kmsd answers for `action`.
-    pub fn ceiling(client: Client, action: Action, signature: Signature, reply_size: usize) -> Self {
+    pub fn ceiling(client: Client, action: Action, signature: Signature, reply_size: usize) -> Result<Self, String> {
         let plaintext = action.plaintext();
         let params = vec![("KeyId".into(), "ceiling".into()), ("Plaintext".into(), plaintext)];
-        Target::Kms { client, action, params, signature, reply_size: Some(reply_size) }
+        let extra = [("x-bench-reply-size".to_owned(), reply_size.to_string())];
+        let presigned = Box::new(crate::presign::Presigned::new(&client, call_of(action, &params), signature, &extra)?);
+        Ok(Target::Kms { action, presigned, reply_size: Some(reply_size) })
     }
 
     /// OpenBao's transit engine doing the same operation with key `bench`.
@@ -142,31 +139,23 @@ impl Target {
         Ok(Target::OpenBao { request: openbao_request(addr, token, &path, &body) })
     }
 
-    /// The bytes of the next request (signed afresh for kmsd and the ceiling).
-    pub fn request(&self) -> Vec<u8> {
+    /// The bytes of the next request (signed afresh for kmsd and the ceiling), into `out`.
+    pub fn request_into(&self, out: &mut Vec<u8>) {
         match self {
-            Target::OpenBao { request } => request.clone(),
-            Target::Gateway(g) => g.request(),
-            Target::Kms { client, action, params, signature, reply_size } => {
-                let name = match action {
-                    Action::Encrypt32 | Action::Encrypt4k => "Encrypt",
-                    Action::Decrypt => "Decrypt",
-                    Action::GenerateDataKey => "GenerateDataKey",
-                    Action::GetSecretValue => "GetSecretValue",
-                    Action::CreateKey => "CreateKey",
-                };
-                let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                let mut call = Call::new(name, &pairs).placed(kms_testkit::Placement::Form);
-                if *signature == Signature::Acs3 {
-                    call = call.acs3();
-                }
-                let (method, target, mut headers, body) = client.build(call);
-                if let Some(size) = reply_size {
-                    headers.push(("x-bench-reply-size".into(), size.to_string()));
-                }
-                encode(method, &target, &headers, &body)
+            Target::OpenBao { request } => {
+                out.clear();
+                out.extend_from_slice(request);
             }
+            Target::Gateway(g) => *out = g.request(),
+            Target::Kms { presigned, .. } => presigned.next_into(out),
         }
+    }
+
+    /// [`Self::request_into`] into a new buffer.
+    pub fn request(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.request_into(&mut out);
+        out
     }
 
     /// Whether a 200 answer carries what this operation must return.
@@ -184,6 +173,19 @@ impl Target {
         };
         body.windows(want.len()).any(|w| w == want)
     }
+}
+
+/// The SDK-shaped call for `action` with `params`.
+fn call_of(action: Action, params: &[(String, String)]) -> Call {
+    let name = match action {
+        Action::Encrypt32 | Action::Encrypt4k => "Encrypt",
+        Action::Decrypt => "Decrypt",
+        Action::GenerateDataKey => "GenerateDataKey",
+        Action::GetSecretValue => "GetSecretValue",
+        Action::CreateKey => "CreateKey",
+    };
+    let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    Call::new(name, &pairs)
 }
 
 fn encode(method: &str, target: &str, headers: &[(String, String)], body: &[u8]) -> Vec<u8> {

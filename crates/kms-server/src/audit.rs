@@ -21,7 +21,9 @@
 //! A written line survives the process being killed (it is in the kernel); with `sync` it also
 //! survives the machine losing power: it is on disk (fdatasync) before the answer leaves. The
 //! sync is group-committed — one fdatasync covers every line written before it began, so
-//! concurrent requests share it instead of queueing one disk flush each.
+//! concurrent requests share it instead of queueing one disk flush each. The writes are
+//! batched the same way: lines of concurrent requests leave in one `write`, and each request
+//! still waits for its own line to be out (and refuses to answer if its batch failed).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write as _};
@@ -150,8 +152,8 @@ pub struct AuditLog(Arc<Inner>);
 
 struct Inner {
     sink: Mutex<Sink>,
-    /// Lines written so far (also the ticket of the newest one).
-    lines: std::sync::atomic::AtomicU64,
+    /// Lines on their way to the sink, in batches.
+    queue: crate::group_write::GroupWrite,
     /// With `sync`: the count of lines known to be on disk, and a lock held across each
     /// fdatasync, so syncs queue behind each other and a waiter usually finds itself covered.
     /// Waiters are tasks, not threads: only the sync itself occupies a blocking thread.
@@ -182,16 +184,32 @@ impl AuditLog {
         };
         Ok(Self(Arc::new(Inner {
             sink: Mutex::new(sink),
-            lines: Default::default(),
+            queue: Default::default(),
             synced: sync.then(Default::default),
         })))
     }
 
     /// Appends one line (and with `sync`, waits until it is on disk); an error means the
-    /// request must not be answered as if it succeeded.
+    /// request must not be answered as if it succeeded. Lines of concurrent requests go out
+    /// together in one write (and one sync), but none is answered before its own line is out.
     pub async fn append(&self, record: &AuditRecord<'_>) -> io::Result<()> {
-        let ticket = self.write(record)?;
+        let ticket = self.enqueue(record)?;
+        self.write_through(ticket).await?;
         self.sync_through(ticket).await
+    }
+
+    /// Serialises `record` onto the pending batch; its ticket.
+    fn enqueue(&self, record: &AuditRecord<'_>) -> io::Result<u64> {
+        self.0.queue.push(|out| {
+            serde_json::to_writer(&mut *out, record).map_err(io::Error::other)?;
+            out.push(b'\n');
+            Ok(())
+        })
+    }
+
+    /// Returns once line `ticket` has been handed to the kernel.
+    async fn write_through(&self, ticket: u64) -> io::Result<()> {
+        self.0.queue.through(ticket, |batch| self.write_batch(batch)).await
     }
 
     /// Returns once line `ticket` is on disk: at once if a sync that began after it was
@@ -209,7 +227,7 @@ impl AuditLog {
         let (file, upto) = {
             let sink = self.0.sink.lock().map_err(|_| io::Error::other("audit log lock poisoned"))?;
             match &*sink {
-                Sink::File { file, .. } => (file.try_clone()?, self.0.lines.load(Ordering::SeqCst)),
+                Sink::File { file, .. } => (file.try_clone()?, self.0.queue.done()),
                 Sink::Stdout => return Ok(()),
             }
         };
@@ -218,35 +236,54 @@ impl AuditLog {
         Ok(())
     }
 
-    /// Writes one line to the kernel; its ticket for [`Inner::sync_through`].
+    /// One line, written at once (tests, and callers outside a runtime).
+    #[cfg(test)]
     fn write(&self, record: &AuditRecord<'_>) -> io::Result<u64> {
-        use std::sync::atomic::Ordering;
-        let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
-        line.push(b'\n');
+        let ticket = self.enqueue(record)?;
+        self.0.queue.write_now(|batch| self.write_batch(batch))?;
+        self.0.queue.outcome(ticket).map(|()| ticket)
+    }
+
+    /// Writes a batch of whole lines: rotating first whenever the next line would take the
+    /// file past its size (so no file exceeds it unless one line alone does).
+    fn write_batch(&self, batch: &[u8]) -> io::Result<()> {
         let mut sink = self.0.sink.lock().map_err(|_| io::Error::other("audit log lock poisoned"))?;
         match &mut *sink {
             Sink::Stdout => {
                 let mut out = io::stdout().lock();
-                out.write_all(&line)?;
-                out.flush()?;
+                out.write_all(batch)?;
+                out.flush()
             }
             Sink::File { file, written, path, max_bytes, keep } => {
-                if *written > 0 && *written + line.len() as u64 > *max_bytes {
-                    if self.0.synced.is_some() {
-                        // Lines not yet synced leave with the old file: flush them first.
-                        file.sync_data()?;
+                let mut rest = batch;
+                while !rest.is_empty() {
+                    let mut take = 0usize;
+                    while take < rest.len() {
+                        let end = rest[take..].iter().position(|&b| b == b'\n').map_or(rest.len(), |p| take + p + 1);
+                        if *written + end as u64 > *max_bytes && (take > 0 || *written > 0) {
+                            break;
+                        }
+                        take = end;
                     }
-                    rotate(path, *keep)?;
-                    *file = open_append(path)?;
-                    if self.0.synced.is_some() {
-                        sync_parent(path)?;
+                    if take == 0 {
+                        if self.0.synced.is_some() {
+                            // Lines not yet synced leave with the old file: flush them first.
+                            file.sync_data()?;
+                        }
+                        rotate(path, *keep)?;
+                        *file = open_append(path)?;
+                        if self.0.synced.is_some() {
+                            sync_parent(path)?;
+                        }
+                        *written = 0;
+                        continue;
                     }
-                    *written = 0;
+                    append_line(file, written, &rest[..take])?;
+                    rest = &rest[take..];
                 }
-                append_line(file, written, &line)?;
+                Ok(())
             }
         }
-        Ok(self.0.lines.fetch_add(1, Ordering::SeqCst) + 1)
     }
 }
 
@@ -269,9 +306,9 @@ fn sync_parent(path: &std::path::Path) -> io::Result<()> {
     }
 }
 
-/// Writes one whole line at the end of `file` (O_APPEND: lines of concurrent writers never
-/// interleave). If only part of it got out — a full disk — that part is cut off again, so the
-/// file still ends at a line boundary and the next line starts on its own.
+/// Writes whole lines at the end of `file` (O_APPEND: lines of concurrent writers never
+/// interleave). If only part got out — a full disk — that part is cut off again, so the file
+/// still ends at a line boundary and the next line starts on its own.
 fn append_line(file: &mut (impl io::Write + SetLen), written: &mut u64, line: &[u8]) -> io::Result<()> {
     match file.write_all(line) {
         Ok(()) => {

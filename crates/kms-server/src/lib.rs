@@ -21,6 +21,7 @@ mod credentials;
 mod dispatch;
 mod error_map;
 mod gateway;
+mod group_write;
 mod handlers;
 pub mod http;
 mod metrics;

@@ -46,6 +46,9 @@ const MIN_SWEEP: usize = 10_000;
 /// Nonces seen, in memory and (when opened on a data dir) in the journal.
 pub struct Nonces {
     inner: Mutex<Table>,
+    /// Records accepted but not yet written: [`Nonces::journaled`] writes them, in batches,
+    /// before their requests run.
+    queue: crate::group_write::GroupWrite,
 }
 
 struct Table {
@@ -60,12 +63,18 @@ struct Journal {
     previous: PathBuf,
     file: File,
     started: OffsetDateTime,
+    /// The service clock at the newest accepted nonce: rotation follows the clock requests
+    /// are checked against.
+    latest: OffsetDateTime,
 }
 
 impl Default for Nonces {
     /// A guard that remembers in memory only (tests of the verifier's callers).
     fn default() -> Self {
-        Self { inner: Mutex::new(Table { entries: HashMap::new(), sweep_at: 0, journal: None }) }
+        Self {
+            inner: Mutex::new(Table { entries: HashMap::new(), sweep_at: 0, journal: None }),
+            queue: Default::default(),
+        }
     }
 }
 
@@ -92,8 +101,40 @@ impl Nonces {
         file.write_all(&out)?;
         let _ = std::fs::remove_file(&previous);
         sync_dir(dir)?;
-        let journal = Journal { live, previous, file, started: now };
-        Ok(Self { inner: Mutex::new(Table { entries, sweep_at: 0, journal: Some(journal) }) })
+        let journal = Journal { live, previous, file, started: now, latest: now };
+        Ok(Self {
+            inner: Mutex::new(Table { entries, sweep_at: 0, journal: Some(journal) }),
+            queue: Default::default(),
+        })
+    }
+
+    /// Returns once every nonce this guard accepted so far is in the journal — batched with
+    /// the other requests arriving meanwhile; called after the signature verified and before
+    /// the request runs. A batch that cannot be written refuses its requests, and their nonces
+    /// are forgotten again (a refused request's nonce is not a replay).
+    pub async fn journaled(&self) -> Result<(), ApiError> {
+        let ticket = self.queue.issued();
+        let written = self.queue.through(ticket, |batch| self.write_batch(batch)).await;
+        written.map_err(|e| {
+            tracing::error!(error = %e, "the replay journal cannot be written: request refused");
+            ApiError::with_message(
+                kms_wire::Code::ServiceUnavailableTemporary,
+                "The replay guard cannot record the request; it was not carried out.",
+            )
+        })
+    }
+
+    fn write_batch(&self, batch: &[u8]) -> io::Result<()> {
+        let mut table = self.inner.lock().map_err(|_| io::Error::other("replay guard lock poisoned"))?;
+        let Some(journal) = &mut table.journal else { return Ok(()) };
+        let now = journal.latest;
+        let written = journal.append(batch, now);
+        if written.is_err() {
+            for r in batch.chunks_exact(RECORD) {
+                table.entries.remove(&r[..16]);
+            }
+        }
+        written
     }
 }
 
@@ -147,9 +188,8 @@ fn read_records(path: &Path, now: i64, into: &mut HashMap<Fingerprint, i64>) -> 
 }
 
 impl Journal {
-    /// Appends one record (rotating first when the live file is old enough); an error leaves
-    /// the request refused and the nonce unrecorded.
-    fn append(&mut self, bytes: &[u8; RECORD], now: OffsetDateTime) -> io::Result<()> {
+    /// Appends whole records (rotating first when the live file is old enough).
+    fn append(&mut self, bytes: &[u8], now: OffsetDateTime) -> io::Result<()> {
         if now - self.started >= ROTATE_AFTER {
             std::fs::rename(&self.live, &self.previous)?;
             self.file = open_journal(&self.live)?;
@@ -178,17 +218,26 @@ impl NonceCache for Nonces {
             return Ok(false);
         }
         let forget_after = forget_after.unix_timestamp();
-        if let Some(journal) = &mut table.journal
-            && let Err(e) = journal.append(&record(&fingerprint, forget_after), now)
-        {
-            tracing::error!(error = %e, "the replay journal cannot be written: request refused");
-            return Err(ApiError::with_message(
-                kms_wire::Code::ServiceUnavailableTemporary,
-                "The replay guard cannot record the request; it was not carried out.",
-            ));
+        if let Some(journal) = &mut table.journal {
+            journal.latest = journal.latest.max(now);
+            // Under the table's lock, so records queue in the order the nonces were accepted.
+            let queued = self.queue.push_bytes(&record(&fingerprint, forget_after));
+            if queued.is_err() {
+                return Err(ApiError::internal());
+            }
         }
         table.entries.insert(fingerprint, forget_after);
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+impl Nonces {
+    /// Writes what is queued, now (tests run without a request to batch with).
+    fn flush(&self) -> io::Result<()> {
+        let ticket = self.queue.issued();
+        self.queue.write_now(|batch| self.write_batch(batch))?;
+        self.queue.outcome(ticket)
     }
 }
 
@@ -236,6 +285,7 @@ mod tests {
         // Past a rotation: "early" now lives in the previous file.
         let later = t + ROTATE_AFTER;
         assert!(n.first_use("a", "late", later, later + 15 * MIN).unwrap());
+        n.flush().unwrap();
         assert!(dir.path().join("nonces.journal.previous").exists());
         drop(n);
         // A torn record at the end (a write cut short) is ignored.
@@ -246,6 +296,7 @@ mod tests {
         assert!(!n.first_use("a", "late", restart, restart + 15 * MIN).unwrap(), "replay after a restart");
         assert!(n.first_use("a", "early", restart, restart + 15 * MIN).unwrap(), "forgotten: past its window");
         assert!(n.first_use("a", "short", restart, restart + 15 * MIN).unwrap());
+        n.flush().unwrap();
         // Reopening carries the survivors forward, and drops the retired file.
         drop(n);
         let again = restart + MIN;
@@ -259,16 +310,19 @@ mod tests {
     }
 
     /// A journal that cannot be written refuses the request instead of accepting it unrecorded.
-    #[test]
-    fn an_unwritable_journal_refuses() {
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_unwritable_journal_refuses() {
         let dir = tempfile::tempdir().unwrap();
         let t = OffsetDateTime::UNIX_EPOCH + time::Duration::days(1);
         let n = Nonces::open(dir.path(), t).unwrap();
         n.inner.lock().unwrap().journal.as_mut().unwrap().file = File::open("/dev/full").unwrap();
-        let e = n.first_use("a", "n", t, t + 15 * MIN).unwrap_err();
+        assert!(n.first_use("a", "n", t, t + 15 * MIN).unwrap());
+        let e = n.journaled().await.unwrap_err();
         assert_eq!(e.code, kms_wire::Code::ServiceUnavailableTemporary);
         // Not remembered either: the same nonce is not a "replay" of a refused request.
         n.inner.lock().unwrap().journal.as_mut().unwrap().file = open_journal(&dir.path().join("j")).unwrap();
         assert!(n.first_use("a", "n", t, t + 15 * MIN).unwrap());
+        n.journaled().await.unwrap();
+        assert_eq!(std::fs::metadata(dir.path().join("j")).unwrap().len() as usize, RECORD);
     }
 }

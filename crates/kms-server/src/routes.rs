@@ -87,17 +87,35 @@ pub(crate) async fn handle(
             e.code.as_str()
         }
     };
-    crate::metrics::request(action, code, started.elapsed().as_secs_f64());
-    tracing::info!(
-        request_id,
-        %peer,
-        action = action.map(|a| a.as_str()).unwrap_or("-"),
-        status = rendered.status,
-        code,
-        latency_us = started.elapsed().as_micros() as u64,
-        "request"
-    );
+    let latency = started.elapsed();
+    crate::metrics::request(action, code, latency.as_secs_f64());
+    log_request(request_id, peer, action, rendered.status, code, latency);
     rendered
+}
+
+/// Answers slower than this are logged as slow (`warn`).
+const SLOW_REQUEST: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The request log: refusals and errors at `info`, slow answers at `warn`, and the rest — the
+/// bulk under load — at `debug`, so a busy node's default log costs no write per request
+/// (the audit trail records every request regardless).
+fn log_request(
+    request_id: &str,
+    peer: SocketAddr,
+    action: Option<kms_wire::Action>,
+    status: u16,
+    code: &str,
+    latency: std::time::Duration,
+) {
+    let action = action.map(|a| a.as_str()).unwrap_or("-");
+    let latency_us = latency.as_micros() as u64;
+    if latency >= SLOW_REQUEST {
+        tracing::warn!(request_id, %peer, action, status, code, latency_us, "slow request");
+    } else if code != "OK" {
+        tracing::info!(request_id, %peer, action, status, code, latency_us, "request");
+    } else {
+        tracing::debug!(request_id, %peer, action, status, code, latency_us, "request");
+    }
 }
 
 /// Readiness: 200 when the store answers its cheapest query within `--store-timeout`, else

@@ -366,8 +366,14 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin, R: Responder>(
     }
 }
 
+/// A random (version 4) UUID, as Alibaba's request ids are. From aws-lc's userspace DRBG,
+/// not `getrandom`: a syscall per request for a value that is not a secret is not worth it.
 fn new_request_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    let mut bytes = [0u8; 16];
+    if aws_lc_rs::rand::fill(&mut bytes).is_err() {
+        return uuid::Uuid::new_v4().to_string();
+    }
+    uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
 }
 
 /// Reads until `buf` holds a complete head, parses it and removes it from `buf`.
