@@ -34,6 +34,16 @@ if ! command -v softhsm2-util >/dev/null || ! command -v pkcs11-tool >/dev/null;
     exit 1
   fi
 fi
+# The console's browser test drives Debian's chromium (through Playwright, installed with the
+# SDKs by tests/sdk/setup.sh); its build and unit tests need node and npm.
+if ! command -v chromium >/dev/null || ! command -v npm >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs npm >/dev/null
+  else
+    echo "the tests need chromium, node and npm" >&2
+    exit 1
+  fi
+fi
 step "PostgreSQL for the tests"
 KMSD_TEST_POSTGRES_URL="$(bash scripts/postgres.sh)"
 export KMSD_TEST_POSTGRES_URL
@@ -41,6 +51,8 @@ step "cargo build (kmsd)"
 cargo build --workspace
 step "cargo test (SQLite; the storage conformance suite on both engines)"
 cargo test --workspace
+step "console: the embedded files are the build of console/, and its signing against kmsd"
+(cd console && npm ci --silent --no-audit --no-fund && KMSD_BIN="$PWD/../target/debug/kmsd" node --test test/)
 step "wire tests on PostgreSQL"
 KMSD_TEST_STORE=postgres cargo test -p kms-server --tests
 step "SDK conformance on SQLite (official Python and Node SDKs against target/debug/kmsd)"

@@ -153,6 +153,11 @@ pub struct Config {
     #[arg(long, env = "KMSD_METRICS_LISTEN", value_parser = parse_metrics_listen)]
     pub metrics_listen: Option<MetricsListen>,
 
+    /// Serve the web console at `/console/` on the API listener (`--console=false`: off). The
+    /// console signs each call in the browser with the user's access key; it adds no access.
+    #[arg(long, env = "KMSD_CONSOLE", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub console: bool,
+
     /// Benchmarking only: remember request nonces in memory alone, without the replay journal,
     /// so `bench/replay-ab` can measure what the journal costs. A restart then forgets them and
     /// a captured request can be replayed: never in production.

@@ -17,6 +17,7 @@ pub mod admin;
 pub mod audit;
 mod authz;
 pub mod config;
+mod console;
 mod credentials;
 mod dispatch;
 mod error_map;
@@ -60,6 +61,8 @@ pub struct State {
     audit: audit::AuditLog,
     /// Whether requests arrive over TLS (the `acs:SecureTransport` policy condition).
     secure: bool,
+    /// Whether the API listener serves the web console (`--console`).
+    console: bool,
     /// Per-access-key request rates of the cryptographic actions.
     quotas: quota::Quotas,
     /// Whether any key or secret has a policy: until one has, requests from unrestricted

@@ -42,6 +42,13 @@ pub(crate) async fn handle(
     if path == "/metrics" && head.method == "GET" && crate::metrics::on_api(state) {
         return crate::metrics::render(state).await;
     }
+    // The console's files, on the API listener only (off with --console=false).
+    if state.console
+        && surface == Surface::Classic
+        && let Some(files) = crate::console::serve(&head.method, &path)
+    {
+        return files;
+    }
     if path == DEV_CLOCK_PATH && state.dev_clock.is_some() {
         return advance_dev_clock(&head.method, query.as_deref(), state, request_id).await;
     }

@@ -172,6 +172,7 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         metrics: crate::metrics::install(config),
         audit,
         secure: tls.is_some(),
+        console: config.console,
         quotas: crate::quota::Quotas::new(config.quota_crypto_qps, config.quota_asymmetric_qps),
         resource_policies: std::sync::atomic::AtomicBool::new(resource_policies),
         store_timeout: config.store_timeout,
@@ -293,6 +294,7 @@ enum OpenedStore {
     Sqlite { store: SqliteStore, existed: bool },
     /// Every call limited to `--store-timeout`: a database that stops answering fails
     /// requests instead of hanging them. (Not SQLite: its cache must see every write end.)
+    /// Lookups are cached in front of the limit, see [`OpenedStore::into_store`].
     Postgres(Timed<PostgresStore>),
 }
 
@@ -309,7 +311,12 @@ impl OpenedStore {
         match self {
             // One process owns the file, so every change passes through this cache.
             Self::Sqlite { store, .. } => Arc::new(kms_store::cache::Cached::new(store)),
-            Self::Postgres(p) => Arc::new(p),
+            // Other nodes write too: the cache forgets whatever it holds when the database's
+            // lookup generation moves (read with every request's nonce, heard by a watch).
+            Self::Postgres(p) => {
+                p.inner().watch_lookups();
+                Arc::new(kms_store::cache::Cached::new(p))
+            }
         }
     }
 }

@@ -3,11 +3,15 @@
 //!
 //! Every Encrypt, Decrypt and GenerateDataKey looks up a key (and often an alias) first, every
 //! GetSecretValue a secret and its versions; served from the engine, those lookups are most of a
-//! request's cost. Only a store that no other
-//! process writes may be cached like this — one kmsd on its SQLite file — because only then does
-//! every change pass through this wrapper and invalidate its entry before the change is
-//! acknowledged. Nodes sharing PostgreSQL read the database instead, so a change made through
-//! one node holds on the next request to any other.
+//! request's cost. Every change made through this process passes through the wrapper and
+//! forgets its entry before the change is acknowledged.
+//!
+//! On a store other processes write too (nodes sharing PostgreSQL), their changes move the
+//! store's lookup generation ([`Store::lookups_generation`]), and the whole cache is forgotten
+//! whenever it moves. Each request's first round trip (the replay guard's nonce, or the instance
+//! gateway's access generation) reads the generation as of that request's start, so a change
+//! acknowledged by any node before a request was sent is seen by it; change notifications and a
+//! poll keep the rest (background jobs) within a second.
 //!
 //! A lookup that raced a change must not put the old record back: every change bumps a
 //! generation under the lock, and a lookup caches what it read only if no change happened
@@ -34,6 +38,8 @@ const MAX_SECRET_ENTRIES: usize = 1_000;
 #[derive(Default)]
 struct Tables {
     generation: u64,
+    /// The store's lookup generation the entries were read under (shared stores).
+    store_generation: Option<i64>,
     keys: HashMap<KeyId, KeyRecord>,
     aliases: HashMap<AliasName, AliasRecord>,
     /// Secrets and their versions (values sealed, as stored): GetSecretValue reads both.
@@ -70,7 +76,21 @@ impl<S: Store> Cached<S> {
         K: std::hash::Hash + Eq + Clone,
         V: Clone,
     {
-        if let Some(hit) = self.tables.lock().ok().and_then(|mut t| pick(&mut t).get(key).cloned()) {
+        let store_generation = self.inner.lookups_generation();
+        let hit = self.tables.lock().ok().and_then(|mut t| {
+            if t.store_generation != store_generation {
+                // Another node changed something: nothing held may be served any more.
+                t.generation = t.generation.wrapping_add(1);
+                t.store_generation = store_generation;
+                t.keys.clear();
+                t.aliases.clear();
+                t.secrets.clear();
+                t.secret_versions.clear();
+                return None;
+            }
+            pick(&mut t).get(key).cloned()
+        });
+        if let Some(hit) = hit {
             return Ok(Some(hit));
         }
         let started = self.generation();
@@ -264,6 +284,9 @@ impl<S: Store> Store for Cached<S> {
     }
     fn is_shared(&self) -> bool {
         self.inner.is_shared()
+    }
+    fn lookups_generation(&self) -> Option<i64> {
+        self.inner.lookups_generation()
     }
     async fn insert_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()> {
         self.inner.insert_access_key(key).await

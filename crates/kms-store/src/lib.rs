@@ -187,6 +187,14 @@ pub trait Store: AccessStore + DataKeyStore + RewrapStore + Send + Sync + 'stati
     /// Whether several kmsd processes can share this store (and so must share replay
     /// protection through it).
     fn is_shared(&self) -> bool;
+    /// On a shared store: the newest generation of its lookup tables (keys, aliases, secrets
+    /// and secret versions) this process has seen — moved by every change to them, through any
+    /// node, and learnt from the replay-guard round trip every request makes, from the
+    /// database's change notifications, and from a poll. A cache in front of the store forgets
+    /// everything whenever it moves. `None`: no other process writes this store.
+    fn lookups_generation(&self) -> Option<i64> {
+        None
+    }
 
     /// Inserts an access key; [`StoreError::Conflict`] when the id exists.
     async fn insert_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()>;

@@ -199,6 +199,9 @@ impl<S: Store> Store for Timed<S> {
     fn is_shared(&self) -> bool {
         self.inner.is_shared()
     }
+    fn lookups_generation(&self) -> Option<i64> {
+        self.inner.lookups_generation()
+    }
     async fn insert_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()> {
         self.run(self.inner.insert_access_key(key)).await
     }

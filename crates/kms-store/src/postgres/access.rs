@@ -182,9 +182,16 @@ impl AccessStore for PostgresStore {
         }
     }
 
+    /// Every instance-gateway request reads this first; the same round trip reads the lookup
+    /// generation, so the gateway, too, sees every change acknowledged before its request.
     async fn access_generation(&self) -> StoreResult<i64> {
         let c = self.client().await?;
-        let stmt = c.prepare_cached("SELECT n FROM access_generation").await.map_err(unavailable)?;
-        Ok(c.query_one(&stmt, &[]).await.map_err(unavailable)?.get(0))
+        let stmt = c
+            .prepare_cached("SELECT n, (SELECT n FROM lookup_generation) FROM access_generation")
+            .await
+            .map_err(unavailable)?;
+        let row = c.query_one(&stmt, &[]).await.map_err(unavailable)?;
+        self.generation.seen(row.get(1));
+        Ok(row.get(0))
     }
 }

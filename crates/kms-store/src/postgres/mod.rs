@@ -15,12 +15,14 @@ mod data_keys;
 #[cfg(test)]
 mod fault_tests;
 mod instances;
+mod nonces;
 mod rewrap;
 mod rows;
 mod schema;
 mod secrets;
 #[cfg(test)]
 mod tests;
+mod watch;
 
 use std::time::Duration;
 
@@ -46,6 +48,12 @@ const POOL_SIZE: usize = 16;
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    /// The lookup generation this process has seen ([`Store::lookups_generation`]).
+    generation: std::sync::Arc<watch::Generation>,
+    /// Nonces on their way to the `nonces` table, batched (see `nonces`).
+    nonces: std::sync::Arc<nonces::NonceBatch>,
+    /// For the connection that watches it.
+    config: std::sync::Arc<tokio_postgres::Config>,
     /// For cancelling the statement of a connection given up on.
     tls: Tls,
     timeout: Duration,
@@ -132,11 +140,26 @@ impl PostgresStore {
             .timeouts(timeouts)
             .build()
             .map_err(unavailable)?;
-        let store = Self { pool, tls: target.tls, timeout: opts.timeout, target: target.describe };
+        let store = Self {
+            pool,
+            generation: Default::default(),
+            nonces: Default::default(),
+            config: std::sync::Arc::new(target.config),
+            tls: target.tls,
+            timeout: opts.timeout,
+            target: target.describe,
+        };
         // The first connection says whether the server is there at all, and if not, why.
         drop(store.client().await.map_err(|e| store.cannot_connect(e))?);
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Keeps [`Store::lookups_generation`] current without requests: a connection listening
+    /// for changes and polling the counter (see `watch`), until the last handle is dropped.
+    /// A node that caches lookups calls this once.
+    pub fn watch_lookups(&self) {
+        watch::start((*self.config).clone(), self.tls.clone(), &self.generation);
     }
 
     /// Why no connection could be had, for a start-up message.
@@ -576,19 +599,10 @@ impl Store for PostgresStore {
         Ok(rows.iter().map(|r| (r.get(0), Tag { key: r.get(1), value: r.get(2) })).collect())
     }
 
+    /// One round trip for all the requests recording nonces at once (see `nonces`), which also
+    /// reads the lookup generation.
     async fn record_nonce(&self, access_key_id: &str, nonce: &str, now: i64, forget_after: i64) -> StoreResult<bool> {
-        let c = self.client().await?;
-        // Prepared once per connection: one round trip per request instead of two.
-        let stmt = c
-            .prepare_cached(
-                "INSERT INTO nonces (access_key_id, nonce, forget_after) VALUES ($1, $2, $3)
-                 ON CONFLICT (access_key_id, nonce) DO UPDATE SET forget_after = excluded.forget_after
-                 WHERE nonces.forget_after <= $4",
-            )
-            .await
-            .map_err(unavailable)?;
-        let n = c.execute(&stmt, &[&access_key_id, &nonce, &forget_after, &now]).await.map_err(unavailable)?;
-        Ok(n == 1)
+        self.record_nonce_batched(access_key_id, nonce, now, forget_after).await
     }
 
     async fn purge_nonces(&self, now: i64) -> StoreResult<u64> {
@@ -599,6 +613,10 @@ impl Store for PostgresStore {
     /// Several nodes share one database: replay protection must go through it.
     fn is_shared(&self) -> bool {
         true
+    }
+
+    fn lookups_generation(&self) -> Option<i64> {
+        Some(self.generation.get())
     }
 
     async fn insert_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()> {

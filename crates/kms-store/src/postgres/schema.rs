@@ -235,6 +235,32 @@ CREATE TABLE data_key_versions (
 );
 CREATE INDEX data_key_versions_by_name ON data_key_versions (name, seq);
 "#,
+    // The generation of the lookup tables nodes cache (Store::lookups_generation): moved by
+    // every change to a key, alias, secret, secret version or stage a cached entry could hold,
+    // in the change's own transaction, and announced on `kmsd_lookups` when it commits. New
+    // keys, aliases and secrets need no move: a cache holds only what it found.
+    r#"
+CREATE TABLE lookup_generation (n BIGINT NOT NULL);
+INSERT INTO lookup_generation (n) VALUES (0);
+CREATE FUNCTION kmsd_lookups_changed() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+DECLARE
+    moved BIGINT;
+BEGIN
+    UPDATE lookup_generation SET n = n + 1 RETURNING n INTO moved;
+    PERFORM pg_notify('kmsd_lookups', moved::text);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER keys_lookups_changed AFTER UPDATE OR DELETE ON keys
+    FOR EACH STATEMENT EXECUTE FUNCTION kmsd_lookups_changed();
+CREATE TRIGGER aliases_lookups_changed AFTER UPDATE OR DELETE ON aliases
+    FOR EACH STATEMENT EXECUTE FUNCTION kmsd_lookups_changed();
+CREATE TRIGGER secrets_lookups_changed AFTER UPDATE OR DELETE ON secrets
+    FOR EACH STATEMENT EXECUTE FUNCTION kmsd_lookups_changed();
+CREATE TRIGGER secret_versions_lookups_changed AFTER INSERT OR UPDATE OR DELETE ON secret_versions
+    FOR EACH STATEMENT EXECUTE FUNCTION kmsd_lookups_changed();
+CREATE TRIGGER secret_stages_lookups_changed AFTER INSERT OR UPDATE OR DELETE ON secret_stages
+    FOR EACH STATEMENT EXECUTE FUNCTION kmsd_lookups_changed();
+"#,
 ];
 
 /// Any fixed number: the advisory lock that serialises migrations across nodes.

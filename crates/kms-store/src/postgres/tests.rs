@@ -161,3 +161,70 @@ async fn a_client_key_never_outlives_its_aap_across_nodes() {
     }
     assert_eq!(inserted + deleted, 60);
 }
+
+/// The conformance suite holds through the lookup cache kmsd puts in front of PostgreSQL.
+#[tokio::test]
+async fn postgres_behind_the_lookup_cache_passes_the_conformance_suite() {
+    let Some((url, _guard)) = fresh_database().await else { return };
+    let store = PostgresStore::open(&url).await.unwrap();
+    store.watch_lookups();
+    crate::conformance::run(&crate::cache::Cached::new(store)).await;
+}
+
+/// Two nodes, the first caching its lookups: a change made through the second is served by
+/// the first as soon as a request's nonce round trip has read the database's lookup
+/// generation — a change acknowledged before a request was sent is seen by that request.
+#[tokio::test]
+async fn a_change_through_another_node_is_seen_by_the_next_request() {
+    use kms_types::KeyState::*;
+    let Some((url, _guard)) = fresh_database().await else { return };
+    let (a, b) = (PostgresStore::open(&url).await.unwrap(), PostgresStore::open(&url).await.unwrap());
+    let cached = crate::cache::Cached::new(a.clone());
+    let (k, v) = crate::conformance::key(1, Enabled);
+    b.insert_key(&k, &v, &[]).await.unwrap();
+    let alias = AliasRecord { name: AliasName::parse("alias/watched").unwrap(), key_id: k.id.clone(), created_at: 1 };
+    b.insert_alias(&alias).await.unwrap();
+    let (k2, v2) = crate::conformance::key(2, Enabled);
+    b.insert_key(&k2, &v2, &[]).await.unwrap();
+    assert_eq!(cached.get_key(&k.id).await.unwrap().unwrap().state, Enabled);
+    assert_eq!(cached.get_alias(&alias.name).await.unwrap().unwrap().key_id, k.id);
+
+    b.update_key(&KeyRecord { state: Disabled, ..k.clone() }).await.unwrap();
+    b.update_alias(&alias.name, &k2.id).await.unwrap();
+    // No request yet, no watch: the cache still holds what it read (this is what the next
+    // step must change).
+    assert_eq!(cached.get_key(&k.id).await.unwrap().unwrap().state, Enabled);
+    // A request's replay-guard round trip through this node.
+    assert!(cached.record_nonce("LTAIwatch", "n-1", 100, 1000).await.unwrap());
+    assert_eq!(cached.get_key(&k.id).await.unwrap().unwrap().state, Disabled);
+    assert_eq!(cached.get_alias(&alias.name).await.unwrap().unwrap().key_id, k2.id);
+    // A second record of the same nonce is still a replay, generation or not.
+    assert!(!cached.record_nonce("LTAIwatch", "n-1", 100, 1000).await.unwrap());
+}
+
+/// With the watch, a change through another node reaches a caching node within a second
+/// without any request in between (background jobs and the instance gateway rely on this).
+#[tokio::test]
+async fn a_watching_node_hears_a_change_within_a_second() {
+    use kms_types::KeyState::*;
+    let Some((url, _guard)) = fresh_database().await else { return };
+    let (a, b) = (PostgresStore::open(&url).await.unwrap(), PostgresStore::open(&url).await.unwrap());
+    a.watch_lookups();
+    let cached = crate::cache::Cached::new(a);
+    let (k, v) = crate::conformance::key(1, Enabled);
+    b.insert_key(&k, &v, &[]).await.unwrap();
+    // Let the watch stand before the change it must hear.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(cached.get_key(&k.id).await.unwrap().unwrap().state, Enabled);
+    let before = cached.lookups_generation();
+    b.update_key(&KeyRecord { state: Disabled, ..k.clone() }).await.unwrap();
+    let changed = std::time::Instant::now();
+    loop {
+        if cached.get_key(&k.id).await.unwrap().unwrap().state == Disabled {
+            break;
+        }
+        assert!(changed.elapsed() < std::time::Duration::from_secs(1), "not heard within a second");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_ne!(cached.lookups_generation(), before);
+}
