@@ -23,7 +23,7 @@ api.onPending((n) => {
 
 function signInView() {
   const id = h('input', { id: 'signin-id', name: 'kmsd-access-key-id', type: 'text', testid: 'signin-id', required: true, autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false' });
-  const secret = h('input', { id: 'signin-secret', name: 'kmsd-access-key-secret', type: 'password', testid: 'signin-secret', required: true, autocomplete: 'off' });
+  const secret = h('input', { id: 'signin-secret', name: 'kmsd-access-key-secret', type: 'password', testid: 'signin-secret', required: true, autocomplete: 'new-password' });
   const submit = h('button', { id: 'signin-submit', type: 'submit', class: 'btn primary', testid: 'signin-submit' }, 'Sign in');
   const errSlot = h('div', { id: 'signin-error' });
   const form = h(

@@ -6,7 +6,8 @@
 //! sentinel nonce; the bytes that sign are that request's V1 string-to-sign or ACS3 canonical
 //! request, computed once by kmsd's own canonicalisation. At set-up the fast path signs the
 //! sentinel and must reproduce the kit's signature exactly, so a template that drifted from
-//! what kmsd verifies fails before any load is sent.
+//! what kmsd verifies fails before any load is sent. The timestamp is the template's: a run
+//! must end within kmsd's 15-minute clock window of its start (every bench/run point does).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

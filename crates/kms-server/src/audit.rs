@@ -245,17 +245,23 @@ impl AuditLog {
     }
 
     /// Writes a batch of whole lines: rotating first whenever the next line would take the
-    /// file past its size (so no file exceeds it unless one line alone does).
-    fn write_batch(&self, batch: &[u8]) -> io::Result<()> {
+    /// file past its size (so no file exceeds it unless one line alone does). When it fails
+    /// part-way, the lines already out are counted as written: only the rest fail.
+    fn write_batch(&self, batch: &[u8]) -> Result<(), crate::group_write::BatchError> {
+        let lines = |bytes: &[u8]| bytes.iter().filter(|&&b| b == b'\n').count() as u64;
         let mut sink = self.0.sink.lock().map_err(|_| io::Error::other("audit log lock poisoned"))?;
         match &mut *sink {
             Sink::Stdout => {
                 let mut out = io::stdout().lock();
                 out.write_all(batch)?;
-                out.flush()
+                Ok(out.flush()?)
             }
             Sink::File { file, written, path, max_bytes, keep } => {
                 let mut rest = batch;
+                let failed = |rest: &[u8], error| crate::group_write::BatchError {
+                    written: lines(&batch[..batch.len() - rest.len()]),
+                    error,
+                };
                 while !rest.is_empty() {
                     let mut take = 0usize;
                     while take < rest.len() {
@@ -266,19 +272,23 @@ impl AuditLog {
                         take = end;
                     }
                     if take == 0 {
-                        if self.0.synced.is_some() {
-                            // Lines not yet synced leave with the old file: flush them first.
-                            file.sync_data()?;
-                        }
-                        rotate(path, *keep)?;
-                        *file = open_append(path)?;
-                        if self.0.synced.is_some() {
-                            sync_parent(path)?;
-                        }
+                        let rotated = (|| {
+                            if self.0.synced.is_some() {
+                                // Lines not yet synced leave with the old file: flush them first.
+                                file.sync_data()?;
+                            }
+                            rotate(path, *keep)?;
+                            *file = open_append(path)?;
+                            if self.0.synced.is_some() {
+                                sync_parent(path)?;
+                            }
+                            io::Result::Ok(())
+                        })();
+                        rotated.map_err(|e| failed(rest, e))?;
                         *written = 0;
                         continue;
                     }
-                    append_line(file, written, &rest[..take])?;
+                    append_line(file, written, &rest[..take]).map_err(|e| failed(rest, e))?;
                     rest = &rest[take..];
                 }
                 Ok(())

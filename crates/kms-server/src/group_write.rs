@@ -37,6 +37,18 @@ struct Failed {
     error: String,
 }
 
+/// A batch that did not all get out: its first `written` records did (whole), the rest failed.
+pub struct BatchError {
+    pub written: u64,
+    pub error: io::Error,
+}
+
+impl From<io::Error> for BatchError {
+    fn from(error: io::Error) -> Self {
+        Self { written: 0, error }
+    }
+}
+
 /// Failed batches remembered at most; past this, see [`GroupWrite::outcome`].
 const MAX_FAILED: usize = 4096;
 
@@ -78,7 +90,14 @@ impl GroupWrite {
     /// Returns once record `ticket` has been through `write`: in the batch of whoever holds
     /// the turn, or in this caller's own batch of everything queued. `write` gets whole
     /// batches, in ticket order; its error fails every record of the batch.
-    pub async fn through(&self, ticket: u64, write: impl FnOnce(&[u8]) -> io::Result<()>) -> io::Result<()> {
+    pub async fn through(&self, ticket: u64, write: impl FnOnce(&[u8]) -> Result<(), BatchError>) -> io::Result<()> {
+        self.flushed(ticket, write).await?;
+        self.outcome(ticket)
+    }
+
+    /// Returns once record `ticket` has been through `write`, without asking how it went (for
+    /// a caller that learns that otherwise, and so must not take a share of [`Self::outcome`]).
+    pub async fn flushed(&self, ticket: u64, write: impl FnOnce(&[u8]) -> Result<(), BatchError>) -> io::Result<()> {
         if self.done() < ticket {
             let _turn = self.turn.lock().await;
             if self.done() < ticket {
@@ -87,12 +106,12 @@ impl GroupWrite {
                 self.write_now(write)?;
             }
         }
-        self.outcome(ticket)
+        Ok(())
     }
 
     /// Writes everything queued as one batch, now (the caller holds the turn, or is alone).
     /// `write` sees the batch's bytes, so when it fails it may undo what they stood for.
-    pub fn write_now(&self, write: impl FnOnce(&[u8]) -> io::Result<()>) -> io::Result<()> {
+    pub fn write_now(&self, write: impl FnOnce(&[u8]) -> Result<(), BatchError>) -> io::Result<()> {
         let (batch, last) = {
             let mut pending = self.pending.lock().map_err(|_| poisoned())?;
             let capacity = pending.bytes.capacity().min(1 << 20);
@@ -103,11 +122,15 @@ impl GroupWrite {
             return Ok(());
         }
         if let Err(e) = write(&batch) {
-            let mut failed = self.failed.lock().map_err(|_| poisoned())?;
-            if failed.len() >= MAX_FAILED {
-                failed.remove(0);
+            // Records the writer got out whole before it failed are written; the rest failed.
+            let first = first + e.written;
+            if first <= last {
+                let mut failed = self.failed.lock().map_err(|_| poisoned())?;
+                if failed.len() >= MAX_FAILED {
+                    failed.remove(0);
+                }
+                failed.push(Failed { first, last, waiting: last + 1 - first, error: e.error.to_string() });
             }
-            failed.push(Failed { first, last, waiting: last + 1 - first, error: e.to_string() });
         }
         self.done.store(last, Ordering::SeqCst);
         Ok(())
@@ -175,12 +198,19 @@ mod tests {
         let g = GroupWrite::default();
         let a = g.push_bytes(&[1]).unwrap();
         let b = g.push_bytes(&[2]).unwrap();
-        g.write_now(|_| Err(io::Error::other("disk full"))).unwrap();
+        g.write_now(|_| Err(io::Error::other("disk full").into())).unwrap();
         assert!(g.through(a, |_| Ok(())).await.is_err());
         assert!(g.through(b, |_| Ok(())).await.is_err());
         assert!(g.failed.lock().unwrap().is_empty(), "forgotten once both learnt it");
         let c = g.push_bytes(&[3]).unwrap();
-        g.through(c, |batch| if batch == [3] { Ok(()) } else { Err(io::Error::other("wrong batch")) }).await.unwrap();
+        g.through(c, |batch| if batch == [3] { Ok(()) } else { Err(io::Error::other("wrong batch").into()) })
+            .await
+            .unwrap();
+        // A batch that got its first record out: only the second fails.
+        let (d, e) = (g.push_bytes(&[4]).unwrap(), g.push_bytes(&[5]).unwrap());
+        g.write_now(|_| Err(BatchError { written: 1, error: io::Error::other("disk full") })).unwrap();
+        g.outcome(d).unwrap();
+        assert!(g.outcome(e).is_err());
         // A record whose filling fails is not queued.
         assert!(
             g.push(|b| {
@@ -189,6 +219,6 @@ mod tests {
             })
             .is_err()
         );
-        assert_eq!(g.issued(), 3);
+        assert_eq!(g.issued(), 5);
     }
 }

@@ -112,16 +112,30 @@ impl Nonces {
     /// the other requests arriving meanwhile; called after the signature verified and before
     /// the request runs. A batch that cannot be written refuses its requests, and their nonces
     /// are forgotten again (a refused request's nonce is not a replay).
-    pub async fn journaled(&self) -> Result<(), ApiError> {
-        let ticket = self.queue.issued();
-        let written = self.queue.through(ticket, |batch| self.write_batch(batch)).await;
-        written.map_err(|e| {
-            tracing::error!(error = %e, "the replay journal cannot be written: request refused");
+    ///
+    /// Whether this request's own record got out is read from the table, not from the batch
+    /// this call happened to wait for: a failed batch forgets exactly its nonces.
+    pub async fn journaled(&self, access_key_id: &str, nonce: &str) -> Result<(), ApiError> {
+        let refused = || {
             ApiError::with_message(
                 kms_wire::Code::ServiceUnavailableTemporary,
                 "The replay guard cannot record the request; it was not carried out.",
             )
-        })
+        };
+        let ticket = self.queue.issued();
+        if let Err(e) = self.queue.flushed(ticket, |batch| self.write_batch(batch).map_err(Into::into)).await {
+            tracing::error!(error = %e, "the replay journal cannot be written: request refused");
+            return Err(refused());
+        }
+        let kept = self
+            .inner
+            .lock()
+            .map(|t| t.journal.is_none() || t.entries.contains_key(&fingerprint(access_key_id, nonce)));
+        if !kept.unwrap_or(false) {
+            tracing::error!("the replay journal could not record a request's nonce: request refused");
+            return Err(refused());
+        }
+        Ok(())
     }
 
     fn write_batch(&self, batch: &[u8]) -> io::Result<()> {
@@ -188,14 +202,20 @@ fn read_records(path: &Path, now: i64, into: &mut HashMap<Fingerprint, i64>) -> 
 }
 
 impl Journal {
-    /// Appends whole records (rotating first when the live file is old enough).
+    /// Appends whole records (rotating first when the live file is old enough). A write cut
+    /// short (a full disk) is cut back off the file, so records stay aligned for the next start.
     fn append(&mut self, bytes: &[u8], now: OffsetDateTime) -> io::Result<()> {
         if now - self.started >= ROTATE_AFTER {
             std::fs::rename(&self.live, &self.previous)?;
             self.file = open_journal(&self.live)?;
             self.started = now;
         }
-        self.file.write_all(bytes)
+        let len = self.file.metadata()?.len();
+        self.file.write_all(bytes).inspect_err(|_| {
+            if let Err(cut) = self.file.set_len(len) {
+                tracing::error!(error = %cut, "could not cut a partly written record off the replay journal");
+            }
+        })
     }
 }
 
@@ -236,7 +256,7 @@ impl Nonces {
     /// Writes what is queued, now (tests run without a request to batch with).
     fn flush(&self) -> io::Result<()> {
         let ticket = self.queue.issued();
-        self.queue.write_now(|batch| self.write_batch(batch))?;
+        self.queue.write_now(|batch| self.write_batch(batch).map_err(Into::into))?;
         self.queue.outcome(ticket)
     }
 }
@@ -317,12 +337,30 @@ mod tests {
         let n = Nonces::open(dir.path(), t).unwrap();
         n.inner.lock().unwrap().journal.as_mut().unwrap().file = File::open("/dev/full").unwrap();
         assert!(n.first_use("a", "n", t, t + 15 * MIN).unwrap());
-        let e = n.journaled().await.unwrap_err();
+        let e = n.journaled("a", "n").await.unwrap_err();
         assert_eq!(e.code, kms_wire::Code::ServiceUnavailableTemporary);
         // Not remembered either: the same nonce is not a "replay" of a refused request.
         n.inner.lock().unwrap().journal.as_mut().unwrap().file = open_journal(&dir.path().join("j")).unwrap();
         assert!(n.first_use("a", "n", t, t + 15 * MIN).unwrap());
-        n.journaled().await.unwrap();
+        n.journaled("a", "n").await.unwrap();
         assert_eq!(std::fs::metadata(dir.path().join("j")).unwrap().len() as usize, RECORD);
+    }
+
+    /// A request learns about its own record, whatever batch it waited for: one whose nonce
+    /// went out in a failed batch is refused even when asked after a later batch succeeded.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_record_lost_in_a_failed_batch_refuses_its_request_after_later_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = OffsetDateTime::UNIX_EPOCH + time::Duration::days(1);
+        let n = Nonces::open(dir.path(), t).unwrap();
+        let live = dir.path().join("nonces.journal");
+        n.inner.lock().unwrap().journal.as_mut().unwrap().file = File::open("/dev/full").unwrap();
+        assert!(n.first_use("a", "lost", t, t + 15 * MIN).unwrap());
+        assert!(n.flush().is_err());
+        n.inner.lock().unwrap().journal.as_mut().unwrap().file = open_journal(&live).unwrap();
+        assert!(n.first_use("a", "later", t, t + 15 * MIN).unwrap());
+        n.journaled("a", "later").await.unwrap();
+        assert!(n.journaled("a", "lost").await.is_err());
+        assert_eq!(std::fs::metadata(&live).unwrap().len() as usize, RECORD, "only the later record");
     }
 }

@@ -13,8 +13,10 @@
 //! [`abandoned`] while the call's future is being dropped, and must not hand the connection to
 //! the next call (PostgreSQL: [`crate::postgres`] takes it out of its pool).
 //!
-//! Only for a store that no cache sits in front of: a write that times out may still land
-//! later, after a cache in front of it has already forgotten the old record.
+//! A cache in front of it must not rely on its own invalidation alone: a write that times out
+//! may still land later, after the cache has forgotten the old record and read it again. The
+//! PostgreSQL lookup cache is safe for that reason only: a write that lands late still moves the
+//! database's lookup generation, and the cache forgets everything when it sees that move.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -74,18 +76,24 @@ impl<S: Store> Timed<S> {
 
     /// Runs one call of the inner store within the limit.
     async fn run<T>(&self, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
-        let flag = Arc::new(AtomicBool::new(false));
-        // Declared before the guard, so dropped after it: an unfinished call's future is
-        // dropped with the flag already set (and, through the task-local, visible to it).
-        let call = std::pin::pin!(ABANDONED.scope(flag.clone(), call));
-        let mut unfinished = Unfinished(Some(flag));
-        match tokio::time::timeout(self.limit, call).await {
-            Ok(result) => {
-                unfinished.0 = None;
-                result
-            }
-            Err(_) => Err(StoreError::Unavailable(format!("no answer from the store within {:?}", self.limit))),
+        limited(self.limit, call).await
+    }
+}
+
+/// `call` limited to `limit`, marked [`abandoned`] when given up on (what [`Timed`] does to each
+/// call; also for work an engine runs on its own task, such as a batch of many callers).
+pub(crate) async fn limited<T>(limit: Duration, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+    let flag = Arc::new(AtomicBool::new(false));
+    // Declared before the guard, so dropped after it: an unfinished call's future is
+    // dropped with the flag already set (and, through the task-local, visible to it).
+    let call = std::pin::pin!(ABANDONED.scope(flag.clone(), call));
+    let mut unfinished = Unfinished(Some(flag));
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => {
+            unfinished.0 = None;
+            result
         }
+        Err(_) => Err(StoreError::Unavailable(format!("no answer from the store within {limit:?}"))),
     }
 }
 

@@ -18,7 +18,8 @@ use crate::{StoreError, StoreResult};
 #[derive(Default)]
 pub(super) struct NonceBatch {
     pending: Mutex<Vec<Pending>>,
-    turn: tokio::sync::Mutex<()>,
+    /// Held by the task sending a batch, for as long as it is in flight.
+    turn: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 struct Pending {
@@ -49,33 +50,43 @@ impl PostgresStore {
         let pending =
             Pending { access_key_id: access_key_id.to_owned(), nonce: nonce.to_owned(), now, forget_after, answer };
         self.nonces.pending.lock().map_err(|_| abandoned())?.push(pending);
-        let turn = self.nonces.turn.lock().await;
-        match answered.try_recv() {
-            Ok(outcome) => return outcome,
-            Err(oneshot::error::TryRecvError::Closed) => return Err(abandoned()),
-            Err(oneshot::error::TryRecvError::Empty) => {}
-        }
-        let batch: Vec<Pending> = {
-            let mut pending = self.nonces.pending.lock().map_err(|_| abandoned())?;
-            let n = pending.len().min(MAX_BATCH);
-            pending.drain(..n).collect()
-        };
-        let outcome = self.record_batch(&batch).await;
-        match outcome {
-            Ok(firsts) => {
-                for (p, first) in batch.into_iter().zip(firsts) {
-                    let _ = p.answer.send(Ok(first));
-                }
+        loop {
+            let turn = self.nonces.turn.clone().lock_owned().await;
+            match answered.try_recv() {
+                Ok(outcome) => return outcome,
+                Err(oneshot::error::TryRecvError::Closed) => return Err(abandoned()),
+                Err(oneshot::error::TryRecvError::Empty) => {}
             }
-            Err(e) => {
-                let why = e.to_string();
-                for p in batch {
-                    let _ = p.answer.send(Err(StoreError::Unavailable(why.clone())));
+            // The batch: what is queued, less the requests that went away meanwhile.
+            let batch: Vec<Pending> = {
+                let mut pending = self.nonces.pending.lock().map_err(|_| abandoned())?;
+                pending.retain(|p| !p.answer.is_closed());
+                let n = pending.len().min(MAX_BATCH);
+                pending.drain(..n).collect()
+            };
+            // Sent from a task of its own, holding the turn until it is answered: a request that
+            // gives up (its own time limit) abandons only itself, never the others' batch.
+            let store = self.clone();
+            tokio::spawn(async move {
+                let outcome = crate::timed::limited(store.timeout, store.record_batch(&batch)).await;
+                match outcome {
+                    Ok(firsts) => {
+                        for (p, first) in batch.into_iter().zip(firsts) {
+                            let _ = p.answer.send(Ok(first));
+                        }
+                    }
+                    Err(e) => {
+                        let why = e.to_string();
+                        for p in batch {
+                            let _ = p.answer.send(Err(StoreError::Unavailable(why.clone())));
+                        }
+                    }
                 }
-            }
+                drop(turn);
+            });
+            // Answered by that batch, or (when it was full before this request's turn) by the
+            // next one, which this request then sends itself.
         }
-        drop(turn);
-        answered.await.map_err(|_| abandoned())?
     }
 
     /// One statement for the batch: whether each nonce was new. A nonce twice in one batch (a

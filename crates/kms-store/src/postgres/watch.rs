@@ -6,8 +6,9 @@
 //! gateway), so a request sees every change acknowledged before it was sent; a connection
 //! `LISTEN`ing on `kmsd_lookups` hears each change as it commits; and that connection polls the
 //! counter every [`POLL`], so a lost notification or a broken connection still bounds how long
-//! anything else (background jobs) can be served from what the cache held: a second at most,
-//! reconnecting included.
+//! anything else (background jobs) can be served from what the cache held: a poll that gets no
+//! answer within half a second, or a connect that takes over a second, counts as missed changes
+//! and empties the cache, so about a second at most, half-open connections included.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
@@ -70,7 +71,7 @@ where
     T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
     T::Stream: Send + 'static,
 {
-    let (client, mut connection) = tokio::time::timeout(Duration::from_secs(5), config.connect(tls))
+    let (client, mut connection) = tokio::time::timeout(Duration::from_secs(1), config.connect(tls))
         .await
         .map_err(|_| "connect timed out".to_owned())?
         .map_err(|e| e.to_string())?;
@@ -90,7 +91,7 @@ where
         }
         drop(closed_tx);
     });
-    let limit = Duration::from_secs(2);
+    let limit = Duration::from_millis(500);
     let run = |sql: &'static str| tokio::time::timeout(limit, client.simple_query(sql));
     run("LISTEN kmsd_lookups").await.map_err(|_| "LISTEN timed out".to_owned())?.map_err(|e| e.to_string())?;
     let mut tick = tokio::time::interval(POLL);
