@@ -137,15 +137,15 @@ struct Caller {
 /// (an instance gateway takes instance keys only), admit under the quota, put a change's
 /// intent on the audit trail, run the handler.
 pub async fn serve(
-    raw: &RawRequest,
+    mut raw: RawRequest,
     state: &State,
     peer: std::net::IpAddr,
     request_id: &str,
     surface: Surface,
 ) -> Served {
-    let caller = match authenticate(raw, state, request_id).await {
+    let caller = match authenticate(&raw, state, request_id).await {
         Ok(c) => c,
-        Err(e) => return Served::unverified(raw, e),
+        Err(e) => return Served::unverified(&raw, e),
     };
     let mut served = Served {
         action: None,
@@ -163,7 +163,10 @@ pub async fn serve(
     if let Err(e) = check_version(&caller.verified) {
         return served.failed(e);
     }
-    let params = match Params::from_pairs(raw.query.iter().chain(&raw.form)) {
+    let format = raw.format();
+    // Verified: the pairs move on to the handler as its parameters.
+    let pairs = std::mem::take(&mut raw.query).into_iter().chain(std::mem::take(&mut raw.form));
+    let params = match Params::from_owned(pairs) {
         Ok(p) => p,
         Err(e) => return served.failed(e),
     };
@@ -188,7 +191,7 @@ pub async fn serve(
     let sets_policy = matches!(action, Action::SetKeyPolicy | Action::SetSecretPolicy)
         || (action == Action::CreateKey && params.get("Policy").is_some());
     let ctx = Ctx { kms: &state.kms, request_id };
-    served.result = dispatch(action, params, &ctx, raw.format()).await;
+    served.result = dispatch(action, params, &ctx, format).await;
     if sets_policy && served.result.is_ok() {
         state.resource_policies.store(true, std::sync::atomic::Ordering::Relaxed);
     }

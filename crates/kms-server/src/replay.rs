@@ -49,6 +49,9 @@ pub struct Nonces {
     /// Records accepted but not yet written: [`Nonces::journaled`] writes them, in batches,
     /// before their requests run.
     queue: crate::group_write::GroupWrite,
+    /// Batches that could not be written since start-up. While none has failed, a record
+    /// that went through a write is in the journal, and a request need not look for its own.
+    failed_batches: std::sync::atomic::AtomicU64,
 }
 
 struct Table {
@@ -62,6 +65,8 @@ struct Journal {
     live: PathBuf,
     previous: PathBuf,
     file: File,
+    /// The live file's length: where a write cut short is cut back to.
+    len: u64,
     started: OffsetDateTime,
     /// The service clock at the newest accepted nonce: rotation follows the clock requests
     /// are checked against.
@@ -74,6 +79,7 @@ impl Default for Nonces {
         Self {
             inner: Mutex::new(Table { entries: HashMap::new(), sweep_at: 0, journal: None }),
             queue: Default::default(),
+            failed_batches: Default::default(),
         }
     }
 }
@@ -101,10 +107,11 @@ impl Nonces {
         file.write_all(&out)?;
         let _ = std::fs::remove_file(&previous);
         sync_dir(dir)?;
-        let journal = Journal { live, previous, file, started: now, latest: now };
+        let journal = Journal { live, previous, file, len: out.len() as u64, started: now, latest: now };
         Ok(Self {
             inner: Mutex::new(Table { entries, sweep_at: 0, journal: Some(journal) }),
             queue: Default::default(),
+            failed_batches: Default::default(),
         })
     }
 
@@ -127,6 +134,9 @@ impl Nonces {
             tracing::error!(error = %e, "the replay journal cannot be written: request refused");
             return Err(refused());
         }
+        if self.failed_batches.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            return Ok(());
+        }
         let kept = self
             .inner
             .lock()
@@ -144,6 +154,7 @@ impl Nonces {
         let now = journal.latest;
         let written = journal.append(batch, now);
         if written.is_err() {
+            self.failed_batches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             for r in batch.chunks_exact(RECORD) {
                 table.entries.remove(&r[..16]);
             }
@@ -208,14 +219,21 @@ impl Journal {
         if now - self.started >= ROTATE_AFTER {
             std::fs::rename(&self.live, &self.previous)?;
             self.file = open_journal(&self.live)?;
+            self.len = self.file.metadata()?.len();
             self.started = now;
         }
-        let len = self.file.metadata()?.len();
-        self.file.write_all(bytes).inspect_err(|_| {
-            if let Err(cut) = self.file.set_len(len) {
-                tracing::error!(error = %cut, "could not cut a partly written record off the replay journal");
+        match self.file.write_all(bytes) {
+            Ok(()) => {
+                self.len += bytes.len() as u64;
+                Ok(())
             }
-        })
+            Err(e) => {
+                if let Err(cut) = self.file.set_len(self.len) {
+                    tracing::error!(error = %cut, "could not cut a partly written record off the replay journal");
+                }
+                Err(e)
+            }
+        }
     }
 }
 

@@ -199,5 +199,5 @@ async fn decode_and_serve(
         served.access_key_id = crate::audit::claimed_access_key(&raw);
         return (served, format);
     }
-    (crate::dispatch::serve(&raw, state, peer.ip(), request_id, surface).await, format)
+    (crate::dispatch::serve(raw, state, peer.ip(), request_id, surface).await, format)
 }

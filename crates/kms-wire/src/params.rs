@@ -37,14 +37,21 @@ pub struct Params {
 impl Params {
     /// Merges query and form pairs, leaving out the common parameters.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = &'a (String, String)>) -> Result<Self, ApiError> {
+        Self::from_owned(pairs.into_iter().cloned())
+    }
+
+    /// [`Params::from_pairs`] taking the pairs over, so a large value (a 4 KB plaintext) is
+    /// not copied on its way to the handler.
+    pub fn from_owned(pairs: impl IntoIterator<Item = (String, String)>) -> Result<Self, ApiError> {
         let mut map = BTreeMap::new();
         for (k, v) in pairs {
             if COMMON_PARAMETERS.contains(&k.as_str()) {
                 continue;
             }
-            if map.insert(k.clone(), v.clone()).is_some() {
-                return Err(ApiError::invalid_parameter(k));
+            if map.contains_key(&k) {
+                return Err(ApiError::invalid_parameter(&k));
             }
+            map.insert(k, v);
         }
         Ok(Self { map })
     }

@@ -292,3 +292,15 @@ fn the_default_cap_follows_the_fd_limit() {
     assert_eq!(Limits::for_fd_limit(20).max_connections, MIN_CONNECTIONS);
     assert_eq!(Limits::for_fd_limit(u64::MAX).max_connections, usize::MAX - 64);
 }
+
+#[test]
+fn request_ids_from_the_pool_are_distinct_v4_uuids() {
+    // More than one pool's worth, so the refill is crossed.
+    let ids: Vec<String> = (0..200).map(|_| super::new_request_id()).collect();
+    let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len());
+    for id in &ids {
+        let parsed = uuid::Uuid::parse_str(id).unwrap();
+        assert_eq!(parsed.get_version_num(), 4, "{id}");
+    }
+}
