@@ -167,7 +167,7 @@ impl Kms {
 
     /// Whether a key or secret may be created in the instance: it exists, is `Connected`, and
     /// has quota left. An early answer only: the store counts again inside the insert's own
-    /// write (see `Store::insert_key`), so two creates racing for the last slot cannot both pass.
+    /// write (see `KeyStore::insert_key`), so two creates racing for the last slot cannot both pass.
     pub(crate) async fn instance_room(&self, id: &str, what: Resource) -> CoreResult<()> {
         let r = self.connected_instance(id).await?;
         let (keys, secrets) = self.store.count_instance_resources(id).await?;

@@ -28,6 +28,7 @@ use crate::{
     KeyRecord, Listing, SecretRecord, SecretVersionRecord, Store, StoreResult, VersionChange, VersionRecord,
     VersionUsage, Window,
 };
+use crate::{AccessKeyStore, InstanceStore, KeyStore, SecretStore};
 
 /// Entries kept per kind; past this the table starts over (a bound on memory, not an LRU:
 /// hot keys come back on their next lookup).
@@ -137,6 +138,51 @@ impl<S: Store> Store for Cached<S> {
         self.inner.init_meta(name, value).await
     }
 
+    async fn put_resource_policy(&self, resource: ResourceType, id: &str, policy: &str) -> StoreResult<()> {
+        self.inner.put_resource_policy(resource, id, policy).await
+    }
+    async fn get_resource_policy(&self, resource: ResourceType, id: &str) -> StoreResult<Option<String>> {
+        self.inner.get_resource_policy(resource, id).await
+    }
+    async fn count_resource_policies(&self) -> StoreResult<u64> {
+        self.inner.count_resource_policies().await
+    }
+
+    async fn put_tags(&self, resource: ResourceType, id: &str, tags: &[Tag], max: usize) -> StoreResult<()> {
+        self.inner.put_tags(resource, id, tags, max).await
+    }
+    async fn remove_tags(&self, resource: ResourceType, id: &str, keys: Option<&[String]>) -> StoreResult<()> {
+        self.inner.remove_tags(resource, id, keys).await
+    }
+    async fn list_tags(&self, resource: ResourceType, id: &str) -> StoreResult<Vec<Tag>> {
+        self.inner.list_tags(resource, id).await
+    }
+    async fn list_tag_rows(
+        &self,
+        resource: ResourceType,
+        ids: Option<&[String]>,
+        filter: &[(String, Option<String>)],
+        after: Option<&(String, String)>,
+        limit: u32,
+    ) -> StoreResult<Vec<(String, Tag)>> {
+        self.inner.list_tag_rows(resource, ids, filter, after, limit).await
+    }
+    async fn record_nonce(&self, access_key_id: &str, nonce: &str, now: i64, forget_after: i64) -> StoreResult<bool> {
+        self.inner.record_nonce(access_key_id, nonce, now, forget_after).await
+    }
+    async fn purge_nonces(&self, now: i64) -> StoreResult<u64> {
+        self.inner.purge_nonces(now).await
+    }
+    fn is_shared(&self) -> bool {
+        self.inner.is_shared()
+    }
+    fn lookups_generation(&self) -> Option<i64> {
+        self.inner.lookups_generation()
+    }
+}
+
+#[async_trait]
+impl<S: Store> KeyStore for Cached<S> {
     async fn insert_key(&self, key: &KeyRecord, first_version: &VersionRecord, tags: &[Tag]) -> StoreResult<()> {
         let result = self.inner.insert_key(key, first_version, tags).await;
         self.changed(|t| {
@@ -181,29 +227,23 @@ impl<S: Store> Store for Cached<S> {
         });
         result
     }
+
     async fn keys_with_expired_material(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {
         self.inner.keys_with_expired_material(now, limit).await
-    }
-
-    async fn put_resource_policy(&self, resource: ResourceType, id: &str, policy: &str) -> StoreResult<()> {
-        self.inner.put_resource_policy(resource, id, policy).await
-    }
-    async fn get_resource_policy(&self, resource: ResourceType, id: &str) -> StoreResult<Option<String>> {
-        self.inner.get_resource_policy(resource, id).await
-    }
-    async fn count_resource_policies(&self) -> StoreResult<u64> {
-        self.inner.count_resource_policies().await
     }
 
     async fn add_version_usage(&self, usage: &[(KeyVersionId, VersionUsage)]) -> StoreResult<()> {
         self.inner.add_version_usage(usage).await
     }
+
     async fn list_versions(&self, key: &KeyId, window: Window) -> StoreResult<Listing<VersionRecord>> {
         self.inner.list_versions(key, window).await
     }
+
     async fn keys_due_for_deletion(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {
         self.inner.keys_due_for_deletion(now, limit).await
     }
+
     async fn keys_due_for_rotation(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {
         self.inner.keys_due_for_rotation(now, limit).await
     }
@@ -257,60 +297,20 @@ impl<S: Store> Store for Cached<S> {
     async fn list_aliases(&self, key: Option<&KeyId>, window: Window) -> StoreResult<Listing<AliasRecord>> {
         self.inner.list_aliases(key, window).await
     }
-    async fn put_tags(&self, resource: ResourceType, id: &str, tags: &[Tag], max: usize) -> StoreResult<()> {
-        self.inner.put_tags(resource, id, tags, max).await
-    }
-    async fn remove_tags(&self, resource: ResourceType, id: &str, keys: Option<&[String]>) -> StoreResult<()> {
-        self.inner.remove_tags(resource, id, keys).await
-    }
-    async fn list_tags(&self, resource: ResourceType, id: &str) -> StoreResult<Vec<Tag>> {
-        self.inner.list_tags(resource, id).await
-    }
-    async fn list_tag_rows(
-        &self,
-        resource: ResourceType,
-        ids: Option<&[String]>,
-        filter: &[(String, Option<String>)],
-        after: Option<&(String, String)>,
-        limit: u32,
-    ) -> StoreResult<Vec<(String, Tag)>> {
-        self.inner.list_tag_rows(resource, ids, filter, after, limit).await
-    }
-    async fn record_nonce(&self, access_key_id: &str, nonce: &str, now: i64, forget_after: i64) -> StoreResult<bool> {
-        self.inner.record_nonce(access_key_id, nonce, now, forget_after).await
-    }
-    async fn purge_nonces(&self, now: i64) -> StoreResult<u64> {
-        self.inner.purge_nonces(now).await
-    }
-    fn is_shared(&self) -> bool {
-        self.inner.is_shared()
-    }
-    fn lookups_generation(&self) -> Option<i64> {
-        self.inner.lookups_generation()
-    }
-    async fn insert_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()> {
-        self.inner.insert_access_key(key).await
-    }
-    async fn list_access_keys(&self) -> StoreResult<Vec<AccessKeyRecord>> {
-        self.inner.list_access_keys().await
-    }
-    async fn set_access_key_enabled(&self, id: &str, enabled: bool) -> StoreResult<()> {
-        self.inner.set_access_key_enabled(id, enabled).await
-    }
-    async fn set_access_key_policy(&self, id: &str, policy: Option<&str>) -> StoreResult<()> {
-        self.inner.set_access_key_policy(id, policy).await
-    }
-    async fn delete_access_key(&self, id: &str) -> StoreResult<()> {
-        self.inner.delete_access_key(id).await
-    }
+}
+
+#[async_trait]
+impl<S: Store> SecretStore for Cached<S> {
     async fn insert_secret(&self, secret: &SecretRecord, first: &SecretVersionRecord, tags: &[Tag]) -> StoreResult<()> {
         let result = self.inner.insert_secret(secret, first, tags).await;
         self.forget_secret(&secret.name);
         result
     }
+
     async fn get_secret(&self, name: &SecretName) -> StoreResult<Option<SecretRecord>> {
         self.read_through(|t| &mut t.secrets, MAX_SECRET_ENTRIES, name, self.inner.get_secret(name)).await
     }
+
     async fn get_secret_version(
         &self,
         name: &SecretName,
@@ -318,27 +318,35 @@ impl<S: Store> Store for Cached<S> {
     ) -> StoreResult<Option<SecretVersionRecord>> {
         self.inner.get_secret_version(name, version).await
     }
+
     async fn list_secret_versions(&self, name: &SecretName) -> StoreResult<Vec<SecretVersionRecord>> {
         let fetch = async { self.inner.list_secret_versions(name).await.map(Some) };
         Ok(self.read_through(|t| &mut t.secret_versions, MAX_SECRET_ENTRIES, name, fetch).await?.unwrap_or_default())
     }
+
     async fn change_secret(&self, secret: &SecretRecord, change: VersionChange<'_>) -> StoreResult<SecretRecord> {
         let result = self.inner.change_secret(secret, change).await;
         self.forget_secret(&secret.name);
         result
     }
+
     async fn purge_secret(&self, secret: &SecretRecord) -> StoreResult<()> {
         let result = self.inner.purge_secret(secret).await;
         self.forget_secret(&secret.name);
         result
     }
+
     async fn list_secrets(&self, window: Window) -> StoreResult<Listing<SecretRecord>> {
         self.inner.list_secrets(window).await
     }
+
     async fn secrets_due_for_purge(&self, now: i64, limit: u32) -> StoreResult<Vec<SecretRecord>> {
         self.inner.secrets_due_for_purge(now, limit).await
     }
+}
 
+#[async_trait]
+impl<S: Store> InstanceStore for Cached<S> {
     async fn insert_instance(&self, instance: &InstanceRecord) -> StoreResult<()> {
         self.inner.insert_instance(instance).await
     }
@@ -357,6 +365,29 @@ impl<S: Store> Store for Cached<S> {
 
     async fn count_instance_resources(&self, id: &str) -> StoreResult<(u64, u64)> {
         self.inner.count_instance_resources(id).await
+    }
+}
+
+#[async_trait]
+impl<S: Store> AccessKeyStore for Cached<S> {
+    async fn insert_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()> {
+        self.inner.insert_access_key(key).await
+    }
+
+    async fn list_access_keys(&self) -> StoreResult<Vec<AccessKeyRecord>> {
+        self.inner.list_access_keys().await
+    }
+
+    async fn set_access_key_enabled(&self, id: &str, enabled: bool) -> StoreResult<()> {
+        self.inner.set_access_key_enabled(id, enabled).await
+    }
+
+    async fn set_access_key_policy(&self, id: &str, policy: Option<&str>) -> StoreResult<()> {
+        self.inner.set_access_key_policy(id, policy).await
+    }
+
+    async fn delete_access_key(&self, id: &str) -> StoreResult<()> {
+        self.inner.delete_access_key(id).await
     }
 }
 

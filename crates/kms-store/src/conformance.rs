@@ -46,7 +46,9 @@ pub(crate) fn key(created_at: i64, state: KeyState) -> (KeyRecord, VersionRecord
 
 mod access;
 mod data_keys;
+mod instances;
 mod rewrap;
+mod secrets;
 
 const ALL: Window = Window { offset: 0, limit: 100 };
 
@@ -66,13 +68,13 @@ pub async fn run(store: &dyn Store) {
     aliases(store).await;
     access_keys(store).await;
     nonces(store).await;
-    secrets(store).await;
+    secrets::run(store).await;
     imported_material(store).await;
     counts_are_real(store, "after imported_material").await;
     resource_policies(store).await;
     counts_are_real(store, "after resource_policies").await;
     key_counts(store).await;
-    instances(store).await;
+    instances::run(store).await;
     access::run(store).await;
     data_keys::run(store).await;
     rewrap::run(store).await;
@@ -176,107 +178,6 @@ async fn key_counts(store: &dyn Store) {
     moved(Some(PendingImport), None);
     check(moved(Some(Disabled), None), "every key of this section destroyed").await;
     assert_eq!(counts_are_real(store, "at the end").await, before);
-}
-
-async fn secrets(store: &dyn Store) {
-    use kms_types::{SecretName, SecretVersionId, VersionStage};
-
-    use crate::{SecretRecord, SecretVersionRecord, VersionChange};
-
-    let name = SecretName::parse("app/db-password").unwrap();
-    let vid = |s: &str| SecretVersionId::parse(s).unwrap();
-    let stage = |s: &str| VersionStage::parse(s).unwrap();
-    let version = |id: &str, t: i64, stages: &[&str]| SecretVersionRecord {
-        version_id: vid(id),
-        created_at: t,
-        data_type: "text".into(),
-        sealed: vec![t as u8; 48],
-        stages: stages.iter().map(|s| stage(s)).collect(),
-    };
-    let secret = SecretRecord {
-        name: name.clone(),
-        description: "the database, ü".into(),
-        encryption_key_id: KeyId::generate(),
-        created_at: 10,
-        updated_at: 10,
-        planned_delete_at: None,
-        revision: 0,
-        dkms_instance_id: None,
-    };
-    let tag = Tag::new("team", "payments").unwrap();
-    store.insert_secret(&secret, &version("v1", 10, &["ACSCurrent"]), std::slice::from_ref(&tag)).await.unwrap();
-    assert!(matches!(
-        store.insert_secret(&secret, &version("v1", 10, &["ACSCurrent"]), &[]).await,
-        Err(StoreError::Conflict)
-    ));
-    assert_eq!(store.get_secret(&name).await.unwrap(), Some(secret.clone()));
-    assert_eq!(store.get_secret(&SecretName::parse("absent").unwrap()).await.unwrap(), None);
-    assert_eq!(store.get_secret_version(&name, &vid("v1")).await.unwrap(), Some(version("v1", 10, &["ACSCurrent"])));
-    assert_eq!(store.get_secret_version(&name, &vid("v9")).await.unwrap(), None);
-    assert_eq!(store.list_tags(ResourceType::Secret, name.as_str()).await.unwrap(), vec![tag]);
-
-    // A new current version; the old one becomes previous, in one compare-and-set change.
-    let moves = [(stage("ACSCurrent"), Some(vid("v2"))), (stage("ACSPrevious"), Some(vid("v1")))];
-    let v2 = version("v2", 20, &[]);
-    let updated = SecretRecord { updated_at: 20, ..secret.clone() };
-    let stored =
-        store.change_secret(&updated, VersionChange { add: Some(&v2), stages: &moves, drop: &[] }).await.unwrap();
-    assert_eq!(stored, SecretRecord { revision: 1, ..updated.clone() });
-    assert_eq!(store.get_secret(&name).await.unwrap(), Some(stored.clone()));
-    let listed = store.list_secret_versions(&name).await.unwrap();
-    assert_eq!(listed, vec![version("v2", 20, &["ACSCurrent"]), version("v1", 10, &["ACSPrevious"])]);
-
-    // A stale revision, or a version id that exists, changes nothing.
-    let v3 = version("v3", 30, &[]);
-    assert!(matches!(
-        store.change_secret(&updated, VersionChange { add: Some(&v3), ..Default::default() }).await,
-        Err(StoreError::Conflict)
-    ));
-    let again = version("v1", 40, &[]);
-    let no_moves = [(stage("ACSCurrent"), Some(vid("v1")))];
-    assert!(matches!(
-        store.change_secret(&stored, VersionChange { add: Some(&again), stages: &no_moves, drop: &[] }).await,
-        Err(StoreError::Conflict)
-    ));
-    assert_eq!(store.list_secret_versions(&name).await.unwrap(), listed, "a refused change is undone whole");
-    assert_eq!(store.get_secret(&name).await.unwrap(), Some(stored.clone()));
-
-    // Stages move without a new version; a stage comes off; old versions are dropped.
-    let moves = [(stage("ACSNext"), Some(vid("v1"))), (stage("ACSPrevious"), None)];
-    let stored = store.change_secret(&stored, VersionChange { stages: &moves, ..Default::default() }).await.unwrap();
-    assert_eq!(store.get_secret_version(&name, &vid("v1")).await.unwrap().unwrap().stages, vec![stage("ACSNext")]);
-    let stored =
-        store.change_secret(&stored, VersionChange { drop: &[vid("v1")], ..Default::default() }).await.unwrap();
-    assert_eq!(store.list_secret_versions(&name).await.unwrap(), vec![version("v2", 20, &["ACSCurrent"])]);
-    assert!(matches!(
-        store
-            .change_secret(
-                &SecretRecord { name: SecretName::parse("gone").unwrap(), ..stored.clone() },
-                VersionChange::default()
-            )
-            .await,
-        Err(StoreError::NotFound)
-    ));
-
-    // Listing pages in name order.
-    let other = SecretRecord { name: SecretName::parse("a-first").unwrap(), ..secret.clone() };
-    store.insert_secret(&other, &version("x", 5, &["ACSCurrent"]), &[]).await.unwrap();
-    let page = store.list_secrets(Window { offset: 0, limit: 1 }).await.unwrap();
-    assert_eq!((page.total, page.items.len(), page.items[0].name.as_str()), (2, 1, "a-first"));
-
-    // The recovery window: due for purge once it ends; purge removes versions, stages and tags.
-    let deleting = SecretRecord { planned_delete_at: Some(100), ..stored.clone() };
-    let deleting = store.change_secret(&deleting, VersionChange::default()).await.unwrap();
-    assert!(store.secrets_due_for_purge(99, 10).await.unwrap().is_empty());
-    assert_eq!(store.secrets_due_for_purge(100, 10).await.unwrap(), vec![deleting.clone()]);
-    assert!(matches!(store.purge_secret(&stored).await, Err(StoreError::Conflict)));
-    store.purge_secret(&deleting).await.unwrap();
-    assert_eq!(store.get_secret(&name).await.unwrap(), None);
-    assert!(store.list_secret_versions(&name).await.unwrap().is_empty());
-    assert!(store.list_tags(ResourceType::Secret, name.as_str()).await.unwrap().is_empty());
-    assert!(matches!(store.purge_secret(&deleting).await, Err(StoreError::NotFound)));
-    // The name is free again.
-    store.insert_secret(&secret, &version("v1", 50, &["ACSCurrent"]), &[]).await.unwrap();
 }
 
 async fn nonces(store: &dyn Store) {
@@ -584,129 +485,4 @@ async fn resource_policies(store: &dyn Store) {
         store.get_resource_policy(ResourceType::Secret, k.id.as_str()).await.unwrap().as_deref(),
         Some("{\"s\":3}")
     );
-}
-
-async fn instances(store: &dyn Store) {
-    let a = InstanceRecord {
-        id: "kst-hzz000000000000000001".into(),
-        name: "kst-hzz000000000000000001".into(),
-        status: "Uninitialized".into(),
-        spec: 1000,
-        key_num: 1000,
-        secret_num: 100,
-        vpc_num: 1,
-        vpc_id: None,
-        zone_ids: String::new(),
-        vswitch_ids: String::new(),
-        bind_vpcs: "[]".into(),
-        created_at: 20,
-        started_at: None,
-        deletion_protection: false,
-        deletion_protection_description: String::new(),
-        released: false,
-        revision: 1,
-    };
-    let b = InstanceRecord { id: "kst-hzz000000000000000000".into(), name: "b".into(), created_at: 30, ..a.clone() };
-    assert_eq!(store.get_instance(&a.id).await.unwrap(), None);
-    store.insert_instance(&b).await.unwrap();
-    store.insert_instance(&a).await.unwrap();
-    assert!(matches!(store.insert_instance(&a).await, Err(StoreError::Conflict)));
-    assert_eq!(store.get_instance(&a.id).await.unwrap(), Some(a.clone()));
-    // Oldest first, paged, with the total.
-    let all = store.list_instances(ALL).await.unwrap();
-    assert_eq!((all.items, all.total), (vec![a.clone(), b.clone()], 2));
-    let second = store.list_instances(Window { offset: 1, limit: 1 }).await.unwrap();
-    assert_eq!((second.items, second.total), (vec![b.clone()], 2));
-    // Compare-and-set.
-    let connected = InstanceRecord {
-        status: "Connected".into(),
-        vpc_id: Some("vpc-1".into()),
-        zone_ids: "z-a,z-b".into(),
-        vswitch_ids: "vsw-1".into(),
-        bind_vpcs: r#"[{"VpcId":"vpc-2"}]"#.into(),
-        started_at: Some(25),
-        deletion_protection: true,
-        deletion_protection_description: "protected, ü".into(),
-        ..a.clone()
-    };
-    let stored = store.update_instance(&connected).await.unwrap();
-    assert_eq!(stored, InstanceRecord { revision: 2, ..connected.clone() });
-    assert_eq!(store.get_instance(&a.id).await.unwrap(), Some(stored.clone()));
-    assert!(matches!(store.update_instance(&connected).await, Err(StoreError::Conflict)), "stale revision");
-    let ghost = InstanceRecord { id: "kst-none".into(), ..a.clone() };
-    assert!(matches!(store.update_instance(&ghost).await, Err(StoreError::NotFound)));
-    // Released: still readable by id, never listed.
-    let released = store.update_instance(&InstanceRecord { released: true, ..stored }).await.unwrap();
-    assert!(store.get_instance(&a.id).await.unwrap().unwrap().released);
-    assert_eq!(released.revision, 3);
-    let all = store.list_instances(ALL).await.unwrap();
-    assert_eq!((all.items, all.total), (vec![b.clone()], 1));
-
-    // Keys and secrets in an instance: stored with it, selected by it, counted by it.
-    assert_eq!(store.count_instance_resources(&b.id).await.unwrap(), (0, 0));
-    let (k, v) = key(40, KeyState::Enabled);
-    let k = KeyRecord { dkms_instance_id: Some(b.id.clone()), ..k };
-    store.insert_key(&k, &v, &[]).await.unwrap();
-    let (plain, plain_v) = key(41, KeyState::Enabled);
-    store.insert_key(&plain, &plain_v, &[]).await.unwrap();
-    assert_eq!(store.get_key(&k.id).await.unwrap().unwrap().dkms_instance_id, Some(b.id.clone()));
-    assert_eq!(store.get_key(&plain.id).await.unwrap().unwrap().dkms_instance_id, None);
-    let by_instance = KeyFilter { instance_ids: Some(vec![b.id.clone(), "kst-other".into()]), ..Default::default() };
-    let listed = store.list_keys(&by_instance, ALL).await.unwrap();
-    assert_eq!((listed.items.iter().map(|k| k.id.clone()).collect::<Vec<_>>(), listed.total), (vec![k.id.clone()], 1));
-    let secret = crate::SecretRecord {
-        name: kms_types::SecretName::parse("in-instance").unwrap(),
-        description: String::new(),
-        encryption_key_id: k.id.clone(),
-        created_at: 40,
-        updated_at: 40,
-        planned_delete_at: None,
-        dkms_instance_id: Some(b.id.clone()),
-        revision: 0,
-    };
-    let first = crate::SecretVersionRecord {
-        version_id: kms_types::SecretVersionId::parse("v1").unwrap(),
-        created_at: 40,
-        data_type: "text".into(),
-        sealed: vec![1; 48],
-        stages: vec![kms_types::VersionStage::parse("ACSCurrent").unwrap()],
-    };
-    store.insert_secret(&secret, &first, &[]).await.unwrap();
-    let stored = store.get_secret(&secret.name).await.unwrap().unwrap();
-    assert_eq!(stored.dkms_instance_id, Some(b.id.clone()));
-    // A change keeps the instance.
-    let changed = store
-        .change_secret(
-            &crate::SecretRecord { description: "changed".into(), ..stored.clone() },
-            crate::VersionChange { add: None, stages: &[], drop: &[] },
-        )
-        .await
-        .unwrap();
-    assert_eq!(store.get_secret(&secret.name).await.unwrap().unwrap().dkms_instance_id, Some(b.id.clone()));
-    assert_eq!(store.count_instance_resources(&b.id).await.unwrap(), (1, 1));
-    assert_eq!(store.count_instance_resources("kst-other").await.unwrap(), (0, 0));
-    // The quota is counted in the insert's own write: a full instance takes nothing more.
-    let full = store.update_instance(&InstanceRecord { key_num: 1, secret_num: 1, ..b.clone() }).await.unwrap();
-    let (k2, v2) = key(42, KeyState::Enabled);
-    let k2 = KeyRecord { dkms_instance_id: Some(b.id.clone()), ..k2 };
-    assert!(matches!(store.insert_key(&k2, &v2, &[]).await, Err(StoreError::LimitExceeded)));
-    assert_eq!(store.get_key(&k2.id).await.unwrap(), None, "nothing written");
-    let s2 = crate::SecretRecord { name: kms_types::SecretName::parse("in-instance-2").unwrap(), ..secret.clone() };
-    assert!(matches!(store.insert_secret(&s2, &first, &[]).await, Err(StoreError::LimitExceeded)));
-    assert_eq!(store.get_secret(&s2.name).await.unwrap(), None, "nothing written");
-    let k3 = KeyRecord { dkms_instance_id: Some("kst-none".into()), ..k2.clone() };
-    assert!(matches!(store.insert_key(&k3, &v2, &[]).await, Err(StoreError::NotFound)), "no such instance");
-    let k4 = KeyRecord { dkms_instance_id: Some(a.id.clone()), ..k2.clone() };
-    assert!(matches!(store.insert_key(&k4, &v2, &[]).await, Err(StoreError::NotFound)), "a released instance");
-    store.update_instance(&InstanceRecord { key_num: 2, ..full }).await.unwrap();
-    store.insert_key(&k2, &v2, &[]).await.unwrap();
-    assert_eq!(store.count_instance_resources(&b.id).await.unwrap(), (2, 1));
-    store.destroy_key(&store.get_key(&k2.id).await.unwrap().unwrap()).await.unwrap();
-    // Purged and destroyed resources leave the count.
-    store.purge_secret(&changed).await.unwrap();
-    let k = store.get_key(&k.id).await.unwrap().unwrap();
-    store.destroy_key(&k).await.unwrap();
-    assert_eq!(store.count_instance_resources(&b.id).await.unwrap(), (0, 0));
-    let plain = store.get_key(&plain.id).await.unwrap().unwrap();
-    store.destroy_key(&plain).await.unwrap();
 }

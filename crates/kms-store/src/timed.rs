@@ -31,6 +31,7 @@ use crate::{
     KeyRecord, Listing, SecretRecord, SecretVersionRecord, Store, StoreError, StoreResult, VersionChange,
     VersionRecord, VersionUsage, Window,
 };
+use crate::{AccessKeyStore, InstanceStore, KeyStore, SecretStore};
 
 tokio::task_local! {
     /// Set for the duration of a [`Timed`] call: whether the call has been given up on.
@@ -108,32 +109,6 @@ impl<S: Store> Store for Timed<S> {
     async fn init_meta(&self, name: &str, value: &str) -> StoreResult<String> {
         self.run(self.inner.init_meta(name, value)).await
     }
-    async fn insert_key(&self, key: &KeyRecord, first_version: &VersionRecord, tags: &[Tag]) -> StoreResult<()> {
-        self.run(self.inner.insert_key(key, first_version, tags)).await
-    }
-    async fn get_key(&self, id: &KeyId) -> StoreResult<Option<KeyRecord>> {
-        self.run(self.inner.get_key(id)).await
-    }
-    async fn get_version(&self, id: &KeyVersionId) -> StoreResult<Option<VersionRecord>> {
-        self.run(self.inner.get_version(id)).await
-    }
-    async fn update_key(&self, key: &KeyRecord) -> StoreResult<KeyRecord> {
-        self.run(self.inner.update_key(key)).await
-    }
-    async fn add_version(&self, key: &KeyRecord, version: &VersionRecord) -> StoreResult<KeyRecord> {
-        self.run(self.inner.add_version(key, version)).await
-    }
-    async fn set_key_material(
-        &self,
-        key: &KeyRecord,
-        version: &KeyVersionId,
-        material: &[u8],
-    ) -> StoreResult<KeyRecord> {
-        self.run(self.inner.set_key_material(key, version, material)).await
-    }
-    async fn keys_with_expired_material(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {
-        self.run(self.inner.keys_with_expired_material(now, limit)).await
-    }
     async fn put_resource_policy(&self, resource: ResourceType, id: &str, policy: &str) -> StoreResult<()> {
         self.run(self.inner.put_resource_policy(resource, id, policy)).await
     }
@@ -142,42 +117,6 @@ impl<S: Store> Store for Timed<S> {
     }
     async fn count_resource_policies(&self) -> StoreResult<u64> {
         self.run(self.inner.count_resource_policies()).await
-    }
-    async fn count_keys_by_state(&self) -> StoreResult<Vec<(KeyState, u64)>> {
-        self.run(self.inner.count_keys_by_state()).await
-    }
-    async fn add_version_usage(&self, usage: &[(KeyVersionId, VersionUsage)]) -> StoreResult<()> {
-        self.run(self.inner.add_version_usage(usage)).await
-    }
-    async fn list_versions(&self, key: &KeyId, window: Window) -> StoreResult<Listing<VersionRecord>> {
-        self.run(self.inner.list_versions(key, window)).await
-    }
-    async fn keys_due_for_deletion(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {
-        self.run(self.inner.keys_due_for_deletion(now, limit)).await
-    }
-    async fn keys_due_for_rotation(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {
-        self.run(self.inner.keys_due_for_rotation(now, limit)).await
-    }
-    async fn destroy_key(&self, key: &KeyRecord) -> StoreResult<()> {
-        self.run(self.inner.destroy_key(key)).await
-    }
-    async fn list_keys(&self, filter: &KeyFilter, window: Window) -> StoreResult<Listing<KeyRecord>> {
-        self.run(self.inner.list_keys(filter, window)).await
-    }
-    async fn insert_alias(&self, alias: &AliasRecord) -> StoreResult<()> {
-        self.run(self.inner.insert_alias(alias)).await
-    }
-    async fn get_alias(&self, name: &AliasName) -> StoreResult<Option<AliasRecord>> {
-        self.run(self.inner.get_alias(name)).await
-    }
-    async fn update_alias(&self, name: &AliasName, key: &KeyId) -> StoreResult<()> {
-        self.run(self.inner.update_alias(name, key)).await
-    }
-    async fn delete_alias(&self, name: &AliasName) -> StoreResult<()> {
-        self.run(self.inner.delete_alias(name)).await
-    }
-    async fn list_aliases(&self, key: Option<&KeyId>, window: Window) -> StoreResult<Listing<AliasRecord>> {
-        self.run(self.inner.list_aliases(key, window)).await
     }
     async fn put_tags(&self, resource: ResourceType, id: &str, tags: &[Tag], max: usize) -> StoreResult<()> {
         self.run(self.inner.put_tags(resource, id, tags, max)).await
@@ -210,27 +149,102 @@ impl<S: Store> Store for Timed<S> {
     fn lookups_generation(&self) -> Option<i64> {
         self.inner.lookups_generation()
     }
-    async fn insert_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()> {
-        self.run(self.inner.insert_access_key(key)).await
+}
+
+#[async_trait]
+impl<S: Store> KeyStore for Timed<S> {
+    async fn insert_key(&self, key: &KeyRecord, first_version: &VersionRecord, tags: &[Tag]) -> StoreResult<()> {
+        self.run(self.inner.insert_key(key, first_version, tags)).await
     }
-    async fn list_access_keys(&self) -> StoreResult<Vec<AccessKeyRecord>> {
-        self.run(self.inner.list_access_keys()).await
+
+    async fn get_key(&self, id: &KeyId) -> StoreResult<Option<KeyRecord>> {
+        self.run(self.inner.get_key(id)).await
     }
-    async fn set_access_key_enabled(&self, id: &str, enabled: bool) -> StoreResult<()> {
-        self.run(self.inner.set_access_key_enabled(id, enabled)).await
+
+    async fn get_version(&self, id: &KeyVersionId) -> StoreResult<Option<VersionRecord>> {
+        self.run(self.inner.get_version(id)).await
     }
-    async fn set_access_key_policy(&self, id: &str, policy: Option<&str>) -> StoreResult<()> {
-        self.run(self.inner.set_access_key_policy(id, policy)).await
+
+    async fn update_key(&self, key: &KeyRecord) -> StoreResult<KeyRecord> {
+        self.run(self.inner.update_key(key)).await
     }
-    async fn delete_access_key(&self, id: &str) -> StoreResult<()> {
-        self.run(self.inner.delete_access_key(id)).await
+
+    async fn add_version(&self, key: &KeyRecord, version: &VersionRecord) -> StoreResult<KeyRecord> {
+        self.run(self.inner.add_version(key, version)).await
     }
+
+    async fn set_key_material(
+        &self,
+        key: &KeyRecord,
+        version: &KeyVersionId,
+        material: &[u8],
+    ) -> StoreResult<KeyRecord> {
+        self.run(self.inner.set_key_material(key, version, material)).await
+    }
+
+    async fn keys_with_expired_material(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {
+        self.run(self.inner.keys_with_expired_material(now, limit)).await
+    }
+
+    async fn count_keys_by_state(&self) -> StoreResult<Vec<(KeyState, u64)>> {
+        self.run(self.inner.count_keys_by_state()).await
+    }
+
+    async fn add_version_usage(&self, usage: &[(KeyVersionId, VersionUsage)]) -> StoreResult<()> {
+        self.run(self.inner.add_version_usage(usage)).await
+    }
+
+    async fn list_versions(&self, key: &KeyId, window: Window) -> StoreResult<Listing<VersionRecord>> {
+        self.run(self.inner.list_versions(key, window)).await
+    }
+
+    async fn keys_due_for_deletion(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {
+        self.run(self.inner.keys_due_for_deletion(now, limit)).await
+    }
+
+    async fn keys_due_for_rotation(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {
+        self.run(self.inner.keys_due_for_rotation(now, limit)).await
+    }
+
+    async fn destroy_key(&self, key: &KeyRecord) -> StoreResult<()> {
+        self.run(self.inner.destroy_key(key)).await
+    }
+
+    async fn list_keys(&self, filter: &KeyFilter, window: Window) -> StoreResult<Listing<KeyRecord>> {
+        self.run(self.inner.list_keys(filter, window)).await
+    }
+
+    async fn insert_alias(&self, alias: &AliasRecord) -> StoreResult<()> {
+        self.run(self.inner.insert_alias(alias)).await
+    }
+
+    async fn get_alias(&self, name: &AliasName) -> StoreResult<Option<AliasRecord>> {
+        self.run(self.inner.get_alias(name)).await
+    }
+
+    async fn update_alias(&self, name: &AliasName, key: &KeyId) -> StoreResult<()> {
+        self.run(self.inner.update_alias(name, key)).await
+    }
+
+    async fn delete_alias(&self, name: &AliasName) -> StoreResult<()> {
+        self.run(self.inner.delete_alias(name)).await
+    }
+
+    async fn list_aliases(&self, key: Option<&KeyId>, window: Window) -> StoreResult<Listing<AliasRecord>> {
+        self.run(self.inner.list_aliases(key, window)).await
+    }
+}
+
+#[async_trait]
+impl<S: Store> SecretStore for Timed<S> {
     async fn insert_secret(&self, secret: &SecretRecord, first: &SecretVersionRecord, tags: &[Tag]) -> StoreResult<()> {
         self.run(self.inner.insert_secret(secret, first, tags)).await
     }
+
     async fn get_secret(&self, name: &SecretName) -> StoreResult<Option<SecretRecord>> {
         self.run(self.inner.get_secret(name)).await
     }
+
     async fn get_secret_version(
         &self,
         name: &SecretName,
@@ -238,22 +252,30 @@ impl<S: Store> Store for Timed<S> {
     ) -> StoreResult<Option<SecretVersionRecord>> {
         self.run(self.inner.get_secret_version(name, version)).await
     }
+
     async fn list_secret_versions(&self, name: &SecretName) -> StoreResult<Vec<SecretVersionRecord>> {
         self.run(self.inner.list_secret_versions(name)).await
     }
+
     async fn change_secret(&self, secret: &SecretRecord, change: VersionChange<'_>) -> StoreResult<SecretRecord> {
         self.run(self.inner.change_secret(secret, change)).await
     }
+
     async fn purge_secret(&self, secret: &SecretRecord) -> StoreResult<()> {
         self.run(self.inner.purge_secret(secret)).await
     }
+
     async fn list_secrets(&self, window: Window) -> StoreResult<Listing<SecretRecord>> {
         self.run(self.inner.list_secrets(window)).await
     }
+
     async fn secrets_due_for_purge(&self, now: i64, limit: u32) -> StoreResult<Vec<SecretRecord>> {
         self.run(self.inner.secrets_due_for_purge(now, limit)).await
     }
+}
 
+#[async_trait]
+impl<S: Store> InstanceStore for Timed<S> {
     async fn insert_instance(&self, instance: &InstanceRecord) -> StoreResult<()> {
         self.run(self.inner.insert_instance(instance)).await
     }
@@ -272,6 +294,29 @@ impl<S: Store> Store for Timed<S> {
 
     async fn count_instance_resources(&self, id: &str) -> StoreResult<(u64, u64)> {
         self.run(self.inner.count_instance_resources(id)).await
+    }
+}
+
+#[async_trait]
+impl<S: Store> AccessKeyStore for Timed<S> {
+    async fn insert_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()> {
+        self.run(self.inner.insert_access_key(key)).await
+    }
+
+    async fn list_access_keys(&self) -> StoreResult<Vec<AccessKeyRecord>> {
+        self.run(self.inner.list_access_keys()).await
+    }
+
+    async fn set_access_key_enabled(&self, id: &str, enabled: bool) -> StoreResult<()> {
+        self.run(self.inner.set_access_key_enabled(id, enabled)).await
+    }
+
+    async fn set_access_key_policy(&self, id: &str, policy: Option<&str>) -> StoreResult<()> {
+        self.run(self.inner.set_access_key_policy(id, policy)).await
+    }
+
+    async fn delete_access_key(&self, id: &str) -> StoreResult<()> {
+        self.run(self.inner.delete_access_key(id)).await
     }
 }
 

@@ -6,6 +6,11 @@ use tokio_postgres::Row;
 use super::rows::{conflict_or_unavailable, unavailable};
 use crate::{InstanceRecord, Listing, StoreError, StoreResult, Window};
 
+use async_trait::async_trait;
+
+use super::PostgresStore;
+use crate::InstanceStore;
+
 const COLUMNS: &str = "instance_id, name, status, spec, key_num, secret_num, vpc_num, vpc_id, zone_ids, \
      vswitch_ids, bind_vpcs, created_at, started_at, released, revision, deletion_protection, \
      deletion_protection_description";
@@ -140,4 +145,32 @@ pub(super) async fn check_room(c: &impl GenericClient, id: &str, what: crate::In
         .map_err(unavailable)?
         .get(0);
     if used >= quota { Err(StoreError::LimitExceeded) } else { Ok(()) }
+}
+
+#[async_trait]
+impl InstanceStore for PostgresStore {
+    async fn insert_instance(&self, instance: &InstanceRecord) -> StoreResult<()> {
+        let c = self.client().await?;
+        insert(&*c, instance).await
+    }
+
+    async fn get_instance(&self, id: &str) -> StoreResult<Option<InstanceRecord>> {
+        let c = self.client().await?;
+        get(&*c, id).await
+    }
+
+    async fn update_instance(&self, instance: &InstanceRecord) -> StoreResult<InstanceRecord> {
+        let c = self.client().await?;
+        update(&*c, instance).await
+    }
+
+    async fn list_instances(&self, window: Window) -> StoreResult<Listing<InstanceRecord>> {
+        let c = self.client().await?;
+        list(&*c, window).await
+    }
+
+    async fn count_instance_resources(&self, id: &str) -> StoreResult<(u64, u64)> {
+        let c = self.client().await?;
+        count_resources(&*c, id).await
+    }
 }

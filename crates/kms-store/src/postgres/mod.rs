@@ -10,11 +10,13 @@
 //! (see [`Conn`]).
 
 mod access;
+mod access_keys;
 mod connect;
 mod data_keys;
 #[cfg(test)]
 mod fault_tests;
 mod instances;
+mod keys;
 mod nonces;
 mod rewrap;
 mod rows;
@@ -28,7 +30,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, TimeoutType, Timeouts};
-use kms_types::{AliasName, KeyFilter, KeyId, KeyState, KeyVersionId, ResourceType, SecretName, SecretVersionId, Tag};
+use kms_types::{AliasName, KeyFilter, KeyId, KeyState, KeyVersionId, ResourceType, Tag};
 use tokio_postgres::types::ToSql;
 
 use self::connect::Tls;
@@ -37,8 +39,8 @@ pub use self::connect::{DEFAULT_TIMEOUT, PostgresOptions, redact_url};
 use self::rows::*;
 use self::schema::{MIGRATION_LOCK, MIGRATIONS};
 use crate::{
-    AccessKeyRecord, AliasRecord, InstanceRecord, KeyRecord, Listing, SecretRecord, SecretVersionRecord, Store,
-    StoreError, StoreResult, VersionChange, VersionRecord, VersionUsage, Window,
+    AccessKeyRecord, AliasRecord, KeyRecord, Listing, Store, StoreError, StoreResult, VersionRecord, VersionUsage,
+    Window,
 };
 
 /// Connections per node (PostgreSQL allows 100 in all by default, shared by every node).
@@ -257,106 +259,6 @@ impl Store for PostgresStore {
         Ok(row.get(0))
     }
 
-    async fn insert_key(&self, key: &KeyRecord, first_version: &VersionRecord, tags: &[Tag]) -> StoreResult<()> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(unavailable)?;
-        if let Some(instance) = &key.dkms_instance_id {
-            instances::check_room(&tx, instance, crate::InstanceQuota::Keys).await?;
-        }
-        let values = KeyValues::new(key);
-        tx.execute(
-            &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES ({})", placeholders(KEY_COLUMN_COUNT)),
-            &values.params(),
-        )
-        .await
-        .map_err(conflict_or_unavailable)?;
-        insert_version(&tx, first_version).await?;
-        put_tags_in(&tx, ResourceType::Key, &values.id, tags, usize::MAX).await?;
-        tx.commit().await.map_err(unavailable)
-    }
-
-    async fn get_key(&self, id: &KeyId) -> StoreResult<Option<KeyRecord>> {
-        let c = self.client().await?;
-        let stmt = c
-            .prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE key_id = $1"))
-            .await
-            .map_err(unavailable)?;
-        let row = c.query_opt(&stmt, &[&id.as_str()]).await.map_err(unavailable)?;
-        row.as_ref().map(key_record).transpose()
-    }
-
-    async fn get_version(&self, id: &KeyVersionId) -> StoreResult<Option<VersionRecord>> {
-        let c = self.client().await?;
-        let stmt = c
-            .prepare_cached(&format!("SELECT {VERSION_COLUMNS} FROM key_versions WHERE version_id = $1"))
-            .await
-            .map_err(unavailable)?;
-        let row = c.query_opt(&stmt, &[&id.as_str()]).await.map_err(unavailable)?;
-        row.as_ref().map(version_record).transpose()
-    }
-
-    async fn add_version_usage(&self, usage: &[(KeyVersionId, VersionUsage)]) -> StoreResult<()> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(unavailable)?;
-        let stmt = tx
-            .prepare(
-                "UPDATE key_versions SET encrypt_count = encrypt_count + $2, decrypt_count = decrypt_count + $3,
-                 last_used_at = GREATEST(COALESCE(last_used_at, 0), COALESCE($4::bigint, 0)) WHERE version_id = $1",
-            )
-            .await
-            .map_err(unavailable)?;
-        for (id, u) in usage {
-            tx.execute(&stmt, &[&id.as_str(), &(u.encrypts as i64), &(u.decrypts as i64), &u.last_used_at])
-                .await
-                .map_err(unavailable)?;
-        }
-        tx.commit().await.map_err(unavailable)
-    }
-
-    async fn update_key(&self, key: &KeyRecord) -> StoreResult<KeyRecord> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(unavailable)?;
-        let stored = update_key_in(&tx, key).await?;
-        tx.commit().await.map_err(unavailable)?;
-        Ok(stored)
-    }
-
-    async fn add_version(&self, key: &KeyRecord, version: &VersionRecord) -> StoreResult<KeyRecord> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(unavailable)?;
-        let stored = update_key_in(&tx, key).await?;
-        insert_version(&tx, version).await?;
-        tx.commit().await.map_err(unavailable)?;
-        Ok(stored)
-    }
-
-    async fn set_key_material(
-        &self,
-        key: &KeyRecord,
-        version: &KeyVersionId,
-        material: &[u8],
-    ) -> StoreResult<KeyRecord> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(unavailable)?;
-        let stored = update_key_in(&tx, key).await?;
-        let n = tx
-            .execute(
-                "UPDATE key_versions SET material = $2 WHERE version_id = $1 AND key_id = $3",
-                &[&version.as_str(), &material, &key.id.as_str()],
-            )
-            .await
-            .map_err(unavailable)?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        tx.commit().await.map_err(unavailable)?;
-        Ok(stored)
-    }
-
-    async fn keys_with_expired_material(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {
-        keys_where(&*self.client().await?, "material_expire_at <= $1", now, limit).await
-    }
-
     async fn put_resource_policy(&self, resource: ResourceType, id: &str, policy: &str) -> StoreResult<()> {
         let c = self.client().await?;
         c.execute(
@@ -383,156 +285,6 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let n: i64 = c.query_one("SELECT COUNT(*) FROM resource_policies", &[]).await.map_err(unavailable)?.get(0);
         Ok(n as u64)
-    }
-
-    async fn list_versions(&self, key: &KeyId, window: Window) -> StoreResult<Listing<VersionRecord>> {
-        let c = self.client().await?;
-        let total: i64 = c
-            .query_one("SELECT COUNT(*) FROM key_versions WHERE key_id = $1", &[&key.as_str()])
-            .await
-            .map_err(unavailable)?
-            .get(0);
-        let rows = c
-            .query(
-                &format!(
-                    "SELECT {VERSION_COLUMNS} FROM key_versions WHERE key_id = $1 ORDER BY created_at DESC, version_id DESC LIMIT $2 OFFSET $3"
-                ),
-                &[&key.as_str(), &i64::from(window.limit), &(window.offset as i64)],
-            )
-            .await
-            .map_err(unavailable)?;
-        Ok(Listing { items: rows.iter().map(version_record).collect::<StoreResult<_>>()?, total: total as u64 })
-    }
-
-    async fn keys_due_for_deletion(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {
-        keys_where(&*self.client().await?, "state = 'PendingDeletion' AND delete_at <= $1", now, limit).await
-    }
-
-    async fn keys_due_for_rotation(&self, now: i64, limit: u32) -> StoreResult<Vec<KeyRecord>> {
-        keys_where(&*self.client().await?, "state = 'Enabled' AND next_rotation_at <= $1", now, limit).await
-    }
-
-    async fn destroy_key(&self, key: &KeyRecord) -> StoreResult<()> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(unavailable)?;
-        let id = key.id.as_str();
-        let current = tx
-            .query_opt("SELECT revision, state FROM keys WHERE key_id = $1 FOR UPDATE", &[&id])
-            .await
-            .map_err(unavailable)?;
-        let state: String = match current.map(|r| (r.get::<_, i64>(0), r.get(1))) {
-            None => return Err(StoreError::NotFound),
-            Some((r, _)) if r != key.revision => return Err(StoreError::Conflict),
-            Some((_, state)) => state,
-        };
-        // Every other write takes a key's count row (the `key_counts` trigger) in the statement
-        // that locks the key's row, before any other row. Here the key's row goes last (its
-        // versions and aliases refer to it), so its count row is taken now instead: waiting for
-        // it while holding the versions' rows could close a cycle with a write that holds the
-        // count row and waits for a version row.
-        tx.execute("SELECT 1 FROM key_counts WHERE state = $1 AND slot = kmsd_key_slot($2) FOR UPDATE", &[&state, &id])
-            .await
-            .map_err(unavailable)?;
-        tx.execute("DELETE FROM aliases WHERE key_id = $1", &[&id]).await.map_err(unavailable)?;
-        tx.execute("DELETE FROM tags WHERE resource_type = 'key' AND resource_id = $1", &[&id])
-            .await
-            .map_err(unavailable)?;
-        tx.execute("DELETE FROM resource_policies WHERE resource_type = 'key' AND resource_id = $1", &[&id])
-            .await
-            .map_err(unavailable)?;
-        tx.execute("DELETE FROM key_versions WHERE key_id = $1", &[&id]).await.map_err(unavailable)?;
-        tx.execute("DELETE FROM keys WHERE key_id = $1", &[&id]).await.map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)
-    }
-
-    async fn count_keys_by_state(&self) -> StoreResult<Vec<(KeyState, u64)>> {
-        let c = self.client().await?;
-        let stmt = c
-            .prepare_cached("SELECT state, SUM(n)::BIGINT FROM key_counts GROUP BY state")
-            .await
-            .map_err(unavailable)?;
-        let rows = c.query(&stmt, &[]).await.map_err(unavailable)?;
-        crate::counts_by_state(rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1))))
-    }
-
-    async fn list_keys(&self, filter: &KeyFilter, window: Window) -> StoreResult<Listing<KeyRecord>> {
-        let strings = |v: &Option<Vec<String>>| v.clone();
-        let states = filter.states.as_ref().map(|v| v.iter().map(|s| s.as_str().to_owned()).collect::<Vec<_>>());
-        let specs = filter.specs.as_ref().map(|v| v.iter().map(|s| s.as_str().to_owned()).collect::<Vec<_>>());
-        let usages = filter.usages.as_ref().map(|v| v.iter().map(|s| s.as_str().to_owned()).collect::<Vec<_>>());
-        let levels =
-            filter.protection_levels.as_ref().map(|v| v.iter().map(|s| s.as_str().to_owned()).collect::<Vec<_>>());
-        let (tag_keys, tag_values) = (strings(&filter.tag_keys), strings(&filter.tag_values));
-        let key_ids = strings(&filter.key_ids);
-        // NULL means "any": one fixed statement, no SQL assembled from input.
-        let clause = "WHERE ($1::text[] IS NULL OR state = ANY($1)) AND ($2::text[] IS NULL OR spec = ANY($2))
-            AND ($3::text[] IS NULL OR usage = ANY($3)) AND ($4::text[] IS NULL OR protection_level = ANY($4))
-            AND ($5::text[] IS NULL OR EXISTS (SELECT 1 FROM tags t WHERE t.resource_type = 'key' AND t.resource_id = keys.key_id AND t.tag_key = ANY($5)))
-            AND ($6::text[] IS NULL OR EXISTS (SELECT 1 FROM tags t WHERE t.resource_type = 'key' AND t.resource_id = keys.key_id AND t.tag_value = ANY($6)))
-            AND ($7::text[] IS NULL OR key_id = ANY($7))
-            AND ($8::text[] IS NULL OR dkms_instance_id = ANY($8))";
-        let c = self.client().await?;
-        let instance_ids = strings(&filter.instance_ids);
-        let params: [&(dyn ToSql + Sync); 8] =
-            [&states, &specs, &usages, &levels, &tag_keys, &tag_values, &key_ids, &instance_ids];
-        let total: i64 =
-            c.query_one(&format!("SELECT COUNT(*) FROM keys {clause}"), &params).await.map_err(unavailable)?.get(0);
-        let sql = format!(
-            "SELECT {KEY_COLUMNS} FROM keys {clause} ORDER BY created_at, key_id LIMIT {} OFFSET {}",
-            window.limit, window.offset
-        );
-        let rows = c.query(&sql, &params).await.map_err(unavailable)?;
-        Ok(Listing { items: rows.iter().map(key_record).collect::<StoreResult<_>>()?, total: total as u64 })
-    }
-
-    async fn insert_alias(&self, alias: &AliasRecord) -> StoreResult<()> {
-        let c = self.client().await?;
-        c.execute(
-            "INSERT INTO aliases (alias_name, key_id, created_at) VALUES ($1, $2, $3)",
-            &[&alias.name.as_str(), &alias.key_id.as_str(), &alias.created_at],
-        )
-        .await
-        .map(|_| ())
-        .map_err(conflict_or_unavailable)
-    }
-
-    async fn get_alias(&self, name: &AliasName) -> StoreResult<Option<AliasRecord>> {
-        let c = self.client().await?;
-        let stmt = c
-            .prepare_cached("SELECT alias_name, key_id, created_at FROM aliases WHERE alias_name = $1")
-            .await
-            .map_err(unavailable)?;
-        let row = c.query_opt(&stmt, &[&name.as_str()]).await.map_err(unavailable)?;
-        row.as_ref().map(alias_record).transpose()
-    }
-
-    async fn update_alias(&self, name: &AliasName, key: &KeyId) -> StoreResult<()> {
-        let c = self.client().await?;
-        let n = c
-            .execute("UPDATE aliases SET key_id = $2 WHERE alias_name = $1", &[&name.as_str(), &key.as_str()])
-            .await
-            .map_err(unavailable)?;
-        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
-    }
-
-    async fn delete_alias(&self, name: &AliasName) -> StoreResult<()> {
-        let c = self.client().await?;
-        let n = c.execute("DELETE FROM aliases WHERE alias_name = $1", &[&name.as_str()]).await.map_err(unavailable)?;
-        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
-    }
-
-    async fn list_aliases(&self, key: Option<&KeyId>, window: Window) -> StoreResult<Listing<AliasRecord>> {
-        let c = self.client().await?;
-        let key = key.map(|k| k.as_str().to_owned());
-        let clause = "WHERE ($1::text IS NULL OR key_id = $1)";
-        let total: i64 =
-            c.query_one(&format!("SELECT COUNT(*) FROM aliases {clause}"), &[&key]).await.map_err(unavailable)?.get(0);
-        let sql = format!(
-            "SELECT alias_name, key_id, created_at FROM aliases {clause} ORDER BY alias_name LIMIT {} OFFSET {}",
-            window.limit, window.offset
-        );
-        let rows = c.query(&sql, &[&key]).await.map_err(unavailable)?;
-        Ok(Listing { items: rows.iter().map(alias_record).collect::<StoreResult<_>>()?, total: total as u64 })
     }
 
     async fn put_tags(&self, resource: ResourceType, id: &str, tags: &[Tag], max: usize) -> StoreResult<()> {
@@ -617,140 +369,5 @@ impl Store for PostgresStore {
 
     fn lookups_generation(&self) -> Option<i64> {
         Some(self.generation.get())
-    }
-
-    async fn insert_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()> {
-        let c = self.client().await?;
-        c.execute(
-            "INSERT INTO access_keys (access_key_id, wrapped_secret, enabled, created_at, principal, policy)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            &[&key.id, &key.wrapped_secret, &key.enabled, &key.created_at, &key.principal, &key.policy],
-        )
-        .await
-        .map(|_| ())
-        .map_err(conflict_or_unavailable)
-    }
-
-    async fn list_access_keys(&self) -> StoreResult<Vec<AccessKeyRecord>> {
-        let c = self.client().await?;
-        let rows = c
-            .query(
-                "SELECT access_key_id, wrapped_secret, enabled, created_at, principal, policy FROM access_keys ORDER BY access_key_id",
-                &[],
-            )
-            .await
-            .map_err(unavailable)?;
-        Ok(rows
-            .iter()
-            .map(|r| AccessKeyRecord {
-                id: r.get(0),
-                wrapped_secret: r.get(1),
-                enabled: r.get(2),
-                created_at: r.get(3),
-                principal: r.get(4),
-                policy: r.get(5),
-            })
-            .collect())
-    }
-
-    async fn set_access_key_enabled(&self, id: &str, enabled: bool) -> StoreResult<()> {
-        let c = self.client().await?;
-        one_row(c.execute("UPDATE access_keys SET enabled = $2 WHERE access_key_id = $1", &[&id, &enabled]).await)
-    }
-
-    async fn set_access_key_policy(&self, id: &str, policy: Option<&str>) -> StoreResult<()> {
-        let c = self.client().await?;
-        one_row(c.execute("UPDATE access_keys SET policy = $2 WHERE access_key_id = $1", &[&id, &policy]).await)
-    }
-
-    async fn delete_access_key(&self, id: &str) -> StoreResult<()> {
-        let c = self.client().await?;
-        one_row(c.execute("DELETE FROM access_keys WHERE access_key_id = $1", &[&id]).await)
-    }
-
-    async fn insert_secret(&self, secret: &SecretRecord, first: &SecretVersionRecord, tags: &[Tag]) -> StoreResult<()> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(unavailable)?;
-        if let Some(instance) = &secret.dkms_instance_id {
-            instances::check_room(&tx, instance, crate::InstanceQuota::Secrets).await?;
-        }
-        secrets::insert(&tx, secret, first, tags).await?;
-        tx.commit().await.map_err(unavailable)
-    }
-
-    async fn get_secret(&self, name: &SecretName) -> StoreResult<Option<SecretRecord>> {
-        let c = self.client().await?;
-        let sql = format!("SELECT {} FROM secrets WHERE secret_name = $1", secrets::SECRET_COLUMNS);
-        let row = c.query_opt(&sql, &[&name.as_str()]).await.map_err(unavailable)?;
-        row.as_ref().map(secrets::to_secret).transpose()
-    }
-
-    async fn get_secret_version(
-        &self,
-        name: &SecretName,
-        version: &SecretVersionId,
-    ) -> StoreResult<Option<SecretVersionRecord>> {
-        let c = self.client().await?;
-        Ok(secrets::versions(&*c, name, Some(version)).await?.pop())
-    }
-
-    async fn list_secret_versions(&self, name: &SecretName) -> StoreResult<Vec<SecretVersionRecord>> {
-        let c = self.client().await?;
-        secrets::versions(&*c, name, None).await
-    }
-
-    async fn change_secret(&self, secret: &SecretRecord, change: VersionChange<'_>) -> StoreResult<SecretRecord> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(unavailable)?;
-        let stored = secrets::change(&tx, secret, change).await?;
-        tx.commit().await.map_err(unavailable)?;
-        Ok(stored)
-    }
-
-    async fn purge_secret(&self, secret: &SecretRecord) -> StoreResult<()> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(unavailable)?;
-        secrets::purge(&tx, secret).await?;
-        tx.commit().await.map_err(unavailable)
-    }
-
-    async fn list_secrets(&self, window: Window) -> StoreResult<Listing<SecretRecord>> {
-        let c = self.client().await?;
-        secrets::list(&*c, window).await
-    }
-
-    async fn secrets_due_for_purge(&self, now: i64, limit: u32) -> StoreResult<Vec<SecretRecord>> {
-        let c = self.client().await?;
-        let sql = format!(
-            "SELECT {} FROM secrets WHERE planned_delete_at <= $1 ORDER BY secret_name LIMIT $2",
-            secrets::SECRET_COLUMNS
-        );
-        let rows = c.query(&sql, &[&now, &i64::from(limit)]).await.map_err(unavailable)?;
-        rows.iter().map(secrets::to_secret).collect()
-    }
-
-    async fn insert_instance(&self, instance: &InstanceRecord) -> StoreResult<()> {
-        let c = self.client().await?;
-        instances::insert(&*c, instance).await
-    }
-
-    async fn get_instance(&self, id: &str) -> StoreResult<Option<InstanceRecord>> {
-        let c = self.client().await?;
-        instances::get(&*c, id).await
-    }
-
-    async fn update_instance(&self, instance: &InstanceRecord) -> StoreResult<InstanceRecord> {
-        let c = self.client().await?;
-        instances::update(&*c, instance).await
-    }
-
-    async fn list_instances(&self, window: Window) -> StoreResult<Listing<InstanceRecord>> {
-        let c = self.client().await?;
-        instances::list(&*c, window).await
-    }
-
-    async fn count_instance_resources(&self, id: &str) -> StoreResult<(u64, u64)> {
-        let c = self.client().await?;
-        instances::count_resources(&*c, id).await
     }
 }

@@ -9,6 +9,11 @@ use tokio_postgres::Row;
 use super::rows::{conflict_or_unavailable, corrupt, put_tags_in, unavailable};
 use crate::{Listing, SecretRecord, SecretVersionRecord, StoreError, StoreResult, VersionChange, Window};
 
+use async_trait::async_trait;
+
+use super::PostgresStore;
+use crate::SecretStore;
+
 pub(super) const SECRET_COLUMNS: &str = "secret_name, description, encryption_key_id, created_at, updated_at, planned_delete_at, revision, dkms_instance_id";
 
 pub(super) fn to_secret(r: &Row) -> StoreResult<SecretRecord> {
@@ -195,4 +200,68 @@ pub(super) async fn list(c: &impl GenericClient, window: Window) -> StoreResult<
         .await
         .map_err(unavailable)?;
     Ok(Listing { items: rows.iter().map(to_secret).collect::<StoreResult<_>>()?, total: total as u64 })
+}
+
+#[async_trait]
+impl SecretStore for PostgresStore {
+    async fn insert_secret(&self, secret: &SecretRecord, first: &SecretVersionRecord, tags: &[Tag]) -> StoreResult<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(unavailable)?;
+        if let Some(instance) = &secret.dkms_instance_id {
+            super::instances::check_room(&tx, instance, crate::InstanceQuota::Secrets).await?;
+        }
+        insert(&tx, secret, first, tags).await?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn get_secret(&self, name: &SecretName) -> StoreResult<Option<SecretRecord>> {
+        let c = self.client().await?;
+        let sql = format!("SELECT {} FROM secrets WHERE secret_name = $1", SECRET_COLUMNS);
+        let row = c.query_opt(&sql, &[&name.as_str()]).await.map_err(unavailable)?;
+        row.as_ref().map(to_secret).transpose()
+    }
+
+    async fn get_secret_version(
+        &self,
+        name: &SecretName,
+        version: &SecretVersionId,
+    ) -> StoreResult<Option<SecretVersionRecord>> {
+        let c = self.client().await?;
+        Ok(versions(&*c, name, Some(version)).await?.pop())
+    }
+
+    async fn list_secret_versions(&self, name: &SecretName) -> StoreResult<Vec<SecretVersionRecord>> {
+        let c = self.client().await?;
+        versions(&*c, name, None).await
+    }
+
+    async fn change_secret(&self, secret: &SecretRecord, change: VersionChange<'_>) -> StoreResult<SecretRecord> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(unavailable)?;
+        let stored = self::change(&tx, secret, change).await?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(stored)
+    }
+
+    async fn purge_secret(&self, secret: &SecretRecord) -> StoreResult<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(unavailable)?;
+        purge(&tx, secret).await?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn list_secrets(&self, window: Window) -> StoreResult<Listing<SecretRecord>> {
+        let c = self.client().await?;
+        list(&*c, window).await
+    }
+
+    async fn secrets_due_for_purge(&self, now: i64, limit: u32) -> StoreResult<Vec<SecretRecord>> {
+        let c = self.client().await?;
+        let sql = format!(
+            "SELECT {} FROM secrets WHERE planned_delete_at <= $1 ORDER BY secret_name LIMIT $2",
+            SECRET_COLUMNS
+        );
+        let rows = c.query(&sql, &[&now, &i64::from(limit)]).await.map_err(unavailable)?;
+        rows.iter().map(to_secret).collect()
+    }
 }

@@ -1,6 +1,7 @@
 //! PostgreSQL engine tests: the shared conformance suite on a fresh database.
 
 use super::*;
+use crate::KeyStore as _;
 use tokio_postgres::NoTls;
 
 /// A fresh, empty database on the server `KMSD_TEST_POSTGRES_URL` names (scripts/test.sh

@@ -5,6 +5,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::rows::{is_unique_violation, unavailable};
 use crate::{InstanceRecord, Listing, StoreError, StoreResult, Window};
 
+use async_trait::async_trait;
+
+use super::SqliteStore;
+use crate::InstanceStore;
+
 const COLUMNS: &str = "instance_id, name, status, spec, key_num, secret_num, vpc_num, vpc_id, zone_ids, \
      vswitch_ids, bind_vpcs, created_at, started_at, released, revision, deletion_protection, \
      deletion_protection_description";
@@ -131,5 +136,32 @@ pub(super) fn check_room(c: &Connection, id: &str, what: crate::InstanceQuota) -
         None => Err(StoreError::NotFound),
         Some(q) if used >= q => Err(StoreError::LimitExceeded),
         Some(_) => Ok(()),
+    }
+}
+
+#[async_trait]
+impl InstanceStore for SqliteStore {
+    async fn insert_instance(&self, instance: &InstanceRecord) -> StoreResult<()> {
+        let i = instance.clone();
+        self.write(move |c| insert(c, &i)).await
+    }
+
+    async fn get_instance(&self, id: &str) -> StoreResult<Option<InstanceRecord>> {
+        let id = id.to_owned();
+        self.with(move |c| get(c, &id)).await
+    }
+
+    async fn update_instance(&self, instance: &InstanceRecord) -> StoreResult<InstanceRecord> {
+        let i = instance.clone();
+        self.write(move |c| update(c, &i)).await
+    }
+
+    async fn list_instances(&self, window: Window) -> StoreResult<Listing<InstanceRecord>> {
+        self.with(move |c| list(c, window)).await
+    }
+
+    async fn count_instance_resources(&self, id: &str) -> StoreResult<(u64, u64)> {
+        let id = id.to_owned();
+        self.with(move |c| count_resources(c, &id)).await
     }
 }

@@ -8,6 +8,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::rows::{corrupt, is_unique_violation, put_tags_in, unavailable};
 use crate::{Listing, SecretRecord, SecretVersionRecord, StoreError, StoreResult, VersionChange, Window};
 
+use async_trait::async_trait;
+
+use super::SqliteStore;
+use crate::SecretStore;
+
 const SECRET_COLUMNS: &str = "secret_name, description, encryption_key_id, created_at, updated_at, planned_delete_at, revision, dkms_instance_id";
 
 type SecretRow = (String, String, String, i64, i64, Option<i64>, i64, Option<String>);
@@ -218,4 +223,58 @@ pub(super) fn due_for_purge(c: &Connection, now: i64, limit: u32) -> StoreResult
         .map_err(unavailable)?
         .map(|r| r.map_err(unavailable).and_then(to_secret))
         .collect()
+}
+
+#[async_trait]
+impl SecretStore for SqliteStore {
+    async fn insert_secret(&self, secret: &SecretRecord, first: &SecretVersionRecord, tags: &[Tag]) -> StoreResult<()> {
+        let (s, v, tags) = (secret.clone(), first.clone(), tags.to_vec());
+        self.write(move |c| {
+            if let Some(instance) = &s.dkms_instance_id {
+                super::instances::check_room(c, instance, crate::InstanceQuota::Secrets)?;
+            }
+            insert(c, &s, &v, &tags)
+        })
+        .await
+    }
+
+    async fn get_secret(&self, name: &SecretName) -> StoreResult<Option<SecretRecord>> {
+        let name = name.clone();
+        self.with(move |c| get(c, &name)).await
+    }
+
+    async fn get_secret_version(
+        &self,
+        name: &SecretName,
+        version: &SecretVersionId,
+    ) -> StoreResult<Option<SecretVersionRecord>> {
+        let (name, version) = (name.clone(), version.clone());
+        self.with(move |c| Ok(versions(c, &name, Some(&version))?.pop())).await
+    }
+
+    async fn list_secret_versions(&self, name: &SecretName) -> StoreResult<Vec<SecretVersionRecord>> {
+        let name = name.clone();
+        self.with(move |c| versions(c, &name, None)).await
+    }
+
+    async fn change_secret(&self, secret: &SecretRecord, change: VersionChange<'_>) -> StoreResult<SecretRecord> {
+        let s = secret.clone();
+        let add = change.add.cloned();
+        let (stages, drop) = (change.stages.to_vec(), change.drop.to_vec());
+        self.write(move |c| self::change(c, &s, VersionChange { add: add.as_ref(), stages: &stages, drop: &drop }))
+            .await
+    }
+
+    async fn purge_secret(&self, secret: &SecretRecord) -> StoreResult<()> {
+        let s = secret.clone();
+        self.write_then_checkpoint(move |c| purge(c, &s)).await
+    }
+
+    async fn list_secrets(&self, window: Window) -> StoreResult<Listing<SecretRecord>> {
+        self.with(move |c| list(c, window)).await
+    }
+
+    async fn secrets_due_for_purge(&self, now: i64, limit: u32) -> StoreResult<Vec<SecretRecord>> {
+        self.with(move |c| due_for_purge(c, now, limit)).await
+    }
 }

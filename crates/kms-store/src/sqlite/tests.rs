@@ -1,6 +1,7 @@
 //! SQLite-specific tests beside the shared conformance suite.
 
 use super::*;
+use crate::KeyStore as _;
 
 #[tokio::test]
 async fn sqlite_passes_the_conformance_suite() {
