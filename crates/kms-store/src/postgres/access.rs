@@ -187,7 +187,7 @@ impl AccessStore for PostgresStore {
     async fn access_generation(&self) -> StoreResult<i64> {
         let c = self.client().await?;
         let stmt = c
-            .prepare_cached("SELECT n, (SELECT n FROM lookup_generation) FROM access_generation")
+            .prepare_cached("SELECT n, (SELECT SUM(n)::BIGINT FROM lookup_generation) FROM access_generation")
             .await
             .map_err(unavailable)?;
         let row = c.query_one(&stmt, &[]).await.map_err(unavailable)?;

@@ -124,7 +124,7 @@ impl PostgresStore {
                      WHERE nonces.forget_after <= $5
                      RETURNING access_key_id, nonce
                  )
-                 SELECT (SELECT n FROM lookup_generation),
+                 SELECT (SELECT SUM(n)::BIGINT FROM lookup_generation),
                         array(SELECT i FROM input JOIN recorded USING (access_key_id, nonce))",
             )
             .await

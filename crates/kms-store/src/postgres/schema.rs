@@ -261,6 +261,21 @@ CREATE TRIGGER secret_versions_lookups_changed AFTER INSERT OR UPDATE OR DELETE 
 CREATE TRIGGER secret_stages_lookups_changed AFTER INSERT OR UPDATE OR DELETE ON secret_stages
     FOR EACH STATEMENT EXECUTE FUNCTION kmsd_lookups_changed();
 "#,
+    // The lookup generation in 16 slots, read as their sum: one row would make every change to
+    // a key, alias or secret, through any node, wait for the change before it to commit. A
+    // change moves its connection's slot; every committed change still moves the sum, which
+    // never goes back. The notification carries no number (a sum seen inside one uncommitted
+    // change is not one any reader will see); listeners read the sum when they hear it.
+    r#"
+ALTER TABLE lookup_generation ADD COLUMN slot INT NOT NULL DEFAULT 0 PRIMARY KEY;
+INSERT INTO lookup_generation (slot, n) SELECT s, 0 FROM generate_series(1, 15) AS s;
+CREATE OR REPLACE FUNCTION kmsd_lookups_changed() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE lookup_generation SET n = n + 1 WHERE slot = pg_backend_pid() % 16;
+    PERFORM pg_notify('kmsd_lookups', '');
+    RETURN NULL;
+END $$;
+"#,
 ];
 
 /// Any fixed number: the advisory lock that serialises migrations across nodes.

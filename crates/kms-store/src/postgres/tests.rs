@@ -229,3 +229,41 @@ async fn a_watching_node_hears_a_change_within_a_second() {
     }
     assert_ne!(cached.lookups_generation(), before);
 }
+
+/// Changes to keys through two connections at once do not queue behind each other on the
+/// lookup generation (each moves its own slot), and each moves the generation nodes read.
+#[tokio::test]
+async fn concurrent_lookup_changes_do_not_wait_for_each_other() {
+    use kms_types::KeyState::Enabled;
+    let Some((url, _guard)) = fresh_database().await else { return };
+    let store = PostgresStore::open(&url).await.unwrap();
+    let ((k1, v1), (k2, v2)) = (crate::conformance::key(1, Enabled), crate::conformance::key(2, Enabled));
+    store.insert_key(&k1, &v1, &[]).await.unwrap();
+    store.insert_key(&k2, &v2, &[]).await.unwrap();
+    let connect = || async {
+        let (c, conn) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+        tokio::spawn(conn);
+        c
+    };
+    let first = connect().await;
+    let first_slot: i32 = first.query_one("SELECT pg_backend_pid() % 16", &[]).await.unwrap().get(0);
+    let second = loop {
+        let c = connect().await;
+        let s: i32 = c.query_one("SELECT pg_backend_pid() % 16", &[]).await.unwrap().get(0);
+        if s != first_slot {
+            break c;
+        }
+    };
+    const GENERATION: &str = "SELECT SUM(n)::BIGINT FROM lookup_generation";
+    let before: i64 = first.query_one(GENERATION, &[]).await.unwrap().get(0);
+    let change = |k: &KeyId| format!("UPDATE keys SET description = 'changed' WHERE key_id = '{}'", k.as_str());
+    first.batch_execute(&format!("BEGIN; {}", change(&k1.id))).await.unwrap();
+    // With one generation row, this change would wait for the first one's commit.
+    tokio::time::timeout(std::time::Duration::from_secs(2), second.batch_execute(&change(&k2.id)))
+        .await
+        .expect("the second change waited for the first to commit")
+        .unwrap();
+    first.batch_execute("COMMIT").await.unwrap();
+    let after: i64 = second.query_one(GENERATION, &[]).await.unwrap().get(0);
+    assert_eq!(after, before + 2, "each change moved the generation");
+}

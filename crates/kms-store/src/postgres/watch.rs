@@ -4,8 +4,8 @@
 //! Three sources move it, each only forward: the first round trip of every request reads it
 //! (the replay guard's nonce insert on the classic API, the access generation on the instance
 //! gateway), so a request sees every change acknowledged before it was sent; a connection
-//! `LISTEN`ing on `kmsd_lookups` hears each change as it commits; and that connection polls the
-//! counter every [`POLL`], so a lost notification or a broken connection still bounds how long
+//! `LISTEN`ing on `kmsd_lookups` hears each change as it commits (and reads the counter then);
+//! and that connection polls the counter every [`POLL`], so a lost notification or a broken connection still bounds how long
 //! anything else (background jobs) can be served from what the cache held: a poll that gets no
 //! answer within half a second, or a connect that takes over a second, counts as missed changes
 //! and empties the cache, so about a second at most, half-open connections included.
@@ -75,16 +75,14 @@ where
         .await
         .map_err(|_| "connect timed out".to_owned())?
         .map_err(|e| e.to_string())?;
-    let heard = generation.clone();
+    // A notification says that something changed, not to what: the loop reads the counter.
+    let heard = Arc::new(tokio::sync::Notify::new());
+    let wake = heard.clone();
     let (closed_tx, mut closed) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         loop {
             match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
-                Some(Ok(AsyncMessage::Notification(n))) => match (heard.upgrade(), n.payload().parse::<i64>()) {
-                    (Some(g), Ok(v)) => g.seen(v),
-                    (Some(_), Err(_)) => {}
-                    (None, _) => break,
-                },
+                Some(Ok(AsyncMessage::Notification(_))) => wake.notify_one(),
                 Some(Ok(_)) => {}
                 Some(Err(_)) | None => break,
             }
@@ -99,9 +97,10 @@ where
         tokio::select! {
             _ = &mut closed => return Err("the watching connection closed".into()),
             _ = tick.tick() => {}
+            _ = heard.notified() => {}
         }
         let Some(g) = generation.upgrade() else { return Ok(()) };
-        let rows = run("SELECT n FROM lookup_generation")
+        let rows = run("SELECT SUM(n)::BIGINT FROM lookup_generation")
             .await
             .map_err(|_| "poll timed out".to_owned())?
             .map_err(|e| e.to_string())?;
