@@ -36,12 +36,34 @@ impl Rendered {
 }
 
 /// Renders a success body for `action` with `RequestId` added.
+///
+/// JSON is written straight from the response, with `RequestId` first: no intermediate value
+/// tree, so an answer carrying a plaintext or a data key has one copy, the body, which the HTTP
+/// layer wipes once written. XML goes through a value tree to be laid out as elements.
 pub fn success<T: Serialize>(
     action: &str,
     request_id: &str,
     format: Format,
     response: &T,
 ) -> Result<Rendered, ApiError> {
+    if format == Format::Json {
+        #[derive(Serialize)]
+        struct WithRequestId<'a, T> {
+            #[serde(rename = "RequestId")]
+            request_id: &'a str,
+            #[serde(flatten)]
+            response: &'a T,
+        }
+        // Only a struct or map flattens: anything else is a handler's bug, as below.
+        let body = serde_json::to_vec(&WithRequestId { request_id, response }).map_err(|_| ApiError::internal())?;
+        return Ok(Rendered {
+            status: 200,
+            content_type: JSON_CONTENT_TYPE,
+            body,
+            retry_after_ms: None,
+            headers: Vec::new(),
+        });
+    }
     let mut map = Map::new();
     map.insert("RequestId".into(), Value::String(request_id.into()));
     match serde_json::to_value(response).map_err(|_| ApiError::internal())? {
@@ -133,6 +155,21 @@ mod tests {
         assert_eq!(r.content_type, JSON_CONTENT_TYPE);
         let v: Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(v, json!({"RequestId": "rid", "AccountStatus": "Enabled"}));
+    }
+
+    #[test]
+    fn json_success_is_written_in_field_order_with_request_id_first() {
+        #[derive(Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Answer {
+            key_id: &'static str,
+            plaintext: Option<&'static str>,
+            count: u32,
+        }
+        let r = success("X", "rid", Format::Json, &Answer { key_id: "k", plaintext: None, count: 2 }).unwrap();
+        assert_eq!(String::from_utf8(r.body).unwrap(), r#"{"RequestId":"rid","KeyId":"k","Plaintext":null,"Count":2}"#);
+        assert_eq!(success("X", "rid", Format::Json, &()).unwrap().body, br#"{"RequestId":"rid"}"#);
+        assert_eq!(success("X", "rid", Format::Json, &"text").unwrap_err().code, ApiError::internal().code);
     }
 
     #[test]

@@ -196,7 +196,10 @@ pub(super) async fn read_body<S: AsyncRead + Unpin>(
     if !head.chunked {
         let n = head.content_length.unwrap_or(0);
         fill(io, buf, n).await?;
-        return Ok(buf.drain(..n).collect());
+        // One copy of the body; what follows it (a pipelined request) moves to the front.
+        let body = buf[..n].to_vec();
+        buf.drain(..n);
+        return Ok(body);
     }
     let mut body = Vec::new();
     loop {
