@@ -205,10 +205,9 @@ async fn authenticate(raw: &RawRequest, state: &State, request_id: &str) -> Resu
     let credentials = crate::credentials::RequestCredentials { keys: &state.access_keys, kms: &state.kms, now };
     let verified = signature::verify(raw, &credentials, &state.nonces, now, state.kms.region().as_str())?;
     // The nonce is in the journal before anything runs (batched with concurrent requests).
-    let (nonce, _) = verified.replay_key();
+    let (nonce, forget_after) = verified.replay_key();
     state.nonces.journaled(verified.access_key_id(), nonce).await?;
     if state.kms.store_is_shared() {
-        let (nonce, forget_after) = verified.replay_key();
         let first = state
             .kms
             .record_nonce(verified.access_key_id(), nonce, now.unix_timestamp(), forget_after.unix_timestamp())
