@@ -1,15 +1,13 @@
-//! KMS instances on PostgreSQL: the statements behind the instance methods of `Store`.
+//! KMS instances on PostgreSQL: the statements behind the instance methods of `InstanceStore`.
 
+use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-use super::rows::{conflict_or_unavailable, unavailable};
-use crate::{InstanceRecord, Listing, StoreError, StoreResult, Window};
-
-use async_trait::async_trait;
-
 use super::PostgresStore;
+use super::rows::{conflict_or_unavailable, unavailable};
 use crate::InstanceStore;
+use crate::{InstanceRecord, Listing, StoreError, StoreResult, Window};
 
 const COLUMNS: &str = "instance_id, name, status, spec, key_num, secret_num, vpc_num, vpc_id, zone_ids, \
      vswitch_ids, bind_vpcs, created_at, started_at, released, revision, deletion_protection, \

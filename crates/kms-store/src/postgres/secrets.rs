@@ -1,18 +1,16 @@
-//! Secrets on PostgreSQL: the statements behind the secret methods of `Store`.
+//! Secrets on PostgreSQL: the statements behind the secret methods of `SecretStore`.
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Transaction};
 use kms_types::{ResourceType, SecretName, SecretVersionId, Tag, VersionStage};
 use tokio_postgres::Row;
 
-use super::rows::{conflict_or_unavailable, corrupt, put_tags_in, unavailable};
-use crate::{Listing, SecretRecord, SecretVersionRecord, StoreError, StoreResult, VersionChange, Window};
-
-use async_trait::async_trait;
-
 use super::PostgresStore;
+use super::rows::{conflict_or_unavailable, corrupt, put_tags_in, unavailable};
 use crate::SecretStore;
+use crate::{Listing, SecretRecord, SecretVersionRecord, StoreError, StoreResult, VersionChange, Window};
 
 pub(super) const SECRET_COLUMNS: &str = "secret_name, description, encryption_key_id, created_at, updated_at, planned_delete_at, revision, dkms_instance_id";
 

@@ -1,14 +1,12 @@
-//! KMS instances on SQLite: the statements behind the instance methods of `Store`.
-
-use rusqlite::{Connection, OptionalExtension, params};
-
-use super::rows::{is_unique_violation, unavailable};
-use crate::{InstanceRecord, Listing, StoreError, StoreResult, Window};
+//! KMS instances on SQLite: the statements behind the instance methods of `InstanceStore`.
 
 use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::SqliteStore;
+use super::rows::{is_unique_violation, unavailable};
 use crate::InstanceStore;
+use crate::{InstanceRecord, Listing, StoreError, StoreResult, Window};
 
 const COLUMNS: &str = "instance_id, name, status, spec, key_num, secret_num, vpc_num, vpc_id, zone_ids, \
      vswitch_ids, bind_vpcs, created_at, started_at, released, revision, deletion_protection, \

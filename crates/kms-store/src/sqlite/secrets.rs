@@ -1,17 +1,15 @@
-//! Secrets on SQLite: the statements behind the secret methods of `Store`.
+//! Secrets on SQLite: the statements behind the secret methods of `SecretStore`.
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use kms_types::{ResourceType, SecretName, SecretVersionId, Tag, VersionStage};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::rows::{corrupt, is_unique_violation, put_tags_in, unavailable};
-use crate::{Listing, SecretRecord, SecretVersionRecord, StoreError, StoreResult, VersionChange, Window};
-
-use async_trait::async_trait;
-
 use super::SqliteStore;
+use super::rows::{corrupt, is_unique_violation, put_tags_in, unavailable};
 use crate::SecretStore;
+use crate::{Listing, SecretRecord, SecretVersionRecord, StoreError, StoreResult, VersionChange, Window};
 
 const SECRET_COLUMNS: &str = "secret_name, description, encryption_key_id, created_at, updated_at, planned_delete_at, revision, dkms_instance_id";
 
