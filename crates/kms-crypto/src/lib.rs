@@ -16,6 +16,7 @@ pub mod pkcs11;
 mod pkcs11_asymmetric;
 mod provider;
 pub mod public;
+pub mod public_random;
 mod ring;
 pub mod soft;
 mod soft_asymmetric;

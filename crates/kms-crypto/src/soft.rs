@@ -21,7 +21,8 @@ use zeroize::Zeroizing;
 use crate::blob::{IV_LEN, TAG_LEN};
 use crate::provider::{CryptoError, CryptoProvider, MaterialLabel, RootKey, Sealed, SymmetricKeys, WrappedMaterial};
 
-/// Fills `buf` from the system's CSPRNG.
+/// Fills `buf` from aws-lc's CSPRNG, one draw per call: for key material, which must not
+/// wait in a pool (IVs come from [`crate::public_random`]).
 pub fn random_fill(buf: &mut [u8]) -> Result<(), CryptoError> {
     rand::fill(buf).map_err(|_| CryptoError::Backend)
 }
@@ -30,11 +31,7 @@ pub fn random_fill(buf: &mut [u8]) -> Result<(), CryptoError> {
 fn iv_or_random(iv: Option<&[u8; IV_LEN]>) -> Result<[u8; IV_LEN], CryptoError> {
     match iv {
         Some(iv) => Ok(*iv),
-        None => {
-            let mut iv = [0u8; IV_LEN];
-            random_fill(&mut iv)?;
-            Ok(iv)
-        }
+        None => crate::public_random::unique_bytes(),
     }
 }
 

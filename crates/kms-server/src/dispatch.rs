@@ -282,7 +282,7 @@ async fn record_intent(
         phase: Some("Intent"),
         access_key_id: served.access_key_id.as_deref(),
         principal: served.principal.as_deref(),
-        source_ip: peer.to_string(),
+        source_ip: peer,
         action: Some(action.as_str()),
         resources: &served.resources,
         code: None,

@@ -28,9 +28,11 @@ pub(crate) async fn handle(
     surface: Surface,
 ) -> Rendered {
     let started = Instant::now();
-    let (path, query) = match head.target.split_once('?') {
-        Some((p, q)) => (p.to_owned(), Some(q.to_owned())),
-        None => (head.target.clone(), None),
+    let mut head = head;
+    let target = std::mem::take(&mut head.target);
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (target.as_str(), None),
     };
     // Liveness: the process serves. Says nothing about the store (see /readyz).
     if path == "/healthz" {
@@ -45,12 +47,12 @@ pub(crate) async fn handle(
     // The console's files, on the API listener only (off with --console=false).
     if state.console
         && surface == Surface::Classic
-        && let Some(files) = crate::console::serve(&head.method, &path)
+        && let Some(files) = crate::console::serve(&head.method, path)
     {
         return files;
     }
     if path == DEV_CLOCK_PATH && state.dev_clock.is_some() {
-        return advance_dev_clock(&head.method, query.as_deref(), state, request_id).await;
+        return advance_dev_clock(&head.method, query, state, request_id).await;
     }
     let host_id = head
         .headers
@@ -60,7 +62,7 @@ pub(crate) async fn handle(
         .filter(|h| h.len() <= 255)
         .unwrap_or("kmsd")
         .to_owned();
-    let (served, format) = decode_and_serve(head, &path, query.as_deref(), state, peer, request_id, surface).await;
+    let (served, format) = decode_and_serve(head, path, query, state, peer, request_id, surface).await;
     let action = served.action;
     let (code, mut rendered) = match served.result {
         Ok(r) => ("OK", r),
@@ -72,7 +74,7 @@ pub(crate) async fn handle(
         phase: None,
         access_key_id: served.access_key_id.as_deref(),
         principal: served.principal.as_deref(),
-        source_ip: peer.ip().to_string(),
+        source_ip: peer.ip(),
         action: action.map(|a| a.as_str()),
         resources: &served.resources,
         code: Some(code),

@@ -141,7 +141,7 @@ async fn serve(state: &State, req: Request, peer: SocketAddr, request_id: &str) 
         phase: None,
         access_key_id: client_key_id.as_deref(),
         principal: principal.as_deref(),
-        source_ip: peer.ip().to_string(),
+        source_ip: peer.ip(),
         action: operation.map(Operation::as_str),
         resources: &resources,
         code: Some(code),

@@ -324,28 +324,15 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin, R: Responder>(
     }
 }
 
-/// A random (version 4) UUID, as Alibaba's request ids are. From aws-lc's userspace DRBG,
-/// not `getrandom`, and drawn 64 ids at a time per thread: the DRBG reseeds from the CPU on
-/// every call, which costs more than the draw, and an id is not a secret.
+/// A random (version 4) UUID, as Alibaba's request ids are, from the per-thread batch of
+/// public random bytes (an id is not a secret; see `kms_crypto::public_random`).
 fn new_request_id() -> String {
-    const IDS: usize = 64;
-    thread_local! {
-        static POOL: std::cell::RefCell<([u8; 16 * IDS], usize)> = const { std::cell::RefCell::new(([0; 16 * IDS], IDS)) };
-    }
-    let drawn = POOL.with_borrow_mut(|(pool, next)| {
-        if *next == IDS {
-            aws_lc_rs::rand::fill(pool).ok()?;
-            *next = 0;
-        }
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&pool[*next * 16..][..16]);
-        *next += 1;
-        Some(bytes)
-    });
-    match drawn {
-        Some(bytes) => uuid::Builder::from_random_bytes(bytes).into_uuid().to_string(),
-        None => uuid::Uuid::new_v4().to_string(),
-    }
+    let id = match kms_crypto::public_random::unique_bytes::<16>() {
+        Ok(bytes) => uuid::Builder::from_random_bytes(bytes).into_uuid(),
+        Err(_) => uuid::Uuid::new_v4(),
+    };
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    id.hyphenated().encode_lower(&mut text).to_owned()
 }
 
 mod message;

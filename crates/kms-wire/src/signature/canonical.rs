@@ -4,6 +4,8 @@
 //! Always applied to *decoded* values re-encoded here, never to the raw URL: clients differ in
 //! how they write the same value (`+` or `%20`, `%7E` or `~`, hex case).
 
+use std::borrow::Cow;
+
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// Everything except the RFC 3986 unreserved characters `A-Z a-z 0-9 - _ . ~`.
@@ -42,8 +44,10 @@ fn push_encoded_twice(out: &mut String, s: &str) {
 /// The pairs in canonical order: by encoded name, then encoded value. Encoding preserves
 /// the order of unreserved characters but not of the rest (`%2A` sorts after `-`), so the
 /// comparison is of the encoded forms; values are encoded only to break a tie of names.
-fn sorted<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<(String, &'a str)> {
-    let mut named: Vec<(String, &str)> = pairs.into_iter().map(|(k, v)| (percent_encode(k), v)).collect();
+/// Names are borrowed when they need no encoding, as every protocol and API parameter name does.
+fn sorted<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<(Cow<'a, str>, &'a str)> {
+    let mut named: Vec<(Cow<'a, str>, &str)> =
+        pairs.into_iter().map(|(k, v)| (Cow::from(utf8_percent_encode(k, ALIYUN_ENCODE_SET)), v)).collect();
     named.sort_by(|(ka, va), (kb, vb)| ka.cmp(kb).then_with(|| percent_encode(va).cmp(&percent_encode(vb))));
     named
 }
