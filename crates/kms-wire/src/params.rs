@@ -7,8 +7,6 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
-
 use crate::error::ApiError;
 
 /// Parameters every request may carry that belong to the protocol, not the action (spec §2).
@@ -159,21 +157,54 @@ impl Params {
     }
 }
 
-/// Standard base64 with or without padding.
+/// Standard base64 with or without padding; strict (a last character with bits the length
+/// cannot hold is refused, as the `base64` crate refuses it — a property test holds the two
+/// to the same answers). From `base64-simd`: a 4 KB Encrypt spent ~10 % of its time in
+/// base64 with the scalar engine.
 pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
-    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
-    STANDARD.decode(s).ok().or_else(|| STANDARD_NO_PAD.decode(s).ok())
+    base64_simd::STANDARD.decode_to_vec(s).ok().or_else(|| base64_simd::STANDARD_NO_PAD.decode_to_vec(s).ok())
 }
 
 /// Standard base64 with padding, as every response carries binary values.
 pub fn encode_base64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    base64_simd::STANDARD.encode_to_string(bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::Code;
+    use proptest::prelude::*;
+
+    /// The scalar `base64` crate's reading and writing, which the SIMD one must match.
+    fn reference_decode(s: &str) -> Option<Vec<u8>> {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+        STANDARD.decode(s).ok().or_else(|| STANDARD_NO_PAD.decode(s).ok())
+    }
+
+    proptest! {
+        #[test]
+        fn base64_matches_the_scalar_engine(bytes in proptest::collection::vec(any::<u8>(), 0..300), cut in 0usize..4, junk in "[A-Za-z0-9+/=_ -]{0,3}", at in any::<prop::sample::Index>()) {
+            use base64::Engine as _;
+            let text = encode_base64(&bytes);
+            prop_assert_eq!(&text, &base64::engine::general_purpose::STANDARD.encode(&bytes));
+            prop_assert_eq!(decode_base64(&text), Some(bytes.clone()));
+            // Padding cut off, characters dropped or inserted: the same answer either way.
+            let unpadded = text.trim_end_matches('=');
+            prop_assert_eq!(decode_base64(unpadded), reference_decode(unpadded));
+            let shorter = &text[..text.len() - cut.min(text.len())];
+            prop_assert_eq!(decode_base64(shorter), reference_decode(shorter));
+            let mut spliced = text.clone();
+            spliced.insert_str(at.index(text.len() + 1), &junk);
+            prop_assert_eq!(decode_base64(&spliced), reference_decode(&spliced));
+        }
+
+        #[test]
+        fn base64_decoding_of_any_text_matches_the_scalar_engine(s in "[A-Za-z0-9+/=]{0,12}") {
+            prop_assert_eq!(decode_base64(&s), reference_decode(&s));
+        }
+    }
 
     fn params(pairs: &[(&str, &str)]) -> Result<Params, ApiError> {
         let owned: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
