@@ -122,6 +122,14 @@ async fn run_inner(args: &LoadArgs) -> Result<u64, String> {
     let start = Instant::now();
     let measure_from = start + Duration::from_secs_f64(args.warmup);
     let until = measure_from + Duration::from_secs_f64(args.seconds);
+    // The tool's own CPU over the measured window: at well under one core the figure is the
+    // server's, whatever the ceiling shows.
+    let cpu_window = tokio::spawn(async move {
+        tokio::time::sleep_until(measure_from.into()).await;
+        let before = own_cpu_seconds();
+        tokio::time::sleep_until(until.into()).await;
+        own_cpu_seconds().zip(before).map(|(after, before)| after - before)
+    });
     let mut tasks = Vec::with_capacity(args.connections);
     for i in 0..args.connections {
         let (target, addr) = (target.clone(), addrs[i % addrs.len()].clone());
@@ -136,6 +144,7 @@ async fn run_inner(args: &LoadArgs) -> Result<u64, String> {
         first_error = first_error.or(tally.first_error);
         reply_bytes = reply_bytes.max(tally.reply_bytes);
     }
+    let tool_cpu = cpu_window.await.ok().flatten().map(|used| used / args.seconds);
     let ok = all.len();
     let ms = |q: f64| all.value_at_quantile(q) as f64 / 1000.0;
     let result = serde_json::json!({
@@ -155,9 +164,22 @@ async fn run_inner(args: &LoadArgs) -> Result<u64, String> {
         "errors": errors,
         "first_error": first_error,
         "reply_bytes": reply_bytes,
+        "tool_cpu_share": tool_cpu,
     });
     println!("{result}");
     Ok(errors)
+}
+
+/// CPU time (user + system) this process has used, from `/proc/self/stat` (in clock ticks of
+/// 1/100 s, the only `USER_HZ` Linux exposes to user space).
+fn own_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split(' ').skip(11);
+    let user: f64 = fields.next()?.parse().ok()?;
+    let system: f64 = fields.next()?.parse().ok()?;
+    Some((user + system) / 100.0)
 }
 
 /// One connection's closed loop. A connection the target closes is reopened (and counted as an
