@@ -32,10 +32,7 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 pub use self::backup::{backup, integrity_check};
 use self::rows::*;
 use self::schema::MIGRATIONS;
-use crate::{
-    AccessKeyRecord, AliasRecord, KeyRecord, Listing, Store, StoreError, StoreResult, VersionRecord, VersionUsage,
-    Window,
-};
+use crate::{AccessKeyRecord, AliasRecord, KeyRecord, Listing, Store, StoreError, StoreResult, VersionRecord, Window};
 
 /// Read connections; reads are short, and the hot ones are served from the cache above.
 const READERS: usize = 2;

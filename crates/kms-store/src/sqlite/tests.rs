@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::KeyStore as _;
+use crate::VersionUsage;
 
 #[tokio::test]
 async fn sqlite_passes_the_conformance_suite() {
@@ -172,7 +173,7 @@ fn due_key_scans_use_their_indexes() {
         ("state = 'Enabled' AND next_rotation_at <= ?1", "keys_by_next_rotation"),
         ("material_expire_at <= ?1", "keys_by_material_expiry"),
     ] {
-        let sql = format!("EXPLAIN QUERY PLAN {}", rows::keys_where_sql(clause, 256));
+        let sql = format!("EXPLAIN QUERY PLAN {}", keys::keys_where_sql(clause, 256));
         let plan: Vec<String> = c
             .prepare(&sql)
             .unwrap()
