@@ -36,11 +36,17 @@ if ! command -v softhsm2-util >/dev/null || ! command -v pkcs11-tool >/dev/null;
 fi
 # The console's browser test drives Debian's chromium (through Playwright, installed with the
 # SDKs by tests/sdk/setup.sh); its build and unit tests need node and npm.
-if ! command -v chromium >/dev/null || ! command -v npm >/dev/null; then
+# Only what is missing: a Node.js from elsewhere (NodeSource's, say) carries its own npm, and
+# Debian's npm package conflicts with it.
+browser_packages=()
+command -v chromium >/dev/null || browser_packages+=(chromium)
+command -v node >/dev/null || browser_packages+=(nodejs)
+command -v npm >/dev/null || browser_packages+=(npm)
+if [ "${#browser_packages[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs npm >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${browser_packages[@]}" >/dev/null
   else
-    echo "the tests need chromium, node and npm" >&2
+    echo "the tests need chromium, node and npm (missing: ${browser_packages[*]})" >&2
     exit 1
   fi
 fi

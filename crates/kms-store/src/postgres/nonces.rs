@@ -151,7 +151,7 @@ mod tests {
     /// nonce is new exactly once, across batches and within one.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn each_nonce_is_new_exactly_once_however_requests_batch() {
-        let Some((url, _guard)) = fresh_database().await else { return };
+        let (url, _guard) = fresh_database().await;
         let store = super::PostgresStore::open(&url).await.unwrap();
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..400u32 {
