@@ -139,12 +139,21 @@ if spreads:
         f"widest {spread:.2f}× at {c} conns — " + ("met" if spread <= 1.5
                                                  else "**not met**: other load shared the cores; compare figures with care")
     )
+# The throughput targets are set at 64 connections; the worst figure at any count is shown beside.
+def at_64_and_anywhere(ratios, fmt):
+    at_64 = [r for r in ratios if r[1] == 64]
+    worst_64 = min(at_64, key=lambda x: x[2]) if at_64 else None
+    worst_all = min(ratios, key=lambda x: x[2])
+    shown = f"worst {fmt(worst_64[2])} ({worst_64[0]})" if worst_64 else "not measured"
+    return worst_64, f"{shown}; at any connection count {fmt(worst_all[2])} ({worst_all[0]}, {worst_all[1]} conns)"
+
+
 if ratios_ceiling:
-    worst = min(ratios_ceiling, key=lambda x: x[2])
-    lines.append(f"- kmsd ≥ 60 % of the ceiling: worst {worst[2]:.0%} ({worst[0]}, {worst[1]} conns) — {verdict(worst[2] >= 0.6)}")
+    worst, text = at_64_and_anywhere(ratios_ceiling, lambda r: f"{r:.0%}")
+    lines.append(f"- kmsd ≥ 60 % of the ceiling at 64 connections: {text} — {verdict(worst is not None and worst[2] >= 0.6)}")
 if ratios_bao:
-    worst = min(ratios_bao, key=lambda x: x[2])
-    lines.append(f"- kmsd ≥ 10× OpenBao transit: worst {worst[2]:.1f}× ({worst[0]}, {worst[1]} conns) — {verdict(worst[2] >= 10)}")
+    worst, text = at_64_and_anywhere(ratios_bao, lambda r: f"{r:.1f}×")
+    lines.append(f"- kmsd ≥ 10× OpenBao transit at 64 connections: {text} — {verdict(worst is not None and worst[2] >= 10)}")
 if p99_64:
     worst = max(p99_64, key=lambda x: x[1])
     lines.append(f"- p99 ≤ 5 ms at 64 connections: worst {worst[1]:.2f} ms ({worst[0]}) — {verdict(worst[1] <= 5)}")
