@@ -79,13 +79,13 @@ if gateway:
         )
 
 lines += ["", "| run | req/s | p50 / p99 ms | note |", "|---|---:|---:|---|"]
-def other(label, note):
+def other(label, note, more=lambda r: ""):
     """One row for the runs labelled `label` (the median one when a label ran several times)."""
     same = sorted((r for r in runs if r["label"] == label), key=lambda r: r["throughput"])
     if not same:
         return None
     r = same[len(same) // 2]
-    extra = f"; RSS {rss[label] / 1024:.0f} MiB" if label in rss else ""
+    extra = (f"; RSS {rss[label] / 1024:.0f} MiB" if label in rss else "") + more(r)
     runs_note = f" (median of {len(same)})" if len(same) > 1 else ""
     lines.append(
         f"| {r['action']} ({label}) | {r['throughput']:,.0f} | {r['p50_ms']:.2f} / {r['p99_ms']:.2f} | "
@@ -99,6 +99,13 @@ scale = [other(l, f"Encrypt, {int(l.split('-')[1]):,} keys in the store") for l 
 pg1 = other("pg-1-node", "Encrypt, one node on PostgreSQL")
 pg_sqlite = other("pg-sqlite", "Encrypt, the SQLite node, in rounds between the PostgreSQL ones")
 pg3 = other("pg-3-nodes", "Encrypt, three nodes on one PostgreSQL (same 2 cores)")
+quota = next((r for r in rows if r.get("label") == "quota"), None)
+q1 = q3 = None
+if quota:
+    cores = lambda r: f"; cores used: nodes {r['nodes_cores']:.2f}, PostgreSQL {r['postgres_cores']:.2f}"
+    each = f"each node held to {quota['node_quota']} of a core, PostgreSQL to {quota['postgres_quota']}"
+    q1 = other("quota-1-node", f"Encrypt, one node, {each}", cores)
+    q3 = other("quota-3-nodes", f"Encrypt, three nodes, {each}", cores)
 
 def verdict(ok):
     return "met" if ok else "**not met**"
@@ -182,6 +189,13 @@ if "cpu-pg" in cpu and "cpu-sqlite" in cpu:
     )
 if pg1 and pg3:
     lines.append(f"- three nodes on PostgreSQL / one node: {pg3['throughput'] / pg1['throughput']:.2f}× (all on the same 2 cores)")
+if q1 and q3:
+    lines.append(
+        f"- three nodes / one node with a CPU slice each ({quota['node_quota']} of a core per node, "
+        f"{quota['postgres_quota']} for PostgreSQL): {q3['throughput'] / q1['throughput']:.2f}× — "
+        f"nodes used {q1['nodes_cores']:.2f} → {q3['nodes_cores']:.2f} cores, PostgreSQL "
+        f"{q1['postgres_cores']:.2f} → {q3['postgres_cores']:.2f}"
+    )
 (out / "latest.md").write_text("\n".join(lines) + "\n")
 
 try:
